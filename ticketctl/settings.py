@@ -25,6 +25,8 @@ CONFIG_FILENAME = "ticketctl.yaml"
 ENV_PREFIX = "TICKETCTL_"
 # Environment variables with the prefix that are not settings (read elsewhere).
 ENV_NOT_SETTINGS = frozenset({"TICKETCTL_CONFIG", "TICKETCTL_DEBUG", "TICKETCTL_NO_COLOR"})
+# Variables of the test harness (scripts/test-services) share the prefix but are not settings.
+ENV_TEST_PREFIX = "TICKETCTL_TEST_"
 
 PROJECT_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 # Database and user names are interpolated into DDL, so they are kept to a safe subset.
@@ -204,65 +206,147 @@ def _fields(*specs: FieldSpec) -> dict[str, FieldSpec]:
 
 
 FIELDS: dict[str, FieldSpec] = _fields(
-    FieldSpec("project", _pattern(PROJECT_NAME_RE, "a Compose project name matching [a-z0-9][a-z0-9_-]*"),
-              "ticketing", "Compose project name; prefixes containers, network and volumes."),
+    FieldSpec(
+        "project",
+        _pattern(PROJECT_NAME_RE, "a Compose project name matching [a-z0-9][a-z0-9_-]*"),
+        "ticketing",
+        "Compose project name; prefixes containers, network and volumes.",
+    ),
     FieldSpec("profiles", _profiles, (), "Optional profiles to start: 'apps' adds the nine application placeholders."),
-    FieldSpec("bind_address", _pattern(re.compile(r"^[0-9.]+$|^[0-9a-fA-F:]+$"), "an IP address such as 127.0.0.1"),
-              "127.0.0.1", "Host address that published ports bind to; anything but loopback prints a warning."),
+    FieldSpec(
+        "bind_address",
+        _pattern(re.compile(r"^[0-9.]+$|^[0-9a-fA-F:]+$"), "an IP address such as 127.0.0.1"),
+        "127.0.0.1",
+        "Host address that published ports bind to; anything but loopback prints a warning.",
+    ),
     FieldSpec("output_dir", _parse_str, ".", "Folder where render writes docker-compose.yml, .env and .env.example."),
+    FieldSpec(
+        "templates_dir",
+        _parse_optional_str,
+        None,
+        "Folder of your own Jinja2 templates overriding the packaged ones (same file names).",
+    ),
     FieldSpec("images.mysql", _image, "mysql:8.4", "MySQL 8 server image (the official image or a compatible one)."),
     FieldSpec("images.redis", _image, "redis:7.4", "Redis server image."),
-    FieldSpec("images.elasticsearch", _image, "docker.elastic.co/elasticsearch/elasticsearch:8.19.21",
-              "Elasticsearch image, used when search.engine is elasticsearch."),
-    FieldSpec("images.opensearch", _image, "opensearchproject/opensearch:3.6.0",
-              "OpenSearch image, used when search.engine is opensearch."),
-    FieldSpec("images.apps", _image, "busybox:1.37",
-              "Image of the nine application placeholders (profile 'apps'); needs sh and sleep."),
+    FieldSpec(
+        "images.elasticsearch",
+        _image,
+        "docker.elastic.co/elasticsearch/elasticsearch:8.19.21",
+        "Elasticsearch image, used when search.engine is elasticsearch.",
+    ),
+    FieldSpec(
+        "images.opensearch",
+        _image,
+        "opensearchproject/opensearch:3.6.0",
+        "OpenSearch image, used when search.engine is opensearch.",
+    ),
+    FieldSpec(
+        "images.apps",
+        _image,
+        "busybox:1.37",
+        "Image of the nine application placeholders (profile 'apps'); needs sh and sleep.",
+    ),
     FieldSpec("ports.mysql", _port, 3306, "Host port published for MySQL."),
     FieldSpec("ports.redis", _port, 6379, "Host port published for Redis."),
     FieldSpec("ports.search", _port, 9200, "Host port published for the search engine's HTTP API."),
-    FieldSpec("ports.apps", _int_range(1024, 65000), 8080,
-              "First host port of the application placeholders (gateway gets it, the others count up)."),
+    FieldSpec(
+        "ports.apps",
+        _int_range(1024, 65000),
+        8080,
+        "First host port of the application placeholders (gateway gets it, the others count up).",
+    ),
     FieldSpec("mysql.host", _parse_str, "127.0.0.1", "Host that migrate and doctor connect to."),
     FieldSpec("mysql.port", _optional_port, None, "Port that migrate and doctor connect to (default: ports.mysql)."),
-    FieldSpec("mysql.root_user", _pattern(SQL_IDENTIFIER_RE, "a MySQL user name of letters, digits and _"),
-              "root", "Administrative user used to create databases when they are missing."),
+    FieldSpec(
+        "mysql.root_user",
+        _pattern(SQL_IDENTIFIER_RE, "a MySQL user name of letters, digits and _"),
+        "root",
+        "Administrative user used to create databases when they are missing.",
+    ),
     FieldSpec("mysql.ssl_ca", _parse_optional_str, None, "CA file for TLS to a remote MySQL; enables TLS when set."),
     FieldSpec("mysql.connect_timeout", _positive_float, 5.0, "Seconds to wait for a MySQL connection."),
-    FieldSpec("mysql.lock_timeout", _int_range(0, 3600), 30,
-              "Seconds migrate waits for another migrate's lock on the same database."),
-    FieldSpec("mysql.events.name", _pattern(SQL_IDENTIFIER_RE, "a database name of letters, digits and _"),
-              "events_db", "Database of the events service."),
-    FieldSpec("mysql.events.user", _pattern(SQL_IDENTIFIER_RE, "a MySQL user name of letters, digits and _"),
-              "events_app", "Application user of the events database."),
-    FieldSpec("mysql.inventory.name", _pattern(SQL_IDENTIFIER_RE, "a database name of letters, digits and _"),
-              "inventory_db", "Database of the inventory service."),
-    FieldSpec("mysql.inventory.user", _pattern(SQL_IDENTIFIER_RE, "a MySQL user name of letters, digits and _"),
-              "inventory_app", "Application user of the inventory database."),
-    FieldSpec("mysql.bookings.name", _pattern(SQL_IDENTIFIER_RE, "a database name of letters, digits and _"),
-              "bookings_db", "Database of the booking service."),
-    FieldSpec("mysql.bookings.user", _pattern(SQL_IDENTIFIER_RE, "a MySQL user name of letters, digits and _"),
-              "bookings_app", "Application user of the bookings database."),
+    FieldSpec(
+        "mysql.lock_timeout",
+        _int_range(0, 3600),
+        30,
+        "Seconds migrate waits for another migrate's lock on the same database.",
+    ),
+    FieldSpec(
+        "mysql.events.name",
+        _pattern(SQL_IDENTIFIER_RE, "a database name of letters, digits and _"),
+        "events_db",
+        "Database of the events service.",
+    ),
+    FieldSpec(
+        "mysql.events.user",
+        _pattern(SQL_IDENTIFIER_RE, "a MySQL user name of letters, digits and _"),
+        "events_app",
+        "Application user of the events database.",
+    ),
+    FieldSpec(
+        "mysql.inventory.name",
+        _pattern(SQL_IDENTIFIER_RE, "a database name of letters, digits and _"),
+        "inventory_db",
+        "Database of the inventory service.",
+    ),
+    FieldSpec(
+        "mysql.inventory.user",
+        _pattern(SQL_IDENTIFIER_RE, "a MySQL user name of letters, digits and _"),
+        "inventory_app",
+        "Application user of the inventory database.",
+    ),
+    FieldSpec(
+        "mysql.bookings.name",
+        _pattern(SQL_IDENTIFIER_RE, "a database name of letters, digits and _"),
+        "bookings_db",
+        "Database of the booking service.",
+    ),
+    FieldSpec(
+        "mysql.bookings.user",
+        _pattern(SQL_IDENTIFIER_RE, "a MySQL user name of letters, digits and _"),
+        "bookings_app",
+        "Application user of the bookings database.",
+    ),
     FieldSpec("redis.host", _parse_str, "127.0.0.1", "Host that doctor connects to for Redis."),
     FieldSpec("redis.port", _optional_port, None, "Redis port for doctor (default: ports.redis)."),
     FieldSpec("redis.db", _int_range(0, 15), 0, "Redis logical database for locks and cache."),
     FieldSpec("redis.tls", _parse_bool, False, "Connect to Redis over TLS (a managed Redis)."),
-    FieldSpec("redis.maxmemory", _pattern(SIZE_RE, "a size such as 256mb"), "256mb",
-              "Redis memory limit; with noeviction, writes fail at the limit instead of evicting locks."),
-    FieldSpec("search.engine", _choice(*SEARCH_ENGINES), "elasticsearch", "Search engine: elasticsearch or opensearch."),
+    FieldSpec(
+        "redis.maxmemory",
+        _pattern(SIZE_RE, "a size such as 256mb"),
+        "256mb",
+        "Redis memory limit; with noeviction, writes fail at the limit instead of evicting locks.",
+    ),
+    FieldSpec(
+        "search.engine", _choice(*SEARCH_ENGINES), "elasticsearch", "Search engine: elasticsearch or opensearch."
+    ),
     FieldSpec("search.url", _url, None, "Search engine URL (default: http://127.0.0.1:<ports.search>)."),
-    FieldSpec("search.username", _parse_optional_str, None, "User for a secured remote cluster (password: SEARCH_PASSWORD)."),
+    FieldSpec(
+        "search.username", _parse_optional_str, None, "User for a secured remote cluster (password: SEARCH_PASSWORD)."
+    ),
     FieldSpec("search.verify_certs", _parse_bool, True, "Verify the TLS certificate of an https:// search URL."),
     FieldSpec("search.ca_certs", _parse_optional_str, None, "CA bundle for an https:// search URL."),
-    FieldSpec("search.heap", _pattern(HEAP_RE, "a JVM heap size such as 512m or 1g"), "512m",
-              "JVM heap of the search engine (-Xms and -Xmx)."),
-    FieldSpec("search.index", _pattern(INDEX_NAME_RE, "a lowercase index name"), "events",
-              "Alias of the events index; concrete indices are <alias>_v<N>."),
+    FieldSpec(
+        "search.heap",
+        _pattern(HEAP_RE, "a JVM heap size such as 512m or 1g"),
+        "512m",
+        "JVM heap of the search engine (-Xms and -Xmx).",
+    ),
+    FieldSpec(
+        "search.index",
+        _pattern(INDEX_NAME_RE, "a lowercase index name"),
+        "events",
+        "Alias of the events index; concrete indices are <alias>_v<N>.",
+    ),
     FieldSpec("search.shards", _int_range(1, 64), 1, "Primary shards of the events index."),
     FieldSpec("search.replicas", _replicas, "auto", "Replicas of the events index; 'auto' is 0 on a single data node."),
     FieldSpec("search.timeout", _positive_float, 10.0, "Seconds per search engine request."),
-    FieldSpec("docker.enabled", _parse_bool, True,
-              "Manage the stack with Docker; false for remote endpoints only (doctor skips Docker checks)."),
+    FieldSpec(
+        "docker.enabled",
+        _parse_bool,
+        True,
+        "Manage the stack with Docker; false for remote endpoints only (doctor skips Docker checks).",
+    ),
     FieldSpec("wait_timeout", _positive_float, 300.0, "Seconds up waits for all services to become healthy."),
 )
 
@@ -356,6 +440,7 @@ class Settings:
     profiles: tuple[str, ...]
     bind_address: str
     output_dir: Path
+    templates_dir: Path | None
     images: Images
     ports: Ports
     mysql: MySQLSettings
@@ -443,7 +528,9 @@ def _read_config_file(path: Path) -> dict[str, _Value]:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(f"{display}: cannot read settings file: {error}", hint="check the file's permissions") from error
+        raise ConfigError(
+            f"{display}: cannot read settings file: {error}", hint="check the file's permissions"
+        ) from error
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as error:
@@ -502,7 +589,7 @@ def _node_to_python(node: Any) -> Any:
 
 def _example_child(path: str) -> str:
     child = next(name for name in FIELDS if name.startswith(path + "."))
-    return f"'{child[len(path) + 1:]}: {FIELDS[child].default}'"
+    return f"'{child[len(path) + 1 :]}: {FIELDS[child].default}'"
 
 
 def _did_you_mean(path: str) -> str:
@@ -520,7 +607,7 @@ def _read_environment(environ: Mapping[str, str]) -> dict[str, _Value]:
     by_env = {spec.env_var: spec for spec in FIELDS.values()}
     values: dict[str, _Value] = {}
     for name, value in environ.items():
-        if not name.startswith(ENV_PREFIX) or name in ENV_NOT_SETTINGS:
+        if not name.startswith(ENV_PREFIX) or name in ENV_NOT_SETTINGS or name.startswith(ENV_TEST_PREFIX):
             continue
         spec = by_env.get(name)
         if spec is None:
@@ -554,8 +641,10 @@ def _fix_hint(spec: FieldSpec) -> str:
 
 def _build(values: Mapping[str, Any], sources: dict[str, str], path: Path | None, base_dir: Path) -> Settings:
     ports = Ports(
-        mysql=values["ports.mysql"], redis=values["ports.redis"],
-        search=values["ports.search"], apps=values["ports.apps"],
+        mysql=values["ports.mysql"],
+        redis=values["ports.redis"],
+        search=values["ports.search"],
+        apps=values["ports.apps"],
     )
     _check_distinct_ports(ports, sources)
     databases = tuple(
@@ -569,7 +658,10 @@ def _build(values: Mapping[str, Any], sources: dict[str, str], path: Path | None
         profiles=values["profiles"],
         bind_address=values["bind_address"],
         output_dir=output_dir if output_dir.is_absolute() else base_dir / output_dir,
-        images=Images(**{name: values[f"images.{name}"] for name in ("mysql", "redis", "elasticsearch", "opensearch", "apps")}),
+        templates_dir=_resolve_optional_dir(values["templates_dir"], base_dir),
+        images=Images(
+            **{name: values[f"images.{name}"] for name in ("mysql", "redis", "elasticsearch", "opensearch", "apps")}
+        ),
         ports=ports,
         mysql=MySQLSettings(
             host=values["mysql.host"],
@@ -581,8 +673,11 @@ def _build(values: Mapping[str, Any], sources: dict[str, str], path: Path | None
             databases=databases,
         ),
         redis=RedisSettings(
-            host=values["redis.host"], port=values["redis.port"] or ports.redis, db=values["redis.db"],
-            tls=values["redis.tls"], maxmemory=values["redis.maxmemory"].lower(),
+            host=values["redis.host"],
+            port=values["redis.port"] or ports.redis,
+            db=values["redis.db"],
+            tls=values["redis.tls"],
+            maxmemory=values["redis.maxmemory"].lower(),
         ),
         search=SearchSettings(
             engine=values["search.engine"],
@@ -601,6 +696,13 @@ def _build(values: Mapping[str, Any], sources: dict[str, str], path: Path | None
         config_file=path,
         sources=dict(sources),
     )
+
+
+def _resolve_optional_dir(value: str | None, base_dir: Path) -> Path | None:
+    if value is None:
+        return None
+    path = Path(value)
+    return path if path.is_absolute() else base_dir / path
 
 
 def _check_distinct_ports(ports: Ports, sources: Mapping[str, str]) -> None:
@@ -660,10 +762,7 @@ def describe_fields() -> list[dict[str, Any]]:
 def effective_settings(settings: Settings) -> list[dict[str, Any]]:
     """The value and source of every setting, for ``ticketctl config``."""
     flat = flatten_settings(settings)
-    return [
-        {"setting": path, "value": flat[path], "source": settings.source_of(path)}
-        for path in FIELDS
-    ]
+    return [{"setting": path, "value": flat[path], "source": settings.source_of(path)} for path in FIELDS]
 
 
 def flatten_settings(settings: Settings) -> dict[str, Any]:
@@ -673,6 +772,7 @@ def flatten_settings(settings: Settings) -> dict[str, Any]:
         "profiles": list(settings.profiles),
         "bind_address": settings.bind_address,
         "output_dir": str(settings.output_dir),
+        "templates_dir": str(settings.templates_dir) if settings.templates_dir else None,
         "mysql.host": settings.mysql.host,
         "mysql.port": settings.mysql.port,
         "mysql.root_user": settings.mysql.root_user,
@@ -691,6 +791,17 @@ def flatten_settings(settings: Settings) -> dict[str, Any]:
         flat[f"mysql.{database.key}.user"] = database.user
     for name in ("host", "port", "db", "tls", "maxmemory"):
         flat[f"redis.{name}"] = getattr(settings.redis, name)
-    for name in ("engine", "url", "username", "verify_certs", "ca_certs", "heap", "index", "shards", "replicas", "timeout"):
+    for name in (
+        "engine",
+        "url",
+        "username",
+        "verify_certs",
+        "ca_certs",
+        "heap",
+        "index",
+        "shards",
+        "replicas",
+        "timeout",
+    ):
         flat[f"search.{name}"] = getattr(settings.search, name)
     return flat

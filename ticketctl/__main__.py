@@ -1,0 +1,5 @@
+"""``python -m ticketctl``."""
+
+from ticketctl.cli.main import run
+
+run()

@@ -1,0 +1,86 @@
+"""Shared pieces of the CLI: state, settings loading, output helpers.
+
+Only the CLI imports typer and rich; rich is imported lazily so that commands
+that print plain text start fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from ticketctl.secrets import scrub_known
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from ticketctl.settings import Settings
+
+
+@dataclass
+class CliState:
+    """Global options of one invocation."""
+
+    config_path: str | None
+    debug: bool
+
+
+def state(ctx: typer.Context) -> CliState:
+    root = ctx.find_root()
+    if isinstance(root.obj, CliState):
+        return root.obj
+    return CliState(config_path=None, debug=False)
+
+
+def load(ctx: typer.Context, overrides: Mapping[str, tuple[Any, str]] | None = None) -> Settings:
+    """Settings for this command: file < environment < the command's flags."""
+    from ticketctl.settings import load_settings
+
+    return load_settings(state(ctx).config_path, overrides={k: v for k, v in (overrides or {}).items()})
+
+
+def flag(value: Any, name: str) -> tuple[Any, str]:
+    """An override from a command-line flag, labelled with the flag for error messages."""
+    return (value, name)
+
+
+def _color_enabled(stream: Any) -> bool:
+    if os.environ.get("NO_COLOR") or os.environ.get("TICKETCTL_NO_COLOR"):
+        return False
+    return bool(getattr(stream, "isatty", lambda: False)())
+
+
+def print_error(message: str, hint: str | None) -> None:
+    """One line on stderr: the error and, after a dash, the fix. Secrets are masked."""
+    text = scrub_known(message.strip().replace("\n", " "))
+    if hint:
+        text += f" — {scrub_known(hint.strip())}"
+    prefix = "\x1b[31merror:\x1b[0m" if _color_enabled(sys.stderr) else "error:"
+    sys.stderr.write(f"{prefix} {text}\n")
+    sys.stderr.flush()
+
+
+def print_warning(message: str) -> None:
+    prefix = "\x1b[33mwarning:\x1b[0m" if _color_enabled(sys.stderr) else "warning:"
+    sys.stderr.write(f"{prefix} {scrub_known(message)}\n")
+
+
+def print_json(data: Any) -> None:
+    """Machine output on stdout, secrets masked."""
+    sys.stdout.write(scrub_known(json.dumps(data, indent=2, sort_keys=False, default=str)) + "\n")
+
+
+def console(stderr: bool = False) -> Console:
+    """A rich console (imported on first use)."""
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+
+
+JSON_OPTION = typer.Option(False, "--json", help="Print the result as JSON for scripts.")

@@ -1,0 +1,112 @@
+"""The ``ticketctl`` command: the one place where errors become exit codes.
+
+:func:`run` is the console-script entry point. It calls :func:`program` and
+turns every :class:`~ticketctl.errors.TicketctlError` into one line on stderr
+and its exit code. Nothing else in ticketctl exits the process or prints a
+traceback; ``--debug`` (or ``TICKETCTL_DEBUG=1``) re-raises for developers.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+
+import typer
+
+from ticketctl import __version__
+from ticketctl.cli import commands
+from ticketctl.cli.common import CliState, print_error
+from ticketctl.errors import ExitCode, TicketctlError
+
+app = typer.Typer(
+    name="ticketctl",
+    help=(
+        "Provision and check the infrastructure of the ticketing system: one MySQL 8 server with "
+        "the events, inventory and bookings databases, Redis for seat locks and caching, and "
+        "Elasticsearch or OpenSearch for event search."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"ticketctl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    config: str = typer.Option(
+        None,
+        "--config",
+        "-c",
+        metavar="FILE",
+        help="Settings file (default: ./ticketctl.yaml if present; also TICKETCTL_CONFIG).",
+    ),
+    debug: bool = typer.Option(False, "--debug", help="Show the full traceback of an error (may show secrets)."),
+    version: bool = typer.Option(
+        False,
+        "--version",
+        callback=_version_callback,
+        is_eager=True,
+        help="Print the version and exit.",
+    ),
+) -> None:
+    """Global options; the command follows them."""
+    ctx.obj = CliState(config_path=config, debug=debug)
+
+
+commands.register(app)
+
+
+def program(args: Sequence[str] | None = None) -> int:
+    """Run the CLI without catching ticketctl errors; returns the exit code."""
+    command = typer.main.get_command(app)
+    result = command.main(args=list(args) if args is not None else None, prog_name="ticketctl", standalone_mode=False)
+    return int(result) if isinstance(result, int) else 0
+
+
+def run(args: Sequence[str] | None = None) -> None:
+    """Entry point: run the CLI and map every outcome to an exit code."""
+    debug = os.environ.get("TICKETCTL_DEBUG", "") not in ("", "0") or "--debug" in (args or sys.argv[1:])
+    try:
+        code = program(args)
+    except TicketctlError as error:
+        if debug:
+            raise
+        print_error(error.message, error.hint)
+        code = int(error.exit_code)
+    except typer.Abort as abort:
+        interrupted = isinstance(abort.__cause__, KeyboardInterrupt)
+        print_error("interrupted" if interrupted else "aborted", None)
+        code = ExitCode.INTERRUPTED if interrupted else ExitCode.ABORTED
+    except KeyboardInterrupt:
+        print_error("interrupted", "run the command again; it resumes or converges where it stopped")
+        code = ExitCode.INTERRUPTED
+    except BrokenPipeError:
+        code = ExitCode.OK
+    except Exception as error:  # the last line of defence: a bug, shown without locals or secrets
+        if _is_usage_error(error):
+            error.show()  # type: ignore[attr-defined]
+            raise SystemExit(error.exit_code) from None  # type: ignore[attr-defined]
+        if debug:
+            raise
+        print_error(
+            f"internal error: {type(error).__name__}: {error}",
+            "run again with --debug for the traceback and report it",
+        )
+        code = ExitCode.FAILURE
+    sys.stdout.flush()
+    raise SystemExit(code)
+
+
+def _is_usage_error(error: Exception) -> bool:
+    """Click's own errors (bad option, missing argument), whichever click typer bundles."""
+    return hasattr(error, "show") and isinstance(getattr(error, "exit_code", None), int)

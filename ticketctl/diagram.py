@@ -1,0 +1,40 @@
+"""Mermaid diagrams generated from the stack model (kept in docs/architecture.md)."""
+
+from __future__ import annotations
+
+from ticketctl.stack import Stack
+
+BEGIN_MARKER = "<!-- BEGIN GENERATED: ticketctl render --target mermaid -->"
+END_MARKER = "<!-- END GENERATED -->"
+
+
+def _node_id(name: str) -> str:
+    return name.replace("-", "_")
+
+
+def infrastructure_mermaid(stack: Stack) -> str:
+    """A flowchart of every service, its port, volumes and dependencies."""
+    lines = ["```mermaid", "flowchart LR"]
+    lines.append('    subgraph apps["application services (profile: apps)"]')
+    for service in stack.services:
+        if service.role == "application":
+            lines.append(
+                f'        {_node_id(service.name)}["{service.name}<br/>{service.technology} :{service.internal_port}"]'
+            )
+    lines.append("    end")
+    lines.append(f'    subgraph infra["infrastructure (network: {stack.network})"]')
+    for service in stack.infrastructure:
+        lines.append(
+            f'        {_node_id(service.name)}[("{service.name}<br/>{service.technology} :{service.internal_port}")]'
+        )
+    lines.append("    end")
+    for volume in stack.volumes:
+        lines.append(f'    vol_{_node_id(volume)}[/"volume {volume}"/]')
+    for service in stack.services:
+        for dependency in service.depends_on:
+            arrow = "-->" if dependency.condition == "service_healthy" else "-.->"
+            lines.append(f"    {_node_id(service.name)} {arrow} {_node_id(dependency.service)}")
+        for mount in service.volumes:
+            lines.append(f"    {_node_id(service.name)} --- vol_{_node_id(mount.volume)}")
+    lines.append("```")
+    return "\n".join(lines) + "\n"
