@@ -253,9 +253,10 @@ def up(
     selected = with_dependencies(compose, active, list(services)) if services else active
     if not selected:
         raise ConfigError("no service to start", hint="check the profiles setting and the services you named")
-    warnings += _dropped_features(runtime, selected)
     for warning in warnings:
         emit(Notice(warning, "warning"))
+    for note in _dropped_features(runtime, selected):
+        emit(Notice(note, "info"))
     with project_lock(
         runtime.endpoint.url,
         settings.project,

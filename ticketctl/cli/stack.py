@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from ticketctl.cli.common import JSON_OPTION, console, flag, load, print_json, print_warning
-from ticketctl.errors import AbortedError, ConfigError
+from ticketctl.errors import AbortedError, ConfigError, ExitCode, TicketctlError
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
@@ -114,6 +114,8 @@ def up_command(
     except ServiceFailedError as error:
         _print_failure(error)
         raise
+    except KeyboardInterrupt:
+        raise _interrupted("up") from None
     if json_output:
         print_json(report.as_dict())
         return
@@ -128,6 +130,15 @@ def up_command(
         typer.echo(f"  {result.service:<22} {result.action:<10} {result.state}{health}  {result.container}")
     for orphan in report.orphans:
         print_warning(f"orphan container {orphan}: its service is not active; remove it with --remove-orphans")
+
+
+def _interrupted(command: str) -> TicketctlError:
+    """Typer would exit 130 silently; say what state is left and what to do."""
+    return TicketctlError(
+        f"{command} interrupted: containers already created are left as they are",
+        hint=f"run `ticketctl {command}` again; it converges from where it stopped",
+        exit_code=ExitCode.INTERRUPTED,
+    )
 
 
 def _print_failure(error: ServiceFailedError) -> None:
@@ -160,7 +171,10 @@ def down_command(
         names = project_volumes(settings, runtime)
         if names:
             _confirm_volume_deletion(settings.project, names)
-    report = down(settings, runtime, volumes=volumes, lock_timeout=lock_timeout)
+    try:
+        report = down(settings, runtime, volumes=volumes, lock_timeout=lock_timeout)
+    except KeyboardInterrupt:
+        raise _interrupted("down") from None
     if json_output:
         print_json(report.as_dict())
         return
@@ -274,7 +288,7 @@ class UpView:
             elif isinstance(event, PullEvent):
                 self._pull(event)
             elif isinstance(event, Notice):
-                self._line(f"{event.level}: {event.message}", always=True)
+                self._line(f"{event.level}: {event.message}", always=event.level == "warning")
             elif isinstance(event, StepEvent) and (event.status != "started" or event.step in ("lock", "initialise")):
                 always = event.status in ("failed", "skipped") or event.step == "lock"
                 self._line(

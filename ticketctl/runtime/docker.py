@@ -559,7 +559,7 @@ class DockerRuntime:
         *,
         attempts: int = 4,
         first_delay: float = 1.0,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
     ) -> str:
         """Pull ``reference`` with progress events, retrying rate limits and transient errors."""
         repository, tag = _split_reference(reference)
@@ -572,7 +572,7 @@ class DockerRuntime:
                 if not transient or attempt == attempts:
                     raise
                 on_event(PullEvent(reference, f"retrying in {delay:g}s ({error.reason})"))
-                sleep(delay)
+                (sleep or time.sleep)(delay)
                 delay *= 2
                 continue
             image_id = self.image_id(reference)

@@ -178,13 +178,24 @@ def listening_processes(port: int, protocol: str = "tcp", proc: Path = Path("/pr
     wanted = {f"socket:[{inode}]" for inode in inodes}
     found: list[tuple[int, str]] = []
     for entry in _pid_dirs(proc):
-        try:
-            links = {str(Path(fd).readlink()) for fd in (entry / "fd").iterdir()}
-        except OSError:
-            continue
-        if links & wanted:
+        if _open_files(entry) & wanted:
             found.append((int(entry.name), _command_name(entry)))
     return sorted(found)
+
+
+def _open_files(entry: Path) -> set[str]:
+    """Targets of a process's file descriptors; those that vanish while reading are skipped."""
+    try:
+        descriptors = list((entry / "fd").iterdir())
+    except OSError:
+        return set()
+    targets = set()
+    for descriptor in descriptors:
+        try:
+            targets.add(str(descriptor.readlink()))
+        except OSError:
+            continue
+    return targets
 
 
 def _pid_dirs(proc: Path) -> list[Path]:
