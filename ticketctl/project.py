@@ -831,8 +831,11 @@ class _UpRun:
         while True:
             self._checkpoint()
             current = container.reload()
-            if current.state in ("exited", "dead", "restarting") or current.restart_count > restarts:
+            if current.state in ("exited", "dead"):
                 raise self._failed(plan.service.name, current, f"exited with code {current.exit_code} while starting")
+            if current.state == "restarting" or current.restart_count > restarts:
+                code = f" with code {current.exit_code}" if current.state == "restarting" else ""
+                raise self._failed(plan.service.name, current, f"exited{code} while starting and is being restarted")
             if current.has_healthcheck and current.health == "unhealthy":
                 raise self._failed(plan.service.name, current, "turned unhealthy")
             if current.state == "running" and (current.health == "healthy" or not current.has_healthcheck):
@@ -871,11 +874,12 @@ class _UpRun:
                 continue
             self.emit(ResourceEvent("container", container.name, "removed"))
             self.emit(ServiceEvent(container.service or container.name, "removed"))
-        for name in self.created_volumes:
+        if self.created_volumes:
+            names = " ".join(self.created_volumes)
             self.emit(
                 Notice(
-                    f"volume {name} was created by this run and is kept; if its service never initialised it, "
-                    f"delete it with `docker volume rm {name}` before the next up",
+                    f"volumes created by this run are kept ({names}); if a service never initialised its data, "
+                    f"delete them with `docker volume rm {names}` before the next up",
                     "warning",
                 )
             )

@@ -253,7 +253,7 @@ FINAL_PHASES = ("healthy", "failed", "removed")
 
 
 class UpView:
-    """Draws ``up``'s events: a live table on a terminal, plain lines otherwise, nothing with --json."""
+    """Draws ``up``'s events: a live table on a terminal, plain lines otherwise, only warnings with --json."""
 
     def __init__(self, console: Console, *, live: bool, quiet: bool = False):
         self.console = console
@@ -321,7 +321,8 @@ class UpView:
             self._line(f"pull {event.image}: {event.status}", always=True)
 
     def _line(self, text: str, *, always: bool = False) -> None:
-        if self.quiet:
+        """Print a line: with --json only warnings and lock waits (on stderr), stdout stays JSON."""
+        if self.quiet and not always:
             return
         if self._live is not None:
             if always:
