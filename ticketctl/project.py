@@ -737,10 +737,10 @@ class _UpRun:
             plan.container = container
             plan.started.set()
             if plan.needs_health:
-                plan.container = self._wait_healthy(plan, container, began, event)
-                event("healthy", plan.container.health)
-            else:
-                event("running", container.health)
+                container = plan.container = self._wait_healthy(plan, container, began, event)
+            event(
+                "healthy" if container.has_healthcheck and container.health == "healthy" else "ready", container.health
+            )
             plan.healthy.set()
         except _Cancelled:
             return
@@ -884,14 +884,15 @@ class _UpRun:
                 )
             )
         for name in self.created_networks:
-            network = self.runtime.network(name)
-            if network is not None and network.containers == 0:
-                try:
-                    self.runtime.remove_network(network)
-                except DockerError as error:
-                    self.emit(Notice(f"could not remove {name}: {error}", "warning"))
+            try:
+                network = self.runtime.network(name)
+                if network is None or network.containers:
                     continue
-                self.emit(ResourceEvent("network", name, "removed"))
+                self.runtime.remove_network(network)
+            except DockerError as error:
+                self.emit(Notice(f"could not remove {name}: {error}", "warning"))
+                continue
+            self.emit(ResourceEvent("network", name, "removed"))
 
     def _result(self, plan: _Plan) -> ServiceResult:
         container = plan.container

@@ -69,13 +69,14 @@ def docker_client(images: dict[str, str]) -> Iterator[Any]:
 
 
 def _free_ports(count: int, *, consecutive: int = 1) -> list[int]:
-    """``count`` free loopback ports in 30000-39999; the last starts a run of ``consecutive`` free ones."""
+    """``count`` free loopback ports in 30000-32699, below Linux's ephemeral range (32768-60999) so that
+    no outgoing connection takes one meanwhile; the last starts a run of ``consecutive`` free ones."""
     import random
 
     chosen: list[int] = []
     while len(chosen) < count:
         span = consecutive if len(chosen) == count - 1 else 1
-        start = random.randrange(30000, 40000 - span)
+        start = random.randrange(30000, 32700 - span)
         block = range(start, start + span)
         if any(port in chosen for port in block):
             continue

@@ -126,8 +126,8 @@ def up_command(
         f"in {report.elapsed:.1f}s"
     )
     for result in report.services:
-        health = f" ({result.health})" if result.health else ""
-        typer.echo(f"  {result.service:<22} {result.action:<10} {result.state}{health}  {result.container}")
+        state = result.state + (f" ({result.health})" if result.health else "")
+        typer.echo(f"  {result.service:<22} {result.action:<10} {state:<19} {result.container}")
     for orphan in report.orphans:
         print_warning(f"orphan container {orphan}: its service is not active; remove it with --remove-orphans")
 
@@ -249,7 +249,7 @@ class _Row:
     ended: float | None = None
 
 
-FINAL_PHASES = ("healthy", "failed", "removed")
+FINAL_PHASES = ("healthy", "ready", "failed", "removed")
 
 
 class UpView:
@@ -269,7 +269,7 @@ class UpView:
             from rich.live import Live
 
             self._live = Live(
-                console=self.console, get_renderable=self.renderable, refresh_per_second=8, transient=False
+                console=self.console, get_renderable=self.renderable, refresh_per_second=8, transient=True
             )
             self._live.start()
         return self
@@ -341,7 +341,9 @@ class UpView:
             table = Table("service", "action", "phase", "health", "elapsed", "", box=None, header_style="bold")
             for name, row in self.rows.items():
                 elapsed = (row.ended or now) - row.began
-                style = {"healthy": "green", "failed": "red", "removed": "dim"}.get(row.phase, "yellow")
+                style = {"healthy": "green", "ready": "green", "failed": "red", "removed": "dim"}.get(
+                    row.phase, "yellow"
+                )
                 table.add_row(
                     name, row.action, f"[{style}]{row.phase}[/]", row.health, f"{elapsed:5.1f}s", row.detail[:60]
                 )

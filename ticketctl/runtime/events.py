@@ -13,7 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-Phase = Literal["queued", "pulling", "creating", "recreating", "starting", "running", "healthy", "failed", "removed"]
+Phase = Literal[
+    "queued", "pulling", "creating", "recreating", "starting", "running", "healthy", "ready", "failed", "removed"
+]
+"""``ready`` is the end state of a service without a healthcheck (running), ``healthy`` of one with it."""
 Action = Literal["created", "recreated", "started", "unchanged"]
 
 

@@ -162,17 +162,30 @@ def _process_conflict(need: PortNeed, proc: Path) -> PortConflict:
     processes = listening_processes(need.host_port, need.protocol, proc)
     if processes:
         described = ", ".join(f"pid {pid} ({name})" for pid, name in processes)
-        who = f"another process: {described}"
-        stop = f"stop it (`kill {processes[0][0]}`)"
-    else:
-        who = "another process (not visible to this user)"
-        stop = f"find it with `sudo ss -ltnp 'sport = :{need.host_port}'` and stop it"
-    return PortConflict(need, who, f"{stop}, {_setting_fix(need)}")
+        return PortConflict(
+            need, f"another process: {described}", f"stop it (`kill {processes[0][0]}`), {_setting_fix(need)}"
+        )
+    users = listening_processes(need.host_port, need.protocol, proc, listening=False)
+    if users:
+        described = ", ".join(f"pid {pid} ({name})" for pid, name in users)
+        return PortConflict(
+            need,
+            f"a connection of {described} using it as its local port",
+            f"try again in a moment, {_setting_fix(need)} outside the ephemeral range "
+            "(/proc/sys/net/ipv4/ip_local_port_range)",
+        )
+    return PortConflict(
+        need,
+        "another process (not visible to this user)",
+        f"find it with `sudo ss -tanp 'sport = :{need.host_port}'` and stop it, {_setting_fix(need)}",
+    )
 
 
-def listening_processes(port: int, protocol: str = "tcp", proc: Path = Path("/proc")) -> list[tuple[int, str]]:
-    """(pid, command name) of processes holding a socket bound to ``port``, as far as /proc shows."""
-    inodes = _socket_inodes(port, protocol, proc)
+def listening_processes(
+    port: int, protocol: str = "tcp", proc: Path = Path("/proc"), *, listening: bool = True
+) -> list[tuple[int, str]]:
+    """(pid, command name) of processes with a socket on local ``port`` (listening ones, or any)."""
+    inodes = _socket_inodes(port, protocol, proc, listening=listening)
     if not inodes:
         return []
     wanted = {f"socket:[{inode}]" for inode in inodes}
@@ -212,8 +225,8 @@ def _command_name(entry: Path) -> str:
         return "?"
 
 
-def _socket_inodes(port: int, protocol: str, proc: Path) -> set[str]:
-    """Inodes of sockets bound to ``port`` (TCP in LISTEN state, or UDP) in /proc/net/*."""
+def _socket_inodes(port: int, protocol: str, proc: Path, *, listening: bool = True) -> set[str]:
+    """Inodes of sockets on local ``port`` in /proc/net/* (TCP only in LISTEN state unless ``listening`` is off)."""
     tables = ("udp", "udp6") if protocol == "udp" else ("tcp", "tcp6")
     inodes: set[str] = set()
     for table in tables:
@@ -226,7 +239,7 @@ def _socket_inodes(port: int, protocol: str, proc: Path) -> set[str]:
             if len(fields) < 10:
                 continue
             local_port = int(fields[1].rsplit(":", 1)[-1], 16)
-            listening = protocol == "udp" or fields[3] == "0A"
-            if local_port == port and listening and fields[9] != "0":
+            state_matches = not listening or protocol == "udp" or fields[3] == "0A"
+            if local_port == port and state_matches and fields[9] != "0":
                 inodes.add(fields[9])
     return inodes

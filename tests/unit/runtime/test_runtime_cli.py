@@ -130,6 +130,16 @@ def test_down_keeps_volumes_and_says_how_to_list_them(cli: Any, fake_api: Any) -
     assert fake_api.volumes_by_name == {}
 
 
+def test_a_port_out_of_range_is_a_config_error_before_docker_is_touched(
+    cli: Any, fake_api: Any, monkeypatch: Any
+) -> None:
+    monkeypatch.setenv("TICKETCTL_PORTS__MYSQL", "70000")
+    code, _, err = cli("up")
+    assert code == 3
+    assert err.startswith("error: TICKETCTL_PORTS__MYSQL: ports.mysql: expected an integer 1-65535, got 70000")
+    assert fake_api.calls == []
+
+
 def test_docker_disabled_is_a_config_error(cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("ticketctl.cli.stack.connect", REAL_CONNECT)
     monkeypatch.setenv("TICKETCTL_DOCKER__ENABLED", "false")

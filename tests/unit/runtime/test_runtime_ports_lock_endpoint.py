@@ -51,11 +51,20 @@ def test_a_process_holding_the_port_is_named_with_pid_setting_and_fix(tmp_path: 
     assert "TICKETCTL_PORTS__MYSQL" in conflict.fix
 
 
+def test_a_connection_using_the_port_as_its_local_port_is_named(tmp_path: Path) -> None:
+    proc = _fake_proc(tmp_path / "proc", 33306, 4321, "curl")
+    table = (proc / "net" / "tcp").read_text().replace(" 0A ", " 01 ")  # ESTABLISHED, not LISTEN
+    (proc / "net" / "tcp").write_text(table)
+    [conflict] = find_conflicts([NEED], [], project="shop", releasing=set(), local=True, probe=_taken, proc=proc)
+    assert conflict.holder == "a connection of pid 4321 (curl) using it as its local port"
+    assert "ip_local_port_range" in conflict.fix
+
+
 def test_an_invisible_process_still_gets_a_way_to_find_it(tmp_path: Path) -> None:
     (tmp_path / "proc").mkdir()
     [conflict] = find_conflicts([NEED], [], project="shop", releasing=set(), local=True, probe=_taken, proc=tmp_path)
     assert "not visible to this user" in conflict.holder
-    assert "ss -ltnp" in conflict.fix
+    assert "ss -tanp" in conflict.fix
 
 
 def test_a_container_of_another_project_is_named_with_how_to_stop_it() -> None:
