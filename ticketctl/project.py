@@ -559,7 +559,7 @@ class _UpRun:
         orphans = [c for c in existing if c.service not in self.active_names]
         for orphan in orphans:
             self.emit(ResourceEvent("container", orphan.name, "orphan"))
-        self._check_ports(existing, orphans if remove_orphans else [])
+        self._check_ports(releasing=orphans if remove_orphans else [])
         image_ids, pulled = self._ensure_images()
         plans = self._plan(existing, image_ids)
         removed_orphans = []
@@ -580,7 +580,7 @@ class _UpRun:
             created_volumes=tuple(self.created_volumes),
         )
 
-    def _check_ports(self, existing: list[Container], releasing: list[Container]) -> None:
+    def _check_ports(self, *, releasing: list[Container]) -> None:
         self.emit(StepEvent("ports", "started"))
         settings_of = {
             (service.name, port.container_port): port.setting
