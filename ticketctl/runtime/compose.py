@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ticketctl.errors import ConfigError
-from ticketctl.secrets import read_env_file
+from ticketctl.secrets import OPTIONAL_SECRETS, STACK_SECRETS, read_env_file, remember
 
 SERVICE_KEYS = frozenset(
     {
@@ -269,6 +269,8 @@ def compose_variables(env_file: Path, environ: Mapping[str, str] | None = None) 
     parsed = read_env_file(env_file)
     variables = dict(parsed.values) if parsed is not None else {}
     variables.update(environ)
+    # The stack's secrets now live in this process: mask them in anything shown (logs, errors).
+    remember([variables[spec.name] for spec in (*STACK_SECRETS, *OPTIONAL_SECRETS) if variables.get(spec.name)])
     return variables
 
 

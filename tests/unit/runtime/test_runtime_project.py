@@ -11,6 +11,7 @@ import pytest
 
 from ticketctl.errors import DockerError, LockedError, PortConflictError
 from ticketctl.project import ServiceFailedError, down, status, up
+from ticketctl.render import render
 from ticketctl.runtime.events import Event, PullEvent, ResourceEvent, ServiceEvent
 from ticketctl.runtime.lock import project_lock
 from ticketctl.secrets import Secrets
@@ -173,6 +174,18 @@ def test_a_container_that_exits_fails_at_once_with_secrets_masked(
     assert error.service == "redis" and "exited with code 1" in error.reason
     assert error.logs[-1] == "FATAL: cannot start, password=***"
     assert "password=***" in error.message
+
+
+def test_secrets_are_masked_without_render_too(
+    make_settings: Any, fake_api: Any, runtime: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = make_settings()
+    render(settings)
+    monkeypatch.setattr("ticketctl.secrets._SEEN_VALUES", set())  # a fresh process that did not render
+    fake_api.behaviour["redis"] = "exit"
+    with pytest.raises(ServiceFailedError) as caught:
+        _up(settings, runtime, render=False)
+    assert caught.value.logs[-1] == "FATAL: cannot start, password=***"
 
 
 def test_keep_on_failure_leaves_the_containers(make_settings: Any, fake_api: Any, runtime: Any) -> None:
