@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from ticketctl.errors import ConfigError, DockerError, PortConflictError, UnhealthyError
+from ticketctl.errors import ConfigError, DockerError, LockedError, PortConflictError, UnhealthyError
 from ticketctl.runtime.compose import (
     ComposeFile,
     ServiceSpec,
@@ -45,7 +45,7 @@ from ticketctl.runtime.compose import (
     load_compose_file,
     with_dependencies,
 )
-from ticketctl.runtime.docker import Container, DockerRuntime, PullFailedError, UlimitError
+from ticketctl.runtime.docker import ConflictError, Container, DockerRuntime, PullFailedError, UlimitError
 from ticketctl.runtime.events import (
     Action,
     Event,
@@ -453,6 +453,14 @@ def _stop_order(containers: list[Container]) -> list[list[Container]]:
     return groups + ([extras] if extras else [])
 
 
+def _raced(name: str) -> LockedError:
+    """Someone created ``name`` between our look and our create: another machine on the same Engine."""
+    return LockedError(
+        f"{name} was created by someone else at the same moment (another ticketctl or docker compose on this Engine)",
+        hint="run `ticketctl up` again once the other run has finished; it converges",
+    )
+
+
 def _stop_and_remove(runtime: DockerRuntime, container: Container, emit: EventSink) -> None:
     if container.state in ("running", "restarting", "paused"):
         runtime.stop(container)
@@ -689,7 +697,10 @@ class _UpRun:
         for network in networks:
             name = network_name(self.project, network)
             if self.runtime.network(name) is None:
-                self.runtime.create_network(name, network_labels(self.compose, network))
+                try:
+                    self.runtime.create_network(name, network_labels(self.compose, network))
+                except ConflictError:
+                    raise _raced(name) from None
                 self.created_networks.append(name)
                 self.emit(ResourceEvent("network", name, "created"))
         volumes = sorted({mount.volume for service in self.selected for mount in service.mounts})
@@ -813,7 +824,11 @@ class _UpRun:
         service = plan.service
         labels = container_labels(self.compose, service, plan.config_hash, plan.image_id)
         body = create_body(service, project=self.project, labels=labels, features=self.runtime.features)
-        container = self.runtime.create_container(container_name(self.project, service.name), body)
+        name = container_name(self.project, service.name)
+        try:
+            container = self.runtime.create_container(name, body)
+        except ConflictError:
+            raise _raced(name) from None
         with self.failure_lock:
             self.created.append(container)
         for config in service.configs:

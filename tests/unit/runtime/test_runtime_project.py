@@ -312,6 +312,23 @@ def test_up_waits_for_a_concurrent_up_and_refuses_after_the_lock_timeout(
     assert fake_api.actions("create") == []
 
 
+def test_a_create_race_with_another_machine_is_a_locked_error(make_settings: Any, fake_api: Any, runtime: Any) -> None:
+    """The lock is per machine; on a shared Engine the fixed container names are the backstop."""
+    real_create = fake_api.create_container_from_config
+
+    def create_twice(config: dict[str, Any], name: str) -> dict[str, str]:
+        if name == "unit-redis-1" and not fake_api.actions("create-race"):
+            fake_api.record("create-race", name)
+            real_create(config, name)  # the other machine's create lands first
+        return real_create(config, name)
+
+    fake_api.create_container_from_config = create_twice
+    with pytest.raises(LockedError, match="unit-redis-1 was created by someone else"):
+        _up(make_settings(), runtime)
+    names = [c["Name"] for c in fake_api.containers_by_id.values()]
+    assert names.count("/unit-redis-1") == 1
+
+
 def test_down_keeps_volumes_unless_asked(make_settings: Any, fake_api: Any, runtime: Any) -> None:
     settings = make_settings(profiles=["apps"])
     _up(settings, runtime)
