@@ -493,7 +493,7 @@ def load_settings(
     path = _find_config_file(config_file, environ, cwd)
     raw: dict[str, _Value] = {}
     if path is not None:
-        raw.update(_read_config_file(path))
+        raw.update(_read_config_file(path, cwd))
     raw.update(_read_environment(environ))
     for key, (value, flag) in (overrides or {}).items():
         if key not in FIELDS:
@@ -520,11 +520,11 @@ def _find_config_file(config_file: str | Path | None, environ: Mapping[str, str]
     return candidate if candidate.is_file() else None
 
 
-def _read_config_file(path: Path) -> dict[str, _Value]:
+def _read_config_file(path: Path, cwd: Path) -> dict[str, _Value]:
     """Parse the YAML file into dotted paths, remembering each key's line."""
     import yaml
 
-    display = _display_path(path)
+    display = _display_path(path, cwd)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
@@ -739,9 +739,9 @@ def _check_distinct_databases(databases: tuple[DatabaseSettings, ...], sources: 
             seen[value] = path
 
 
-def _display_path(path: Path) -> str:
+def _display_path(path: Path, cwd: Path) -> str:
     try:
-        return str(path.relative_to(Path.cwd()))
+        return str(path.relative_to(cwd))
     except ValueError:
         return str(path)
 

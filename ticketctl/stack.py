@@ -137,6 +137,7 @@ class Stack:
     volumes: tuple[str, ...]
     services: tuple[Service, ...]
     search_engine: str
+    databases: tuple[str, ...] = ()
     active_profiles: tuple[str, ...] = field(default=())
 
     def service(self, name: str) -> Service:
@@ -174,6 +175,7 @@ def build_stack(settings: Settings) -> Stack:
         volumes=volumes,
         services=services,
         search_engine=settings.search.engine,
+        databases=tuple(database.name for database in settings.mysql.databases),
         active_profiles=settings.profiles,
     )
 
