@@ -10,7 +10,8 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
-    from ticketctl.cli import config, render
+    from ticketctl.cli import config, doctor, render
 
     render.register(app)
     config.register(app)
+    doctor.register(app)
