@@ -97,11 +97,12 @@ JOB_STEPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("index-create", ("ticketctl", "index", "create")),
 )
 
-# Settings that describe this machine or how to reach the stack from it. The Job
-# gets in-cluster endpoints instead (see _job_endpoints) and never these values;
-# every other setting the user chose is passed to it unchanged.
+# Settings that describe this machine, how to reach the stack from it, or which
+# services run. The Job gets in-cluster endpoints instead (see _job_endpoints) and
+# never these values; every other setting the user chose is passed to it unchanged.
 JOB_LOCAL_SETTINGS = frozenset(
     {
+        "profiles",
         "bind_address",
         "output_dir",
         "templates_dir",
@@ -255,39 +256,58 @@ def kubernetes_names(settings: Settings) -> Names:
 
 
 def check_resources(settings: Settings) -> None:
-    """Refuse requests above limits, and memory limits the search heap or Redis' maxmemory would not fit in."""
+    """Refuse requests above limits, and memory limits the search heap or Redis' maxmemory would not fit in.
+
+    The message starts with the setting the user chose (file:line or variable), not
+    with a default it collides with.
+    """
     for name in KUBERNETES_WORKLOADS:
         resources = settings.kubernetes.resources[name]
         requests, limits = dict(resources.requests), dict(resources.limits)
         for key, measure in (("cpu", cpu_millis), ("memory", memory_bytes)):
             if key in requests and key in limits and measure(requests[key]) > measure(limits[key]):
-                path = f"kubernetes.resources.{name}.requests"
+                request_path, limit_path = (
+                    f"kubernetes.resources.{name}.requests",
+                    f"kubernetes.resources.{name}.limits",
+                )
+                if _blame(settings, request_path, limit_path) == request_path:
+                    problem = f"{request_path}: {key} {requests[key]} is above the limit {limits[key]} ({limit_path})"
+                else:
+                    problem = f"{limit_path}: {key} {limits[key]} is below the request {requests[key]} ({request_path})"
                 raise ConfigError(
-                    f"{settings.source_of(path)}: {path}: {key} {requests[key]} is above the limit {limits[key]} "
-                    f"(kubernetes.resources.{name}.limits)",
+                    f"{settings.source_of(_blame(settings, request_path, limit_path))}: {problem}",
                     hint="Kubernetes refuses a request above its limit; lower the request or raise the limit",
                 )
-    _check_memory_above(
-        settings, "search", "search.heap", _size_bytes(settings.search.heap, _JVM_UNITS), settings.search.heap
-    )
-    _check_memory_above(
+    _check_fits(settings, "search", "search.heap", settings.search.heap, _size_bytes(settings.search.heap, _JVM_UNITS))
+    _check_fits(
         settings,
         "redis",
         "redis.maxmemory",
-        _size_bytes(settings.redis.maxmemory, _REDIS_UNITS),
         settings.redis.maxmemory,
+        _size_bytes(settings.redis.maxmemory, _REDIS_UNITS),
     )
 
 
-def _check_memory_above(settings: Settings, workload: str, setting: str, needed: int, shown: str) -> None:
-    path = f"kubernetes.resources.{workload}.limits"
+def _blame(settings: Settings, *paths: str) -> str:
+    """The first of these settings that the user set, or the first one."""
+    return next((path for path in paths if settings.source_of(path) != "default"), paths[0])
+
+
+def _check_fits(settings: Settings, workload: str, setting: str, shown: str, needed: int) -> None:
+    """The container's memory limit must be above what the process is told it may use."""
+    limit_path = f"kubernetes.resources.{workload}.limits"
     limit = dict(settings.kubernetes.resources[workload].limits).get("memory")
-    if limit is not None and memory_bytes(limit) <= needed:
-        raise ConfigError(
-            f"{settings.source_of(path)}: {path}: memory {limit} is not above {setting} {shown} "
-            f"({settings.source_of(setting)}); the container would be killed for running out of memory",
-            hint=f"give the container more memory than {setting} (twice as much for a JVM heap)",
-        )
+    if limit is None or memory_bytes(limit) > needed:
+        return
+    if _blame(settings, limit_path, setting) == limit_path:
+        problem = f"{limit_path}: memory {limit} is not above {setting} {shown}"
+    else:
+        problem = f"{setting}: {shown} does not fit in the memory limit {limit} ({limit_path})"
+    raise ConfigError(
+        f"{settings.source_of(_blame(settings, limit_path, setting))}: {problem}; "
+        "the container would be killed for running out of memory",
+        hint=f"give the container more memory than {setting} (twice as much for a JVM heap), or lower {setting}",
+    )
 
 
 # --------------------------------------------------------------------------- contexts
