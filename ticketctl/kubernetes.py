@@ -53,6 +53,7 @@ from ticketctl.render import (
     RenderResult,
     WrittenFile,
     _template_search_path,
+    _yaml_str,
     make_environment,
     plan_secrets,
     render_stack,
@@ -168,15 +169,6 @@ def kubelet_escape(text: str) -> str:
     return _KUBELET_SPECIAL_RE.sub("$$", text)
 
 
-def kubelet_unescape(text: str) -> str:
-    """What a container sees of an escaped value with no ``$(NAME)`` reference: the inverse of the above."""
-    return re.sub(r"\$\$", "$", text)
-
-
-def _yaml_str(value: Any) -> str:
-    return json.dumps(str(value), ensure_ascii=False)
-
-
 def _kube_str(value: Any) -> str:
     """A YAML string for a command, argument, probe or env value (kubelet-escaped)."""
     return _yaml_str(kubelet_escape(str(value)))
@@ -262,22 +254,7 @@ def check_resources(settings: Settings) -> None:
     with a default it collides with.
     """
     for name in KUBERNETES_WORKLOADS:
-        resources = settings.kubernetes.resources[name]
-        requests, limits = dict(resources.requests), dict(resources.limits)
-        for key, measure in (("cpu", cpu_millis), ("memory", memory_bytes)):
-            if key in requests and key in limits and measure(requests[key]) > measure(limits[key]):
-                request_path, limit_path = (
-                    f"kubernetes.resources.{name}.requests",
-                    f"kubernetes.resources.{name}.limits",
-                )
-                if _blame(settings, request_path, limit_path) == request_path:
-                    problem = f"{request_path}: {key} {requests[key]} is above the limit {limits[key]} ({limit_path})"
-                else:
-                    problem = f"{limit_path}: {key} {limits[key]} is below the request {requests[key]} ({request_path})"
-                raise ConfigError(
-                    f"{settings.source_of(_blame(settings, request_path, limit_path))}: {problem}",
-                    hint="Kubernetes refuses a request above its limit; lower the request or raise the limit",
-                )
+        _check_requests_within_limits(settings, name)
     _check_fits(settings, "search", "search.heap", settings.search.heap, _size_bytes(settings.search.heap, _JVM_UNITS))
     _check_fits(
         settings,
@@ -286,6 +263,24 @@ def check_resources(settings: Settings) -> None:
         settings.redis.maxmemory,
         _size_bytes(settings.redis.maxmemory, _REDIS_UNITS),
     )
+
+
+def _check_requests_within_limits(settings: Settings, workload: str) -> None:
+    resources = settings.kubernetes.resources[workload]
+    requests, limits = dict(resources.requests), dict(resources.limits)
+    request_path, limit_path = f"kubernetes.resources.{workload}.requests", f"kubernetes.resources.{workload}.limits"
+    blamed = _blame(settings, request_path, limit_path)
+    for key, measure in (("cpu", cpu_millis), ("memory", memory_bytes)):
+        if key not in requests or key not in limits or measure(requests[key]) <= measure(limits[key]):
+            continue
+        if blamed == request_path:
+            problem = f"{request_path}: {key} {requests[key]} is above the limit {limits[key]} ({limit_path})"
+        else:
+            problem = f"{limit_path}: {key} {limits[key]} is below the request {requests[key]} ({request_path})"
+        raise ConfigError(
+            f"{settings.source_of(blamed)}: {problem}",
+            hint="Kubernetes refuses a request above its limit; lower the request or raise the limit",
+        )
 
 
 def _blame(settings: Settings, *paths: str) -> str:

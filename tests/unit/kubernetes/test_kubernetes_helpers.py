@@ -15,7 +15,6 @@ from ticketctl.kubernetes import (
     cpu_millis,
     is_block_scalar,
     kubelet_escape,
-    kubelet_unescape,
     memory_bytes,
     probes,
 )
@@ -56,7 +55,6 @@ def kubelet_expand(text: str, env: dict[str, str]) -> str:
 def test_escaped_text_reaches_the_shell_unchanged(text: str) -> None:
     escaped = kubelet_escape(text)
     assert kubelet_expand(escaped, {"X": "expanded", "MYSQL_ROOT_PASSWORD": "leak"}) == text
-    assert kubelet_unescape(escaped) == text
 
 
 def test_escaping_leaves_plain_shell_variables_readable() -> None:
