@@ -10,6 +10,9 @@ import typer
 from ticketctl.cli.common import JSON_OPTION, flag, load, print_json, print_warning
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from ticketctl.render import RenderResult
     from ticketctl.settings import Settings
 
 
@@ -59,20 +62,9 @@ def render_command(
     from ticketctl.render import render
 
     result = render(settings)
-    if json_output:
-        print_json(result.as_dict())
-        return
-    for warning in result.warnings:
-        print_warning(warning)
-    typer.echo(f"Rendered project {settings.project!r} into {result.output_dir}")
-    for written in result.files:
-        note = ""
-        if written.path.name == ".env":
-            note = " (mode 0600"
-            note += (
-                f"; generated {', '.join(result.generated_secrets)})" if result.generated_secrets else "; secrets kept)"
-            )
-        typer.echo(f"  {written.status:<9} {written.path.relative_to(result.output_dir)}{note}")
+    secrets_note = f"generated {', '.join(result.generated_secrets)}" if result.generated_secrets else "secrets kept"
+    title = f"Rendered project {settings.project!r} into {result.output_dir}"
+    _print_result(result, title, {".env": f" (mode 0600; {secrets_note})"}, json_output)
 
 
 def _render_kubernetes(settings: Settings, out: Path | None, json_output: bool) -> None:
@@ -80,20 +72,27 @@ def _render_kubernetes(settings: Settings, out: Path | None, json_output: bool) 
     from ticketctl.kubernetes import SECRET_FILE, render_kubernetes
 
     result = render_kubernetes(settings, output_dir=out.resolve() if out else None)
+    notes = {
+        ".env": f" (mode 0600; generated {', '.join(result.generated_secrets)})",
+        SECRET_FILE: " (mode 0600; the passwords of .env)",
+    }
+    title = f"Rendered Kubernetes manifests of project {settings.project!r} into {result.output_dir}"
+    _print_result(result, title, notes, json_output)
+    if not json_output:
+        folder = result.output_dir
+        typer.echo(f"Review with 'kubectl kustomize {folder}', then apply with 'kubectl apply -k {folder}'.")
+
+
+def _print_result(result: RenderResult, title: str, notes: Mapping[str, str], json_output: bool) -> None:
+    """Warnings on stderr, then each file with its status (paths inside the folder shown relative to it)."""
     if json_output:
         print_json(result.as_dict())
         return
     for warning in result.warnings:
         print_warning(warning)
-    typer.echo(f"Rendered Kubernetes manifests of project {settings.project!r} into {result.output_dir}")
+    typer.echo(title)
     for written in result.files:
         path = written.path
         shown = path.relative_to(result.output_dir) if path.is_relative_to(result.output_dir) else path
-        note = ""
-        if path.name == ".env":
-            note = f" (mode 0600; generated {', '.join(result.generated_secrets)})"
-        elif path.name == SECRET_FILE and written.status != "removed":
-            note = " (mode 0600; the passwords of .env)"
+        note = notes.get(path.name, "") if written.status != "removed" else ""
         typer.echo(f"  {written.status:<9} {shown}{note}")
-    folder = result.output_dir
-    typer.echo(f"Review with 'kubectl kustomize {folder}', then apply with 'kubectl apply -k {folder}'.")
