@@ -10,7 +10,8 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
-    from ticketctl.cli import config, render
+    from ticketctl.cli import config, index, render
 
     render.register(app)
     config.register(app)
+    index.register(app)
