@@ -411,26 +411,17 @@ def migrate_index(
         assert session.mapping is not None
         health = _wait_for_yellow(session)
         wanted, replicas = _desired(session, health)
-        state = read_state(session.connection, session.alias)
-        if not state.exists:
-            _refuse_orphans(state)
-            raise MissingIndexError(
-                f"alias {session.alias} does not exist: nothing to migrate",
-                hint="create it with 'ticketctl index create'",
-            )
-        target = _target(session, state)
-        changes = _changes(session, target, wanted)
+        state, target, changes = _migration_plan(session, wanted, reindex)
         if not changes:
             return MigrateResult(**session.base(), action="up_to_date", from_index=target.name, to_index=target.name)
-        if needs_reindex(changes) and not reindex:
-            blocking = [change for change in changes if not change.in_place]
-            raise DriftError(
-                f"{len(blocking)} change(s) of {session.alias} → {target.name} need a reindex: {_summary(blocking)}",
-                hint=f"run 'ticketctl index migrate --reindex' to copy the documents into "
-                f"{version_name(session.alias, state.next_version)} and swap the alias; nothing was changed",
-            )
         with IndexLock(session.connection, session.alias, "migrate") as lock:
-            if needs_reindex(changes):
+            if not dry_run:  # another process may have migrated while we waited for the lock
+                state, target, changes = _migration_plan(session, wanted, reindex)
+            if not changes:
+                result = MigrateResult(
+                    **session.base(), action="up_to_date", from_index=target.name, to_index=target.name
+                )
+            elif needs_reindex(changes):
                 result = _reindex_into_new_version(session, lock, state, target, wanted, replicas, changes, started)
             else:
                 _apply_in_place(session, target, changes, wanted)
@@ -445,6 +436,27 @@ def migrate_index(
         if keep is not None and result.action == "reindexed":
             result = _prune_after_migrate(session, result, keep, confirm)
         return session.final(result)
+
+
+def _migration_plan(session: _Session, wanted: NormalSpec, reindex: bool) -> tuple[AliasState, LiveIndex, list[Change]]:
+    """Read the live state and the changes; refuse a missing alias, or a reindex that was not allowed."""
+    state = read_state(session.connection, session.alias)
+    if not state.exists:
+        _refuse_orphans(state)
+        raise MissingIndexError(
+            f"alias {session.alias} does not exist: nothing to migrate",
+            hint="create it with 'ticketctl index create'",
+        )
+    target = _target(session, state)
+    changes = _changes(session, target, wanted)
+    if needs_reindex(changes) and not reindex:
+        blocking = [change for change in changes if not change.in_place]
+        raise DriftError(
+            f"{len(blocking)} change(s) of {session.alias} → {target.name} need a reindex: {_summary(blocking)}",
+            hint=f"run 'ticketctl index migrate --reindex' to copy the documents into "
+            f"{version_name(session.alias, state.next_version)} and swap the alias; nothing was changed",
+        )
+    return state, target, changes
 
 
 def _apply_in_place(session: _Session, target: LiveIndex, changes: list[Change], wanted: NormalSpec) -> None:
@@ -579,7 +591,7 @@ def rollback(
         connection=connection,
     ) as session:
         state = read_state(session.connection, session.alias)
-        current = state.target if state.exists else None
+        current = _target(session, state) if state.exists else None
         target = _rollback_target(state, current, to)
         from_docs = count_documents(session.connection, current.name) if current else None
         to_docs = count_documents(session.connection, target.name)
@@ -594,6 +606,8 @@ def rollback(
                     hint="pass --yes to roll back anyway; the newer documents stay in " + current.name,
                 )
         with IndexLock(session.connection, session.alias, "rollback"):
+            if not dry_run:
+                _unchanged_since_read(session, current, target)
             if target.write_blocked:
                 session.connection.send(
                     Request("PUT", f"/{target.name}/_settings", body={"index": {"blocks.write": None}})
@@ -608,6 +622,18 @@ def rollback(
                 from_docs=from_docs,
                 to_docs=to_docs,
             )
+        )
+
+
+def _unchanged_since_read(session: _Session, current: LiveIndex | None, target: LiveIndex) -> None:
+    """Refuse to act on a state another process changed between our read and our lock."""
+    state = read_state(session.connection, session.alias)
+    now = _target(session, state) if state.exists else None
+    fresh = state.find(target.name)
+    if (now.name if now else None) != (current.name if current else None) or fresh is None or fresh.aliases:
+        raise SearchError(
+            f"{session.alias} changed while this command ran (now → {now.name if now else 'nothing'})",
+            hint="check 'ticketctl index status' and run the command again",
         )
 
 
