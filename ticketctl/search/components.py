@@ -24,7 +24,7 @@ ANALYSIS_COMMON_FILTERS = {
     "delimited_payload", "dictionary_decompounder", "dutch_stem", "edge_ngram", "elision", "fingerprint",
     "flatten_graph", "french_stem", "german_normalization", "german_stem", "hindi_normalization",
     "hyphenation_decompounder", "indic_normalization", "keep", "keep_types", "keyword_marker", "kstem", "length",
-    "limit", "lowercase", "min_hash", "multiplexer", "ngram", "pattern_capture", "pattern_replace",
+    "limit", "min_hash", "multiplexer", "ngram", "pattern_capture", "pattern_replace",
     "persian_normalization", "porter_stem", "predicate_token_filter", "remove_duplicates", "reverse",
     "russian_stem", "scandinavian_folding", "scandinavian_normalization", "serbian_normalization", "snowball",
     "sorani_normalization", "stemmer", "stemmer_override", "synonym", "synonym_graph", "trim", "truncate", "unique",
@@ -54,7 +54,9 @@ _MISSING_PATTERNS = (
     # "Unknown filter type [asciifolding] for [x]"
     re.compile(r"Unknown (filter|tokenizer|char_filter|analyzer) type \[([^\]]+)\]", re.IGNORECASE),
 )  # fmt: skip
-_NO_HANDLER = re.compile(r"no handler found for uri \[/?_reindex", re.IGNORECASE)
+# Without the reindex module, "/_reindex" is no route of its own: ES answers "no handler found" or, since the
+# path matches "/{index}", "Incorrect HTTP method for uri [/_reindex] and method [POST]".
+_NO_HANDLER = re.compile(r"(no handler found|Incorrect HTTP method) for uri \[/?_reindex", re.IGNORECASE)
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,7 @@ class ServerInfo:
     engine: Engine
     version: str
     cluster_name: str | None = None
+    detected_by: str = "GET /"
 
     @property
     def major(self) -> int:
@@ -62,7 +63,13 @@ class ServerInfo:
         return f"{ENGINE_LABELS[self.engine]} {self.version}"
 
     def as_dict(self) -> dict[str, Any]:
-        return {"url": self.url, "engine": self.engine, "version": self.version, "cluster_name": self.cluster_name}
+        return {
+            "url": self.url,
+            "engine": self.engine,
+            "version": self.version,
+            "cluster_name": self.cluster_name,
+            "detected_by": self.detected_by,
+        }
 
 
 @dataclass(frozen=True)
@@ -354,29 +361,22 @@ def _ssl_context(settings: Settings) -> ssl.SSLContext | None:
     return ssl.create_default_context(cafile=settings.search.ca_certs)
 
 
-def detect(settings: Settings, secrets: Mapping[str, str] | None = None) -> ServerInfo:
-    """``GET /`` with urllib: which engine and version answers at ``search.url``."""
+def _http_get(settings: Settings, password: str | None, path: str) -> tuple[int, dict[str, str], Any]:
+    """A plain urllib GET: ``(status, lower-cased headers, JSON body or None)``; HTTP errors are answers too."""
     url = settings.search.url
-    source = settings.source_of("search.url")
-    request = urllib.request.Request(url + "/", headers={"Accept": "application/json"})
-    password = _password(settings, secrets)
+    request = urllib.request.Request(url + path, headers={"Accept": "application/json"})
     if settings.search.username is not None and password is not None:
         token = base64.b64encode(f"{settings.search.username}:{password}".encode()).decode()
         request.add_header("Authorization", f"Basic {token}")
     try:
-        with urllib.request.urlopen(request, timeout=settings.search.timeout, context=_ssl_context(settings)) as answer:
+        try:
+            answer = urllib.request.urlopen(request, timeout=settings.search.timeout, context=_ssl_context(settings))
+        except urllib.error.HTTPError as error:
+            answer = error
+        with answer:
+            status = int(answer.status)
             headers = {key.lower(): value for key, value in answer.headers.items()}
-            body = json.loads(answer.read().decode("utf-8"))
-    except urllib.error.HTTPError as error:
-        if error.code in (401, 403):
-            raise SearchError(
-                f"search server at {url}: GET / → {error.code}: authentication required or refused",
-                hint="set search.username and SEARCH_PASSWORD for a secured cluster",
-            ) from error
-        raise SearchError(
-            f"search server at {url}: GET / → {error.code} {error.reason}",
-            hint="wait until the server has started ('ticketctl up' waits for it) or check search.url",
-        ) from error
+            raw = answer.read()
     except urllib.error.URLError as error:
         reason = error.reason
         if isinstance(reason, ssl.SSLError):
@@ -386,7 +386,7 @@ def detect(settings: Settings, secrets: Mapping[str, str] | None = None) -> Serv
             ) from error
         detail = "connection refused" if isinstance(reason, ConnectionRefusedError) else _one_line(str(reason))
         raise SearchError(
-            f"search server at {url} ({source}) is unreachable: {detail}",
+            f"search server at {url} ({settings.source_of('search.url')}) is unreachable: {detail}",
             hint="start it with 'ticketctl up', or point search.url / TICKETCTL_SEARCH__URL at a running server",
         ) from error
     except (TimeoutError, OSError) as error:
@@ -394,12 +394,63 @@ def detect(settings: Settings, secrets: Mapping[str, str] | None = None) -> Serv
             f"search server at {url} did not answer within {settings.search.timeout:g}s: {_one_line(str(error))}",
             hint="check the server, or raise search.timeout",
         ) from error
-    except (ValueError, UnicodeDecodeError) as error:
+    try:
+        body = json.loads(raw.decode("utf-8")) if raw else None
+    except (ValueError, UnicodeDecodeError):
+        body = None
+    return status, headers, body
+
+
+def detect(settings: Settings, secrets: Mapping[str, str] | None = None) -> ServerInfo:
+    """Which engine and version answers at ``search.url``, asked over plain HTTP before any client is chosen.
+
+    ``GET /`` tells both. Elasticsearch without its ``rest-root`` module (the
+    integ-test-zip) has no ``GET /`` but marks every answer with
+    ``X-Elastic-Product``; its version then comes from ``GET /_nodes/_local``.
+    """
+    url = settings.search.url
+    password = _password(settings, secrets)
+    status, headers, body = _http_get(settings, password, "/")
+    if status in (401, 403):
+        raise SearchError(
+            f"search server at {url}: GET / → {status}: authentication required or refused",
+            hint="set search.username and SEARCH_PASSWORD for a secured cluster",
+        )
+    if status == 200 and isinstance(body, Mapping):
+        return server_info_from_root(url, body, headers)
+    if headers.get("x-elastic-product") == "Elasticsearch" and status in (400, 404, 405):
+        node_status, node_headers, nodes = _http_get(settings, password, "/_nodes/_local/none")
+        if node_status == 200:
+            return server_info_from_nodes(url, nodes, node_headers)
+    if status == 200:
         raise SearchError(
             f"search server at {url}: GET / did not return JSON; is this Elasticsearch or OpenSearch?",
             hint="check search.url (host and port)",
-        ) from error
-    return server_info_from_root(url, body, headers)
+        )
+    raise SearchError(
+        f"search server at {url}: GET / → {status}",
+        hint="wait until the server has started ('ticketctl up' waits for it) or check search.url",
+    )
+
+
+def server_info_from_nodes(url: str, body: Any, headers: Mapping[str, str]) -> ServerInfo:
+    """Engine and version from ``GET /_nodes/_local`` of an Elasticsearch without ``GET /``."""
+    nodes = body.get("nodes") if isinstance(body, Mapping) else None
+    node = next(iter(nodes.values()), None) if isinstance(nodes, Mapping) and nodes else None
+    version = node.get("version") if isinstance(node, Mapping) else None
+    if headers.get("x-elastic-product") != "Elasticsearch" or not isinstance(version, str):
+        raise SearchError(
+            f"search server at {url}: neither GET / nor GET /_nodes/_local tell an Elasticsearch version",
+            hint="check search.url (host and port)",
+        )
+    cluster = body.get("cluster_name")
+    return ServerInfo(
+        url=url,
+        engine="elasticsearch",
+        version=version,
+        cluster_name=str(cluster) if cluster is not None else None,
+        detected_by="GET /_nodes/_local (no GET /: the rest-root module is missing)",
+    )
 
 
 def server_info_from_root(url: str, body: Any, headers: Mapping[str, str]) -> ServerInfo:
