@@ -315,3 +315,29 @@ def test_create_refuses_a_concrete_index_named_like_the_alias_and_adopt_replaces
     assert opensearch.alias_targets() == {f"{alias}_v1": {"aliases": {alias: {"is_write_index": True}}}}
     assert opensearch.index_names() == [f"{alias}_v1"]
     assert index_status(opensearch.settings(), {}).state == "in_sync"
+
+
+def test_a_migration_that_waited_reads_the_state_again_under_the_lock(
+    opensearch: SearchTarget, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """B read "v1 needs a reindex"; A reindexes to v2 before B gets the lock; B must find the work done."""
+    settings = opensearch.settings()
+    create_index(settings, {})
+    opensearch.index_documents(20)
+    changed = opensearch.mapping_variant("changed.json", new_analyzer)
+    acquire = IndexLock.acquire
+    other: list[MigrateResult] = []
+    started: list[bool] = []
+
+    def another_process_first(lock: IndexLock) -> None:
+        if not started:
+            started.append(True)
+            other.append(migrate_index(settings, {}, mapping_path=changed, reindex=True))
+        acquire(lock)
+
+    monkeypatch.setattr(IndexLock, "acquire", another_process_first)
+    result = migrate_index(settings, {}, mapping_path=changed, reindex=True)
+    assert other[0].action == "reindexed"
+    assert result.action == "up_to_date"
+    assert opensearch.index_names() == [f"{opensearch.alias}_v1", f"{opensearch.alias}_v2"]
+    assert list(opensearch.alias_targets()) == [f"{opensearch.alias}_v2"]
