@@ -184,6 +184,7 @@ def _wait_for_task(
     sleep: Callable[[float], None],
 ) -> dict[str, Any]:
     last_refresh = time.monotonic()
+    polls = 0
     while True:
         answer = connection.send(Request("GET", f"/_tasks/{task_id}"))
         status = (answer.get("task") or {}).get("status") or {}
@@ -198,7 +199,8 @@ def _wait_for_task(
         if time.monotonic() - last_refresh > LOCK_REFRESH_SECONDS:
             lock.refresh()
             last_refresh = time.monotonic()
-        sleep(poll_interval)
+        sleep(min(poll_interval, 0.05 * 2**polls))  # a small index is done in tens of milliseconds
+        polls += 1
 
 
 def _cancel(connection: SearchConnection, task_id: str) -> None:
