@@ -341,3 +341,33 @@ def test_a_migration_that_waited_reads_the_state_again_under_the_lock(
     assert result.action == "up_to_date"
     assert opensearch.index_names() == [f"{opensearch.alias}_v1", f"{opensearch.alias}_v2"]
     assert list(opensearch.alias_targets()) == [f"{opensearch.alias}_v2"]
+
+
+def test_migrate_keep_deletes_older_versions_only_after_confirmation(opensearch: SearchTarget) -> None:
+    v1, v2, v3, v4 = (f"{opensearch.alias}_v{number}" for number in (1, 2, 3, 4))
+    reindexed(opensearch, 8)
+    changed = opensearch.tmp_path / "changed.json"
+    two_shards = opensearch.settings(**{"search.shards": 2})
+    declined = migrate_index(two_shards, {}, mapping_path=changed, reindex=True, keep=1, confirm=lambda q: False)
+    assert (declined.action, declined.to_index, declined.pruned) == ("reindexed", v3, [])
+    assert sorted(declined.kept) == [v1, v2]
+    assert opensearch.index_names() == [v1, v2, v3]
+    accepted = migrate_index(
+        opensearch.settings(), {}, mapping_path=changed, reindex=True, keep=1, confirm=lambda q: True
+    )
+    assert (accepted.to_index, accepted.pruned, accepted.kept) == (v4, [v1, v2], [v3])
+    assert opensearch.index_names() == [v3, v4]
+    assert opensearch.count(opensearch.alias) == 8
+
+
+def test_cli_dry_run_prints_the_create_request_and_creates_nothing(
+    opensearch: SearchTarget, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        run(["index", "create", "--dry-run", "--url", opensearch.url, "--index", opensearch.alias])
+    assert exited.value.code == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("dry run: 1 request(s) would be sent to OpenSearch")
+    assert out[1] == f"PUT /{opensearch.alias}_v1?wait_for_active_shards=1"
+    assert '"is_write_index": true' in "\n".join(out[2:])
+    assert opensearch.index_names() == []
