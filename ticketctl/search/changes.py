@@ -71,7 +71,7 @@ DYNAMIC_SETTING_PREFIXES = (
 
 # Field mapping parameters that a PUT _mapping may change on an existing field.
 UPDATABLE_FIELD_PARAMS = frozenset(
-    {"ignore_above", "ignore_malformed", "search_analyzer", "search_quote_analyzer", "meta", "dynamic", "fields"}
+    {"ignore_above", "ignore_malformed", "search_analyzer", "search_quote_analyzer", "meta", "dynamic"}
 )
 # Top-level mapping keys that a PUT _mapping may change.
 UPDATABLE_MAPPING_KEYS = frozenset(
@@ -175,8 +175,11 @@ def _diff_mappings(live: Mapping[str, Any], wanted: Mapping[str, Any]) -> list[C
         before, after = live.get(key), wanted.get(key)
         if before != after:
             kind: ChangeKind = "added" if key not in live else "removed" if key not in wanted else "changed"
-            in_place = key in UPDATABLE_MAPPING_KEYS
+            # PUT _mapping merges: a key left out keeps its live value, so only _meta (always sent whole) can go.
+            in_place = key in UPDATABLE_MAPPING_KEYS and (kind != "removed" or key == "_meta")
             reason = "updated with PUT _mapping" if in_place else "fixed when an index is created"
+            if key in UPDATABLE_MAPPING_KEYS and not in_place:
+                reason = "PUT _mapping cannot remove it; a new version can"
             changes.append(Change("mappings", key, kind, before, after, in_place, reason))
     live_fields, wanted_fields = flatten_fields(live), flatten_fields(wanted)
     for path in sorted(set(live_fields) | set(wanted_fields)):
