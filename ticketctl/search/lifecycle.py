@@ -30,6 +30,7 @@ from ticketctl.search.reindex import copy_documents, plan_copy, require_reindex_
 from ticketctl.search.results import (
     Confirm,
     DiffResult,
+    EventKind,
     IndexEvent,
     IndexResult,
     MigrateResult,
@@ -84,9 +85,9 @@ class _Session:
     def alias(self) -> str:
         return self.settings.search.index
 
-    def emit(self, kind: str, message: str) -> None:
+    def emit(self, kind: EventKind, message: str) -> None:
         if self.on_event is not None:
-            self.on_event(IndexEvent(kind, message))  # type: ignore[arg-type]
+            self.on_event(IndexEvent(kind, message))
 
     def base(self) -> dict[str, Any]:
         return {
