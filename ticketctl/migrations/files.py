@@ -83,10 +83,10 @@ class MigrationFile:
 
 
 def display_path(path: Path) -> str:
-    try:
-        return os.path.relpath(path)
-    except ValueError:  # another drive on Windows
-        return str(path)
+    """Relative to the working directory when the file is under it, else absolute."""
+    absolute = path.absolute()
+    cwd = Path.cwd()
+    return os.path.relpath(absolute, cwd) if absolute.is_relative_to(cwd) else str(absolute)
 
 
 def parse_filename(name: str) -> tuple[int, str] | None:
