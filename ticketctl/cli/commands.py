@@ -10,8 +10,9 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
-    from ticketctl.cli import config, doctor, render
+    from ticketctl.cli import config, doctor, migrate, render
 
     render.register(app)
     config.register(app)
     doctor.register(app)
+    migrate.register(app)

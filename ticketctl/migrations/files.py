@@ -18,6 +18,7 @@ import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from ticketctl.errors import ConfigError
@@ -60,7 +61,18 @@ class MigrationFile:
     path: Path
     script: str  # the path relative to the schemas folder, as recorded in the history
     checksum: str
-    statements: tuple[Statement, ...] = field(repr=False)
+    text: str = field(repr=False)
+
+    @cached_property
+    def statements(self) -> tuple[Statement, ...]:
+        """The file's statements, split on first use: a no-op migrate only compares checksums."""
+        try:
+            return tuple(split_statements(self.text))
+        except SqlSyntaxError as error:
+            raise ConfigError(
+                f"{self.display}:{error.line}: {error.message}",
+                hint="close the quote or comment that starts on that line",
+            ) from error
 
     @property
     def display(self) -> str:
@@ -117,13 +129,6 @@ def read_migration(path: Path, database: str, schemas_dir: Path) -> MigrationFil
         raise ConfigError(
             f"{display_path(path)}:{line}: not valid UTF-8", hint="save the file as UTF-8 (utf8mb4 is stored as UTF-8)"
         ) from error
-    try:
-        statements = tuple(split_statements(text))
-    except SqlSyntaxError as error:
-        raise ConfigError(
-            f"{display_path(path)}:{error.line}: {error.message}",
-            hint="close the quote or comment that starts on that line",
-        ) from error
     return MigrationFile(
         database=database,
         version=version,
@@ -131,7 +136,7 @@ def read_migration(path: Path, database: str, schemas_dir: Path) -> MigrationFil
         path=path,
         script=path.relative_to(schemas_dir).as_posix() if path.is_relative_to(schemas_dir) else path.name,
         checksum=checksum(text),
-        statements=statements,
+        text=text,
     )
 
 

@@ -113,8 +113,9 @@ def test_unterminated_quote_names_file_and_line(tmp_path: Path) -> None:
     folder = tmp_path / "events"
     folder.mkdir()
     (folder / "V001__bad.sql").write_text("SELECT 1;\n\nINSERT INTO t VALUES ('oops);\n")
+    (migration,) = discover(tmp_path, "events")  # split on first use: a no-op migrate never lexes
     with pytest.raises(ConfigError, match=r"V001__bad\.sql:3: unterminated ' string"):
-        discover(tmp_path, "events")
+        _ = migration.statements
 
 
 def test_non_utf8_file_names_the_line(tmp_path: Path) -> None:
