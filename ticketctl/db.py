@@ -67,7 +67,7 @@ CR_SERVER_LOST = 2013
 _UNREACHABLE = {CR_CONNECTION_ERROR, CR_CONN_HOST_ERROR, CR_UNKNOWN_HOST, CR_SERVER_GONE, CR_SERVER_LOST}
 DENIED = {ER_DBACCESS_DENIED, ER_ACCESS_DENIED, ER_TABLEACCESS_DENIED, ER_SPECIFIC_ACCESS_DENIED}
 
-_VERSION_RE = re.compile(r"^(?:5\.5\.5-)?(\d+)\.(\d+)\.(\d+)")
+_VERSION_RE = re.compile(r"^(\d+)\.(\d+)\.(\d+)")
 
 
 class ServerError(DatabaseError):
@@ -89,7 +89,11 @@ class ServerInfo:
 
     @classmethod
     def parse(cls, version_string: str) -> ServerInfo:
-        """Parse ``SELECT VERSION()``: ``8.4.3`` or ``10.11.19-MariaDB-0+deb12u1``."""
+        """Parse ``SELECT VERSION()``: ``8.4.3`` or ``10.11.19-MariaDB-0+deb12u1``.
+
+        MariaDB's handshake adds a ``5.5.5-`` prefix for old clients; it is dropped.
+        """
+        version_string = version_string.removeprefix("5.5.5-")
         match = _VERSION_RE.match(version_string)
         version = (int(match.group(1)), int(match.group(2)), int(match.group(3))) if match else (0, 0, 0)
         flavor = "mariadb" if "mariadb" in version_string.lower() else "mysql"
