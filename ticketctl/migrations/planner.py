@@ -262,7 +262,7 @@ def _check_unfinished(
             Problem(
                 "failed",
                 row.version,
-                f"{row.failed_at or migration.display}: version {row.version} failed at statement {next_statement} "
+                f"{_where(migration, next_statement)}: version {row.version} failed at statement {next_statement} "
                 f"of {row.statements_total} and the file is unchanged since: {row.error}",
                 f"fix statement {next_statement} (statements 1-{applied} were committed and are not run again), "
                 "then run 'ticketctl migrate'; if the failure was transient, 'ticketctl migrate repair' allows a "
@@ -299,6 +299,13 @@ def _file_state(migration: MigrationFile, state: str, detail: str) -> VersionSta
         statements_total=len(migration.statements),
         detail=detail,
     )
+
+
+def _where(migration: MigrationFile, index: int) -> str:
+    """``file:line`` of the statement at ``index`` (1-based), or the file when it has fewer."""
+    if index <= len(migration.statements):
+        return migration.where(migration.statements[index - 1])
+    return migration.display
 
 
 def _when(row: HistoryRow) -> str:

@@ -385,7 +385,7 @@ def _record_failure(
             applied_checksum=_prefix(migration, index - 1),
             error=f"MySQL error {error.errno}: {error.detail}",
             statement=statement.text,
-            failed_at=migration.where(statement),
+            failed_at=f"{migration.script}:{statement.line}",  # stable whatever the working directory
             duration_ms=_elapsed_ms(started),
         )
         session.commit()
