@@ -210,14 +210,14 @@ def lint_command(
 
     Exits 3 when anything is found.
     """
-    from ticketctl.migrations import lint
+    from ticketctl.migrations import lint_migrations
 
     servers = {"both": ("mysql", "mariadb"), "mysql": ("mysql",), "mariadb": ("mariadb",)}.get(server)
     if servers is None:
         raise typer.BadParameter(f"unknown server {server!r}; use mysql, mariadb or both", param_hint="--server")
-    report = lint(
-        [str(path) for path in paths] if paths else None,
-        schemas_dir=str(schemas_dir) if schemas_dir else None,
+    report = lint_migrations(
+        paths or None,
+        schemas_dir=schemas_dir,
         databases=db,
         servers=servers,
     )

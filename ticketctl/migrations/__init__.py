@@ -7,23 +7,49 @@ stack is healthy::
     report = migrate(settings, secrets, on_event=print)
 
 Every verb takes the settings and secrets explicitly, emits progress to an
-optional ``on_event`` callback, and returns a report with ``as_dict()``.
+optional ``on_event`` callback, and returns a report with ``as_dict()``. Names
+load lazily, so that ``migrate`` does not pay for the linter's word lists. (The
+linter is ``lint_migrations``: ``ticketctl.migrations.lint`` is its module.)
 """
 
 from __future__ import annotations
 
-from ticketctl.migrations.lint import LintFinding, LintReport, lint_paths
-from ticketctl.migrations.reports import (
-    BaselineReport,
-    DatabaseResult,
-    DatabaseStatus,
-    EventCallback,
-    MigrateReport,
-    MigrationEvent,
-    RepairReport,
-    StatusReport,
-)
-from ticketctl.migrations.runner import baseline, migrate, plan, repair, select_databases, status
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ticketctl.migrations.lint import LintFinding, LintReport, lint_migrations, lint_paths
+    from ticketctl.migrations.reports import (
+        BaselineReport,
+        DatabaseResult,
+        DatabaseStatus,
+        EventCallback,
+        MigrateReport,
+        MigrationEvent,
+        RepairReport,
+        StatusReport,
+    )
+    from ticketctl.migrations.runner import baseline, migrate, plan, repair, select_databases, status
+
+_EXPORTS = {
+    "migrate": "runner",
+    "status": "runner",
+    "plan": "runner",
+    "repair": "runner",
+    "baseline": "runner",
+    "select_databases": "runner",
+    "lint_migrations": "lint",
+    "lint_paths": "lint",
+    "LintFinding": "lint",
+    "LintReport": "lint",
+    "BaselineReport": "reports",
+    "DatabaseResult": "reports",
+    "DatabaseStatus": "reports",
+    "EventCallback": "reports",
+    "MigrateReport": "reports",
+    "MigrationEvent": "reports",
+    "RepairReport": "reports",
+    "StatusReport": "reports",
+}
 
 __all__ = [
     "BaselineReport",
@@ -37,7 +63,7 @@ __all__ = [
     "RepairReport",
     "StatusReport",
     "baseline",
-    "lint",
+    "lint_migrations",
     "lint_paths",
     "migrate",
     "plan",
@@ -47,20 +73,10 @@ __all__ = [
 ]
 
 
-def lint(
-    paths: list[str] | None = None,
-    *,
-    schemas_dir: str | None = None,
-    databases: list[str] | None = None,
-    servers: tuple[str, ...] = ("mysql", "mariadb"),
-) -> LintReport:
-    """Lint files or folders; by default every migration of the selected databases (all by default)."""
-    from pathlib import Path
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ticketctl.migrations' has no attribute {name!r}")
+    import importlib
 
-    from ticketctl.resources import schemas_dir as packaged_schemas
-
-    if paths:
-        return lint_paths([Path(path) for path in paths], servers=servers)
-    folder = Path(schemas_dir) if schemas_dir else packaged_schemas()
-    keys = databases or ["events", "inventory", "bookings"]
-    return lint_paths([folder / key for key in keys if (folder / key).is_dir()], servers=servers)
+    return getattr(importlib.import_module(f"ticketctl.migrations.{module}"), name)

@@ -79,6 +79,23 @@ class LintReport:
         }
 
 
+def lint_migrations(
+    paths: Sequence[str | Path] | None = None,
+    *,
+    schemas_dir: str | Path | None = None,
+    databases: Sequence[str] | None = None,
+    servers: Sequence[str] = SERVERS,
+) -> LintReport:
+    """Lint files or folders; by default every migration of the selected databases (all by default)."""
+    if paths:
+        return lint_paths([Path(path) for path in paths], servers=servers)
+    from ticketctl.resources import schemas_dir as packaged_schemas
+
+    folder = Path(schemas_dir) if schemas_dir else packaged_schemas()
+    keys = databases or ("events", "inventory", "bookings")
+    return lint_paths([folder / key for key in keys if (folder / key).is_dir()], servers=servers)
+
+
 def lint_paths(paths: Sequence[Path], *, servers: Sequence[str] = SERVERS) -> LintReport:
     """Lint files, and every ``.sql`` file under folders (whose names must be migration names)."""
     files: list[str] = []

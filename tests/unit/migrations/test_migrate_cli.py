@@ -103,3 +103,16 @@ def test_every_command_has_help(command: tuple[str, ...], capsys: pytest.Capture
 def test_migrate_is_listed_in_the_top_level_help(capsys: pytest.CaptureFixture[str]) -> None:
     assert exit_code("--help") == 0
     assert "migrate" in capsys.readouterr().out
+
+
+def test_every_public_name_of_the_library_resolves_to_a_function_or_class() -> None:
+    import inspect
+
+    import ticketctl.migrations as api
+    from ticketctl.migrations import lint as _lint_module  # importing the submodule must not shadow a name
+
+    assert inspect.ismodule(_lint_module)
+    for name in api.__all__:
+        value = getattr(api, name)
+        assert not inspect.ismodule(value), name
+        assert callable(value), name
