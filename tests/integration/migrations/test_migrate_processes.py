@@ -120,3 +120,34 @@ def test_unreachable_server_exit_code(project: Project) -> None:
     assert down.returncode == ExitCode.DATABASE == 7
     assert f"error: cannot connect to MySQL at {project.server.host}:1: " in down.stderr
     assert "ticketctl up" in down.stderr
+
+
+def test_a_killed_process_leaves_progress_that_the_next_run_resumes(project: Project) -> None:
+    """kill -9 in the middle of a file: the history says 'running' after statement 1; the next run does 2 and 3."""
+    project.write(
+        "events",
+        "V001__slow.sql",
+        "CREATE TABLE a (id INT) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;\n"
+        "DO SLEEP(2);\n"
+        "CREATE TABLE c (id INT) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4;\n",
+    )
+    process = project.popen("migrate", "--db", "events", "--schemas-dir", "schemas")
+    deadline = time.monotonic() + 30
+    progress: list[tuple[str, int]] = []
+    while time.monotonic() < deadline and progress != [("running", 1)]:
+        time.sleep(0.05)
+        try:
+            progress = [(r["status"], r["statements_applied"]) for r in project.history("events")]
+        except Exception:  # the database or the history table is not there yet
+            progress = []
+    process.kill()
+    process.communicate(timeout=30)
+    assert progress == [("running", 1)]
+    assert [(r["status"], r["statements_applied"]) for r in project.history("events")] == [("running", 1)]
+
+    resumed = project.cli("migrate", "--db", "events", "--schemas-dir", "schemas", "--json")
+    assert resumed.returncode == 0, resumed.stderr
+    (applied,) = json.loads(resumed.stdout)["databases"][0]["applied"]
+    assert (applied["first_statement"], applied["statements_run"]) == (2, 2)
+    assert [(r["status"], r["statements_applied"]) for r in project.history("events")] == [("success", 3)]
+    assert {row[0] for row in project.query("events", "SHOW TABLES")} == {"a", "c", "ticketctl_schema_history"}
