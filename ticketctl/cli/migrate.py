@@ -262,7 +262,7 @@ class _EventPrinter:
             return
         prefix = f"{event.database:<9} "
         text = f"  {event.statement}/{event.total} {event.message}" if event.kind == "statement" else event.message
-        self._console.print(prefix + text, style=style, markup=False)
+        self._console.print(prefix + text, style=style, markup=False, soft_wrap=True)
 
 
 def _print_migrate_summary(report: MigrateReport) -> None:

@@ -242,6 +242,8 @@ def _migrate_database(
                 files, history, allow_out_of_order=context.allow_out_of_order, target=context.target
             )
             if current.up_to_date:
+                for warning in current.warnings:
+                    context.emit(MigrationEvent(WARNING, database.key, warning))
                 context.emit(MigrationEvent(UP_TO_DATE, database.key, f"{database.name} is up to date"))
                 return
         with _named_lock(context, database):
