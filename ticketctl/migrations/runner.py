@@ -363,7 +363,11 @@ def _apply(context: _Context, session: Session, database: DatabaseSettings, step
 
 
 def _failure_hint(index: int) -> str:
-    committed = f"statements 1-{index - 1} are committed and will not run again; " if index > 1 else ""
+    committed = ""
+    if index == 2:
+        committed = "statement 1 is committed and will not run again; "
+    elif index > 2:
+        committed = f"statements 1-{index - 1} are committed and will not run again; "
     return (
         f"{committed}fix statement {index} in the file, then run 'ticketctl migrate': it resumes at statement {index}"
     )

@@ -111,7 +111,7 @@ def test_failed_migration_exit_code_and_message(project: Project) -> None:
     (line,) = failed.stderr.strip().splitlines()
     assert line.startswith("error: schemas/events/V001__bad.sql:2: ")
     assert "failed at statement 2 of 2: MySQL error 1146" in line
-    assert " — statements 1-1 are committed and will not run again; fix statement 2" in line
+    assert " — statement 1 is committed and will not run again; fix statement 2" in line
     assert project.passwords["events"] not in failed.stdout + failed.stderr
 
 

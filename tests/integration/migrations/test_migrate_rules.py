@@ -69,7 +69,7 @@ def test_a_failing_statement_is_recorded_and_the_fixed_file_resumes_there(projec
     message = failed.value.message
     assert message.startswith("schemas/events/V001__three_statements.sql:4: ")
     assert "V001 failed at statement 2 of 3: MySQL error 1146" in message
-    assert "statements 1-1 are committed" in (failed.value.hint or "")
+    assert "statement 1 is committed" in (failed.value.hint or "")
     (row,) = project.history("events")
     assert (row["status"], row["statements_applied"], row["statements_total"]) == ("failed", 1, 3)
     assert row["failed_at"] == "events/V001__three_statements.sql:4"  # relative to the schemas folder
