@@ -36,9 +36,16 @@ def mysql_server() -> MySQLServer:
         root_password=os.environ["TICKETCTL_TEST_MYSQL_ROOT_PASSWORD"],
     )
     try:
-        server.execute("SELECT 1")
+        anonymous = server.execute("SELECT CONCAT(\"''@'\", host, \"'\") FROM mysql.user WHERE user = ''")
+        (skip_name_resolve,) = server.execute("SELECT @@skip_name_resolve")[0]
     except pymysql.err.MySQLError as error:
         pytest.fail(f"test server at {server.host}:{server.port} does not answer: {error}")
+    if anonymous and not skip_name_resolve:
+        # 127.0.0.1 resolves to localhost, and ''@'localhost' outranks the tests' 'user'@'%' accounts.
+        pytest.fail(
+            f"test server at {server.host}:{server.port} has anonymous accounts ({', '.join(r[0] for r in anonymous)}) "
+            "that shadow 'user'@'%' logins: start it with --skip-name-resolve or drop them"
+        )
     return server
 
 
