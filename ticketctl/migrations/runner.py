@@ -432,6 +432,14 @@ def _status_database(context: _Context, database: DatabaseSettings, files: list[
                     f"adopt it with 'ticketctl migrate baseline --db {database.key}'",
                 )
                 current = replace(current, problems=(*current.problems, problem))
+        if any(row.status == hist.RUNNING for row in history or ()):
+            holder = _lock_holder(session, LOCK_PREFIX + database.name)
+            note = (
+                "a version is marked running but no migrate holds the lock: it was interrupted"
+                if holder == "no one any more"
+                else f"a migrate is running now: {holder}"
+            )
+            current = replace(current, warnings=(*current.warnings, note))
         return DatabaseStatus(
             database.key,
             database.name,

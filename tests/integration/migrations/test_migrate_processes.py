@@ -140,9 +140,14 @@ def test_a_killed_process_leaves_progress_that_the_next_run_resumes(project: Pro
             progress = [(r["status"], r["statements_applied"]) for r in project.history("events")]
         except Exception:  # the database or the history table is not there yet
             progress = []
+    from ticketctl.migrations import status
+
+    (live,) = status(project.settings(), project.secrets(), databases=["events"], schemas_dir=project.schemas).databases
     process.kill()
     process.communicate(timeout=30)
     assert progress == [("running", 1)]
+    (note,) = live.plan.warnings
+    assert note.startswith("a migrate is running now: connection ") and f" of {project.users['events']}@" in note
     assert [(r["status"], r["statements_applied"]) for r in project.history("events")] == [("running", 1)]
 
     resumed = project.cli("migrate", "--db", "events", "--schemas-dir", "schemas", "--json")

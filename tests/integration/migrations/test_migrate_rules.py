@@ -130,6 +130,7 @@ def test_an_interrupted_version_resumes_after_its_last_recorded_statement(projec
         project.settings(), project.secrets(), databases=["events"], schemas_dir=project.schemas
     ).databases
     assert [(s.state, s.detail) for s in state.states] == [("resume", "resumes at statement 2")]
+    assert state.plan.warnings == ("a version is marked running but no migrate holds the lock: it was interrupted",)
     applied = run(project).databases[0].applied  # type: ignore[attr-defined]
     assert [(m.first_statement, m.statements_run) for m in applied] == [(2, 2)]
     assert tables(project) == {"a", "c"}
