@@ -10,9 +10,10 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
-    from ticketctl.cli import config, doctor, index, render
+    from ticketctl.cli import config, doctor, index, migrate, render
 
     render.register(app)
     config.register(app)
+    migrate.register(app)
     index.register(app)
     doctor.register(app)
