@@ -32,8 +32,9 @@ def doctor_command(
     """
     from ticketctl.doctor import all_checks, run_checks, select_checks
 
+    settings = load(ctx)
     if list_checks:
-        selected = select_checks(all_checks(), checks or [])
+        selected = select_checks(all_checks(settings), checks or [])
         if json_output:
             print_json([{"name": c.name, "description": c.description, "needs": list(c.needs)} for c in selected])
         else:
@@ -41,7 +42,6 @@ def doctor_command(
             for check in selected:
                 typer.echo(f"{check.name:<{width}}  {check.description}")
         return
-    settings = load(ctx)
     from ticketctl.secrets import load_secrets
 
     secrets = load_secrets(settings.output_dir, os.environ)

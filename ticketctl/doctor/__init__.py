@@ -163,11 +163,16 @@ class DoctorReport:
         }
 
 
-def all_checks() -> list[Check]:
+def all_checks(settings: Settings) -> list[Check]:
     """Every check, in report order."""
-    from ticketctl.doctor import host_checks, redis_checks
+    from ticketctl.doctor import host_checks, mysql_checks, redis_checks, search_checks
 
-    return [*host_checks.CHECKS, *redis_checks.CHECKS]
+    return [
+        *host_checks.CHECKS,
+        *mysql_checks.mysql_checks(settings.mysql.databases),
+        *redis_checks.CHECKS,
+        *search_checks.CHECKS,
+    ]
 
 
 def select_checks(checks: Iterable[Check], names: Iterable[str]) -> list[Check]:
@@ -201,7 +206,7 @@ def run_checks(
 ) -> DoctorReport:
     """Run the selected checks in parallel; each gets ``timeout`` seconds."""
     started = time.monotonic()
-    selected = select_checks(checks if checks is not None else all_checks(), names)
+    selected = select_checks(checks if checks is not None else all_checks(settings), names)
     context = CheckContext(settings, secrets, timeout)
     results: dict[str, CheckResult] = {}
     finished: queue.Queue[CheckResult] = queue.Queue()
