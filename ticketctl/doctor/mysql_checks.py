@@ -28,9 +28,10 @@ def connect_check(database: DatabaseSettings):  # type: ignore[no-untyped-def]
     def run(context: CheckContext) -> Outcome:
         with _session(context, database) as session:
             row = session.query_one("SELECT DATABASE()")
+        mysql = context.settings.mysql
+        reached = row[0] if row else "?"
         return Outcome.ok(
-            f"{database.user}@{context.settings.mysql.host}:{context.settings.mysql.port} reaches {row[0] if row else '?'}"
-            f" ({session.server.label})",
+            f"{database.user}@{mysql.host}:{mysql.port} reaches {reached} ({session.server.label})",
             server=session.server.label,
         )
 
