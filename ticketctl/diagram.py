@@ -24,16 +24,19 @@ def infrastructure_mermaid(stack: Stack) -> str:
     lines.append("    end")
     lines.append(f'    subgraph infra["infrastructure (network: {stack.network})"]')
     for service in stack.infrastructure:
-        lines.append(
-            f'        {_node_id(service.name)}[("{service.name}<br/>{service.technology} :{service.internal_port}")]'
-        )
+        extra = f"<br/>{' · '.join(stack.databases)}" if service.name == "mysql" else ""
+        label = f"{service.name}<br/>{service.technology} :{service.internal_port}{extra}"
+        lines.append(f'        {_node_id(service.name)}[("{label}")]')
     lines.append("    end")
     for volume in stack.volumes:
         lines.append(f'    vol_{_node_id(volume)}[/"volume {volume}"/]')
     for service in stack.services:
+        environment = dict(service.environment)
         for dependency in service.depends_on:
             arrow = "-->" if dependency.condition == "service_healthy" else "-.->"
-            lines.append(f"    {_node_id(service.name)} {arrow} {_node_id(dependency.service)}")
+            database = environment.get("MYSQL_DATABASE") if dependency.service == "mysql" else None
+            label = f"|{database}|" if isinstance(database, str) else ""
+            lines.append(f"    {_node_id(service.name)} {arrow}{label} {_node_id(dependency.service)}")
         for mount in service.volumes:
             lines.append(f"    {_node_id(service.name)} --- vol_{_node_id(mount.volume)}")
     lines.append("```")

@@ -33,6 +33,7 @@ class ExitCode(IntEnum):
     MISSING = 15  # the thing asked about does not exist (index status)
     ABORTED = 16  # the user declined a confirmation
     IO = 17  # a file could not be written or read
+    CHECKS_FAILED = 18  # doctor: at least one check failed
     INTERRUPTED = 130  # Ctrl-C
 
 

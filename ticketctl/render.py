@@ -305,7 +305,7 @@ def write_file(path: Path, content: str, mode: int = 0o644) -> WrittenFile:
                 os.chmod(path, mode)
             return WrittenFile(path, "unchanged")
         status = "updated"
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         status = "created"
     except OSError as error:
         raise FileWriteError(f"{path}: cannot read: {error.strerror}", hint="check the folder's permissions") from None

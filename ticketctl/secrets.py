@@ -123,7 +123,7 @@ def read_env_file(path: Path) -> EnvFile | None:
     """Parse a ``.env`` file (``KEY=VALUE`` lines, ``#`` comments); None if absent."""
     try:
         text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return None
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(f"{path}: cannot read: {error}", hint="check the file's permissions") from error

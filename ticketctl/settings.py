@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ticketctl import __version__
 from ticketctl.errors import ConfigError
 
 CONFIG_FILENAME = "ticketctl.yaml"
@@ -34,8 +35,19 @@ SQL_IDENTIFIER_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,31}$")
 HEAP_RE = re.compile(r"^[1-9][0-9]*[mMgG]$")
 SIZE_RE = re.compile(r"^[1-9][0-9]*(b|kb|mb|gb)$", re.IGNORECASE)
 INDEX_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,200}$")
+# Kubernetes names: a namespace is a DNS-1123 label, a Secret or StorageClass a DNS-1123 subdomain.
+DNS_LABEL_RE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+DNS_SUBDOMAIN_RE = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+STORAGE_SIZE_RE = re.compile(r"^[1-9][0-9]*(Mi|Gi|Ti)$")
+CPU_QUANTITY_RE = re.compile(r"^([1-9][0-9]*m|[0-9]+(\.[0-9]{1,3})?)$")
+MEMORY_QUANTITY_RE = re.compile(r"^[1-9][0-9]*(Ki|Mi|Gi|Ti|k|M|G|T)?$")
+# Workloads whose requests and limits are settings (kubernetes.resources.<name>.requests|limits).
+KUBERNETES_WORKLOADS = ("mysql", "redis", "search", "apps", "job")
+# Stateful services whose volume size is a setting (kubernetes.storage.<name>).
+KUBERNETES_VOLUMES = ("mysql", "redis", "search")
 KNOWN_PROFILES = ("apps",)
 SEARCH_ENGINES = ("elasticsearch", "opensearch")
+IMAGE_NAMES = ("mysql", "redis", "elasticsearch", "opensearch", "apps", "ticketctl")
 
 
 # --------------------------------------------------------------------------- value parsers
@@ -131,6 +143,15 @@ def _pattern(regex: re.Pattern[str], expected: str) -> Callable[[Any], str]:
     return parse
 
 
+def _optional_pattern(regex: re.Pattern[str], expected: str) -> Callable[[Any], str | None]:
+    parse = _pattern(regex, expected)
+
+    def parse_optional(value: Any) -> str | None:
+        return None if _parse_optional_str(value) is None else parse(value)
+
+    return parse_optional
+
+
 def _image(value: Any) -> str:
     text = _parse_str(value)
     if any(ch.isspace() for ch in text) or text.startswith(("-", ":", "@")):
@@ -173,6 +194,28 @@ def _replicas(value: Any) -> int | str:
         raise _Invalid(f"expected 'auto' or an integer 0-10, got {value!r}") from None
 
 
+def _resources(value: Any) -> str | None:
+    """Validate ``cpu=250m,memory=512Mi`` (either key optional); empty means none."""
+    text = _parse_optional_str(value)
+    if text is None:
+        return None
+    patterns = {"cpu": CPU_QUANTITY_RE, "memory": MEMORY_QUANTITY_RE}
+    found: dict[str, str] = {}
+    for item in text.split(","):
+        key, _, quantity = (part.strip() for part in item.partition("="))
+        if key not in patterns or not patterns[key].fullmatch(quantity) or key in found:
+            raise _Invalid(f"expected cpu=<quantity>,memory=<quantity> such as 'cpu=250m,memory=512Mi', got {text!r}")
+        found[key] = quantity
+    return ",".join(f"{key}={found[key]}" for key in patterns if key in found)
+
+
+def _resource_pairs(text: str | None) -> tuple[tuple[str, str], ...]:
+    """``cpu=250m,memory=512Mi`` (already validated) → ``(("cpu", "250m"), ("memory", "512Mi"))``."""
+    if not text:
+        return ()
+    return tuple((key, quantity) for key, _, quantity in (item.partition("=") for item in text.split(",")))
+
+
 def _describe(value: Any) -> str:
     if isinstance(value, dict):
         return "a mapping"
@@ -203,6 +246,83 @@ class FieldSpec:
 
 def _fields(*specs: FieldSpec) -> dict[str, FieldSpec]:
     return {spec.path: spec for spec in specs}
+
+
+_DEFAULT_STORAGE = {"mysql": "10Gi", "redis": "2Gi", "search": "10Gi"}
+# CPU is requested but not limited by default: a CPU limit throttles a database under load.
+_DEFAULT_RESOURCES = {
+    "mysql": ("cpu=250m,memory=512Mi", "memory=1Gi"),
+    "redis": ("cpu=100m,memory=384Mi", "memory=512Mi"),
+    "search": ("cpu=500m,memory=1Gi", "memory=1Gi"),
+    "apps": ("cpu=10m,memory=16Mi", "memory=64Mi"),
+    "job": ("cpu=100m,memory=128Mi", "memory=512Mi"),
+}
+_WORKLOAD_TITLES = {
+    "mysql": "MySQL",
+    "redis": "Redis",
+    "search": "the search engine",
+    "apps": "each application placeholder",
+    "job": "the setup Job (migrate, index create)",
+}
+
+
+def _kubernetes_fields() -> tuple[FieldSpec, ...]:
+    """Settings of ``render --target kubernetes``; the Compose target ignores them."""
+    specs = [
+        FieldSpec(
+            "kubernetes.namespace",
+            _optional_pattern(DNS_LABEL_RE, "a DNS label: lowercase letters, digits and -, at most 63"),
+            None,
+            "Namespace of the manifests (default: the project name with _ turned into -).",
+        ),
+        FieldSpec(
+            "kubernetes.existing_secret",
+            _optional_pattern(DNS_SUBDOMAIN_RE, "a Kubernetes Secret name"),
+            None,
+            "Name of an existing Secret holding the stack's passwords; then no Secret manifest is written.",
+        ),
+        FieldSpec(
+            "kubernetes.storage_class",
+            _optional_pattern(DNS_SUBDOMAIN_RE, "a StorageClass name"),
+            None,
+            "StorageClass of the volume claims (default: the cluster's default class).",
+        ),
+        FieldSpec(
+            "kubernetes.sysctl_init",
+            _parse_bool,
+            True,
+            "Raise vm.max_map_count for the search engine with a privileged init container; "
+            "false when the nodes already set it.",
+        ),
+    ]
+    specs += [
+        FieldSpec(
+            f"kubernetes.storage.{name}",
+            _pattern(STORAGE_SIZE_RE, "a size such as 10Gi"),
+            _DEFAULT_STORAGE[name],
+            f"Size of the volume claim of {_WORKLOAD_TITLES[name]}.",
+        )
+        for name in KUBERNETES_VOLUMES
+    ]
+    for name in KUBERNETES_WORKLOADS:
+        requests, limits = _DEFAULT_RESOURCES[name]
+        specs.append(
+            FieldSpec(
+                f"kubernetes.resources.{name}.requests",
+                _resources,
+                requests,
+                f"CPU and memory requests of {_WORKLOAD_TITLES[name]}, as cpu=…,memory=… ('' for none).",
+            )
+        )
+        specs.append(
+            FieldSpec(
+                f"kubernetes.resources.{name}.limits",
+                _resources,
+                limits,
+                f"CPU and memory limits of {_WORKLOAD_TITLES[name]}, as cpu=…,memory=… ('' for none).",
+            )
+        )
+    return tuple(specs)
 
 
 FIELDS: dict[str, FieldSpec] = _fields(
@@ -245,6 +365,12 @@ FIELDS: dict[str, FieldSpec] = _fields(
         _image,
         "busybox:1.37",
         "Image of the nine application placeholders (profile 'apps'); needs sh and sleep.",
+    ),
+    FieldSpec(
+        "images.ticketctl",
+        _image,
+        f"ticketctl:{__version__}",
+        "Image of ticketctl itself (Dockerfile at the repository root) for the Kubernetes setup Job.",
     ),
     FieldSpec("ports.mysql", _port, 3306, "Host port published for MySQL."),
     FieldSpec("ports.redis", _port, 6379, "Host port published for Redis."),
@@ -355,6 +481,7 @@ FIELDS: dict[str, FieldSpec] = _fields(
         "Manage the stack with Docker; false for remote endpoints only (doctor skips Docker checks).",
     ),
     FieldSpec("wait_timeout", _positive_float, 300.0, "Seconds up waits for all services to become healthy."),
+    *_kubernetes_fields(),
 )
 
 
@@ -368,6 +495,7 @@ class Images:
     elasticsearch: str
     opensearch: str
     apps: str
+    ticketctl: str
 
 
 @dataclass(frozen=True)
@@ -441,6 +569,26 @@ class SearchSettings:
 
 
 @dataclass(frozen=True)
+class WorkloadResources:
+    """Requests and limits of one Kubernetes workload, as (resource, quantity) pairs."""
+
+    requests: tuple[tuple[str, str], ...]
+    limits: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class KubernetesSettings:
+    """Settings of the Kubernetes target (``render --target kubernetes``)."""
+
+    namespace: str | None
+    existing_secret: str | None
+    storage_class: str | None
+    sysctl_init: bool
+    storage: Mapping[str, str]  # KUBERNETES_VOLUMES → size
+    resources: Mapping[str, WorkloadResources]  # KUBERNETES_WORKLOADS → requests and limits
+
+
+@dataclass(frozen=True)
 class Settings:
     """The validated, frozen settings of one ticketctl invocation."""
 
@@ -456,6 +604,7 @@ class Settings:
     search: SearchSettings
     docker_enabled: bool
     wait_timeout: float
+    kubernetes: KubernetesSettings
     config_file: Path | None = None
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
@@ -501,7 +650,7 @@ def load_settings(
     path = _find_config_file(config_file, environ, cwd)
     raw: dict[str, _Value] = {}
     if path is not None:
-        raw.update(_read_config_file(path))
+        raw.update(_read_config_file(path, cwd))
     raw.update(_read_environment(environ))
     for key, (value, flag) in (overrides or {}).items():
         if key not in FIELDS:
@@ -528,11 +677,11 @@ def _find_config_file(config_file: str | Path | None, environ: Mapping[str, str]
     return candidate if candidate.is_file() else None
 
 
-def _read_config_file(path: Path) -> dict[str, _Value]:
+def _read_config_file(path: Path, cwd: Path) -> dict[str, _Value]:
     """Parse the YAML file into dotted paths, remembering each key's line."""
     import yaml
 
-    display = _display_path(path)
+    display = _display_path(path, cwd)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
@@ -667,9 +816,7 @@ def _build(values: Mapping[str, Any], sources: dict[str, str], path: Path | None
         bind_address=values["bind_address"],
         output_dir=output_dir if output_dir.is_absolute() else base_dir / output_dir,
         templates_dir=_resolve_optional_dir(values["templates_dir"], base_dir),
-        images=Images(
-            **{name: values[f"images.{name}"] for name in ("mysql", "redis", "elasticsearch", "opensearch", "apps")}
-        ),
+        images=Images(**{name: values[f"images.{name}"] for name in IMAGE_NAMES}),
         ports=ports,
         mysql=MySQLSettings(
             host=values["mysql.host"],
@@ -702,6 +849,20 @@ def _build(values: Mapping[str, Any], sources: dict[str, str], path: Path | None
         ),
         docker_enabled=values["docker.enabled"],
         wait_timeout=values["wait_timeout"],
+        kubernetes=KubernetesSettings(
+            namespace=values["kubernetes.namespace"],
+            existing_secret=values["kubernetes.existing_secret"],
+            storage_class=values["kubernetes.storage_class"],
+            sysctl_init=values["kubernetes.sysctl_init"],
+            storage={name: values[f"kubernetes.storage.{name}"] for name in KUBERNETES_VOLUMES},
+            resources={
+                name: WorkloadResources(
+                    requests=_resource_pairs(values[f"kubernetes.resources.{name}.requests"]),
+                    limits=_resource_pairs(values[f"kubernetes.resources.{name}.limits"]),
+                )
+                for name in KUBERNETES_WORKLOADS
+            },
+        ),
         config_file=path,
         sources=dict(sources),
     )
@@ -748,9 +909,9 @@ def _check_distinct_databases(databases: tuple[DatabaseSettings, ...], sources: 
             seen[value] = path
 
 
-def _display_path(path: Path) -> str:
+def _display_path(path: Path, cwd: Path) -> str:
     try:
-        return str(path.relative_to(Path.cwd()))
+        return str(path.relative_to(cwd))
     except ValueError:
         return str(path)
 
@@ -791,7 +952,7 @@ def flatten_settings(settings: Settings) -> dict[str, Any]:
         "docker.enabled": settings.docker_enabled,
         "wait_timeout": settings.wait_timeout,
     }
-    for name in ("mysql", "redis", "elasticsearch", "opensearch", "apps"):
+    for name in IMAGE_NAMES:
         flat[f"images.{name}"] = getattr(settings.images, name)
     for name in ("mysql", "redis", "search", "apps"):
         flat[f"ports.{name}"] = getattr(settings.ports, name)
@@ -814,4 +975,19 @@ def flatten_settings(settings: Settings) -> dict[str, Any]:
         "timeout",
     ):
         flat[f"search.{name}"] = getattr(settings.search, name)
+    kubernetes = settings.kubernetes
+    flat["kubernetes.namespace"] = kubernetes.namespace
+    flat["kubernetes.existing_secret"] = kubernetes.existing_secret
+    flat["kubernetes.storage_class"] = kubernetes.storage_class
+    flat["kubernetes.sysctl_init"] = kubernetes.sysctl_init
+    for name in KUBERNETES_VOLUMES:
+        flat[f"kubernetes.storage.{name}"] = kubernetes.storage[name]
+    for name in KUBERNETES_WORKLOADS:
+        resources = kubernetes.resources[name]
+        flat[f"kubernetes.resources.{name}.requests"] = _format_resources(resources.requests)
+        flat[f"kubernetes.resources.{name}.limits"] = _format_resources(resources.limits)
     return flat
+
+
+def _format_resources(pairs: tuple[tuple[str, str], ...]) -> str | None:
+    return ",".join(f"{key}={quantity}" for key, quantity in pairs) or None

@@ -28,7 +28,7 @@ Design choices (explained once here, and in docs/architecture.md):
   for local development; heap from settings (-Xms = -Xmx); the disk watermark
   check is off (a developer's nearly full disk would otherwise turn every index
   read-only); ``action.destructive_requires_name`` keeps ``DELETE /*`` away.
-  The host needs ``vm.max_map_count >= 262144``.
+  The host needs ``vm.max_map_count >= 262144`` (:data:`SEARCH_MIN_MAX_MAP_COUNT`).
 """
 
 from __future__ import annotations
@@ -42,6 +42,8 @@ APPS_PROFILE = "apps"
 MYSQL_INIT_SCRIPT = "mysql-init/01-create-databases.sh"
 MYSQL_INIT_TARGET = "/docker-entrypoint-initdb.d/01-create-databases.sh"
 MYSQL_COLLATION = "utf8mb4_unicode_ci"
+# The search engine refuses to start (or fails to mmap its indices) below this kernel setting.
+SEARCH_MIN_MAX_MAP_COUNT = 262144
 
 
 @dataclass(frozen=True)
@@ -137,6 +139,7 @@ class Stack:
     volumes: tuple[str, ...]
     services: tuple[Service, ...]
     search_engine: str
+    databases: tuple[str, ...] = ()
     active_profiles: tuple[str, ...] = field(default=())
 
     def service(self, name: str) -> Service:
@@ -174,6 +177,7 @@ def build_stack(settings: Settings) -> Stack:
         volumes=volumes,
         services=services,
         search_engine=settings.search.engine,
+        databases=tuple(database.name for database in settings.mysql.databases),
         active_profiles=settings.profiles,
     )
 

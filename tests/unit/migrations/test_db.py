@@ -1,0 +1,90 @@
+"""ticketctl.db without a server: version parsing, error translation, credentials, TLS choice."""
+
+from __future__ import annotations
+
+import pymysql
+import pytest
+
+from ticketctl.db import Credentials, ServerInfo, _tls_options, app_credentials, root_credentials, translate
+from ticketctl.errors import ConfigError, ExitCode
+from ticketctl.settings import load_settings
+
+pytestmark = pytest.mark.unit
+
+CREDENTIALS = Credentials("events_app", "s3cret-password-value", "EVENTS_DB_PASSWORD")
+
+
+@pytest.mark.parametrize(
+    ("version", "flavor", "parts", "label"),
+    [
+        ("8.4.3", "mysql", (8, 4, 3), "MySQL 8.4.3"),
+        ("8.0.40-0ubuntu0.24.04.1", "mysql", (8, 0, 40), "MySQL 8.0.40"),
+        ("5.5.5-10.11.19-MariaDB-0+deb12u1", "mariadb", (10, 11, 19), "MariaDB 10.11.19"),
+        ("11.4.2-MariaDB", "mariadb", (11, 4, 2), "MariaDB 11.4.2"),
+    ],
+)
+def test_server_info_parse(version: str, flavor: str, parts: tuple[int, int, int], label: str) -> None:
+    info = ServerInfo.parse(version)
+    assert (info.flavor, info.version, info.label) == (flavor, parts, label)
+    assert not info.version_string.startswith("5.5.5-")
+
+
+def test_access_denied_names_the_secret_never_the_password() -> None:
+    error = pymysql.err.OperationalError(1045, "Access denied for user 'events_app'@'10.0.0.2' (using password: YES)")
+    translated = translate(error, where="events_app@db.example:3306/events_db", credentials=CREDENTIALS)
+    assert translated.message == (
+        "MySQL at db.example:3306 denied access to user 'events_app': "
+        "Access denied for user 'events_app'@'10.0.0.2' (using password: YES)"
+    )
+    assert "EVENTS_DB_PASSWORD" in (translated.hint or "")
+    assert "s3cret" not in translated.message + (translated.hint or "")
+    assert (translated.errno, translated.exit_code) == (1045, ExitCode.DATABASE)
+
+
+def test_unreachable_server_hint() -> None:
+    error = pymysql.err.OperationalError(2003, "Can't connect to MySQL server on '127.0.0.1' ([Errno 111] refused)")
+    translated = translate(error, where="events_app@127.0.0.1:3306")
+    assert translated.message.startswith("cannot connect to MySQL at 127.0.0.1:3306: Can't connect")
+    assert "ticketctl up" in (translated.hint or "")
+
+
+def test_database_access_denied_gives_the_grant() -> None:
+    error = pymysql.err.OperationalError(1044, "Access denied for user 'events_app'@'%' to database 'events_db'")
+    translated = translate(error, where="events_app@h:3306/events_db", database="events_db")
+    assert translated.hint == "as an administrator: GRANT ALL PRIVILEGES ON `events_db`.* TO 'events_app'@'%'"
+
+
+def test_other_errors_keep_number_and_text_on_one_line() -> None:
+    error = pymysql.err.ProgrammingError(1064, "You have an error\nnear 'row_number VARCHAR(10)'")
+    translated = translate(error, where="u@h:1/d")
+    assert translated.message == "MySQL at h:1 (u): error 1064: You have an error near 'row_number VARCHAR(10)'"
+    assert translated.detail == "You have an error near 'row_number VARCHAR(10)'"
+
+
+def test_credentials_repr_masks_the_password() -> None:
+    assert "s3cret" not in repr(CREDENTIALS)
+
+
+def test_app_and_root_credentials_come_from_the_secrets() -> None:
+    settings = load_settings(None, environ={})
+    events = settings.mysql.databases[0]
+    assert app_credentials(events, {"EVENTS_DB_PASSWORD": "pw-1234567890"}).user == "events_app"
+    with pytest.raises(ConfigError, match="EVENTS_DB_PASSWORD: secret not found"):
+        app_credentials(events, {})
+    assert root_credentials(settings, {}) is None
+    root = root_credentials(settings, {"MYSQL_ROOT_PASSWORD": "pw-root-123456"})
+    assert root is not None and (root.user, root.secret) == ("root", "MYSQL_ROOT_PASSWORD")
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({}, {"ssl_disabled": True}),
+        ({"TICKETCTL_MYSQL__HOST": "localhost"}, {"ssl_disabled": True}),
+        ({"TICKETCTL_MYSQL__HOST": "db.example"}, {}),
+        ({"TICKETCTL_MYSQL__HOST": "db.example", "TICKETCTL_MYSQL__SSL_CA": "/ca.pem"}, {"ssl": {"ca": "/ca.pem"}}),
+        ({"TICKETCTL_MYSQL__SSL_CA": "/ca.pem"}, {"ssl": {"ca": "/ca.pem"}}),
+    ],
+)
+def test_tls_choice(environ: dict[str, str], expected: dict[str, object]) -> None:
+    assert _tls_options(load_settings(None, environ=environ).mysql) == expected

@@ -1,0 +1,26 @@
+"""Documentation that is generated from the code stays in sync with it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ticketctl.diagram import BEGIN_MARKER, END_MARKER, infrastructure_mermaid
+from ticketctl.settings import load_settings
+from ticketctl.stack import build_stack
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_architecture_diagram_matches_the_stack_model(tmp_path: Path) -> None:
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    start = text.index(BEGIN_MARKER) + len(BEGIN_MARKER) + 1
+    end = text.index(END_MARKER)
+    expected = infrastructure_mermaid(build_stack(load_settings(None, environ={}, cwd=tmp_path)))
+    assert text[start:end] == expected, "run: ticketctl render --target mermaid, paste into docs/architecture.md"
+
+
+def test_architecture_names_all_nine_services(tmp_path: Path) -> None:
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    stack = build_stack(load_settings(None, environ={}, cwd=tmp_path))
+    for service in stack.services:
+        assert f"| {service.name} |" in text or service.role == "infrastructure"

@@ -1,0 +1,491 @@
+"""``ticketctl index``: the events index on Elasticsearch or OpenSearch, versioned behind an alias.
+
+Each command parses its flags, makes one call into :mod:`ticketctl.search`
+and renders the result as text or ``--json``. ``--dry-run`` prints the write
+requests that would be sent (method, path, body) and sends none of them.
+Progress of a reindex is drawn as a rich progress bar on stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from ticketctl.cli.common import JSON_OPTION, console, flag, load, print_json, print_warning
+from ticketctl.errors import ExitCode
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
+    from ticketctl.search.changes import Change
+    from ticketctl.search.connection import ServerInfo
+    from ticketctl.search.results import IndexEvent
+    from ticketctl.secrets import Secrets
+    from ticketctl.settings import Settings
+
+index_app = typer.Typer(
+    name="index",
+    help="The events search index: create, status, diff, migrate (in place or --reindex), rollback, prune, "
+    "validate, adopt. Versions are <alias>_v<N> behind the alias search.index (default 'events').",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+URL_OPTION = typer.Option(None, "--url", metavar="URL", help="Search server URL (setting search.url).")
+ALIAS_OPTION = typer.Option(
+    None, "--index", metavar="ALIAS", help="Alias of the index (setting search.index, default 'events')."
+)
+MAPPING_OPTION = typer.Option(
+    None, "--mapping", metavar="FILE", help="Mapping file (default: the packaged mappings/events.json)."
+)
+DRY_RUN_OPTION = typer.Option(
+    False, "--dry-run", help="Print the write requests (method, path, body) instead of sending them."
+)
+YES_OPTION = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation before deleting or overriding.")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(index_app, name="index")
+
+
+# --------------------------------------------------------------------------- shared helpers
+
+
+def _setup(ctx: typer.Context, url: str | None, alias: str | None) -> tuple[Settings, Secrets]:
+    from ticketctl.secrets import load_secrets
+
+    settings = load(ctx, {"search.url": flag(url, "--url"), "search.index": flag(alias, "--index")})
+    return settings, load_secrets(settings.output_dir, os.environ)
+
+
+class _EventPrinter:
+    """Draws the verbs' events on stderr: steps as lines, reindex progress as a rich bar."""
+
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+        self.progress: Progress | None = None
+        self.task: TaskID | None = None
+
+    def __call__(self, event: IndexEvent) -> None:
+        if event.kind == "warning":
+            print_warning(event.message)
+        elif self.quiet:
+            return
+        elif event.kind == "progress" and event.total is not None:
+            self._advance(event)
+        else:
+            self._stop()
+            console(stderr=True).print(f"[dim]·[/dim] {event.message}")
+
+    def _advance(self, event: IndexEvent) -> None:
+        if self.progress is None:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+            self.progress = Progress(
+                "[progress.description]{task.description}",
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=console(stderr=True),
+                transient=False,
+            )
+            self.progress.start()
+            self.task = self.progress.add_task("reindex", total=event.total)
+        assert self.task is not None
+        self.progress.update(self.task, completed=event.done or 0, total=event.total)
+
+    def _stop(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
+
+    def __enter__(self) -> _EventPrinter:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop()
+
+
+def _confirm(yes: bool) -> Any:
+    """The confirm callback for the library: --yes agrees; a terminal asks; anything else declines."""
+
+    def ask(question: str) -> bool:
+        if yes:
+            return True
+        if not sys.stdin.isatty():
+            return False
+        return typer.confirm(question, default=False, err=True)
+
+    return ask
+
+
+def _server(info: ServerInfo | None) -> str:
+    return f"{info.label} at {info.url}" if info else "(no server contacted)"
+
+
+def _print_planned(result: Any) -> None:
+    planned = result.planned
+    if not planned:
+        typer.echo("dry run: no write request would be sent")
+        return
+    typer.echo(f"dry run: {len(planned)} request(s) would be sent to {_server(result.server)}; nothing was written")
+    for request in planned:
+        typer.echo(f"{request.method} {request.target}")
+        if request.body is not None:
+            typer.echo(json.dumps(request.body, indent=2, ensure_ascii=False))
+
+
+def _short(digest: str | None) -> str:
+    return digest[:12] if digest else "-"
+
+
+def _change_line(change: Change) -> str:
+    mark = {"added": "+", "removed": "-", "changed": "~"}[change.kind]
+    if change.kind == "added":
+        values = _compact(change.wanted)
+    elif change.kind == "removed":
+        values = _compact(change.live)
+    else:
+        values = f"{_compact(change.live)} → {_compact(change.wanted)}"
+    return f"  {mark} {change.area}: {change.path}: {values}  [{change.action}: {change.reason}]"
+
+
+def _compact(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True) if not isinstance(value, str) else value
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _state_exit(state: str) -> None:
+    if state == "drift":
+        raise typer.Exit(int(ExitCode.DRIFT))
+    if state == "missing":
+        raise typer.Exit(int(ExitCode.MISSING))
+
+
+# --------------------------------------------------------------------------- commands
+
+
+@index_app.command("create")
+def create_command(
+    ctx: typer.Context,
+    url: str = URL_OPTION,
+    alias: str = ALIAS_OPTION,
+    mapping: Path = MAPPING_OPTION,
+    dry_run: bool = DRY_RUN_OPTION,
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Create <alias>_v1 with the mapping file's spec and the alias as write index, in one request.
+
+    Nothing is sent when the same spec is already live ("up to date"). A live index
+    with a different spec is refused (exit 10): see 'index diff' and 'index migrate'.
+    """
+    from ticketctl.search.lifecycle import create_index
+
+    settings, secrets = _setup(ctx, url, alias)
+    with _EventPrinter(quiet=json_output) as events:
+        result = create_index(settings, secrets, mapping_path=mapping, dry_run=dry_run, on_event=events)
+    if json_output:
+        print_json(result.as_dict())
+        return
+    if result.status == "planned":
+        _print_planned(result)
+    elif result.status == "up_to_date":
+        typer.echo(
+            f"{result.alias} → {result.index} is up to date (spec {_short(result.spec_hash)}) on "
+            f"{_server(result.server)}: nothing sent"
+        )
+    else:
+        typer.echo(
+            f"Created {result.index} with alias {result.alias} ({result.shards} shard(s), {result.replicas} "
+            f"replica(s), spec {_short(result.spec_hash)}) on {_server(result.server)} in {result.seconds:.2f}s"
+        )
+
+
+@index_app.command("status")
+def status_command(
+    ctx: typer.Context,
+    url: str = URL_OPTION,
+    alias: str = ALIAS_OPTION,
+    mapping: Path = MAPPING_OPTION,
+    dry_run: bool = DRY_RUN_OPTION,
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Show where the alias points, health, documents, and the spec hash live vs file.
+
+    Exit codes for CI: 0 in sync, 10 drift (live differs from the file), 15 missing.
+    """
+    from ticketctl.search.lifecycle import index_status
+
+    settings, secrets = _setup(ctx, url, alias)
+    with _EventPrinter(quiet=json_output) as events:
+        result = index_status(settings, secrets, mapping_path=mapping, dry_run=dry_run, on_event=events)
+    if json_output:
+        print_json(result.as_dict())
+        _state_exit(result.state)
+        return
+    typer.echo(f"server    {_server(result.server)} (cluster {result.cluster_health})")
+    if result.index is None:
+        typer.echo(f"alias     {result.alias}: missing")
+        if result.conflicting_index:
+            typer.echo(f"conflict  a concrete index named {result.conflicting_index} exists: 'ticketctl index adopt'")
+    else:
+        blocked = ", write-blocked (an interrupted migration? run it again)" if result.index.write_blocked else ""
+        typer.echo(f"alias     {result.alias} → {result.index.name}")
+        typer.echo(f"index     health {result.index.health}, {result.docs} documents{blocked}")
+        state = "in sync" if result.state == "in_sync" else f"DRIFT ({len(result.changes)} change(s), see 'index diff')"
+        typer.echo(
+            f"spec      {state}: file {_short(result.file_hash)} ({result.mapping_file}), live "
+            f"{_short(result.live_hash)}, recorded {_short(result.recorded_hash)}"
+        )
+    for version in result.versions:
+        notes = ["aliased" if version.aliases else "unaliased", f"{version.docs} documents"]
+        if version.write_blocked:
+            notes.append("write-blocked")
+        typer.echo(f"version   {version.name} ({', '.join(notes)})")
+    _state_exit(result.state)
+
+
+@index_app.command("diff")
+def diff_command(
+    ctx: typer.Context,
+    url: str = URL_OPTION,
+    alias: str = ALIAS_OPTION,
+    mapping: Path = MAPPING_OPTION,
+    dry_run: bool = DRY_RUN_OPTION,
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Show the normalised differences between the live index and the file, each "in place" or "needs reindex".
+
+    Exit codes: 0 no difference, 10 differences, 15 missing.
+    """
+    from ticketctl.search.lifecycle import diff
+
+    settings, secrets = _setup(ctx, url, alias)
+    with _EventPrinter(quiet=json_output) as events:
+        result = diff(settings, secrets, mapping_path=mapping, dry_run=dry_run, on_event=events)
+    if json_output:
+        print_json(result.as_dict())
+        _state_exit(result.state)
+        return
+    if result.state == "missing":
+        typer.echo(f"alias {result.alias} does not exist on {_server(result.server)}: 'ticketctl index create'")
+    elif not result.changes:
+        typer.echo(f"{result.alias} → {result.index} matches {result.mapping_file}: no differences")
+    else:
+        typer.echo(f"--- live {result.alias} → {result.index}\n+++ file {result.mapping_file}")
+        for change in result.changes:
+            typer.echo(_change_line(change))
+        in_place = sum(1 for change in result.changes if change.in_place)
+        next_step = "ticketctl index migrate --reindex" if result.needs_reindex else "ticketctl index migrate"
+        typer.echo(
+            f"{len(result.changes)} change(s): {in_place} in place, {len(result.changes) - in_place} need a reindex; "
+            f"apply with '{next_step}'"
+        )
+    _state_exit(result.state)
+
+
+@index_app.command("migrate")
+def migrate_command(
+    ctx: typer.Context,
+    reindex: bool = typer.Option(
+        False, "--reindex", help="Allow changes that need a new version: copy the documents and swap the alias."
+    ),
+    keep: int = typer.Option(
+        None,
+        "--keep",
+        min=0,
+        metavar="N",
+        help="After a reindex, delete unaliased versions beyond the newest N (asks first; default: delete nothing).",
+    ),
+    yes: bool = YES_OPTION,
+    url: str = URL_OPTION,
+    alias: str = ALIAS_OPTION,
+    mapping: Path = MAPPING_OPTION,
+    dry_run: bool = DRY_RUN_OPTION,
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Apply the file to the live index: in place when possible, else (with --reindex) through a new version.
+
+    A reindex write-blocks the current version, copies every document with _reindex,
+    checks the count, and swaps the alias atomically in one _aliases call; the old
+    version is kept for 'index rollback'. Exit 10 when a change needs --reindex.
+    """
+    from ticketctl.search.lifecycle import migrate_index
+
+    settings, secrets = _setup(ctx, url, alias)
+    with _EventPrinter(quiet=json_output) as events:
+        result = migrate_index(
+            settings,
+            secrets,
+            mapping_path=mapping,
+            reindex=reindex,
+            keep=keep,
+            confirm=_confirm(yes),
+            dry_run=dry_run,
+            on_event=events,
+        )
+    if json_output:
+        print_json(result.as_dict())
+        return
+    if result.action == "planned":
+        _print_planned(result)
+    elif result.action == "up_to_date":
+        typer.echo(f"{result.alias} → {result.to_index} is up to date on {_server(result.server)}: nothing sent")
+    elif result.action == "in_place":
+        typer.echo(f"Updated {result.to_index} in place ({len(result.changes)} change(s)) in {result.seconds:.2f}s")
+    else:
+        typer.echo(
+            f"Reindexed {result.from_index} → {result.to_index}: {result.documents} documents copied and counted, "
+            f"alias {result.alias} swapped in {result.seconds:.2f}s"
+        )
+        if result.pruned:
+            typer.echo(f"Deleted {', '.join(result.pruned)}")
+        kept = [name for name in result.kept] or ([result.from_index] if result.from_index else [])
+        if kept:
+            typer.echo(f"Kept {', '.join(kept)} (write-blocked) for 'ticketctl index rollback'")
+
+
+@index_app.command("rollback")
+def rollback_command(
+    ctx: typer.Context,
+    to: str = typer.Option(
+        None, "--to", metavar="VERSION", help="Version to point the alias at: N, vN or the index name."
+    ),
+    yes: bool = YES_OPTION,
+    url: str = URL_OPTION,
+    alias: str = ALIAS_OPTION,
+    dry_run: bool = DRY_RUN_OPTION,
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Point the alias back at an earlier version (default: the newest older one), in one _aliases call.
+
+    Asks first when the current version holds documents the target lacks; they stay
+    in the current version, which is kept.
+    """
+    from ticketctl.search.lifecycle import rollback
+
+    settings, secrets = _setup(ctx, url, alias)
+    target: int | str | None = int(to) if to is not None and to.isdigit() else to
+    with _EventPrinter(quiet=json_output) as events:
+        result = rollback(settings, secrets, to=target, confirm=_confirm(yes), dry_run=dry_run, on_event=events)
+    if json_output:
+        print_json(result.as_dict())
+        return
+    if result.dry_run:
+        _print_planned(result)
+        return
+    typer.echo(
+        f"{result.alias} now points to {result.to_index} ({result.to_docs} documents); "
+        f"{result.from_index} ({result.from_docs} documents) is kept"
+    )
+
+
+@index_app.command("prune")
+def prune_command(
+    ctx: typer.Context,
+    keep: int = typer.Option(1, "--keep", min=0, metavar="N", help="Unaliased versions to keep, newest first."),
+    yes: bool = YES_OPTION,
+    url: str = URL_OPTION,
+    alias: str = ALIAS_OPTION,
+    dry_run: bool = DRY_RUN_OPTION,
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Delete old versions that no alias points to, keeping the newest N; asks first (or --yes).
+
+    Never deletes the index the alias points to.
+    """
+    from ticketctl.search.lifecycle import prune
+
+    settings, secrets = _setup(ctx, url, alias)
+    with _EventPrinter(quiet=json_output) as events:
+        result = prune(settings, secrets, keep=keep, confirm=_confirm(yes), dry_run=dry_run, on_event=events)
+    if json_output:
+        print_json(result.as_dict())
+        return
+    if result.dry_run:
+        _print_planned(result)
+    elif result.deleted:
+        typer.echo(f"Deleted {', '.join(result.deleted)} ({result.documents_deleted} documents)")
+    else:
+        typer.echo(f"Nothing to prune for {result.alias}")
+    if result.kept:
+        typer.echo(f"Kept {', '.join(result.kept)}")
+
+
+@index_app.command("validate")
+def validate_command(
+    ctx: typer.Context,
+    offline: bool = typer.Option(False, "--offline", help="Check the file only; contact no server."),
+    url: str = URL_OPTION,
+    alias: str = ALIAS_OPTION,
+    mapping: Path = MAPPING_OPTION,
+    dry_run: bool = DRY_RUN_OPTION,
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Check the mapping file offline, then prove it on the server: a throwaway empty index and _analyze.
+
+    "São Paulo" must analyse to sao, paulo (the file's _meta.analyzer_examples).
+    Exit 3 for errors in the file, 9 when the server refuses it or an analyzer
+    produces other tokens.
+    """
+    from ticketctl.search.validation import validate
+
+    settings, secrets = _setup(ctx, url, alias)
+    with _EventPrinter(quiet=json_output) as events:
+        result = validate(settings, secrets, mapping_path=mapping, offline=offline, dry_run=dry_run, on_event=events)
+    exit_code = ExitCode.OK
+    if result.errors:
+        exit_code = ExitCode.CONFIG
+    elif not result.ok:
+        exit_code = ExitCode.SEARCH
+    if json_output:
+        print_json(result.as_dict())
+        raise typer.Exit(int(exit_code))
+    for issue in result.issues:
+        typer.echo(f"{issue.severity}: {issue.line()}")
+    if result.dry_run and not result.errors:
+        _print_planned(result)
+    for check in result.analyzer_checks:
+        verdict = "ok" if check.ok else f"MISMATCH, expected {check.expected}"
+        typer.echo(f"_analyze {check.analyzer}: {check.text!r} → {check.tokens} ({verdict})")
+    if exit_code == ExitCode.OK:
+        where = "offline" if not result.server_checked else f"on {_server(result.server)}"
+        typer.echo(f"{result.mapping_file} is valid ({where})")
+    raise typer.Exit(int(exit_code))
+
+
+@index_app.command("adopt")
+def adopt_command(
+    ctx: typer.Context,
+    yes: bool = YES_OPTION,
+    url: str = URL_OPTION,
+    alias: str = ALIAS_OPTION,
+    mapping: Path = MAPPING_OPTION,
+    dry_run: bool = DRY_RUN_OPTION,
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Turn a concrete index named like the alias into <alias>_v1 behind the alias (asks first, or --yes).
+
+    Its documents are copied with the file's spec and counted; one _aliases call then
+    adds the alias and removes the old index.
+    """
+    from ticketctl.search.lifecycle import adopt
+
+    settings, secrets = _setup(ctx, url, alias)
+    with _EventPrinter(quiet=json_output) as events:
+        result = adopt(settings, secrets, mapping_path=mapping, confirm=_confirm(yes), dry_run=dry_run, on_event=events)
+    if json_output:
+        print_json(result.as_dict())
+        return
+    if result.action == "planned":
+        _print_planned(result)
+        return
+    typer.echo(
+        f"Adopted {result.from_index}: {result.documents} documents now in {result.to_index}, "
+        f"{result.alias} is an alias of it"
+    )

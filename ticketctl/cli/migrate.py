@@ -1,0 +1,321 @@
+"""``ticketctl migrate``: apply, inspect, plan, repair, baseline and lint the schema migrations.
+
+Each command parses its options, makes one call into :mod:`ticketctl.migrations`
+and draws the result; progress events are drawn as they arrive.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+import typer
+
+from ticketctl.cli.common import JSON_OPTION, console, load, print_json
+from ticketctl.errors import ConfigError, ExitCode
+
+if TYPE_CHECKING:
+    from ticketctl.migrations import MigrateReport, MigrationEvent, StatusReport
+    from ticketctl.secrets import Secrets
+    from ticketctl.settings import Settings
+
+app = typer.Typer(
+    name="migrate",
+    no_args_is_help=False,
+    invoke_without_command=True,
+    rich_markup_mode=None,
+)
+
+DB_OPTION = typer.Option(
+    None, "--db", metavar="DATABASE", help="Only this database: events, inventory or bookings (repeatable)."
+)
+SCHEMAS_OPTION = typer.Option(
+    None,
+    "--schemas-dir",
+    metavar="DIR",
+    help="Folder with events/, inventory/ and bookings/ migrations (default: the packaged schemas).",
+)
+TARGET_OPTION = typer.Option(None, "--target", metavar="VERSION", help="Apply versions up to this one only.")
+OUT_OF_ORDER_OPTION = typer.Option(
+    False,
+    "--allow-out-of-order",
+    help="Apply a pending version older than the newest applied one (refused by default).",
+)
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="migrate")
+
+
+def _context(ctx: typer.Context) -> tuple[Settings, Secrets]:
+    from ticketctl.secrets import load_secrets
+
+    settings = load(ctx)
+    return settings, load_secrets(settings.output_dir, os.environ)
+
+
+@app.callback()
+def migrate_command(
+    ctx: typer.Context,
+    db: list[str] = DB_OPTION,
+    target: int = TARGET_OPTION,
+    allow_out_of_order: bool = OUT_OF_ORDER_OPTION,
+    schemas_dir: Path = SCHEMAS_OPTION,
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Apply the pending migrations of events_db, inventory_db and bookings_db, the three in parallel.
+
+    Each version runs once; a failed one resumes at its failed statement once the file is fixed.
+    Exit codes: 0 applied or up to date, 7 database error, 8 migration refused or
+    failed (file:line named), 11 another migrate holds the lock, 3 invalid files.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from ticketctl.migrations import migrate
+
+    settings, secrets = _context(ctx)
+    renderer = None if json_output else _EventPrinter()
+    report = migrate(
+        settings,
+        secrets,
+        databases=db,
+        target=target,
+        allow_out_of_order=allow_out_of_order,
+        schemas_dir=schemas_dir,
+        on_event=renderer,
+        check=False,
+    )
+    if json_output:
+        print_json(report.as_dict())
+    else:
+        _print_migrate_summary(report)
+    report.raise_first_error()
+
+
+@app.command("status")
+def status_command(
+    ctx: typer.Context,
+    db: list[str] = DB_OPTION,
+    target: int = TARGET_OPTION,
+    allow_out_of_order: bool = OUT_OF_ORDER_OPTION,
+    schemas_dir: Path = SCHEMAS_OPTION,
+    exit_code: bool = typer.Option(
+        False, "--exit-code", help="Exit 13 when versions are pending and 8 when migrate would refuse (for CI)."
+    ),
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Show every version of each database: applied, pending, failed, changed, missing. Changes nothing."""
+    from ticketctl.migrations import status
+
+    settings, secrets = _context(ctx)
+    report = status(
+        settings,
+        secrets,
+        databases=db,
+        target=target,
+        allow_out_of_order=allow_out_of_order,
+        schemas_dir=schemas_dir,
+    )
+    if json_output:
+        print_json(report.as_dict())
+    else:
+        _print_status(report)
+    if exit_code:
+        if report.problem_count:
+            raise typer.Exit(int(ExitCode.MIGRATION))
+        if report.pending_count:
+            raise typer.Exit(int(ExitCode.PENDING))
+
+
+@app.command("plan")
+def plan_command(
+    ctx: typer.Context,
+    db: list[str] = DB_OPTION,
+    target: int = TARGET_OPTION,
+    allow_out_of_order: bool = OUT_OF_ORDER_OPTION,
+    schemas_dir: Path = SCHEMAS_OPTION,
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Print the SQL that migrate would run, statement by statement, marking those that commit implicitly."""
+    from ticketctl.migrations import plan
+
+    settings, secrets = _context(ctx)
+    report = plan(
+        settings,
+        secrets,
+        databases=db,
+        target=target,
+        allow_out_of_order=allow_out_of_order,
+        schemas_dir=schemas_dir,
+    )
+    if json_output:
+        print_json(report.as_dict(statements=True))
+    else:
+        _print_plan(report)
+
+
+@app.command("repair")
+def repair_command(
+    ctx: typer.Context,
+    db: list[str] = DB_OPTION,
+    schemas_dir: Path = SCHEMAS_OPTION,
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Accept edited files after review: record their new checksums; let a failed version resume or retry."""
+    from ticketctl.migrations import repair
+
+    settings, secrets = _context(ctx)
+    report = repair(settings, secrets, databases=db, schemas_dir=schemas_dir)
+    if json_output:
+        print_json(report.as_dict())
+        return
+    out = console()
+    for database in report.databases:
+        if not database.actions:
+            out.print(f"{database.name}: nothing to repair")
+        for action in database.actions:
+            out.print(f"{database.name}: {action.detail}")
+
+
+@app.command("baseline")
+def baseline_command(
+    ctx: typer.Context,
+    db: list[str] = DB_OPTION,
+    version: int = typer.Option(1, "--version", help="The version the existing schema corresponds to."),
+    description: str = typer.Option("baseline", "--description", help="Recorded in the history."),
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Adopt existing databases: record VERSION as present, so that only later versions are applied."""
+    from ticketctl.migrations import baseline
+
+    settings, secrets = _context(ctx)
+    report = baseline(settings, secrets, databases=db, version=version, description=description)
+    if json_output:
+        print_json(report.as_dict())
+        return
+    for result in report.databases:
+        console().print(f"{result.name}: baselined at V{result.version:03d} ({result.description})")
+
+
+@app.command("lint")
+def lint_command(
+    paths: list[Path] = typer.Argument(None, help="Files or folders to check (default: every migration)."),
+    db: list[str] = DB_OPTION,
+    schemas_dir: Path = SCHEMAS_OPTION,
+    server: str = typer.Option("both", "--server", help="Reserved words of: mysql (8.0/8.4), mariadb (10.11) or both."),
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Check migration files offline: reserved words, zero dates, ENGINE/charset, server-only syntax.
+
+    Exits 3 when anything is found.
+    """
+    from ticketctl.migrations import lint_migrations
+
+    servers = {"both": ("mysql", "mariadb"), "mysql": ("mysql",), "mariadb": ("mariadb",)}.get(server)
+    if servers is None:
+        raise typer.BadParameter(f"unknown server {server!r}; use mysql, mariadb or both", param_hint="--server")
+    report = lint_migrations(
+        paths or None,
+        schemas_dir=schemas_dir,
+        databases=db,
+        servers=servers,
+    )
+    if json_output:
+        print_json(report.as_dict())
+    else:
+        for finding in report.findings:
+            typer.echo(f"{finding.where}: {finding.rule}: {finding.message}")
+        if report.ok:
+            typer.echo(f"{len(report.files)} file(s) checked, no findings")
+    if not report.ok:
+        files = len({finding.path for finding in report.findings})
+        raise ConfigError(
+            f"migrate lint: {len(report.findings)} finding(s) in {files} file(s)",
+            hint="fix each file:line listed; 'ticketctl migrate lint --help' explains the rules",
+        )
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+class _EventPrinter:
+    """Draws migration events as they arrive, one line each."""
+
+    _STYLES: ClassVar[dict[str, str]] = {
+        "created": "green",
+        "lock-wait": "yellow",
+        "up-to-date": "dim",
+        "apply": "bold",
+        "statement": "dim",
+        "applied": "green",
+        "failed": "red",
+        "warning": "yellow",
+    }
+
+    def __init__(self) -> None:
+        self._console = console()
+
+    def __call__(self, event: MigrationEvent) -> None:
+        style = self._STYLES.get(event.kind)
+        if style is None:
+            return
+        prefix = f"{event.database:<9} "
+        text = f"  {event.statement}/{event.total} {event.message}" if event.kind == "statement" else event.message
+        self._console.print(prefix + text, style=style, markup=False, soft_wrap=True)
+
+
+def _print_migrate_summary(report: MigrateReport) -> None:
+    applied = report.applied_count
+    verb = f"applied {applied} migration(s)" if applied else "nothing to apply"
+    failed = [database.name for database in report.databases if not database.ok]
+    suffix = f"; failed: {', '.join(failed)}" if failed else ""
+    console().print(f"{verb} in {report.duration_ms} ms{suffix}", markup=False)
+
+
+def _print_status(report: StatusReport) -> None:
+    from rich.table import Table
+
+    out = console()
+    for database in report.databases:
+        server = database.server or "not created yet"
+        out.print(f"[bold]{database.name}[/bold] ({database.key}, {server})")
+        table = Table("version", "description", "state", "statements", "installed", "detail", box=None)
+        for state in database.states:
+            table.add_row(
+                f"V{state.version:03d}",
+                state.description,
+                state.state,
+                f"{state.statements_applied}/{state.statements_total}",
+                state.installed_on or "",
+                state.detail,
+            )
+        out.print(table)
+        for warning in database.plan.warnings:
+            out.print(f"  warning: {warning}", style="yellow", markup=False)
+        for problem in database.problems:
+            out.print(f"  refused: {problem.message}", style="red", markup=False)
+            out.print(f"    fix: {problem.hint}", markup=False)
+    summary = (
+        "up to date" if report.up_to_date else f"{report.pending_count} pending, {report.problem_count} problem(s)"
+    )
+    out.print(summary, markup=False)
+
+
+def _print_plan(report: StatusReport) -> None:
+    from ticketctl.migrations.planner import causes_implicit_commit
+
+    out = console()
+    for database in report.databases:
+        if not database.pending and not database.problems:
+            out.print(f"{database.name}: nothing to apply", markup=False)
+        for problem in database.problems:
+            out.print(f"{database.name}: refused: {problem.message}", style="red", markup=False)
+        for step in database.pending:
+            migration = step.migration
+            where = f" (resumes at statement {step.start})" if step.start > 1 else ""
+            out.print(f"[bold]{database.name} {migration.label} {migration.description}{where}[/bold]")
+            for statement in step.statements:
+                tag = "implicit commit" if causes_implicit_commit(statement) else "transactional"
+                out.print(f"-- {migration.where(statement)}  [{tag}]", style="dim", markup=False)
+                out.print(statement.text + ";", markup=False, highlight=False)

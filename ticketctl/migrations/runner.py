@@ -1,0 +1,696 @@
+"""The migration verbs: ``migrate``, ``status``, ``plan``, ``repair`` and ``baseline``.
+
+Each takes the settings and the secrets explicitly, works on the three
+databases in parallel (one thread each: they are independent), and returns a
+report. Progress goes to ``on_event``; nothing here prints.
+
+How one database migrates (:func:`_migrate_database`):
+
+1. connect as its application user; create the database when it is missing,
+   as that user if it may, else as ``mysql.root_user``;
+2. read the history without a lock: when nothing is pending the run ends here,
+   so a no-op ``migrate`` costs one connection and one query per database;
+3. otherwise take the named lock ``ticketctl_migrate_<database>`` on a session
+   of its own (bounded wait; a timeout names the holder), end the transaction
+   and read the history again: another process may have migrated meanwhile;
+4. apply each pending file statement by statement, recording progress after
+   each one (in the same transaction as a DML statement; right after a DDL
+   statement, which MySQL has already committed). A failing statement is
+   recorded with its ``file:line`` and the next run resumes there.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TypeVar
+
+from ticketctl.db import (
+    DENIED,
+    ER_ACCESS_DENIED,
+    ER_BAD_DB,
+    ServerError,
+    Session,
+    app_credentials,
+    connect,
+    quote_identifier,
+    root_credentials,
+)
+from ticketctl.errors import ConfigError, LockedError, MigrationError, TicketctlError
+from ticketctl.migrations import history as hist
+from ticketctl.migrations.files import MigrationFile, discover
+from ticketctl.migrations.planner import DatabasePlan, Problem, Step, plan_database
+from ticketctl.migrations.reports import (
+    APPLIED,
+    APPLY,
+    BASELINED,
+    CONNECTED,
+    CREATED,
+    FAILED,
+    LOCK_WAIT,
+    LOCKED,
+    REPAIRED,
+    STATEMENT,
+    UP_TO_DATE,
+    WARNING,
+    AppliedMigration,
+    BaselineReport,
+    BaselineResult,
+    DatabaseRepair,
+    DatabaseResult,
+    DatabaseStatus,
+    EventCallback,
+    MigrateReport,
+    MigrationEvent,
+    RepairAction,
+    RepairReport,
+    StatusReport,
+)
+from ticketctl.settings import DatabaseSettings, Settings
+
+LOCK_PREFIX = "ticketctl_migrate_"
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class _Context:
+    settings: Settings
+    secrets: Mapping[str, str]
+    emit: Callable[[MigrationEvent], None]
+    target: int | None = None
+    allow_out_of_order: bool = False
+
+
+# --------------------------------------------------------------------------- public verbs
+
+
+def migrate(
+    settings: Settings,
+    secrets: Mapping[str, str],
+    *,
+    databases: Sequence[str] | None = None,
+    target: int | None = None,
+    allow_out_of_order: bool = False,
+    schemas_dir: Path | None = None,
+    on_event: EventCallback | None = None,
+    check: bool = True,
+) -> MigrateReport:
+    """Apply the pending migrations of the selected databases (all three by default), in parallel.
+
+    With ``check`` (the default) the first database's error is raised once every
+    database has finished; with ``check=False`` errors stay in the report.
+    """
+    started = time.monotonic()
+    selected = select_databases(settings, databases)
+    files = _discover_all(selected, schemas_dir)
+    context = _Context(settings, secrets, _serialised(on_event), target, allow_out_of_order)
+
+    def run(database: DatabaseSettings) -> DatabaseResult:
+        result = DatabaseResult(database.key, database.name)
+        try:
+            _migrate_database(context, database, files[database.key], result)
+        except TicketctlError as error:
+            result.error = error
+            context.emit(MigrationEvent(FAILED, database.key, error.message))
+        return result
+
+    results = _parallel(run, selected)
+    report = MigrateReport(tuple(results), _elapsed_ms(started))
+    if check:
+        report.raise_first_error()
+    return report
+
+
+def status(
+    settings: Settings,
+    secrets: Mapping[str, str],
+    *,
+    databases: Sequence[str] | None = None,
+    target: int | None = None,
+    allow_out_of_order: bool = False,
+    schemas_dir: Path | None = None,
+) -> StatusReport:
+    """Every version of the selected databases, what is pending and what would refuse; changes nothing."""
+    selected = select_databases(settings, databases)
+    files = _discover_all(selected, schemas_dir)
+    context = _Context(settings, secrets, _serialised(None), target, allow_out_of_order)
+    results = _parallel(lambda database: _status_database(context, database, files[database.key]), selected)
+    return StatusReport(tuple(results))
+
+
+def plan(
+    settings: Settings,
+    secrets: Mapping[str, str],
+    *,
+    databases: Sequence[str] | None = None,
+    target: int | None = None,
+    allow_out_of_order: bool = False,
+    schemas_dir: Path | None = None,
+) -> StatusReport:
+    """The statements ``migrate`` would run; same report as :func:`status`, whose steps carry the statements.
+
+    ``StatusReport.as_dict(statements=True)`` lists each statement with its
+    ``file:line`` and whether it commits implicitly.
+    """
+    return status(
+        settings,
+        secrets,
+        databases=databases,
+        target=target,
+        allow_out_of_order=allow_out_of_order,
+        schemas_dir=schemas_dir,
+    )
+
+
+def repair(
+    settings: Settings,
+    secrets: Mapping[str, str],
+    *,
+    databases: Sequence[str] | None = None,
+    schemas_dir: Path | None = None,
+    on_event: EventCallback | None = None,
+) -> RepairReport:
+    """Accept the files as they are now, after review.
+
+    An applied version whose file changed gets the new checksum. A failed or
+    interrupted version gets the checksum of its already-applied statements as
+    they now read, and may be retried unchanged. Nothing is executed but the
+    history updates.
+    """
+    selected = select_databases(settings, databases)
+    files = _discover_all(selected, schemas_dir)
+    context = _Context(settings, secrets, _serialised(on_event))
+    results = _parallel(lambda database: _repair_database(context, database, files[database.key]), selected)
+    return RepairReport(tuple(results))
+
+
+def baseline(
+    settings: Settings,
+    secrets: Mapping[str, str],
+    *,
+    databases: Sequence[str] | None = None,
+    version: int = 1,
+    description: str = "baseline",
+    on_event: EventCallback | None = None,
+) -> BaselineReport:
+    """Adopt existing databases: record that versions up to ``version`` are already present.
+
+    Refused where a history exists already. Migration files at or below the
+    baseline are never run there; later ones are applied by ``migrate``.
+    """
+    if version < 1:
+        raise ConfigError(f"--version: expected a version of 1 or more, got {version}", hint="for example --version 1")
+    selected = select_databases(settings, databases)
+    context = _Context(settings, secrets, _serialised(on_event))
+    results = _parallel(lambda database: _baseline_database(context, database, version, description), selected)
+    return BaselineReport(tuple(results))
+
+
+def select_databases(settings: Settings, keys: Sequence[str] | None) -> list[DatabaseSettings]:
+    """The databases named by key (events, inventory, bookings), in settings order; all when None."""
+    known = {database.key: database for database in settings.mysql.databases}
+    if not keys:
+        return list(settings.mysql.databases)
+    unknown = [key for key in keys if key not in known]
+    if unknown:
+        raise ConfigError(
+            f"--db: unknown database {unknown[0]!r}",
+            hint=f"choose from {', '.join(known)}",
+        )
+    return [database for database in settings.mysql.databases if database.key in keys]
+
+
+# --------------------------------------------------------------------------- one database: migrate
+
+
+def _migrate_database(
+    context: _Context, database: DatabaseSettings, files: list[MigrationFile], result: DatabaseResult
+) -> None:
+    session, created = _open_database(context, database)
+    result.created = created
+    with session:
+        result.server = session.server.label
+        context.emit(MigrationEvent(CONNECTED, database.key, f"{database.name} on {session.server.label}"))
+        history = hist.read_history(session)
+        if history is not None or not files:
+            current = plan_database(
+                files, history, allow_out_of_order=context.allow_out_of_order, target=context.target
+            )
+            if current.up_to_date:
+                for warning in current.warnings:
+                    context.emit(MigrationEvent(WARNING, database.key, warning))
+                context.emit(MigrationEvent(UP_TO_DATE, database.key, f"{database.name} is up to date"))
+                return
+        with _named_lock(context, database):
+            session.commit()  # end the snapshot: the history is read again under the lock
+            current = _plan_under_lock(context, session, database, files)
+            for warning in current.warnings:
+                context.emit(MigrationEvent(WARNING, database.key, warning))
+            if current.problems:
+                raise _refusal(database, current.problems)
+            for step in current.steps:
+                result.applied.append(_apply(context, session, database, step))
+    if not result.applied:
+        context.emit(MigrationEvent(UP_TO_DATE, database.key, f"{database.name} is up to date"))
+
+
+def _plan_under_lock(
+    context: _Context, session: Session, database: DatabaseSettings, files: list[MigrationFile]
+) -> DatabasePlan:
+    history = hist.read_history(session)
+    if history is None:
+        others = hist.count_other_tables(session)
+        if others:
+            raise MigrationError(
+                f"database {database.name} has {others} tables but no ticketctl history; "
+                "migrating it would run V001 over an existing schema",
+                hint=f"adopt it with 'ticketctl migrate baseline --db {database.key}' (records V001 as present), "
+                "or migrate an empty database",
+            )
+        hist.create_history_table(session)
+        history = []
+    return plan_database(files, history, allow_out_of_order=context.allow_out_of_order, target=context.target)
+
+
+def _refusal(database: DatabaseSettings, problems: Sequence[Problem]) -> MigrationError:
+    first = problems[0]
+    more = f" (and {len(problems) - 1} more problem(s): 'ticketctl migrate status --db {database.key}')"
+    return MigrationError(
+        f"{database.name}: {first.message}" + (more if len(problems) > 1 else ""),
+        hint=first.hint,
+    )
+
+
+def _apply(context: _Context, session: Session, database: DatabaseSettings, step: Step) -> AppliedMigration:
+    migration = step.migration
+    total = len(migration.statements)
+    done = step.start - 1
+    started = time.monotonic()
+    verb = f"resuming at statement {step.start} of {total}" if step.resume else f"{total} statements"
+    context.emit(
+        MigrationEvent(
+            APPLY,
+            database.key,
+            f"{migration.label} {migration.description} ({verb})",
+            version=migration.version,
+            statement=step.start,
+            total=total,
+        )
+    )
+    hist.start_version(
+        session,
+        version=migration.version,
+        description=migration.description,
+        script=migration.script,
+        checksum=migration.checksum,
+        applied_checksum=_prefix(migration, done),
+        statements_applied=done,
+        statements_total=total,
+        out_of_order=step.out_of_order,
+        resume=step.resume,
+    )
+    session.commit()
+    for statement in step.statements:
+        context.emit(
+            MigrationEvent(
+                STATEMENT,
+                database.key,
+                migration.where(statement),
+                version=migration.version,
+                statement=statement.index,
+                total=total,
+            )
+        )
+        try:
+            session.execute(statement.text)
+        except ServerError as error:
+            session.rollback()
+            _record_failure(context, session, database, migration, statement.index, error, started)
+            raise MigrationError(
+                f"{migration.where(statement)}: {database.name} {migration.label} failed at statement "
+                f"{statement.index} of {total}: MySQL error {error.errno}: {error.detail}",
+                hint=_failure_hint(statement.index),
+            ) from error
+        hist.record_progress(session, migration.version, statement.index, _prefix(migration, statement.index))
+        session.commit()
+    duration = _elapsed_ms(started)
+    hist.record_success(session, migration.version, duration)
+    session.commit()
+    context.emit(
+        MigrationEvent(
+            APPLIED,
+            database.key,
+            f"{migration.label} {migration.description} applied in {duration} ms",
+            version=migration.version,
+            total=total,
+        )
+    )
+    return AppliedMigration(
+        version=migration.version,
+        description=migration.description,
+        script=migration.script,
+        first_statement=step.start,
+        statements_run=total - done,
+        statements_total=total,
+        duration_ms=duration,
+        out_of_order=step.out_of_order,
+    )
+
+
+def _failure_hint(index: int) -> str:
+    committed = ""
+    if index == 2:
+        committed = "statement 1 is committed and will not run again; "
+    elif index > 2:
+        committed = f"statements 1-{index - 1} are committed and will not run again; "
+    return (
+        f"{committed}fix statement {index} in the file, then run 'ticketctl migrate': it resumes at statement {index}"
+    )
+
+
+def _record_failure(
+    context: _Context,
+    session: Session,
+    database: DatabaseSettings,
+    migration: MigrationFile,
+    index: int,
+    error: ServerError,
+    started: float,
+) -> None:
+    statement = migration.statements[index - 1]
+    try:
+        hist.record_failure(
+            session,
+            version=migration.version,
+            statements_applied=index - 1,
+            applied_checksum=_prefix(migration, index - 1),
+            error=f"MySQL error {error.errno}: {error.detail}",
+            statement=statement.text,
+            failed_at=f"{migration.script}:{statement.line}",  # stable whatever the working directory
+            duration_ms=_elapsed_ms(started),
+        )
+        session.commit()
+    except ServerError as record_error:  # the connection itself is gone: the row stays 'running'
+        context.emit(
+            MigrationEvent(
+                WARNING,
+                database.key,
+                f"could not record the failure ({record_error.message}); the next run resumes at statement {index}",
+            )
+        )
+
+
+def _prefix(migration: MigrationFile, count: int) -> str:
+    checksum = migration.prefix_checksum(count)
+    assert checksum is not None, "count never exceeds the file's statements here"
+    return checksum
+
+
+# --------------------------------------------------------------------------- one database: the other verbs
+
+
+def _status_database(context: _Context, database: DatabaseSettings, files: list[MigrationFile]) -> DatabaseStatus:
+    session = _open_existing(context, database)
+    if session is None:
+        empty = plan_database(files, None, allow_out_of_order=context.allow_out_of_order, target=context.target)
+        return DatabaseStatus(database.key, database.name, None, exists=False, has_history=False, plan=empty)
+    with session:
+        history = hist.read_history(session)
+        current = plan_database(files, history, allow_out_of_order=context.allow_out_of_order, target=context.target)
+        if history is None and files:
+            others = hist.count_other_tables(session)
+            if others:
+                problem = Problem(
+                    "needs-baseline",
+                    files[0].version,
+                    f"database {database.name} has {others} tables but no ticketctl history",
+                    f"adopt it with 'ticketctl migrate baseline --db {database.key}'",
+                )
+                current = replace(current, problems=(*current.problems, problem))
+        if any(row.status == hist.RUNNING for row in history or ()):
+            holder = _lock_holder(session, LOCK_PREFIX + database.name)
+            note = (
+                "a version is marked running but no migrate holds the lock: it was interrupted"
+                if holder == "no one any more"
+                else f"a migrate is running now: {holder}"
+            )
+            current = replace(current, warnings=(*current.warnings, note))
+        return DatabaseStatus(
+            database.key,
+            database.name,
+            session.server.label,
+            exists=True,
+            has_history=history is not None,
+            plan=current,
+        )
+
+
+def _repair_database(context: _Context, database: DatabaseSettings, files: list[MigrationFile]) -> DatabaseRepair:
+    session = _open_existing(context, database)
+    if session is None:
+        return DatabaseRepair(database.key, database.name, ())
+    by_version = {migration.version: migration for migration in files}
+    actions: list[RepairAction] = []
+    with session, _named_lock(context, database):
+        session.commit()
+        for row in hist.read_history(session) or ():
+            migration = by_version.get(row.version)
+            if row.is_baseline or migration is None:
+                continue
+            action = _repair_row(session, row, migration)
+            if action is not None:
+                actions.append(action)
+                context.emit(MigrationEvent(REPAIRED, database.key, action.detail, version=row.version))
+        session.commit()
+    return DatabaseRepair(database.key, database.name, tuple(actions))
+
+
+def _repair_row(session: Session, row: hist.HistoryRow, migration: MigrationFile) -> RepairAction | None:
+    total = len(migration.statements)
+    if row.status == hist.SUCCESS:
+        if row.checksum == migration.checksum:
+            return None
+        hist.record_repair(
+            session,
+            version=row.version,
+            checksum=migration.checksum,
+            applied_checksum=_prefix(migration, total) if row.statements_applied <= total else None,
+            statements_total=total,
+            description=migration.description,
+            script=migration.script,
+        )
+        return RepairAction(
+            row.version,
+            migration.script,
+            "checksum-accepted",
+            f"{migration.label} {migration.script}: checksum {_short(row.checksum)} replaced by "
+            f"{_short(migration.checksum)}",
+        )
+    prefix = migration.prefix_checksum(row.statements_applied)
+    if prefix is None:
+        raise MigrationError(
+            f"{migration.display}: version {row.version} has {total} statements now but {row.statements_applied} "
+            "were already applied; repair cannot tell which of them the database holds",
+            hint="restore the applied statements in the file, then run 'ticketctl migrate repair' again",
+        )
+    retry_checksum = None if row.status == hist.FAILED else row.checksum
+    if prefix == row.applied_checksum and row.checksum == retry_checksum:
+        return None
+    hist.record_repair(
+        session,
+        version=row.version,
+        checksum=retry_checksum,
+        applied_checksum=prefix,
+        statements_total=total,
+        description=migration.description,
+        script=migration.script,
+    )
+    return RepairAction(
+        row.version,
+        migration.script,
+        "failure-accepted",
+        f"{migration.label} {migration.script}: {row.statements_applied} applied statements accepted as they read "
+        f"now; the next migrate resumes at statement {row.statements_applied + 1}",
+    )
+
+
+def _baseline_database(context: _Context, database: DatabaseSettings, version: int, description: str) -> BaselineResult:
+    session = _open_existing(context, database)
+    if session is None:
+        raise MigrationError(
+            f"database {database.name} does not exist: there is nothing to baseline",
+            hint="run 'ticketctl migrate' to create it and apply every version",
+        )
+    with session, _named_lock(context, database):
+        session.commit()
+        history = hist.read_history(session)
+        if history:
+            raise MigrationError(
+                f"database {database.name} already has a ticketctl history ({len(history)} versions); "
+                "baseline only adopts a database that has none",
+                hint=f"see 'ticketctl migrate status --db {database.key}'",
+            )
+        hist.create_history_table(session)
+        hist.record_baseline(session, version, description)
+        session.commit()
+    context.emit(
+        MigrationEvent(BASELINED, database.key, f"{database.name} baselined at V{version:03d}", version=version)
+    )
+    return BaselineResult(database.key, database.name, version, description)
+
+
+# --------------------------------------------------------------------------- connections and the lock
+
+
+def _open_database(context: _Context, database: DatabaseSettings) -> tuple[Session, bool]:
+    """A session on the database as its application user, creating the database when it is missing."""
+    session = _open_existing(context, database)
+    if session is not None:
+        return session, False
+    _create_database(context, database)
+    context.emit(MigrationEvent(CREATED, database.key, f"created database {database.name}"))
+    credentials = app_credentials(database, context.secrets)
+    return connect(context.settings.mysql, credentials, database=database.name, autocommit=False), True
+
+
+def _open_existing(context: _Context, database: DatabaseSettings) -> Session | None:
+    """A session on the database as its application user (not autocommit); None when it does not exist."""
+    credentials = app_credentials(database, context.secrets)
+    try:
+        return connect(context.settings.mysql, credentials, database=database.name, autocommit=False)
+    except ServerError as error:
+        if error.errno == ER_BAD_DB:
+            return None
+        raise
+
+
+def _create_database(context: _Context, database: DatabaseSettings) -> None:
+    """CREATE DATABASE as the application user if it holds CREATE on it, else as the root user."""
+    mysql = context.settings.mysql
+    sql = (
+        f"CREATE DATABASE IF NOT EXISTS {quote_identifier(database.name)} "
+        "CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+    )
+    credentials = app_credentials(database, context.secrets)
+    try:
+        with connect(mysql, credentials) as session:
+            session.execute(sql)
+            return
+    except ServerError as error:
+        if error.errno not in DENIED or error.errno == ER_ACCESS_DENIED:
+            raise
+    root = root_credentials(context.settings, context.secrets)
+    where = f"{mysql.host}:{mysql.port}"
+    if root is None:
+        raise ServerError(
+            f"database {database.name} does not exist on {where} and {database.user} lacks the CREATE privilege "
+            "to create it; MYSQL_ROOT_PASSWORD is not set, so it was not tried as the root user",
+            hint=f"set MYSQL_ROOT_PASSWORD (in .env or the environment), or as an administrator run "
+            f"CREATE DATABASE `{database.name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci",
+        )
+    try:
+        with connect(mysql, root) as session:
+            session.execute(sql)
+    except ServerError as error:
+        if error.errno not in DENIED or error.errno == ER_ACCESS_DENIED:
+            raise
+        raise ServerError(
+            f"database {database.name} does not exist on {where} and neither {database.user} nor {root.user} "
+            f"holds the CREATE privilege on it: {error.detail}",
+            hint=f"as an administrator: GRANT CREATE ON `{database.name}`.* TO '{root.user}'@'%' "
+            f"(or to '{database.user}'@'%')",
+            errno=error.errno,
+        ) from error
+
+
+@contextmanager
+def _named_lock(context: _Context, database: DatabaseSettings) -> Iterator[None]:
+    """Hold ``GET_LOCK('ticketctl_migrate_<database>')`` on a session of its own."""
+    name = LOCK_PREFIX + database.name
+    timeout = context.settings.mysql.lock_timeout
+    session = connect(context.settings.mysql, app_credentials(database, context.secrets))
+    try:
+        if not _get_lock(session, name, 0):
+            context.emit(
+                MigrationEvent(LOCK_WAIT, database.key, f"waiting up to {timeout}s for {_lock_holder(session, name)}")
+            )
+            if timeout == 0 or not _get_lock(session, name, timeout):
+                raise LockedError(
+                    f"{database.name}: the migration lock {name} is held by {_lock_holder(session, name)} "
+                    f"and was not released within {timeout}s",
+                    hint="another 'ticketctl migrate' is running: wait for it, or find the connection with "
+                    "SHOW PROCESSLIST; mysql.lock_timeout sets the wait",
+                )
+        context.emit(MigrationEvent(LOCKED, database.key, f"holding {name}"))
+        yield
+    finally:
+        with suppress(ServerError):
+            session.execute("DO RELEASE_LOCK(%s)", (name,))
+        session.close()
+
+
+def _get_lock(session: Session, name: str, timeout: int) -> bool:
+    row = session.query_one("SELECT GET_LOCK(%s, %s)", (name, timeout))
+    if row is None or row[0] is None:
+        raise ServerError(f"GET_LOCK({name}) failed on {session.where}", hint="check the server's error log")
+    return int(row[0]) == 1
+
+
+def _lock_holder(session: Session, name: str) -> str:
+    """Who holds the lock: connection id, and user@host when the processlist shows it."""
+    row = session.query_one("SELECT IS_USED_LOCK(%s)", (name,))
+    holder = None if row is None else row[0]
+    if holder is None:
+        return "no one any more"
+    process = session.query_one(
+        "SELECT USER, HOST, TIME, COMMAND FROM information_schema.PROCESSLIST WHERE ID = %s", (holder,)
+    )
+    if process is None:
+        return f"connection {holder} (its user is hidden without the PROCESS privilege)"
+    user, host, seconds, command = process
+    return f"connection {holder} of {user}@{host} (connected {seconds}s, {command})"
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _discover_all(selected: Sequence[DatabaseSettings], schemas_dir: Path | None) -> dict[str, list[MigrationFile]]:
+    from ticketctl.resources import schemas_dir as packaged_schemas
+
+    folder = schemas_dir if schemas_dir is not None else packaged_schemas()
+    return {database.key: discover(folder, database.key) for database in selected}
+
+
+def _parallel(work: Callable[[DatabaseSettings], _T], selected: Sequence[DatabaseSettings]) -> list[_T]:
+    """Run ``work`` for each database at once; results in settings order; the first exception is raised."""
+    if len(selected) == 1:
+        return [work(selected[0])]
+    with ThreadPoolExecutor(max_workers=len(selected), thread_name_prefix="migrate") as pool:
+        futures = [pool.submit(work, database) for database in selected]
+        return [future.result() for future in futures]
+
+
+def _serialised(callback: EventCallback | None) -> Callable[[MigrationEvent], None]:
+    """The callback, called by one database thread at a time."""
+    if callback is None:
+        return lambda event: None
+    lock = threading.Lock()
+
+    def emit(event: MigrationEvent) -> None:
+        with lock:
+            callback(event)
+
+    return emit
+
+
+def _elapsed_ms(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)
+
+
+def _short(checksum: str | None) -> str:
+    return checksum[:12] if checksum else "none"
