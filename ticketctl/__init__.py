@@ -19,6 +19,9 @@ _EXPORTS = {
     "Settings": "ticketctl.settings",
     "build_stack": "ticketctl.stack",
     "render": "ticketctl.render",
+    "up": "ticketctl.project",
+    "down": "ticketctl.project",
+    "status": "ticketctl.project",
     "TicketctlError": "ticketctl.errors",
     "ExitCode": "ticketctl.errors",
 }

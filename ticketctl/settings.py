@@ -459,6 +459,13 @@ FIELDS: dict[str, FieldSpec] = _fields(
         "JVM heap of the search engine (-Xms and -Xmx).",
     ),
     FieldSpec(
+        "search.nofile",
+        _int_range(1024, 1048576),
+        65536,
+        "Open-files limit (ulimit nofile) of the search container; lower it where the Docker Engine's own "
+        "limit is lower (rootless Docker, sandboxed CI).",
+    ),
+    FieldSpec(
         "search.index",
         _pattern(INDEX_NAME_RE, "a lowercase index name"),
         "events",
@@ -550,6 +557,7 @@ class SearchSettings:
     verify_certs: bool
     ca_certs: str | None
     heap: str
+    nofile: int
     index: str
     shards: int
     replicas: int | str
@@ -833,6 +841,7 @@ def _build(values: Mapping[str, Any], sources: dict[str, str], path: Path | None
             verify_certs=values["search.verify_certs"],
             ca_certs=values["search.ca_certs"],
             heap=values["search.heap"].lower(),
+            nofile=values["search.nofile"],
             index=values["search.index"],
             shards=values["search.shards"],
             replicas=values["search.replicas"],
@@ -959,6 +968,7 @@ def flatten_settings(settings: Settings) -> dict[str, Any]:
         "verify_certs",
         "ca_certs",
         "heap",
+        "nofile",
         "index",
         "shards",
         "replicas",

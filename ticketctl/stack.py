@@ -279,7 +279,7 @@ def _search_service(settings: Settings) -> Service:
         ports=(PortBinding(settings.bind_address, settings.ports.search, 9200, setting="ports.search"),),
         volumes=(VolumeMount(f"{engine}-data", f"{home}/data"),),
         healthcheck=_healthcheck(("CMD-SHELL", probe), interval=5, timeout=10, retries=40, start_period=90),
-        ulimits=(("nofile", 65536, 65536),),
+        ulimits=(("nofile", settings.search.nofile, settings.search.nofile),),
         stop_grace_period=30.0,
         internal_port=9200,
     )

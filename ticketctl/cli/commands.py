@@ -10,10 +10,11 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
-    from ticketctl.cli import config, doctor, index, migrate, render
+    from ticketctl.cli import config, doctor, index, migrate, render, stack
 
     render.register(app)
     config.register(app)
+    stack.register(app)
     migrate.register(app)
     index.register(app)
     doctor.register(app)

@@ -1,0 +1,390 @@
+"""``ticketctl up``/``down``/``status`` end to end: the real Docker Engine and the locally built images.
+
+The images come from ``scripts/test-services`` (``TICKETCTL_TEST_IMAGE_MYSQL`` …);
+nothing is pulled. Each test runs the CLI as a subprocess in its own folder
+with its own Compose project name and free 3xxxx ports, and removes every
+container, network and volume of that project afterwards (by the Compose
+project label). Without the images or the Engine the tests skip, naming
+``scripts/test-services up``; with ``CI=true`` they fail instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import resource
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NoReturn
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+IMAGE_KEYS = ("mysql", "redis", "elasticsearch", "opensearch", "apps")
+PROJECT_LABEL = "com.docker.compose.project"
+VENV_BIN = Path(sys.executable).parent
+
+
+def _missing(what: str) -> NoReturn:
+    message = f"{what}; build and start them with `scripts/test-services up` and `. <(scripts/test-services env)`"
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"CI=true: {message}", pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def images() -> dict[str, str]:
+    found = {key: os.environ.get(f"TICKETCTL_TEST_IMAGE_{key.upper()}", "") for key in IMAGE_KEYS}
+    absent = [f"TICKETCTL_TEST_IMAGE_{key.upper()}" for key, value in found.items() if not value]
+    if absent:
+        _missing(f"the locally built images are not set ({', '.join(absent)})")
+    return found
+
+
+@pytest.fixture(scope="module")
+def docker_client(images: dict[str, str]) -> Iterator[Any]:
+    import docker
+
+    try:
+        client = docker.from_env(timeout=120)
+        client.ping()
+    except Exception as error:
+        _missing(f"the Docker Engine does not answer ({type(error).__name__})")
+    for reference in images.values():
+        try:
+            client.images.get(reference)
+        except docker.errors.ImageNotFound:
+            _missing(f"image {reference} is not built")
+    yield client
+    client.close()
+
+
+def _free_ports(count: int, *, consecutive: int = 1) -> list[int]:
+    """``count`` free loopback ports in 30000-32699, below Linux's ephemeral range (32768-60999) so that
+    no outgoing connection takes one meanwhile; the last starts a run of ``consecutive`` free ones."""
+    import random
+
+    chosen: list[int] = []
+    while len(chosen) < count:
+        span = consecutive if len(chosen) == count - 1 else 1
+        start = random.randrange(30000, 32700 - span)
+        block = range(start, start + span)
+        if any(port in chosen for port in block):
+            continue
+        if all(_port_is_free(port) for port in block):
+            chosen.append(start)
+    return chosen
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+@dataclass
+class Run:
+    """One CLI invocation's outcome."""
+
+    code: int
+    out: str
+    err: str
+    seconds: float
+
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+
+@dataclass
+class Project:
+    """A Compose project of one test: its folder, settings (as environment variables) and clean-up."""
+
+    name: str
+    folder: Path
+    client: Any
+    settings: dict[str, str] = field(default_factory=dict)
+
+    def environment(self, **extra: str) -> dict[str, str]:
+        inherited = {
+            k: v for k, v in os.environ.items() if not k.startswith("TICKETCTL_") or k.startswith("TICKETCTL_TEST_")
+        }
+        return {**inherited, **self.settings, **extra, "NO_COLOR": "1"}
+
+    def command(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "ticketctl", *args]
+
+    def ticketctl(self, *args: str, timeout: float = 600, **extra: str) -> Run:
+        started = time.monotonic()
+        done = subprocess.run(
+            self.command(*args),
+            cwd=self.folder,
+            env=self.environment(**extra),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
+        return Run(done.returncode, done.stdout, done.stderr, time.monotonic() - started)
+
+    def start(self, *args: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            self.command(*args),
+            cwd=self.folder,
+            env=self.environment(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+        )
+
+    def containers(self) -> dict[str, Any]:
+        found = self.client.containers.list(all=True, filters={"label": f"{PROJECT_LABEL}={self.name}"})
+        return {container.name: container for container in found}
+
+    def ids(self) -> dict[str, str]:
+        return {name: container.id for name, container in self.containers().items()}
+
+    def networks(self) -> list[str]:
+        return [n.name for n in self.client.networks.list(filters={"label": f"{PROJECT_LABEL}={self.name}"})]
+
+    def volumes(self) -> list[str]:
+        return sorted(v.name for v in self.client.volumes.list(filters={"label": f"{PROJECT_LABEL}={self.name}"}))
+
+    def env_file(self) -> dict[str, str]:
+        lines = (self.folder / ".env").read_text().splitlines()
+        return dict(line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
+
+    def cleanup(self) -> None:
+        import docker.errors
+
+        for container in self.containers().values():
+            with contextlib.suppress(docker.errors.NotFound):
+                container.remove(force=True, v=True)
+        for network in self.client.networks.list(filters={"label": f"{PROJECT_LABEL}={self.name}"}):
+            with contextlib.suppress(docker.errors.NotFound):
+                network.remove()
+        for volume in self.client.volumes.list(filters={"label": f"{PROJECT_LABEL}={self.name}"}):
+            with contextlib.suppress(docker.errors.NotFound):
+                volume.remove(force=True)
+
+
+def _search_nofile() -> int:
+    """The search container's open-files limit: 65536, or less where this machine's own hard limit is lower."""
+    return min(65536, resource.getrlimit(resource.RLIMIT_NOFILE)[1])
+
+
+@pytest.fixture
+def project(tmp_path: Path, docker_client: Any, images: dict[str, str]) -> Iterator[Project]:
+    mysql, redis, search, apps = _free_ports(4, consecutive=9)
+    name = f"tkt-e2e-{secrets.token_hex(4)}"
+    stack = Project(name=name, folder=tmp_path, client=docker_client)
+    stack.settings = {
+        "TICKETCTL_PROJECT": name,
+        "TICKETCTL_PORTS__MYSQL": str(mysql),
+        "TICKETCTL_PORTS__REDIS": str(redis),
+        "TICKETCTL_PORTS__SEARCH": str(search),
+        "TICKETCTL_PORTS__APPS": str(apps),
+        "TICKETCTL_SEARCH__NOFILE": str(_search_nofile()),
+        "TICKETCTL_SEARCH__HEAP": "512m",
+        **{f"TICKETCTL_IMAGES__{key.upper()}": reference for key, reference in images.items()},
+    }
+    yield stack
+    stack.cleanup()
+
+
+def _mysql(project: Project, port: int | None = None) -> Any:
+    import pymysql
+
+    env = project.env_file()
+    return pymysql.connect(
+        host="127.0.0.1",
+        port=port or int(project.settings["TICKETCTL_PORTS__MYSQL"]),
+        user="events_app",
+        password=env["EVENTS_DB_PASSWORD"],
+        database="events_db",
+        autocommit=True,
+        connect_timeout=10,
+    )
+
+
+def _services(run: Run) -> dict[str, dict[str, Any]]:
+    return {service["service"]: service for service in run.json()["services"]}
+
+
+# --------------------------------------------------------------------------- the life of a stack
+
+
+def test_up_converges_recreates_one_service_and_down_keeps_the_data(project: Project) -> None:
+    # 1. From nothing to healthy.
+    first = project.ticketctl("up", "--no-init", "--json")
+    assert first.code == 0, first.err
+    services = _services(first)
+    assert {name: (s["action"], s["health"]) for name, s in services.items()} == {
+        "mysql": ("created", "healthy"),
+        "redis": ("created", "healthy"),
+        "elasticsearch": ("created", "healthy"),
+    }
+    ids = project.ids()
+    assert sorted(ids) == sorted(f"{project.name}-{s}-1" for s in ("mysql", "redis", "elasticsearch"))
+    assert project.networks() == [f"{project.name}_backend"]
+
+    # A second up recreates nothing and is fast.
+    second = project.ticketctl("up", "--no-init", "--json")
+    assert second.code == 0, second.err
+    assert {s["action"] for s in _services(second).values()} == {"unchanged"}
+    assert project.ids() == ids
+    assert second.json()["elapsed_seconds"] < 3, second.json()
+
+    # 6. docker compose sees the stack as a Compose project.
+    compose = subprocess.run(
+        [str(VENV_BIN / "docker-compose"), "-p", project.name, "ps", "--format", "json"],
+        cwd="/",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert compose.returncode == 0, compose.stderr
+    listed = [json.loads(line) for line in compose.stdout.splitlines() if line.strip()]
+    assert sorted((c["Name"], c["Service"]) for c in listed) == sorted(
+        (f"{project.name}-{s}-1", s) for s in ("mysql", "redis", "elasticsearch")
+    )
+
+    # 2. Rows written before survive the recreation of MySQL (a changed port), and only MySQL is recreated.
+    with _mysql(project) as connection, connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE survivors (id INT PRIMARY KEY, name VARCHAR(20))")
+        cursor.execute("INSERT INTO survivors VALUES (1, 'before recreate')")
+    new_port = _free_ports(1)[0]
+    project.settings["TICKETCTL_PORTS__MYSQL"] = str(new_port)
+    third = project.ticketctl("up", "--no-init", "--json")
+    assert third.code == 0, third.err
+    assert {name: s["action"] for name, s in _services(third).items()} == {
+        "mysql": "recreated",
+        "redis": "unchanged",
+        "elasticsearch": "unchanged",
+    }
+    after = project.ids()
+    assert after[f"{project.name}-redis-1"] == ids[f"{project.name}-redis-1"]
+    assert after[f"{project.name}-elasticsearch-1"] == ids[f"{project.name}-elasticsearch-1"]
+    assert after[f"{project.name}-mysql-1"] != ids[f"{project.name}-mysql-1"]
+    with _mysql(project, new_port) as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT name FROM survivors WHERE id = 1")
+        assert cursor.fetchone() == ("before recreate",)
+
+    # status shows each service with its port, image and uptime.
+    status = project.ticketctl("status", "--json")
+    assert status.code == 0
+    rows = {row["service"]: row for row in status.json()["services"]}
+    assert rows["mysql"]["ports"] == [f"127.0.0.1:{new_port}->3306/tcp"]
+    assert rows["redis"]["state"] == "running" and rows["redis"]["health"] == "healthy"
+    assert rows["elasticsearch"]["uptime_seconds"] is not None
+
+    # 5. down keeps the volumes, and the data is there after the next up.
+    down = project.ticketctl("down")
+    assert down.code == 0, down.err
+    assert f"docker volume ls --filter label={PROJECT_LABEL}={project.name}" in down.out
+    assert project.containers() == {} and project.networks() == []
+    volumes = [f"{project.name}_{v}" for v in ("elasticsearch-data", "mysql-data", "redis-data")]
+    assert project.volumes() == volumes
+    again = project.ticketctl("up", "--no-init", "mysql")
+    assert again.code == 0, again.err
+    with _mysql(project, new_port) as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT name FROM survivors WHERE id = 1")
+        assert cursor.fetchone() == ("before recreate",)
+
+    refused = project.ticketctl("down", "--volumes")
+    assert refused.code == 16 and "--yes" in refused.err
+    assert project.volumes() == volumes
+    gone = project.ticketctl("down", "--volumes", "--yes")
+    assert gone.code == 0, gone.err
+    assert project.volumes() == [] and project.containers() == {}
+
+
+# --------------------------------------------------------------------------- failures
+
+
+def test_a_port_held_by_another_process_stops_up_before_anything_is_created(project: Project) -> None:
+    port = int(project.settings["TICKETCTL_PORTS__REDIS"])
+    with socket.socket() as holder:
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        holder.bind(("127.0.0.1", port))
+        holder.listen(1)
+        run = project.ticketctl("up", "--no-init")
+    assert run.code == 5, run.err
+    last = run.err.strip().splitlines()[-1]
+    assert last.startswith(
+        f"error: port {port} (ports.redis) for redis is taken by another process: pid {os.getpid()} ("
+    )
+    assert "TICKETCTL_PORTS__REDIS" in last
+    assert project.containers() == {} and project.networks() == [] and project.volumes() == []
+
+
+def test_a_service_that_never_becomes_healthy_fails_in_time_with_its_logs(
+    project: Project, images: dict[str, str]
+) -> None:
+    # The Redis image in the search engine's place runs fine but never answers on :9200.
+    project.settings["TICKETCTL_IMAGES__ELASTICSEARCH"] = images["redis"]
+    run = project.ticketctl("up", "--no-init", "--wait-timeout", "20")
+    assert run.code == 6, run.err
+    assert run.seconds < 60
+    last = run.err.strip().splitlines()[-1]
+    assert last.startswith("error: elasticsearch: not healthy after")
+    assert "--wait-timeout" in last
+    assert "--- last " in run.err and "log lines of elasticsearch ---" in run.err
+    assert project.containers() == {} and project.networks() == []
+
+
+def test_a_container_that_exits_during_the_health_wait_fails_at_once(project: Project, images: dict[str, str]) -> None:
+    project.settings["TICKETCTL_IMAGES__REDIS"] = images["apps"]  # it has no redis-server: the command exits
+    run = project.ticketctl("up", "--no-init", "mysql", "redis")
+    assert run.code == 6, run.err
+    assert run.seconds < 45
+    assert "error: redis: exited" in run.err and "while starting" in run.err
+    assert "--- last " in run.err and "redis-server: not found" in run.err  # its logs, shown above the error
+    assert project.containers() == {}
+
+
+# --------------------------------------------------------------------------- interruption and concurrency
+
+
+def test_ctrl_c_during_up_then_up_converges_without_duplicates(project: Project) -> None:
+    process = project.start("up", "--no-init", "mysql", "redis")
+    deadline = time.monotonic() + 60
+    while not project.containers() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert "up interrupted" in err
+    rerun = project.ticketctl("up", "--no-init", "--json", "mysql", "redis")
+    assert rerun.code == 0, rerun.err
+    assert {s["health"] for s in _services(rerun).values()} == {"healthy"}
+    assert sorted(project.containers()) == [f"{project.name}-mysql-1", f"{project.name}-redis-1"]
+
+
+def test_two_ups_at_once_never_duplicate_containers(project: Project) -> None:
+    first = project.start("up", "--no-init", "--json", "mysql", "redis")
+    second = project.start("up", "--no-init", "--json", "mysql", "redis")
+    results = []
+    for process in (first, second):
+        out, err = process.communicate(timeout=300)
+        results.append((process.returncode, out, err))
+    codes = sorted(code for code, _, _ in results)
+    assert codes in ([0, 0], [0, 11]), results
+    assert any("waiting for `ticketctl up`" in err or "another ticketctl" in err for _, _, err in results)
+    actions = [
+        {s["service"]: s["action"] for s in json.loads(out)["services"]} for code, out, _ in results if code == 0
+    ]
+    assert {"mysql": "created", "redis": "created"} in actions
+    assert sorted(project.containers()) == [f"{project.name}-mysql-1", f"{project.name}-redis-1"]

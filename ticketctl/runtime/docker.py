@@ -1,0 +1,678 @@
+"""The only module that imports ``docker``: small named wrappers over the Docker SDK.
+
+:class:`DockerRuntime` connects to the Engine the way the Docker CLI does
+(``DOCKER_HOST``, then ``DOCKER_CONTEXT``, then the current context of
+``~/.docker/config.json``, then the local socket), reads the Engine's API
+version, and offers the handful of calls ``up``/``down``/``status`` need.
+:class:`Container`, :class:`Network` and :class:`Volume` wrap the Engine's
+JSON in named properties. Every ``docker.errors.*`` and connection error is
+translated here into a :class:`~ticketctl.errors.DockerError` whose hint is the
+fix (start Docker, check ``DOCKER_HOST``, …).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import os
+import tarfile
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import docker
+import docker.errors
+import requests
+
+from ticketctl.errors import DockerError
+from ticketctl.runtime.compose import PortSpec
+from ticketctl.runtime.events import EventSink, PullEvent, ignore
+from ticketctl.runtime.ports import ContainerPort
+from ticketctl.runtime.translate import (
+    CONFIG_FILES_LABEL,
+    HASH_LABEL,
+    ONEOFF_LABEL,
+    PROJECT_LABEL,
+    SERVICE_LABEL,
+    EngineFeatures,
+)
+
+DEFAULT_SOCKET = "unix:///var/run/docker.sock"
+START_DOCKER_HINT = "start Docker: `sudo dockerd &` (Linux) or Docker Desktop; if it runs elsewhere, check DOCKER_HOST"
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "")
+
+
+# --------------------------------------------------------------------------- the endpoint
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where the Engine is: its URL, where that choice came from, and TLS settings."""
+
+    url: str
+    source: str  # "DOCKER_HOST", "context NAME" or "default"
+    tls: Any = None
+
+    @property
+    def is_local(self) -> bool:
+        """True when published ports are ports of this machine (so they can be probed here)."""
+        parsed = urlparse(self.url)
+        return parsed.scheme in ("unix", "npipe", "http+unix") or (
+            parsed.scheme in ("tcp", "http", "https") and (parsed.hostname or "") in LOCAL_HOSTS
+        )
+
+    def describe(self) -> str:
+        return f"{self.url} ({self.source})"
+
+
+def docker_config_dir(environ: Mapping[str, str]) -> Path:
+    return Path(environ.get("DOCKER_CONFIG") or Path.home() / ".docker")
+
+
+def resolve_endpoint(environ: Mapping[str, str] | None = None) -> Endpoint:
+    """The Engine endpoint as the Docker CLI would choose it."""
+    environ = os.environ if environ is None else environ
+    if environ.get("DOCKER_HOST"):
+        from docker.utils import kwargs_from_env
+
+        try:
+            params = kwargs_from_env(environment=dict(environ))
+        except docker.errors.DockerException as error:
+            raise DockerError(f"DOCKER_HOST/DOCKER_CERT_PATH: {error}", hint="check DOCKER_CERT_PATH") from None
+        return Endpoint(environ["DOCKER_HOST"], "DOCKER_HOST", params.get("tls"))
+    config_dir = docker_config_dir(environ)
+    name = environ.get("DOCKER_CONTEXT") or _current_context(config_dir)
+    if name and name != "default":
+        return _context_endpoint(config_dir, name)
+    return Endpoint(DEFAULT_SOCKET, "default")
+
+
+def _current_context(config_dir: Path) -> str | None:
+    try:
+        data = json.loads((config_dir / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    name = data.get("currentContext") if isinstance(data, dict) else None
+    return name if isinstance(name, str) and name else None
+
+
+def _context_endpoint(config_dir: Path, name: str) -> Endpoint:
+    """The docker endpoint of a named context from ``contexts/meta/<sha256(name)>/meta.json``."""
+    digest = hashlib.sha256(name.encode("utf-8")).hexdigest()
+    meta_file = config_dir / "contexts" / "meta" / digest / "meta.json"
+    try:
+        meta = json.loads(meta_file.read_text(encoding="utf-8"))
+        endpoint = meta["Endpoints"]["docker"]
+        host = str(endpoint["Host"])
+    except (OSError, ValueError, KeyError, TypeError):
+        raise DockerError(
+            f"Docker context {name!r} not found or unreadable ({meta_file})",
+            hint="switch to an existing context with `docker context use default`, or set DOCKER_HOST",
+        ) from None
+    tls_dir = config_dir / "contexts" / "tls" / digest / "docker"
+    tls = None
+    if tls_dir.is_dir():
+        from docker.tls import TLSConfig
+
+        cert = (str(tls_dir / "cert.pem"), str(tls_dir / "key.pem")) if (tls_dir / "cert.pem").is_file() else None
+        ca = str(tls_dir / "ca.pem") if (tls_dir / "ca.pem").is_file() else None
+        tls = TLSConfig(client_cert=cert, ca_cert=ca, verify=not endpoint.get("SkipTLSVerify", False) and ca)
+    return Endpoint(host, f"context {name}", tls)
+
+
+# --------------------------------------------------------------------------- error translation
+
+
+def _root_cause(error: BaseException) -> BaseException:
+    seen: set[int] = set()
+    current: BaseException = error
+    while id(current) not in seen:
+        seen.add(id(current))
+        for attribute in ("reason", "__cause__", "__context__"):
+            nested = getattr(current, attribute, None)
+            if isinstance(nested, BaseException):
+                current = nested
+                break
+        else:
+            for argument in getattr(current, "args", ()):
+                if isinstance(argument, BaseException):
+                    current = argument
+                    break
+            else:
+                return current
+    return current
+
+
+def unreachable(endpoint: Endpoint, error: BaseException) -> DockerError:
+    """The one-line error for an Engine that does not answer, with the fix."""
+    cause = _root_cause(error)
+    text = str(error)
+    if isinstance(cause, PermissionError) or "Permission denied" in text:
+        return DockerError(
+            f"permission denied on the Docker Engine at {endpoint.describe()}",
+            hint="add your user to the docker group (`sudo usermod -aG docker $USER`, then log in again) or use sudo",
+        )
+    if isinstance(cause, FileNotFoundError) or "No such file" in text:
+        reason = "the socket does not exist (Docker is not running)"
+    elif isinstance(cause, ConnectionRefusedError) or "refused" in text:
+        reason = "connection refused (Docker is not running there)"
+    else:
+        reason = f"{type(cause).__name__}: {cause}".strip()
+    return DockerError(f"cannot reach the Docker Engine at {endpoint.describe()}: {reason}", hint=START_DOCKER_HINT)
+
+
+def api_error_text(error: docker.errors.APIError) -> str:
+    explanation = error.explanation
+    if isinstance(explanation, bytes):
+        explanation = explanation.decode("utf-8", "replace")
+    return str(explanation or error).strip().splitlines()[0] if (explanation or str(error)) else "unknown error"
+
+
+class ConflictError(DockerError):
+    """The Engine refused because a name is already taken (HTTP 409)."""
+
+
+class PortAllocatedError(DockerError):
+    """The Engine could not publish a port (it is taken on the Docker host)."""
+
+
+class UlimitError(DockerError):
+    """The Engine could not give the container its ulimits: they exceed the Engine's own."""
+
+
+class PullFailedError(DockerError):
+    """An image could not be pulled; ``reason`` says why (the core adds the setting)."""
+
+    def __init__(self, image: str, reason: str):
+        super().__init__(f"cannot pull {image}: {reason}")
+        self.image = image
+        self.reason = reason
+
+
+# --------------------------------------------------------------------------- wrappers
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    if not value or value.startswith("0001-"):
+        return None
+    text = value.rstrip("Z")
+    if "." in text:
+        head, fraction = text.split(".", 1)
+        digits = "".join(ch for ch in fraction if ch.isdigit())[:6]
+        text = f"{head}.{digits}"
+    try:
+        return datetime.fromisoformat(text).replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+class Container:
+    """A container as ``docker inspect`` shows it, with named properties."""
+
+    def __init__(self, data: Mapping[str, Any], runtime: DockerRuntime):
+        self._data = data
+        self._runtime = runtime
+
+    def __repr__(self) -> str:
+        return f"Container({self.name}, {self.state})"
+
+    @property
+    def id(self) -> str:
+        return str(self._data["Id"])
+
+    @property
+    def short_id(self) -> str:
+        return self.id[:12]
+
+    @property
+    def name(self) -> str:
+        return str(self._data.get("Name", "")).lstrip("/")
+
+    @property
+    def labels(self) -> dict[str, str]:
+        return dict((self._data.get("Config") or {}).get("Labels") or {})
+
+    @property
+    def project(self) -> str | None:
+        return self.labels.get(PROJECT_LABEL)
+
+    @property
+    def service(self) -> str | None:
+        return self.labels.get(SERVICE_LABEL)
+
+    @property
+    def config_hash(self) -> str | None:
+        return self.labels.get(HASH_LABEL)
+
+    @property
+    def config_files(self) -> str | None:
+        return self.labels.get(CONFIG_FILES_LABEL)
+
+    @property
+    def oneoff(self) -> bool:
+        return self.labels.get(ONEOFF_LABEL, "False").lower() == "true"
+
+    @property
+    def state(self) -> str:
+        """created, running, paused, restarting, removing, exited or dead."""
+        return str((self._data.get("State") or {}).get("Status", "unknown"))
+
+    @property
+    def health(self) -> str | None:
+        """starting, healthy or unhealthy; None without a healthcheck."""
+        health = (self._data.get("State") or {}).get("Health")
+        return str(health["Status"]) if health else None
+
+    @property
+    def has_healthcheck(self) -> bool:
+        test = ((self._data.get("Config") or {}).get("Healthcheck") or {}).get("Test") or []
+        return bool(test) and test[0] != "NONE"
+
+    @property
+    def exit_code(self) -> int:
+        return int((self._data.get("State") or {}).get("ExitCode") or 0)
+
+    @property
+    def restart_count(self) -> int:
+        return int(self._data.get("RestartCount") or 0)
+
+    @property
+    def error(self) -> str:
+        return str((self._data.get("State") or {}).get("Error") or "")
+
+    @property
+    def image(self) -> str:
+        return str((self._data.get("Config") or {}).get("Image", ""))
+
+    @property
+    def image_id(self) -> str:
+        return str(self._data.get("Image", ""))
+
+    @property
+    def started_at(self) -> datetime | None:
+        return _parse_time((self._data.get("State") or {}).get("StartedAt"))
+
+    @property
+    def stop_timeout(self) -> int | None:
+        value = (self._data.get("Config") or {}).get("StopTimeout")
+        return int(value) if value is not None else None
+
+    @property
+    def ports(self) -> list[PortSpec]:
+        """Published ports: live bindings when running, else the declared ones."""
+        live = (self._data.get("NetworkSettings") or {}).get("Ports") or {}
+        declared = (self._data.get("HostConfig") or {}).get("PortBindings") or {}
+        source = live if any(live.values()) else declared
+        ports = []
+        for key, bindings in source.items():
+            container_port, _, protocol = key.partition("/")
+            for binding in bindings or []:
+                if binding.get("HostPort"):
+                    ports.append(
+                        PortSpec(
+                            host_ip=binding.get("HostIp") or "0.0.0.0",
+                            host_port=int(binding["HostPort"]),
+                            container_port=int(container_port),
+                            protocol=protocol or "tcp",
+                        )
+                    )
+        return sorted(ports, key=lambda p: (p.host_port, p.host_ip))
+
+    @property
+    def health_output(self) -> str:
+        """The output of the last health probe, empty when there is none."""
+        log = ((self._data.get("State") or {}).get("Health") or {}).get("Log") or []
+        return str(log[-1].get("Output", "")).strip() if log else ""
+
+    def last_log_lines(self, count: int = 20) -> list[str]:
+        """The container's last ``count`` lines of stdout and stderr."""
+        return self._runtime.logs(self.id, count)
+
+    def reload(self) -> Container:
+        """The container as the Engine sees it now."""
+        fresh = self._runtime.inspect(self.id)
+        if fresh is None:
+            raise DockerError(f"container {self.name} disappeared", hint="run the command again")
+        return fresh
+
+
+@dataclass(frozen=True)
+class Network:
+    id: str
+    name: str
+    labels: Mapping[str, str]
+    containers: int
+
+    @property
+    def project(self) -> str | None:
+        return self.labels.get(PROJECT_LABEL)
+
+
+@dataclass(frozen=True)
+class Volume:
+    name: str
+    labels: Mapping[str, str]
+
+    @property
+    def project(self) -> str | None:
+        return self.labels.get(PROJECT_LABEL)
+
+
+# --------------------------------------------------------------------------- the runtime
+
+
+TRANSIENT_PULL_FRAGMENTS = (
+    "toomanyrequests",
+    "too many requests",
+    "429",
+    "500 internal",
+    "502",
+    "503",
+    "504",
+    "timeout",
+    "timed out",
+    "connection reset",
+    "tls handshake",
+    "temporary failure",
+    "eof",
+)
+
+
+class DockerRuntime:
+    """A connection to one Docker Engine."""
+
+    def __init__(self, api: Any, endpoint: Endpoint):
+        self._api = api
+        self.endpoint = endpoint
+        self.api_version = str(api.api_version)
+        self.features = EngineFeatures(self.api_version)
+
+    @classmethod
+    def connect(cls, environ: Mapping[str, str] | None = None, *, timeout: float = 60.0) -> DockerRuntime:
+        """Connect as the Docker CLI would, negotiating the API version with the Engine."""
+        endpoint = resolve_endpoint(environ)
+        try:
+            api = docker.APIClient(
+                base_url=endpoint.url, version="auto", timeout=int(timeout), tls=endpoint.tls or False, max_pool_size=32
+            )
+        except docker.errors.DockerException as error:
+            if "Error while fetching server API version" in str(error) or isinstance(
+                _root_cause(error), OSError | requests.ConnectionError
+            ):
+                raise unreachable(endpoint, error) from None
+            raise DockerError(
+                f"cannot use the Docker endpoint {endpoint.describe()}: {error}",
+                hint="check DOCKER_HOST or the current docker context",
+            ) from None
+        return cls(api, endpoint)
+
+    def close(self) -> None:
+        self._api.close()
+
+    @contextlib.contextmanager
+    def _errors(self, action: str) -> Iterator[None]:
+        try:
+            yield
+        except docker.errors.APIError as error:
+            text = api_error_text(error)
+            if error.status_code == 409:
+                raise ConflictError(
+                    f"{action}: {text}",
+                    hint="another ticketctl or docker compose may be running; run the command again",
+                ) from None
+            lowered = text.lower()
+            if "setting rlimit" in lowered:
+                raise UlimitError(
+                    f"{action}: the Docker Engine cannot apply the container's ulimits (its own limit is lower)",
+                    hint="lower the ulimit, or raise dockerd's limit (LimitNOFILE in its service unit)",
+                ) from None
+            if "port is already allocated" in lowered or "address already in use" in lowered:
+                raise PortAllocatedError(
+                    f"{action}: {text}", hint="free that port or choose another in the ports.* settings"
+                ) from None
+            raise DockerError(
+                f"{action}: {text}", hint="see the Engine's message; `docker info` shows the Engine's state"
+            ) from None
+        except (requests.ConnectionError, requests.Timeout, ConnectionError) as error:
+            if isinstance(error, requests.ReadTimeout):
+                raise DockerError(
+                    f"{action}: the Docker Engine did not answer in time",
+                    hint="check `docker info`; the Engine may be overloaded",
+                ) from None
+            raise unreachable(self.endpoint, error) from None
+        except docker.errors.DockerException as error:
+            raise DockerError(f"{action}: {error}", hint="check `docker info`") from None
+
+    # ------------------------------------------------------------------ containers
+
+    def inspect(self, container_id: str) -> Container | None:
+        with self._errors(f"inspect container {container_id[:12]}"):
+            try:
+                return Container(self._api.inspect_container(container_id), self)
+            except docker.errors.NotFound:
+                return None
+
+    def containers(self, project: str, *, include_oneoff: bool = False) -> list[Container]:
+        """Every container of the Compose project (running or not), inspected."""
+        with self._errors(f"list the containers of project {project}"):
+            summaries = self._api.containers(all=True, filters={"label": f"{PROJECT_LABEL}={project}"})
+        found = []
+        for summary in summaries:
+            container = self.inspect(summary["Id"])
+            if container is not None and (include_oneoff or not container.oneoff):
+                found.append(container)
+        return sorted(found, key=lambda c: c.name)
+
+    def published_ports(self) -> list[ContainerPort]:
+        """Host ports held by running containers of any project."""
+        with self._errors("list running containers"):
+            summaries = self._api.containers(all=False)
+        ports = []
+        for summary in summaries:
+            labels = summary.get("Labels") or {}
+            name = (summary.get("Names") or ["/?"])[0].lstrip("/")
+            for port in summary.get("Ports") or []:
+                if port.get("PublicPort"):
+                    ports.append(
+                        ContainerPort(
+                            container=name,
+                            project=labels.get(PROJECT_LABEL),
+                            service=labels.get(SERVICE_LABEL),
+                            host_ip=port.get("IP") or "0.0.0.0",
+                            host_port=int(port["PublicPort"]),
+                            protocol=port.get("Type", "tcp"),
+                        )
+                    )
+        return ports
+
+    def create_container(self, name: str, body: Mapping[str, Any]) -> Container:
+        with self._errors(f"create container {name}"):
+            created = self._api.create_container_from_config(dict(body), name=name)
+        container = self.inspect(created["Id"])
+        if container is None:
+            raise DockerError(f"container {name} disappeared right after it was created", hint="run the command again")
+        return container
+
+    def copy_file(self, container: Container, target: str, content: bytes, mode: int) -> None:
+        """Place one file into a (not yet started) container; missing folders are created."""
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w") as archive:
+            info = tarfile.TarInfo(target.lstrip("/"))
+            info.size = len(content)
+            info.mode = mode
+            info.mtime = int(time.time())
+            archive.addfile(info, io.BytesIO(content))
+        with self._errors(f"copy {target} into {container.name}"):
+            self._api.put_archive(container.id, "/", buffer.getvalue())
+
+    def start(self, container: Container) -> None:
+        with self._errors(f"start {container.name}"):
+            self._api.start(container.id)
+
+    def stop(self, container: Container, timeout: float | None = None) -> None:
+        seconds = container.stop_timeout if timeout is None else timeout
+        with self._errors(f"stop {container.name}"):
+            try:
+                self._api.stop(container.id, timeout=int(10 if seconds is None else seconds))
+            except docker.errors.NotFound:
+                return
+
+    def remove(self, container: Container) -> None:
+        """Remove a container (forcibly, so a running one is killed); its named volumes stay."""
+        with self._errors(f"remove {container.name}"):
+            try:
+                self._api.remove_container(container.id, force=True, v=False)
+            except docker.errors.NotFound:
+                return
+
+    def logs(self, container_id: str, count: int = 20) -> list[str]:
+        with self._errors(f"read the logs of {container_id[:12]}"):
+            try:
+                raw = self._api.logs(container_id, stdout=True, stderr=True, tail=count)
+            except docker.errors.NotFound:
+                return []
+        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+        return [line.rstrip() for line in text.splitlines() if line.strip()][-count:]
+
+    # ------------------------------------------------------------------ images
+
+    def image_id(self, reference: str) -> str | None:
+        """The local image ID of ``reference``, None when the image is not here."""
+        with self._errors(f"inspect image {reference}"):
+            try:
+                return str(self._api.inspect_image(reference)["Id"])
+            except docker.errors.ImageNotFound:
+                return None
+            except docker.errors.NotFound:
+                return None
+
+    def pull(
+        self,
+        reference: str,
+        on_event: EventSink = ignore,
+        *,
+        attempts: int = 4,
+        first_delay: float = 1.0,
+        sleep: Callable[[float], None] | None = None,
+    ) -> str:
+        """Pull ``reference`` with progress events, retrying rate limits and transient errors."""
+        repository, tag = _split_reference(reference)
+        delay = first_delay
+        for attempt in range(1, attempts + 1):
+            try:
+                self._pull_once(reference, repository, tag, on_event)
+            except PullFailedError as error:
+                transient = any(fragment in error.reason.lower() for fragment in TRANSIENT_PULL_FRAGMENTS)
+                if not transient or attempt == attempts:
+                    raise
+                on_event(PullEvent(reference, f"retrying in {delay:g}s ({error.reason})"))
+                (sleep or time.sleep)(delay)
+                delay *= 2
+                continue
+            image_id = self.image_id(reference)
+            if image_id is None:
+                raise PullFailedError(reference, "the Engine reported success but the image is not there")
+            return image_id
+        raise AssertionError("unreachable")
+
+    def _pull_once(self, reference: str, repository: str, tag: str | None, on_event: EventSink) -> None:
+        try:
+            for message in self._api.pull(repository, tag=tag, stream=True, decode=True):
+                if "error" in message or "errorDetail" in message:
+                    detail = message.get("errorDetail") or {}
+                    raise PullFailedError(reference, str(detail.get("message") or message.get("error")))
+                progress = message.get("progressDetail") or {}
+                on_event(
+                    PullEvent(
+                        image=reference,
+                        status=str(message.get("status", "")),
+                        layer=message.get("id"),
+                        current=progress.get("current"),
+                        total=progress.get("total"),
+                    )
+                )
+        except docker.errors.APIError as error:
+            status = error.status_code or 0
+            reason = api_error_text(error)
+            if status == 429 or status >= 500:
+                reason = f"HTTP {status}: {reason}" if str(status) not in reason else reason
+            raise PullFailedError(reference, reason) from None
+        except (requests.ConnectionError, requests.Timeout) as error:
+            raise PullFailedError(reference, f"connection error (timeout): {_root_cause(error)}") from None
+
+    # ------------------------------------------------------------------ networks and volumes
+
+    def network(self, name: str) -> Network | None:
+        with self._errors(f"inspect network {name}"):
+            try:
+                data = self._api.inspect_network(name)
+            except docker.errors.NotFound:
+                return None
+        return Network(data["Id"], data["Name"], data.get("Labels") or {}, len(data.get("Containers") or {}))
+
+    def networks(self, project: str) -> list[Network]:
+        with self._errors(f"list the networks of project {project}"):
+            found = self._api.networks(filters={"label": f"{PROJECT_LABEL}={project}"})
+        networks = [self.network(item["Id"]) for item in found]
+        return [network for network in networks if network is not None]
+
+    def create_network(self, name: str, labels: Mapping[str, str]) -> Network:
+        with self._errors(f"create network {name}"):
+            self._api.create_network(name, driver="bridge", labels=dict(labels), check_duplicate=True)
+        network = self.network(name)
+        if network is None:
+            raise DockerError(f"network {name} disappeared right after it was created", hint="run the command again")
+        return network
+
+    def remove_network(self, network: Network) -> None:
+        with self._errors(f"remove network {network.name}"):
+            try:
+                self._api.remove_network(network.id)
+            except docker.errors.NotFound:
+                return
+
+    def volume(self, name: str) -> Volume | None:
+        with self._errors(f"inspect volume {name}"):
+            try:
+                data = self._api.inspect_volume(name)
+            except docker.errors.NotFound:
+                return None
+        return Volume(data["Name"], data.get("Labels") or {})
+
+    def volumes(self, project: str) -> list[Volume]:
+        with self._errors(f"list the volumes of project {project}"):
+            found = self._api.volumes(filters={"label": f"{PROJECT_LABEL}={project}"}) or {}
+        return sorted(
+            (Volume(item["Name"], item.get("Labels") or {}) for item in found.get("Volumes") or []),
+            key=lambda volume: volume.name,
+        )
+
+    def create_volume(self, name: str, labels: Mapping[str, str]) -> Volume:
+        with self._errors(f"create volume {name}"):
+            data = self._api.create_volume(name, driver="local", labels=dict(labels))
+        return Volume(data["Name"], data.get("Labels") or {})
+
+    def remove_volume(self, volume: Volume) -> None:
+        with self._errors(f"remove volume {volume.name}"):
+            try:
+                self._api.remove_volume(volume.name)
+            except docker.errors.NotFound:
+                return
+
+
+def _split_reference(reference: str) -> tuple[str, str | None]:
+    """``repo[:tag][@digest]`` → (repository, tag or digest); a registry port is not a tag."""
+    if "@" in reference:
+        repository, digest = reference.split("@", 1)
+        return repository, digest
+    last = reference.rsplit("/", 1)[-1]
+    if ":" in last:
+        repository, tag = reference.rsplit(":", 1)
+        return repository, tag
+    return reference, "latest"

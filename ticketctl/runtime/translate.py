@@ -1,0 +1,189 @@
+"""Translate a :class:`~ticketctl.runtime.compose.ServiceSpec` into Docker Engine API terms.
+
+Pure functions, no Docker calls: the names and labels Compose gives to
+containers, networks and volumes (so that ``docker compose -p <project> ps``
+and Docker Desktop see ticketctl's stack as a Compose project), the engine
+features that depend on the API version, and the JSON body of
+``POST /containers/create``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from ticketctl import __version__
+from ticketctl.runtime.compose import ComposeFile, ServiceSpec
+
+# The Compose version we present ourselves as in com.docker.compose.version.
+COMPOSE_VERSION = "2.40.3"
+
+PROJECT_LABEL = "com.docker.compose.project"
+SERVICE_LABEL = "com.docker.compose.service"
+NUMBER_LABEL = "com.docker.compose.container-number"
+ONEOFF_LABEL = "com.docker.compose.oneoff"
+HASH_LABEL = "com.docker.compose.config-hash"
+WORKING_DIR_LABEL = "com.docker.compose.project.working_dir"
+CONFIG_FILES_LABEL = "com.docker.compose.project.config_files"
+VERSION_LABEL = "com.docker.compose.version"
+DEPENDS_ON_LABEL = "com.docker.compose.depends_on"
+IMAGE_LABEL = "com.docker.compose.image"
+NETWORK_LABEL = "com.docker.compose.network"
+VOLUME_LABEL = "com.docker.compose.volume"
+TICKETCTL_MANAGED_LABEL = "io.ticketctl.managed-by"
+TICKETCTL_VERSION_LABEL = "io.ticketctl.version"
+TICKETCTL_PROJECT_LABEL = "io.ticketctl.project"
+TICKETCTL_SERVICE_LABEL = "io.ticketctl.service"
+
+NANOSECONDS = 1_000_000_000
+
+
+def container_name(project: str, service: str, number: int = 1) -> str:
+    """``<project>-<service>-1``, as Compose v2 names containers."""
+    return f"{project}-{service}-{number}"
+
+
+def network_name(project: str, network: str) -> str:
+    """``<project>_<network>``, as Compose names networks."""
+    return f"{project}_{network}"
+
+
+def volume_name(project: str, volume: str) -> str:
+    """``<project>_<volume>``, as Compose names volumes."""
+    return f"{project}_{volume}"
+
+
+# Fields of the Compose file that need a newer Engine API than 1.41 (Docker 20.10).
+MINIMUM_API = {"healthcheck.start_interval": "1.44"}
+
+
+@dataclass(frozen=True)
+class EngineFeatures:
+    """What the Engine's API version allows; newer fields are sent only where it has them."""
+
+    api_version: str
+
+    @property
+    def healthcheck_start_interval(self) -> bool:
+        return api_version_at_least(self.api_version, MINIMUM_API["healthcheck.start_interval"])
+
+    def effective(self, service: ServiceSpec) -> ServiceSpec:
+        """The service as this engine will run it: unsupported fields removed."""
+        health = service.healthcheck
+        if health is not None and health.start_interval is not None and not self.healthcheck_start_interval:
+            return replace(service, healthcheck=replace(health, start_interval=None))
+        return service
+
+    def dropped(self, service: ServiceSpec) -> list[str]:
+        """Fields of ``service`` that this engine cannot honour (keys of :data:`MINIMUM_API`)."""
+        health = service.healthcheck
+        if health is not None and health.start_interval is not None and not self.healthcheck_start_interval:
+            return ["healthcheck.start_interval"]
+        return []
+
+
+def api_version_at_least(version: str, minimum: str) -> bool:
+    """Compare Engine API versions such as ``1.41`` and ``1.44`` numerically."""
+
+    def parts(text: str) -> tuple[int, ...]:
+        return tuple(int(part) for part in text.split(".") if part.isdigit())
+
+    return parts(version) >= parts(minimum)
+
+
+def project_labels(project: str) -> dict[str, str]:
+    return {
+        PROJECT_LABEL: project,
+        VERSION_LABEL: COMPOSE_VERSION,
+        TICKETCTL_PROJECT_LABEL: project,
+        TICKETCTL_MANAGED_LABEL: "ticketctl",
+        TICKETCTL_VERSION_LABEL: __version__,
+    }
+
+
+def network_labels(compose: ComposeFile, network: str) -> dict[str, str]:
+    return {**compose.networks.get(network, {}), **project_labels(compose.name), NETWORK_LABEL: network}
+
+
+def volume_labels(compose: ComposeFile, volume: str) -> dict[str, str]:
+    return {**compose.volumes.get(volume, {}), **project_labels(compose.name), VOLUME_LABEL: volume}
+
+
+def container_labels(compose: ComposeFile, service: ServiceSpec, config_hash: str, image_id: str) -> dict[str, str]:
+    """The Compose labels of a service's container plus ticketctl's own."""
+    depends = ",".join(f"{d.service}:{d.condition}:false" for d in service.depends_on)
+    return {
+        **dict(service.labels),
+        **project_labels(compose.name),
+        SERVICE_LABEL: service.name,
+        NUMBER_LABEL: "1",
+        ONEOFF_LABEL: "False",
+        HASH_LABEL: config_hash,
+        WORKING_DIR_LABEL: str(compose.working_dir),
+        CONFIG_FILES_LABEL: str(compose.path),
+        DEPENDS_ON_LABEL: depends,
+        IMAGE_LABEL: image_id,
+        TICKETCTL_SERVICE_LABEL: service.name,
+    }
+
+
+def create_body(
+    service: ServiceSpec,
+    *,
+    project: str,
+    labels: Mapping[str, str],
+    features: EngineFeatures,
+) -> dict[str, Any]:
+    """The body of ``POST /containers/create`` for ``service`` (already made effective)."""
+    service = features.effective(service)
+    name = container_name(project, service.name)
+    network = network_name(project, service.networks[0] if service.networks else "default")
+    exposed: dict[str, dict[str, str]] = {f"{p.container_port}/{p.protocol}": {} for p in service.ports}
+    bindings: dict[str, list[dict[str, str]]] = {}
+    for port in service.ports:
+        bindings.setdefault(f"{port.container_port}/{port.protocol}", []).append(
+            {"HostIp": port.host_ip, "HostPort": str(port.host_port)}
+        )
+    restart_name, _, retries = service.restart.partition(":")
+    body: dict[str, Any] = {
+        "Image": service.image,
+        "Env": [f"{key}={value}" for key, value in service.environment],
+        "Labels": dict(labels),
+        "ExposedPorts": exposed,
+        "StopTimeout": round(service.stop_grace_period),
+        "HostConfig": {
+            "PortBindings": bindings,
+            "Mounts": [
+                {
+                    "Type": "volume",
+                    "Source": volume_name(project, m.volume),
+                    "Target": m.target,
+                    "ReadOnly": m.read_only,
+                }
+                for m in service.mounts
+            ],
+            "RestartPolicy": {"Name": restart_name, "MaximumRetryCount": int(retries or 0)},
+            "Ulimits": [{"Name": n, "Soft": soft, "Hard": hard} for n, soft, hard in service.ulimits],
+            "NetworkMode": network,
+        },
+        "NetworkingConfig": {"EndpointsConfig": {network: {"Aliases": [name, service.name]}}},
+    }
+    if service.command is not None:
+        body["Cmd"] = list(service.command)
+    if service.healthcheck is not None:
+        health = service.healthcheck
+        body["Healthcheck"] = {
+            "Test": list(health.test),
+            "Interval": _ns(health.interval),
+            "Timeout": _ns(health.timeout),
+            "Retries": health.retries,
+            "StartPeriod": _ns(health.start_period),
+        }
+        if health.start_interval is not None:
+            body["Healthcheck"]["StartInterval"] = _ns(health.start_interval)
+    return body
+
+
+def _ns(seconds: float) -> int:
+    return round(seconds * NANOSECONDS)
