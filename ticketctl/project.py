@@ -73,8 +73,9 @@ from ticketctl.secrets import Secrets, load_secrets, scrub_known
 from ticketctl.settings import FIELDS, Settings
 from ticketctl.stack import build_stack
 
-Initialiser = Callable[[Settings, Secrets, EventSink], None]
-"""Runs once every service is healthy: migrations, search index. Raises a TicketctlError on failure."""
+Initialiser = Callable[[Settings, Secrets, EventSink, frozenset[str]], Mapping[str, Any]]
+"""Runs once the started services are healthy (migrations, search index); gets their names and
+returns a summary for the report. Raises a TicketctlError on failure."""
 
 DEFAULT_LOCK_TIMEOUT = 120.0
 LOG_LINES = 20
@@ -120,6 +121,7 @@ class UpReport:
     created_volumes: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     initialised: bool = False
+    initialisation: Mapping[str, Any] | None = None
     elapsed: float = 0.0
 
     @property
@@ -141,6 +143,7 @@ class UpReport:
             "created_volumes": list(self.created_volumes),
             "warnings": list(self.warnings),
             "initialised": self.initialised,
+            "initialisation": dict(self.initialisation) if self.initialisation is not None else None,
             "elapsed_seconds": round(self.elapsed, 3),
         }
 
@@ -279,9 +282,11 @@ def up(
         )
         report = run.execute(remove_orphans=remove_orphans)
         initialised = False
+        initialisation: Mapping[str, Any] | None = None
         if initialise is not None and wait:
             emit(StepEvent("initialise", "started"))
-            initialise(settings, load_secrets(settings.output_dir, _environ(environ)), emit)
+            secrets = load_secrets(settings.output_dir, _environ(environ))
+            initialisation = initialise(settings, secrets, emit, frozenset(s.name for s in selected))
             emit(StepEvent("initialise", "done"))
             initialised = True
         elif initialise is not None:
@@ -298,6 +303,7 @@ def up(
         created_volumes=report.created_volumes,
         warnings=tuple(warnings),
         initialised=initialised,
+        initialisation=initialisation,
         elapsed=time.monotonic() - started,
     )
 

@@ -46,9 +46,11 @@ def connect(settings: Settings) -> DockerRuntime:
     return DockerRuntime.connect()
 
 
-def initialiser() -> Initialiser | None:
-    """What ``up`` runs once the stack is healthy (migrations, search index); wired in after merge."""
-    return None
+def initialiser() -> Initialiser:
+    """What ``up`` runs once the stack is healthy: the library calls behind migrate and index create."""
+    from ticketctl.initialise import initialise_stack
+
+    return initialise_stack
 
 
 LOCK_TIMEOUT_OPTION = typer.Option(
