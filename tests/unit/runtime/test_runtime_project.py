@@ -291,14 +291,16 @@ def test_a_failed_pull_names_the_image_and_its_setting(
 
 
 def test_initialise_runs_once_everything_is_healthy(make_settings: Any, fake_api: Any, runtime: Any) -> None:
-    seen: list[tuple[str, int]] = []
+    seen: list[tuple[str, int, frozenset[str]]] = []
 
-    def initialise(settings: Any, secrets: Secrets, on_event: Any) -> None:
+    def initialise(settings: Any, secrets: Secrets, on_event: Any, services: frozenset[str]) -> dict[str, int]:
         assert isinstance(secrets, Secrets) and "MYSQL_ROOT_PASSWORD" in secrets
-        seen.append((settings.project, len(fake_api.actions("healthy"))))
+        seen.append((settings.project, len(fake_api.actions("healthy")), services))
+        return {"applied": 3}
 
     report = _up(make_settings(), runtime, initialise=initialise)
-    assert seen == [("unit", 3)] and report.initialised
+    assert seen == [("unit", 3, frozenset({"mysql", "redis", "elasticsearch"}))] and report.initialised
+    assert report.as_dict()["initialisation"] == {"applied": 3}
     report = _up(make_settings(), runtime, initialise=initialise, wait=False)
     assert len(seen) == 1 and not report.initialised
 
