@@ -57,7 +57,7 @@ from ticketctl.runtime.events import (
     StepEvent,
 )
 from ticketctl.runtime.lock import project_lock
-from ticketctl.runtime.ports import PortNeed, find_conflicts
+from ticketctl.runtime.ports import PortConflict, PortNeed, find_conflicts
 from ticketctl.runtime.translate import (
     DEPENDS_ON_LABEL,
     MINIMUM_API,
@@ -71,7 +71,7 @@ from ticketctl.runtime.translate import (
 )
 from ticketctl.secrets import Secrets, load_secrets, scrub_known
 from ticketctl.settings import FIELDS, Settings
-from ticketctl.stack import build_stack
+from ticketctl.stack import Stack, build_stack
 
 Initialiser = Callable[[Settings, Secrets, EventSink, frozenset[str]], Mapping[str, Any]]
 """Runs once the started services are healthy (migrations, search index); gets their names and
@@ -380,6 +380,91 @@ def status(settings: Settings, runtime: DockerRuntime) -> list[ServiceStatus]:
     return rows
 
 
+# --------------------------------------------------------------------------- inspection (doctor)
+
+
+@dataclass(frozen=True)
+class ServiceInspection:
+    """One active service compared with what ``up`` would run now."""
+
+    service: str
+    container: Container | None
+    expected_hash: str | None  # None when the image is not present locally
+
+    @property
+    def outdated(self) -> bool:
+        """The container runs an older configuration or image than the rendered file asks for."""
+        return (
+            self.container is not None
+            and self.expected_hash is not None
+            and self.container.config_hash != self.expected_hash
+        )
+
+
+@dataclass(frozen=True)
+class ProjectInspection:
+    """What doctor reports about the project on the Engine; nothing is changed to learn it."""
+
+    services: tuple[ServiceInspection, ...]
+    orphans: tuple[Container, ...]
+    unused_volumes: tuple[str, ...]
+    port_conflicts: tuple[PortConflict, ...]
+    compose_file: str
+
+
+def inspect_project(
+    settings: Settings, runtime: DockerRuntime, environ: Mapping[str, str] | None = None
+) -> ProjectInspection:
+    """Compare the rendered compose file with the Engine's containers, volumes and ports."""
+    from ticketctl.render import COMPOSE_FILENAME
+
+    compose = load_compose_file(settings.output_dir / COMPOSE_FILENAME, environ)
+    active = compose.active_services(settings.profiles)
+    active_names = {service.name for service in active}
+    existing = runtime.containers(settings.project)
+    services = []
+    for service in active:
+        name = container_name(settings.project, service.name)
+        container = next((c for c in existing if c.name == name), None)
+        image_id = runtime.image_id(service.image)
+        expected = config_hash(runtime.features.effective(service), image_id) if image_id else None
+        services.append(ServiceInspection(service.name, container, expected))
+    mounted = {volume_name(settings.project, m.volume) for service in active for m in service.mounts}
+    unused = tuple(sorted(v.name for v in runtime.volumes(settings.project) if v.name not in mounted))
+    conflicts = find_conflicts(
+        port_needs(build_stack(settings), active),
+        runtime.published_ports(),
+        project=settings.project,
+        releasing=set(),
+        local=runtime.endpoint.is_local,
+    )
+    return ProjectInspection(
+        services=tuple(services),
+        orphans=tuple(c for c in existing if c.service not in active_names),
+        unused_volumes=unused,
+        port_conflicts=tuple(conflicts),
+        compose_file=str(compose.path),
+    )
+
+
+def port_needs(stack: Stack, services: Sequence[ServiceSpec]) -> list[PortNeed]:
+    """The host ports these services publish, each with the setting that chooses it."""
+    settings_of = {
+        (service.name, port.container_port): port.setting for service in stack.services for port in service.ports
+    }
+    return [
+        PortNeed(
+            service.name,
+            port.host_ip,
+            port.host_port,
+            port.protocol,
+            settings_of.get((service.name, port.container_port), ""),
+        )
+        for service in services
+        for port in service.ports
+    ]
+
+
 # --------------------------------------------------------------------------- helpers
 
 
@@ -596,22 +681,7 @@ class _UpRun:
 
     def _check_ports(self, *, releasing: list[Container]) -> None:
         self.emit(StepEvent("ports", "started"))
-        settings_of = {
-            (service.name, port.container_port): port.setting
-            for service in self.stack.services
-            for port in service.ports
-        }
-        needs = [
-            PortNeed(
-                service.name,
-                port.host_ip,
-                port.host_port,
-                port.protocol,
-                settings_of.get((service.name, port.container_port), ""),
-            )
-            for service in self.selected
-            for port in service.ports
-        ]
+        needs = port_needs(self.stack, self.selected)
         conflicts = find_conflicts(
             needs,
             self.runtime.published_ports(),

@@ -165,9 +165,12 @@ class DoctorReport:
 
 def all_checks(settings: Settings) -> list[Check]:
     """Every check, in report order."""
-    from ticketctl.doctor import host_checks, mysql_checks, redis_checks, search_checks
+    from ticketctl.doctor import docker_checks, host_checks, mysql_checks, redis_checks, search_checks
+    from ticketctl.stack import build_stack
 
+    services = [service.name for service in build_stack(settings).active_services]
     return [
+        *docker_checks.docker_checks(services),
         *host_checks.CHECKS,
         *mysql_checks.mysql_checks(settings.mysql.databases),
         *redis_checks.CHECKS,

@@ -384,6 +384,22 @@ TRANSIENT_PULL_FRAGMENTS = (
 )
 
 
+@dataclass(frozen=True)
+class EngineInfo:
+    version: str
+    api_version: str
+    operating_system: str
+    kernel: str
+    memory_bytes: int
+    cpus: int
+
+    @property
+    def runs_in_a_vm(self) -> bool:
+        """Docker Desktop, colima, OrbStack… run the Engine in a VM whose kernel settings differ from the host's."""
+        name = self.operating_system.lower()
+        return any(word in name for word in ("docker desktop", "boot2docker", "colima", "orbstack", "linuxkit"))
+
+
 class DockerRuntime:
     """A connection to one Docker Engine."""
 
@@ -448,6 +464,34 @@ class DockerRuntime:
             raise unreachable(self.endpoint, error) from None
         except docker.errors.DockerException as error:
             raise DockerError(f"{action}: {error}", hint="check `docker info`") from None
+
+    # ------------------------------------------------------------------ the Engine
+
+    def info(self) -> EngineInfo:
+        """The Engine's version, operating system and the memory and CPUs it can give containers."""
+        with self._errors("read the Engine's information"):
+            info = self._api.info()
+            version = self._api.version()
+        return EngineInfo(
+            version=str(version.get("Version", "?")),
+            api_version=self.api_version,
+            operating_system=str(info.get("OperatingSystem", "?")),
+            kernel=str(info.get("KernelVersion", "?")),
+            memory_bytes=int(info.get("MemTotal", 0) or 0),
+            cpus=int(info.get("NCPU", 0) or 0),
+        )
+
+    def run_once(self, image: str, command: list[str], *, timeout: float = 10.0) -> str:
+        """Run a throwaway container (removed afterwards) and return what it printed."""
+        with self._errors(f"run a throwaway {image} container"):
+            created = self._api.create_container(image, command, labels={"io.ticketctl.throwaway": "true"})
+            try:
+                self._api.start(created["Id"])
+                self._api.wait(created["Id"], timeout=int(timeout))
+                output = self._api.logs(created["Id"], stdout=True, stderr=False)
+            finally:
+                self._api.remove_container(created["Id"], force=True)
+        return output.decode("utf-8", "replace") if isinstance(output, bytes) else str(output)
 
     # ------------------------------------------------------------------ containers
 
