@@ -13,6 +13,7 @@ pass by skipping.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
@@ -369,21 +370,15 @@ class DockerScratch:
 
         for filters in self._filters():
             for container in self.client.containers.list(all=True, filters=filters):
-                try:
+                with contextlib.suppress(docker.errors.NotFound):
                     container.remove(force=True, v=True)
-                except docker.errors.NotFound:
-                    pass
         for filters in self._filters():
             for network in self.client.networks.list(filters=filters):
-                try:
+                with contextlib.suppress(docker.errors.NotFound):
                     network.remove()
-                except docker.errors.NotFound:
-                    pass
             for volume in self.client.volumes.list(filters=filters):
-                try:
+                with contextlib.suppress(docker.errors.NotFound):
                     volume.remove(force=True)
-                except docker.errors.NotFound:
-                    pass
 
 
 @pytest.fixture(scope="session")

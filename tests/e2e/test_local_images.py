@@ -39,7 +39,12 @@ def _tar(files: dict[str, tuple[str, int]]) -> bytes:
 
 
 def _healthcheck(command: str, interval: float = 1, retries: int = 120) -> dict[str, Any]:
-    return {"test": ["CMD-SHELL", command], "interval": int(interval * SECOND), "timeout": 10 * SECOND, "retries": retries}
+    return {
+        "test": ["CMD-SHELL", command],
+        "interval": int(interval * SECOND),
+        "timeout": 10 * SECOND,
+        "retries": retries,
+    }
 
 
 def _health(container: Any) -> str:
@@ -81,7 +86,10 @@ GRANT ALL PRIVILEGES ON \\`events_db\\`.* TO 'events'@'%';
 FLUSH PRIVILEGES;
 SQL
 """
-MYSQL_SEED = "CREATE TABLE events_db.venues (id INT PRIMARY KEY, name VARCHAR(40));\nINSERT INTO events_db.venues VALUES (1, 'Arena');\n"
+MYSQL_SEED = (
+    "CREATE TABLE events_db.venues (id INT PRIMARY KEY, name VARCHAR(40));\n"
+    "INSERT INTO events_db.venues VALUES (1, 'Arena');\n"
+)
 
 
 def test_mysql_image_runs_init_scripts_and_answers_over_tcp(
@@ -92,7 +100,12 @@ def test_mysql_image_runs_init_scripts_and_answers_over_tcp(
     root_password, events_password = secrets.token_hex(8), secrets.token_hex(8)
     container = docker_scratch.client.containers.create(
         local_images.mysql,
-        command=["mysqld", "--character-set-server=utf8mb4", "--collation-server=utf8mb4_unicode_ci", "--skip-name-resolve"],
+        command=[
+            "mysqld",
+            "--character-set-server=utf8mb4",
+            "--collation-server=utf8mb4_unicode_ci",
+            "--skip-name-resolve",
+        ],
         name=docker_scratch.name("mysql"),
         labels=docker_scratch.labels,
         environment={"MYSQL_ROOT_PASSWORD": root_password, "EVENTS_DB_PASSWORD": events_password},
@@ -108,18 +121,21 @@ def test_mysql_image_runs_init_scripts_and_answers_over_tcp(
     _wait_healthy(container, wait, 120)
 
     port = _published_port(container, "3306/tcp")
-    with pymysql.connect(host="127.0.0.1", port=port, user="events", password=events_password, database="events_db") as db:
-        with db.cursor() as cursor:
-            cursor.execute("SELECT name FROM venues WHERE id = 1")
-            assert cursor.fetchone() == ("Arena",)
-            cursor.execute("SELECT @@collation_server, VERSION()")
-            collation, version = cursor.fetchone()
+    with (
+        pymysql.connect(
+            host="127.0.0.1", port=port, user="events", password=events_password, database="events_db"
+        ) as db,
+        db.cursor() as cursor,
+    ):
+        cursor.execute("SELECT name FROM venues WHERE id = 1")
+        assert cursor.fetchone() == ("Arena",)
+        cursor.execute("SELECT @@collation_server, VERSION()")
+        collation, version = cursor.fetchone()
     assert collation == "utf8mb4_unicode_ci"
     assert "MariaDB" in version
-    with pymysql.connect(host="127.0.0.1", port=port, user="root", password=root_password) as db:
-        with db.cursor() as cursor:
-            cursor.execute("SELECT CURRENT_USER()")
-            assert cursor.fetchone() == ("root@%",)
+    with pymysql.connect(host="127.0.0.1", port=port, user="root", password=root_password) as db, db.cursor() as cursor:
+        cursor.execute("SELECT CURRENT_USER()")
+        assert cursor.fetchone() == ("root@%",)
 
 
 def test_mysql_image_refuses_to_start_without_a_root_password(

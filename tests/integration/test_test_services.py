@@ -37,10 +37,9 @@ def test_mariadb_scratch_user_sees_only_its_database(mysql_server: MySQLServer, 
 
     own, other = mysql_scratch.database(), mysql_scratch.database()
     user, password = mysql_scratch.user(grant_database=own)
-    with mysql_server.connect(user=user, password=password, database=own) as connection:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT CURRENT_USER()")
-            assert cursor.fetchone() == (f"{user}@%",)
+    with mysql_server.connect(user=user, password=password, database=own) as connection, connection.cursor() as cursor:
+        cursor.execute("SELECT CURRENT_USER()")
+        assert cursor.fetchone() == (f"{user}@%",)
     with pytest.raises(pymysql.err.OperationalError) as refused:
         mysql_server.connect(user=user, password=password, database=other)
     assert refused.value.args[0] == 1044  # ER_DBACCESS_DENIED_ERROR
@@ -109,7 +108,9 @@ def test_elasticsearch_is_8_19(elasticsearch_server: SearchServer) -> None:
 
 def test_elasticsearch_document_round_trip(elasticsearch_scratch: SearchScratch) -> None:
     server, index = elasticsearch_scratch.server, elasticsearch_scratch.index("events")
-    server.ok("PUT", f"/{index}", {"mappings": {"properties": {"title": {"type": "text"}, "city": {"type": "keyword"}}}})
+    server.ok(
+        "PUT", f"/{index}", {"mappings": {"properties": {"title": {"type": "text"}, "city": {"type": "keyword"}}}}
+    )
     server.ok("PUT", f"/{index}/_doc/1?refresh=true", {"title": "Rock in Rio", "city": "Rio"})
     server.ok("PUT", f"/{index}/_doc/2?refresh=true", {"title": "Jazz night", "city": "Lisboa"})
     assert server.ok("GET", f"/{index}/_doc/1")["_source"] == {"title": "Rock in Rio", "city": "Rio"}

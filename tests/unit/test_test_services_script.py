@@ -102,6 +102,12 @@ def test_status_reports_each_server_down_and_fails(tmp_path: Path) -> None:
     states = {line.split()[0]: line.split()[1] for line in result.stdout.splitlines()}
     assert states == {
         name: "DOWN"
-        for name in ("docker", "mariadb", "redis", "elasticsearch", "opensearch")
-        + tuple(f"image:{image.lower()}" for image in IMAGES)
+        for name in (
+            "docker",
+            "mariadb",
+            "redis",
+            "elasticsearch",
+            "opensearch",
+            *tuple(f"image:{image.lower()}" for image in IMAGES),
+        )
     }
