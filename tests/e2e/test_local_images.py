@@ -307,3 +307,29 @@ def test_docker_scratch_removes_labelled_objects(docker_scratch: DockerScratch, 
     assert network.name not in {n.name for n in client.networks.list()}
     assert volume.name not in {v.name for v in client.volumes.list()}
     assert container.name not in {c.name for c in client.containers.list(all=True)}
+
+
+def _run_to_end(scratch: DockerScratch, image: str, command: list[str], suffix: str) -> tuple[int, str]:
+    container = scratch.client.containers.run(
+        image, command=command, name=scratch.name(suffix), labels=scratch.labels, detach=True
+    )
+    status = container.wait(timeout=60)["StatusCode"]
+    return status, container.logs().decode(errors="replace")
+
+
+def test_entrypoints_pass_flags_to_the_server_and_run_other_commands(
+    docker_scratch: DockerScratch, local_images: LocalImages
+) -> None:
+    status, output = _run_to_end(docker_scratch, local_images.mysql, ["--version"], "mysql-flag")
+    assert (status, "mariadbd  Ver 10.11." in output) == (0, True), output
+    status, output = _run_to_end(docker_scratch, local_images.mysql, ["mysql", "--version"], "mysql-cmd")
+    assert (status, "Distrib 10.11." in output) == (0, True), output
+    status, output = _run_to_end(docker_scratch, local_images.redis, ["--version"], "redis-flag")
+    assert (status, output.startswith("Redis server v=7.")) == (0, True), output
+    status, output = _run_to_end(docker_scratch, local_images.redis, ["redis-cli", "--version"], "redis-cmd")
+    assert (status, output.startswith("redis-cli 7.")) == (0, True), output
+    users = {"elasticsearch": "1000", "opensearch": "1000", "apps": "0"}
+    for name, uid in users.items():
+        image = getattr(local_images, name)
+        status, output = _run_to_end(docker_scratch, image, ["sh", "-c", "echo uid=$(id -u)"], f"{name}-sh")
+        assert (status, output.strip()) == (0, f"uid={uid}"), name

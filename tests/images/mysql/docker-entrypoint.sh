@@ -132,6 +132,12 @@ if [[ "${1:-}" == -* ]]; then set -- mysqld "$@"; fi
 if [[ "${1:-}" == mysqld || "${1:-}" == mariadbd ]]; then
 	shift
 	SERVER_ARGS=("$@")
+	# As on the official image, --help and --version need no datadir.
+	for arg in "${SERVER_ARGS[@]}"; do
+		case "$arg" in
+		-'?' | --help | --print-defaults | -V | --version) exec "$SERVER" "${SERVER_ARGS[@]}" ;;
+		esac
+	done
 	mkdir -p /run/mysqld && chown mysql:mysql /run/mysqld
 	if [[ ! -d "$DATADIR/mysql" ]]; then
 		initialise_datadir
