@@ -333,3 +333,34 @@ def test_entrypoints_pass_flags_to_the_server_and_run_other_commands(
         image = getattr(local_images, name)
         status, output = _run_to_end(docker_scratch, image, ["sh", "-c", "echo uid=$(id -u)"], f"{name}-sh")
         assert (status, output.strip()) == (0, f"uid={uid}"), name
+
+
+def test_mysql_image_reads_secrets_from_files(
+    docker_scratch: DockerScratch, local_images: LocalImages, wait: Callable[..., Any]
+) -> None:
+    import pymysql
+
+    root_password, app_password = secrets.token_hex(8), secrets.token_hex(8)
+    container = docker_scratch.client.containers.create(
+        local_images.mysql,
+        name=docker_scratch.name("mysql-files"),
+        labels=docker_scratch.labels,
+        environment={
+            "MYSQL_ROOT_PASSWORD_FILE": "/run/secrets/root",
+            "MYSQL_DATABASE": "app_db",
+            "MYSQL_USER": "app",
+            "MYSQL_PASSWORD_FILE": "/run/secrets/app",
+        },
+        ports={"3306/tcp": ("127.0.0.1", None)},
+        healthcheck=_healthcheck('mysql --protocol=TCP -h127.0.0.1 -uroot -p"$(cat /run/secrets/root)" -e "SELECT 1"'),
+    )
+    container.put_archive("/run", _tar({"secrets/root": (root_password, 0o644), "secrets/app": (app_password, 0o644)}))
+    container.start()
+    _wait_healthy(container, wait, 120)
+    port = _published_port(container, "3306/tcp")
+    with (
+        pymysql.connect(host="127.0.0.1", port=port, user="app", password=app_password, database="app_db") as db,
+        db.cursor() as cursor,
+    ):
+        cursor.execute("SELECT DATABASE(), CURRENT_USER()")
+        assert cursor.fetchone() == ("app_db", "app@%")

@@ -3,9 +3,10 @@
 # It follows the contract of the official `mysql` image:
 #   - `mysqld` (the default command) runs the server; a first argument that starts
 #     with `-` is a server flag; any other command is run as is.
-#   - On the first start only (no system tables in /var/lib/mysql) it installs the
-#     datadir, starts a temporary server on the socket only, sets the root password
-#     (MYSQL_ROOT_PASSWORD, MYSQL_ALLOW_EMPTY_PASSWORD or MYSQL_RANDOM_ROOT_PASSWORD),
+#   - On the first start only (no system tables in /var/lib/mysql) it reads the
+#     MYSQL_*_FILE secrets, installs the datadir, starts a temporary server on
+#     the socket only, sets the root password (MYSQL_ROOT_PASSWORD,
+#     MYSQL_ALLOW_EMPTY_PASSWORD or MYSQL_RANDOM_ROOT_PASSWORD),
 #     creates MYSQL_DATABASE and MYSQL_USER/MYSQL_PASSWORD, runs
 #     /docker-entrypoint-initdb.d/*.sh (executed if executable, else sourced),
 #     *.sql, *.sql.gz and *.sql.xz in name order, stops it, and then starts the
@@ -28,6 +29,19 @@ docker_process_sql() {
 	local database=()
 	if [[ -n "${MYSQL_DATABASE:-}" ]]; then database=(--database="$MYSQL_DATABASE"); fi
 	mariadb --protocol=socket --socket="$SOCKET" -uroot "${database[@]}" "$@"
+}
+
+# VAR_FILE names a file holding VAR's value (Docker and Kubernetes secrets), as
+# on the official image; setting both is an error.
+file_env() {
+	local var=$1 file_var="${1}_FILE"
+	if [[ -n "${!var:-}" && -n "${!file_var:-}" ]]; then
+		die "both $var and $file_var are set (but are exclusive)"
+	fi
+	if [[ -n "${!file_var:-}" ]]; then
+		export "$var"="$(<"${!file_var}")"
+		unset "$file_var"
+	fi
 }
 
 sql_escape() { printf '%s' "${1//\'/\'\'}"; }
@@ -115,6 +129,10 @@ process_init_files() {
 }
 
 initialise_datadir() {
+	local var
+	for var in MYSQL_ROOT_PASSWORD MYSQL_ROOT_HOST MYSQL_DATABASE MYSQL_USER MYSQL_PASSWORD; do
+		file_env "$var"
+	done
 	check_environment
 	log "initialising the database in $DATADIR"
 	mkdir -p "$DATADIR" && chown mysql:mysql "$DATADIR"
