@@ -1,0 +1,113 @@
+"""scripts/test-services without servers: what `env` prints, recipe hashes, and failure messages."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = REPO_ROOT / "scripts" / "test-services"
+IMAGES = ("MYSQL", "REDIS", "ELASTICSEARCH", "OPENSEARCH", "APPS")
+
+
+def run(*args: str, script: Path = SCRIPT, **env: str) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("TICKETCTL_TEST_") and k != "DOCKER_HOST"}
+    environment.update(env)
+    return subprocess.run(
+        ["bash", str(script), *args], capture_output=True, text=True, env=environment, timeout=60, check=False
+    )
+
+
+def exports(output: str) -> dict[str, str]:
+    pairs = {}
+    for line in output.splitlines():
+        match = re.fullmatch(r"export ([A-Z_]+)=(.*)", line)
+        assert match, f"not an export line: {line!r}"
+        pairs[match[1]] = match[2]
+    return pairs
+
+
+def test_env_prints_the_test_variables_with_their_defaults() -> None:
+    result = run("env")
+    assert result.returncode == 0, result.stderr
+    values = exports(result.stdout)
+    assert {k: v for k, v in values.items() if not k.startswith("TICKETCTL_TEST_IMAGE_")} == {
+        "TICKETCTL_TEST_STATE": "/var/tmp/ticketctl-test-services",
+        "TICKETCTL_TEST_MYSQL_HOST": "127.0.0.1",
+        "TICKETCTL_TEST_MYSQL_PORT": "13306",
+        "TICKETCTL_TEST_MYSQL_ROOT_USER": "root",
+        "TICKETCTL_TEST_MYSQL_ROOT_PASSWORD": "ticketctl-test-root",
+        "TICKETCTL_TEST_REDIS_URL": "redis://127.0.0.1:16379",
+        "TICKETCTL_TEST_ELASTICSEARCH_URL": "http://127.0.0.1:19200",
+        "TICKETCTL_TEST_OPENSEARCH_URL": "http://127.0.0.1:19201",
+    }
+    for name in IMAGES:
+        assert re.fullmatch(rf"ticketctl-local/{name.lower()}:[0-9a-f]{{12}}", values[f"TICKETCTL_TEST_IMAGE_{name}"])
+
+
+def test_env_follows_port_overrides_and_passes_docker_host() -> None:
+    result = run(
+        "env",
+        TICKETCTL_TEST_MYSQL_PORT="23306",
+        TICKETCTL_TEST_REDIS_PORT="26379",
+        TICKETCTL_TEST_ELASTICSEARCH_PORT="29200",
+        TICKETCTL_TEST_OPENSEARCH_PORT="29201",
+        DOCKER_HOST="unix:///run/other docker.sock",
+    )
+    values = exports(result.stdout)
+    assert values["TICKETCTL_TEST_MYSQL_PORT"] == "23306"
+    assert values["TICKETCTL_TEST_REDIS_URL"] == "redis://127.0.0.1:26379"
+    assert values["TICKETCTL_TEST_ELASTICSEARCH_URL"] == "http://127.0.0.1:29200"
+    assert values["TICKETCTL_TEST_OPENSEARCH_URL"] == "http://127.0.0.1:29201"
+    assert values["DOCKER_HOST"] == r"unix:///run/other\ docker.sock"  # printf %q, safe to eval
+
+
+def test_recipe_hash_moves_only_with_that_image_recipe(tmp_path: Path) -> None:
+    shutil.copytree(REPO_ROOT / "scripts", tmp_path / "scripts")
+    shutil.copytree(REPO_ROOT / "tests" / "images", tmp_path / "tests" / "images")
+    copy = tmp_path / "scripts" / "test-services"
+    before = exports(run("env", script=copy).stdout)
+    assert before == exports(run("env", script=copy).stdout)
+
+    entrypoint = tmp_path / "tests" / "images" / "redis" / "docker-entrypoint.sh"
+    entrypoint.write_text(entrypoint.read_text() + "# changed\n")
+    after = exports(run("env", script=copy).stdout)
+    assert after["TICKETCTL_TEST_IMAGE_REDIS"] != before["TICKETCTL_TEST_IMAGE_REDIS"]
+    for name in ("MYSQL", "ELASTICSEARCH", "OPENSEARCH", "APPS"):
+        assert after[f"TICKETCTL_TEST_IMAGE_{name}"] == before[f"TICKETCTL_TEST_IMAGE_{name}"]
+
+
+def test_unknown_command_is_one_clear_line_and_usage() -> None:
+    result = run("start")
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[0] == "test-services: error: unknown command start"
+    assert "scripts/test-services up" in result.stderr
+
+
+def test_status_reports_each_server_down_and_fails(tmp_path: Path) -> None:
+    result = run(
+        "status",
+        TICKETCTL_TEST_STATE=str(tmp_path),
+        TICKETCTL_TEST_MYSQL_PORT="1",
+        TICKETCTL_TEST_REDIS_PORT="1",
+        TICKETCTL_TEST_ELASTICSEARCH_PORT="1",
+        TICKETCTL_TEST_OPENSEARCH_PORT="1",
+        TICKETCTL_TEST_IMAGE_PREFIX="tkt-no-such-prefix",
+        DOCKER_HOST=f"unix://{tmp_path}/no-docker.sock",
+    )
+    assert result.returncode == 1
+    states = {line.split()[0]: line.split()[1] for line in result.stdout.splitlines()}
+    assert states == {
+        name: "DOWN"
+        for name in (
+            "docker",
+            "mariadb",
+            "redis",
+            "elasticsearch",
+            "opensearch",
+            *tuple(f"image:{image.lower()}" for image in IMAGES),
+        )
+    }
