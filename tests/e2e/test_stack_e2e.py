@@ -375,6 +375,11 @@ def test_ctrl_c_during_up_then_up_converges_without_duplicates(project: Project)
 
 def test_two_ups_at_once_never_duplicate_containers(project: Project) -> None:
     first = project.start("up", "--no-init", "--json", "mysql", "redis")
+    # Start the second once the first is inside its locked section (its containers exist and
+    # MySQL is not healthy yet, which takes at least one 5 s health interval), so the two overlap.
+    deadline = time.monotonic() + 60
+    while not project.containers() and time.monotonic() < deadline and first.poll() is None:
+        time.sleep(0.1)
     second = project.start("up", "--no-init", "--json", "mysql", "redis")
     results = []
     for process in (first, second):
