@@ -24,3 +24,19 @@ def test_architecture_names_all_nine_services(tmp_path: Path) -> None:
     stack = build_stack(load_settings(None, environ={}, cwd=tmp_path))
     for service in stack.services:
         assert f"| {service.name} |" in text or service.role == "infrastructure"
+
+
+def test_readme_lists_every_exit_code() -> None:
+    from ticketctl.errors import ExitCode
+
+    text = (ROOT / "README.md").read_text()
+    for code in ExitCode:
+        assert f"\n| {int(code)} | " in text, f"exit code {int(code)} ({code.name}) is missing from the README"
+
+
+def test_readme_starts_with_the_two_commands() -> None:
+    text = (ROOT / "README.md").read_text()
+    head = text.split("\n## ", 1)[0]
+    assert "scripts/quickstart" in head and "scripts/run-tests" in head
+    for script in ("scripts/quickstart", "scripts/run-tests", ".ci/run"):
+        assert (ROOT / script).stat().st_mode & 0o111, f"{script} is not executable"
