@@ -179,19 +179,22 @@ def all_checks(settings: Settings) -> list[Check]:
 
 
 def select_checks(checks: Iterable[Check], names: Iterable[str]) -> list[Check]:
-    """Checks matching the given groups or full names (``mysql``, ``redis.lock``)."""
+    """Checks named by a group, a check or a prefix of checks (``mysql``, ``mysql.events``, ``redis.lock``)."""
     checks = list(checks)
     wanted = list(names)
     if not wanted:
         return checks
-    known = {check.name for check in checks} | {check.group for check in checks}
-    unknown = [name for name in wanted if name not in known]
+
+    def matches(check: Check, name: str) -> bool:
+        return check.name == name or check.name.startswith(name + ".")
+
+    unknown = [name for name in wanted if not any(matches(check, name) for check in checks)]
     if unknown:
         raise ConfigError(
             f"unknown check {unknown[0]!r}",
             hint=f"choose from: {', '.join(sorted({c.group for c in checks}))} ('ticketctl doctor --list')",
         )
-    selected = [check for check in checks if check.name in wanted or check.group in wanted]
+    selected = [check for check in checks if any(matches(check, name) for name in wanted)]
     names_selected = {check.name for check in selected}
     # A selected check brings the checks it needs, so `doctor redis.lock` still pings first.
     extra = [c for c in checks if c.name not in names_selected and any(c.name in s.needs for s in selected)]
