@@ -271,6 +271,19 @@ def test_retries_stop_after_the_last_delay_with_a_one_line_error() -> None:
     assert "\n" not in caught.value.message
 
 
+def test_a_health_wait_that_runs_out_is_an_answer_not_an_error() -> None:
+    """OpenSearch and Elasticsearch answer 408 with the health body when wait_for_status is not reached in time."""
+    from opensearchpy import TransportError
+
+    body = {"cluster_name": "c", "status": "red", "timed_out": True, "unassigned_shards": 1}
+    conn, sleeps, client = connection([TransportError(408, "request timeout", body)])
+    assert conn.health(wait_for_status="yellow", timeout=1) == body
+    assert (sleeps, len(client.transport.calls)) == ([], 1)
+    other, _, _ = connection([TransportError(408, "request timeout", {"error": "no health body"})])
+    with pytest.raises(SearchRequestError):
+        other.health(wait_for_status="yellow", timeout=1)
+
+
 def test_a_400_is_not_retried() -> None:
     conn, sleeps, client = connection([os_error(400, "illegal_argument_exception", "bad"), {"never": "reached"}])
     with pytest.raises(SearchRequestError, match="400 illegal_argument_exception: bad"):
