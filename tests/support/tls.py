@@ -65,11 +65,10 @@ class Pki:
         directory.mkdir(parents=True, exist_ok=True)
         pki = cls(directory)
         ca_key, ca_cert = _self_signed_ca("ticketctl test CA")
-        other_key, other_cert = _self_signed_ca("ticketctl test CA that signed nothing here")
-        del other_key
+        _, other_cert = _self_signed_ca("ticketctl test CA that signed nothing here")
         _write_cert(pki.ca, ca_cert)
         _write_cert(pki.other_ca, other_cert)
-        leaves = (
+        leaves: tuple[tuple[Path, Path, list[str], list[str], x509.ObjectIdentifier], ...] = (
             (pki.server_cert, pki.server_key, ["localhost"], [LOOPBACK], ExtendedKeyUsageOID.SERVER_AUTH),
             (pki.wrong_host_cert, pki.wrong_host_key, ["db.example.internal"], [], ExtendedKeyUsageOID.SERVER_AUTH),
             (pki.client_cert, pki.client_key, ["ticketctl-client"], [], ExtendedKeyUsageOID.CLIENT_AUTH),

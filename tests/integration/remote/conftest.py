@@ -74,14 +74,12 @@ def mismatched_mariadb(pki: Pki) -> Iterator[PrivateMariaDB]:
         yield server
 
 
-@pytest.fixture(scope="session")
-def tls_redis(pki: Pki) -> Iterator[PrivateRedis]:
-    """The managed Redis: TLS only, AUTH with a password."""
+def _redis(pki: Pki, cert: Path, key: Path) -> Iterator[PrivateRedis]:
     _require_program("redis-server", "/usr/bin/redis-server")
     directory = server_directory("redis")
     own = pki.copy_to(directory / "tls")
     server = PrivateRedis(
-        directory, free_port(), own.server_cert, own.server_key, own.ca, password=secrets.token_urlsafe(18)
+        directory, free_port(), own.directory / cert.name, own.directory / key.name, own.ca, secrets.token_urlsafe(18)
     )
     try:
         server.start()
@@ -92,6 +90,18 @@ def tls_redis(pki: Pki) -> Iterator[PrivateRedis]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def tls_redis(pki: Pki) -> Iterator[PrivateRedis]:
+    """The managed Redis: TLS only, AUTH with a password."""
+    yield from _redis(pki, pki.server_cert, pki.server_key)
+
+
+@pytest.fixture(scope="session")
+def mismatched_redis(pki: Pki) -> Iterator[PrivateRedis]:
+    """A managed Redis whose certificate names db.example.internal only, reached as 127.0.0.1."""
+    yield from _redis(pki, pki.wrong_host_cert, pki.wrong_host_key)
 
 
 @pytest.fixture(scope="session")
@@ -109,6 +119,7 @@ def search_front(pki: Pki, opensearch_server: SearchServer) -> Iterator[NginxFro
         upstream=opensearch_server.url,
         user="ticketctl",
         password=secrets.token_urlsafe(18),
+        other_host=(free_port(), own.wrong_host_cert, own.wrong_host_key),
     )
     try:
         front.start()

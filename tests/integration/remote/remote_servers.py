@@ -270,6 +270,7 @@ class PrivateRedis:
             password=self.password,
             ssl=True,
             ssl_ca_certs=str(self.ca),
+            ssl_check_hostname=False,  # a readiness probe; the certificate may name another host on purpose
             socket_timeout=5,
             decode_responses=True,
         )
@@ -310,6 +311,8 @@ class NginxFront:
     upstream: str
     user: str
     password: str
+    # A second https port whose certificate names another host (for the name-mismatch test).
+    other_host: tuple[int, Path, Path] | None = None
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -317,12 +320,38 @@ class NginxFront:
         return f"https://{LOOPBACK}:{self.port}"
 
     @property
+    def other_host_url(self) -> str:
+        assert self.other_host is not None
+        return f"https://{LOOPBACK}:{self.other_host[0]}"
+
+    @property
     def log(self) -> Path:
         return self.directory / "error.log"
 
+    def _server(self, port: int, cert: Path, key: Path) -> str:
+        upstream = self.upstream.removeprefix("http://").rstrip("/")
+        return f"""
+    server {{
+        listen {LOOPBACK}:{port} ssl;
+        ssl_certificate {cert};
+        ssl_certificate_key {key};
+        ssl_protocols TLSv1.2 TLSv1.3;
+        auth_basic "hosted search";
+        auth_basic_user_file {self.directory}/htpasswd;
+        location / {{
+            proxy_pass http://{upstream};
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Authorization "";
+            proxy_read_timeout 120s;
+        }}
+    }}"""
+
     def config(self) -> str:
         d = self.directory
-        upstream = self.upstream.removeprefix("http://").rstrip("/")
+        servers = self._server(self.port, self.cert, self.key)
+        if self.other_host is not None:
+            servers += self._server(*self.other_host)
         return f"""\
 daemon off;
 master_process off;
@@ -336,22 +365,7 @@ http {{
     fastcgi_temp_path {d}/tmp/fastcgi;
     uwsgi_temp_path {d}/tmp/uwsgi;
     scgi_temp_path {d}/tmp/scgi;
-    client_max_body_size 64m;
-    server {{
-        listen {LOOPBACK}:{self.port} ssl;
-        ssl_certificate {self.cert};
-        ssl_certificate_key {self.key};
-        ssl_protocols TLSv1.2 TLSv1.3;
-        auth_basic "hosted search";
-        auth_basic_user_file {d}/htpasswd;
-        location / {{
-            proxy_pass http://{upstream};
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_set_header Authorization "";
-            proxy_read_timeout 120s;
-        }}
-    }}
+    client_max_body_size 64m;{servers}
 }}
 """
 

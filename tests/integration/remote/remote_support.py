@@ -24,6 +24,7 @@ SECRET_NAMES = (
     "SEARCH_PASSWORD",
 )
 DATABASE_KEYS = ("events", "inventory", "bookings")
+RUN_TIMEOUT = 180  # seconds; a ticketctl command here takes well under one
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ class Ticketctl:
     environ: dict[str, str]
     runs: list[Run] = field(default_factory=list)
 
-    def __call__(self, *args: str, timeout: float = 180, **changes: str | None) -> Run:
+    def __call__(self, *args: str, **changes: str | None) -> Run:
         """Run ``ticketctl ARGS``; ``changes`` set (a string) or remove (None) variables for this run only."""
         env = {
             name: value
@@ -84,7 +85,7 @@ class Ticketctl:
             env=env,
             capture_output=True,
             text=True,
-            timeout=timeout,
+            timeout=RUN_TIMEOUT,
             check=False,
         )
         run = Run(tuple(args), completed.returncode, completed.stdout, completed.stderr)

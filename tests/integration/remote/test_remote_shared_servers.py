@@ -11,6 +11,7 @@ The TLS variant of the same story is in ``test_remote_tls.py``.
 from __future__ import annotations
 
 import json
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -44,11 +45,12 @@ def ticketctl(
     lock_index_cleanup: None,
 ) -> Ticketctl:
     server = mysql_scratch.server
+    redis = urllib.parse.urlsplit(redis_scratch.server_url)
     environ = {
         "TICKETCTL_MYSQL__HOST": server.host,
         "TICKETCTL_MYSQL__PORT": str(server.port),
-        "TICKETCTL_REDIS__HOST": "127.0.0.1",
-        "TICKETCTL_REDIS__PORT": redis_scratch.server_url.rsplit(":", 1)[1].rstrip("/"),
+        "TICKETCTL_REDIS__HOST": str(redis.hostname),
+        "TICKETCTL_REDIS__PORT": str(redis.port),
         "TICKETCTL_REDIS__DB": str(redis_scratch.db),
         "TICKETCTL_SEARCH__ENGINE": "opensearch",
         "TICKETCTL_SEARCH__URL": opensearch_scratch.server.url,

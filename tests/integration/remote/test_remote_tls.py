@@ -232,6 +232,13 @@ def test_search_wrong_password_is_a_401_naming_the_user_and_search_password(tick
     assert_no_secret_in_any_output(ticketctl, wrong)
 
 
+def test_search_certificate_for_another_host_is_refused(ticketctl: Ticketctl, search_front: NginxFront) -> None:
+    run = ticketctl("index", "status", TICKETCTL_SEARCH__URL=search_front.other_host_url)
+    assert_one_error_line(
+        run, ExitCode.SEARCH, "its TLS certificate is not valid for this host name", "mismatch", "search.url"
+    )
+
+
 def test_search_user_without_search_password_names_the_variable(ticketctl: Ticketctl) -> None:
     run = ticketctl("index", "status", SEARCH_PASSWORD=None)
     assert_one_error_line(run, ExitCode.CONFIG, "search.username is set but SEARCH_PASSWORD is not")
@@ -258,24 +265,41 @@ def test_search_verify_certs_false_works_and_warns(ticketctl: Ticketctl) -> None
 
 
 @pytest.mark.parametrize(
-    ("changes", "summary"),
+    ("changes", "summary", "named"),
     [
-        ({"TICKETCTL_REDIS__CA_CERTS": "other_ca"}, "its TLS certificate is not trusted by the CA in redis.ca_certs"),
-        ({"REDIS_PASSWORD": None}, "requires a password and REDIS_PASSWORD is not set"),
-        ({"REDIS_PASSWORD": "wrong"}, "authentication failed"),
-        ({"TICKETCTL_REDIS__TLS": "false"}, "cannot connect"),
+        (
+            {"TICKETCTL_REDIS__CA_CERTS": "{other_ca}"},
+            "its TLS certificate is not trusted by the CA in redis.ca_certs",
+            "redis.ca_certs",
+        ),
+        ({"REDIS_PASSWORD": None}, "requires a password and REDIS_PASSWORD is not set", "REDIS_PASSWORD"),
+        ({"REDIS_PASSWORD": "{wrong_password}"}, "authentication failed", "REDIS_PASSWORD"),
+        ({"TICKETCTL_REDIS__TLS": "false"}, "cannot connect", "redis.tls: true"),
     ],
 )
 def test_redis_failures_name_the_setting(
-    ticketctl: Ticketctl, pki: Pki, changes: dict[str, str | None], summary: str
+    ticketctl: Ticketctl, pki: Pki, changes: dict[str, str | None], summary: str, named: str
 ) -> None:
     wrong_password = secrets.token_urlsafe(18)
-    values = {"other_ca": str(pki.other_ca), "wrong": wrong_password}
-    run = ticketctl("doctor", "redis.ping", "--json", **{k: values.get(v, v) if v else v for k, v in changes.items()})
+    values = {"other_ca": str(pki.other_ca), "wrong_password": wrong_password}
+    filled = {name: None if value is None else value.format(**values) for name, value in changes.items()}
+    run = ticketctl("doctor", "redis.ping", "--json", **filled)
     (ping,) = json.loads(run.stdout)["checks"]
     assert (run.code, ping["status"]) == (ExitCode.CHECKS_FAILED, "fail"), run
     assert summary in ping["summary"], ping
-    setting = {"TICKETCTL_REDIS__CA_CERTS": "redis.ca_certs", "TICKETCTL_REDIS__TLS": "redis.tls"}
-    named = setting.get(next(iter(changes)), "REDIS_PASSWORD")
     assert named in ping["fix"], ping
     assert_no_secret_in_any_output(ticketctl, wrong_password)
+
+
+def test_redis_certificate_for_another_host_is_refused(ticketctl: Ticketctl, mismatched_redis: PrivateRedis) -> None:
+    run = ticketctl(
+        "doctor",
+        "redis.ping",
+        "--json",
+        TICKETCTL_REDIS__PORT=str(mismatched_redis.port),
+        REDIS_PASSWORD=mismatched_redis.password,
+    )
+    (ping,) = json.loads(run.stdout)["checks"]
+    assert (run.code, ping["status"]) == (ExitCode.CHECKS_FAILED, "fail"), run
+    assert "its TLS certificate is not valid for '127.0.0.1'" in ping["summary"], ping
+    assert ping["fix"] == "set redis.host to a host name that the server's certificate lists"
