@@ -104,9 +104,7 @@ def mismatched_redis(pki: Pki) -> Iterator[PrivateRedis]:
     yield from _redis(pki, pki.wrong_host_cert, pki.wrong_host_key)
 
 
-@pytest.fixture(scope="session")
-def search_front(pki: Pki, opensearch_server: SearchServer) -> Iterator[NginxFront]:
-    """The hosted OpenSearch: nginx with https and basic auth in front of the shared OpenSearch."""
+def _front(pki: Pki, upstream: SearchServer) -> Iterator[NginxFront]:
     _require_program("nginx", "/usr/sbin/nginx")
     directory = server_directory("nginx")
     own = pki.copy_to(directory / "tls")
@@ -116,7 +114,7 @@ def search_front(pki: Pki, opensearch_server: SearchServer) -> Iterator[NginxFro
         own.server_cert,
         own.server_key,
         own.ca,
-        upstream=opensearch_server.url,
+        upstream=upstream.url,
         user="ticketctl",
         password=secrets.token_urlsafe(18),
         other_host=(free_port(), own.wrong_host_cert, own.wrong_host_key),
@@ -130,6 +128,18 @@ def search_front(pki: Pki, opensearch_server: SearchServer) -> Iterator[NginxFro
         yield front
     finally:
         front.stop()
+
+
+@pytest.fixture(scope="session")
+def search_front(pki: Pki, opensearch_server: SearchServer) -> Iterator[NginxFront]:
+    """The hosted OpenSearch: nginx with https and basic auth in front of the shared OpenSearch."""
+    yield from _front(pki, opensearch_server)
+
+
+@pytest.fixture(scope="session")
+def elasticsearch_front(pki: Pki, elasticsearch_server: SearchServer) -> Iterator[NginxFront]:
+    """A hosted Elasticsearch: nginx with https and basic auth in front of the shared Elasticsearch 8.19.21."""
+    yield from _front(pki, elasticsearch_server)
 
 
 @pytest.fixture(scope="session")

@@ -170,6 +170,38 @@ def test_client_certificate_for_an_account_that_requires_x509(
         tls_mariadb.admin(f"DROP USER IF EXISTS '{user}'@'%'")
 
 
+def test_hosted_elasticsearch_through_its_own_client_over_tls(
+    ticketctl: Ticketctl, elasticsearch_front: NginxFront
+) -> None:
+    """The elasticsearch client's path: TLS with search.ca_certs, basic auth, and no Python warning when unverified.
+
+    The shared Elasticsearch lacks analysis-common, so ``index create`` cannot run
+    there (docs/test-services.md); reading the cluster and the alias goes through the
+    same client, TLS and credentials.
+    """
+    hosted = {
+        "TICKETCTL_SEARCH__ENGINE": "elasticsearch",
+        "TICKETCTL_SEARCH__URL": elasticsearch_front.url,
+        "SEARCH_PASSWORD": elasticsearch_front.password,
+    }
+    health = ticketctl("doctor", "search.health", "--json", **hosted)
+    (check,) = json.loads(health.stdout)["checks"]
+    assert check["status"] in ("ok", "warn"), health  # a single node turns yellow while another test's index waits
+    assert check["summary"].startswith(f"Elasticsearch 8.19.21 at {elasticsearch_front.url}: cluster "), check
+
+    missing = ticketctl("index", "status", "--json", **hosted)
+    assert missing.code == ExitCode.MISSING, missing
+    assert json.loads(missing.stdout)["server"]["detected_by"].startswith("GET /_nodes/_local")
+
+    unverified = ticketctl(
+        "index", "status", TICKETCTL_SEARCH__VERIFY_CERTS="false", TICKETCTL_SEARCH__CA_CERTS=None, **hosted
+    )
+    assert unverified.code == ExitCode.MISSING, unverified
+    assert [line.split(":", 1)[0] for line in unverified.stderr.splitlines()] == ["warning"], unverified
+    assert "SecurityWarning" not in unverified.stderr
+    assert_no_secret_in_any_output(ticketctl, elasticsearch_front.password)
+
+
 # ---------------------------------------------------------------- MySQL failure modes
 
 
