@@ -12,9 +12,9 @@ from ticketctl.settings import Settings
 if TYPE_CHECKING:
     import redis
 
-# Release a lock only if it still holds our token (compare-and-delete), atomically.
 PASSWORD_SECRET = "REDIS_PASSWORD"
 
+# Release a lock only if it still holds our token (compare-and-delete), atomically.
 RELEASE_LOCK_SCRIPT = """
 if redis.call('get', KEYS[1]) == ARGV[1] then
     return redis.call('del', KEYS[1])
