@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import TracebackType
@@ -64,6 +65,8 @@ CR_CONN_HOST_ERROR = 2003
 CR_UNKNOWN_HOST = 2005
 CR_SERVER_GONE = 2006
 CR_SERVER_LOST = 2013
+CR_SSL_CONNECTION_ERROR = 2026
+ER_SECURE_TRANSPORT_REQUIRED = 3159  # MySQL 8 with require_secure_transport (MariaDB answers 1045)
 _UNREACHABLE = {CR_CONNECTION_ERROR, CR_CONN_HOST_ERROR, CR_UNKNOWN_HOST, CR_SERVER_GONE, CR_SERVER_LOST}
 DENIED = {ER_DBACCESS_DENIED, ER_ACCESS_DENIED, ER_TABLEACCESS_DENIED, ER_SPECIFIC_ACCESS_DENIED}
 
@@ -218,6 +221,7 @@ def connect(
     import pymysql
 
     where = f"{credentials.user}@{mysql.host}:{mysql.port}" + (f"/{database}" if database else "")
+    tls = _tls_options(mysql)
     try:
         connection = pymysql.connect(
             host=mysql.host,
@@ -228,7 +232,7 @@ def connect(
             charset=SESSION_CHARSET,
             connect_timeout=max(1, round(mysql.connect_timeout)),
             autocommit=autocommit,
-            **_tls_options(mysql),
+            **tls,
             init_command=(
                 f"SET NAMES {SESSION_CHARSET} COLLATE {SESSION_COLLATION}, "
                 f"SESSION sql_mode = '{SESSION_SQL_MODE}', "
@@ -238,28 +242,104 @@ def connect(
             ),
         )
     except pymysql.err.MySQLError as error:
-        raise translate(error, where=where, credentials=credentials, database=database) from error
-    except OSError as error:  # TLS set-up problems surface as OSError/ssl errors
-        raise ServerError(
-            f"cannot connect to MySQL at {mysql.host}:{mysql.port}: {error}",
-            hint="check mysql.host, mysql.port and mysql.ssl_ca",
+        tls_failure = _tls_failure(error)
+        if tls_failure is not None:
+            raise _tls_error(mysql, tls_failure) from error
+        raise translate(
+            error, where=where, credentials=credentials, database=database, tls_configured="ssl" in tls
         ) from error
     version = connection.get_server_info()  # type: ignore[no-untyped-call]
     return Session(connection, ServerInfo.parse(str(version)), where)
 
 
 def _tls_options(mysql: MySQLSettings) -> dict[str, Any]:
-    """TLS verified against ``mysql.ssl_ca`` when set; none on loopback; else pymysql's opportunistic TLS.
+    """Verified TLS when ``mysql.ssl_ca`` or a client certificate is set; none on loopback; else opportunistic.
 
-    Opportunistic TLS builds an SSL context with the system's CA store for every
-    connection (about 35 ms measured here) to encrypt without verifying anyone;
-    on 127.0.0.1 that buys nothing.
+    Opportunistic TLS (pymysql's default) builds an SSL context with the
+    system's CA store for every connection (about 35 ms measured here) to
+    encrypt without verifying anyone; on 127.0.0.1 that buys nothing.
     """
-    if mysql.ssl_ca:
-        return {"ssl": {"ca": mysql.ssl_ca}}
+    if mysql.ssl_ca or mysql.ssl_cert:
+        return {"ssl": tls_context(mysql)}
     if mysql.host in _LOOPBACK_HOSTS:
         return {"ssl_disabled": True}
     return {}
+
+
+def tls_context(mysql: MySQLSettings) -> ssl.SSLContext:
+    """TLS that verifies the server's certificate (against ``mysql.ssl_ca``, else the system's CAs) and its name.
+
+    A file that is missing or is not PEM is a :class:`ConfigError` naming its setting.
+    """
+    try:
+        context = ssl.create_default_context(cafile=_readable(mysql.ssl_ca, "mysql.ssl_ca"))
+    except ssl.SSLError as error:
+        raise ConfigError(
+            f"mysql.ssl_ca: {mysql.ssl_ca} holds no PEM certificate ({_one_line(error)})",
+            hint="point mysql.ssl_ca at the CA bundle (PEM) that your MySQL provider publishes",
+        ) from error
+    # As pymysql does: MySQL's self-made certificates fail Python 3.13's strict X.509 checks.
+    context.verify_flags &= ~ssl.VERIFY_X509_STRICT
+    cert = _readable(mysql.ssl_cert, "mysql.ssl_cert")
+    if cert is not None:
+        key = _readable(mysql.ssl_key, "mysql.ssl_key")
+        try:
+            context.load_cert_chain(cert, keyfile=key)
+        except ssl.SSLError as error:
+            raise ConfigError(
+                f"mysql.ssl_cert: cannot use {cert} with the key {key or '(in the same file)'}: {_one_line(error)}",
+                hint="mysql.ssl_cert and mysql.ssl_key must be the PEM certificate and its unencrypted private key",
+            ) from error
+    return context
+
+
+def _readable(path: str | None, setting: str) -> str | None:
+    if path is None:
+        return None
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as error:
+        raise ConfigError(
+            f"{setting}: cannot read {path}: {error.strerror or error}",
+            hint=f"set {setting} to an existing file readable by this user",
+        ) from error
+    return path
+
+
+def _tls_failure(error: Exception) -> ssl.SSLError | None:
+    """The TLS error behind a pymysql error (pymysql wraps it as error 2003 "Can't connect"), if any."""
+    original = getattr(error, "original_exception", None)
+    return original if isinstance(original, ssl.SSLError) else None
+
+
+def _tls_error(mysql: MySQLSettings, error: ssl.SSLError) -> ServerError:
+    """One line for a failed TLS handshake: an untrusted certificate, a name mismatch, or another failure."""
+    address = f"{mysql.host}:{mysql.port}"
+    if isinstance(error, ssl.SSLCertVerificationError):
+        reason = error.verify_message or _one_line(error)
+        if "mismatch" in reason.lower():
+            return ServerError(
+                f"MySQL at {address}: the server's TLS certificate is not valid for {mysql.host!r} ({reason})",
+                hint="set mysql.host to a name that the server's certificate lists (the endpoint your provider gives)",
+                detail=reason,
+            )
+        trusted = f"the CA in mysql.ssl_ca ({mysql.ssl_ca})" if mysql.ssl_ca else "the system's CAs"
+        return ServerError(
+            f"MySQL at {address}: the server's TLS certificate is not trusted by {trusted}: {reason}",
+            hint="set mysql.ssl_ca to the CA bundle that signed the server's certificate (your provider publishes it)",
+            detail=reason,
+        )
+    reason = _one_line(error)
+    return ServerError(
+        f"MySQL at {address}: TLS handshake failed: {reason}",
+        hint="check mysql.ssl_ca, mysql.ssl_cert and mysql.ssl_key, and that mysql.port is the MySQL port",
+        detail=reason,
+    )
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
 
 
 def translate(
@@ -268,8 +348,13 @@ def translate(
     where: str,
     credentials: Credentials | None = None,
     database: str | None = None,
+    tls_configured: bool = True,
 ) -> ServerError:
-    """A one-line :class:`ServerError` for a pymysql error, naming the server and the fix."""
+    """A one-line :class:`ServerError` for a pymysql error, naming the server and the fix.
+
+    ``tls_configured`` False says the connection was made without ``mysql.ssl_ca``:
+    then a denied login may be an account that requires TLS, and the hint says so.
+    """
     errno, text = _error_parts(error)
     user, _, server = where.partition("@")
     address = server.split("/", 1)[0]
@@ -282,9 +367,25 @@ def translate(
         )
     if errno == ER_ACCESS_DENIED:
         secret = credentials.secret if credentials else "the password"
+        unencrypted = "" if tls_configured else "; an account that requires TLS is denied so too: then set mysql.ssl_ca"
         return ServerError(
             f"MySQL at {address} denied access to user '{user}': {text}",
-            hint=f"check that {secret} (in .env or the environment) is this user's password on the server",
+            hint=f"check that {secret} (in .env or the environment) is this user's password on the server"
+            + unencrypted,
+            errno=errno,
+            detail=text,
+        )
+    if errno == ER_SECURE_TRANSPORT_REQUIRED:
+        return ServerError(
+            f"MySQL at {address} accepts only TLS connections: {text}",
+            hint="set mysql.ssl_ca to the CA bundle that signed the server's certificate",
+            errno=errno,
+            detail=text,
+        )
+    if errno == CR_SSL_CONNECTION_ERROR:
+        return ServerError(
+            f"MySQL at {address} does not offer TLS, but mysql.ssl_ca or mysql.ssl_cert asks for it",
+            hint="enable TLS on the server, or unset mysql.ssl_ca and mysql.ssl_cert",
             errno=errno,
             detail=text,
         )

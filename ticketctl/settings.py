@@ -389,7 +389,19 @@ FIELDS: dict[str, FieldSpec] = _fields(
         "root",
         "Administrative user used to create databases when they are missing.",
     ),
-    FieldSpec("mysql.ssl_ca", _parse_optional_str, None, "CA file for TLS to a remote MySQL; enables TLS when set."),
+    FieldSpec(
+        "mysql.ssl_ca",
+        _parse_optional_str,
+        None,
+        "CA file for TLS to a remote MySQL; when set, TLS is required and the server's certificate and name verified.",
+    ),
+    FieldSpec(
+        "mysql.ssl_cert",
+        _parse_optional_str,
+        None,
+        "Client certificate file for a MySQL account that REQUIRE X509 (with mysql.ssl_key); enables TLS.",
+    ),
+    FieldSpec("mysql.ssl_key", _parse_optional_str, None, "Private key file of mysql.ssl_cert."),
     FieldSpec("mysql.connect_timeout", _positive_float, 5.0, "Seconds to wait for a MySQL connection."),
     FieldSpec(
         "mysql.lock_timeout",
@@ -437,6 +449,12 @@ FIELDS: dict[str, FieldSpec] = _fields(
     FieldSpec("redis.port", _optional_port, None, "Redis port for doctor (default: ports.redis)."),
     FieldSpec("redis.db", _int_range(0, 15), 0, "Redis logical database for locks and cache."),
     FieldSpec("redis.tls", _parse_bool, False, "Connect to Redis over TLS (a managed Redis)."),
+    FieldSpec(
+        "redis.ca_certs",
+        _parse_optional_str,
+        None,
+        "CA bundle that verifies the Redis server's certificate with redis.tls (default: the system's CAs).",
+    ),
     FieldSpec(
         "redis.maxmemory",
         _pattern(SIZE_RE, "a size such as 256mb"),
@@ -526,6 +544,8 @@ class MySQLSettings:
     port: int
     root_user: str
     ssl_ca: str | None
+    ssl_cert: str | None
+    ssl_key: str | None
     connect_timeout: float
     lock_timeout: int
     databases: tuple[DatabaseSettings, ...]
@@ -546,6 +566,7 @@ class RedisSettings:
     port: int
     db: int
     tls: bool
+    ca_certs: str | None
     maxmemory: str
 
 
@@ -809,6 +830,7 @@ def _build(values: Mapping[str, Any], sources: dict[str, str], path: Path | None
         for key in ("events", "inventory", "bookings")
     )
     _check_distinct_databases(databases, sources)
+    _check_client_key(values, sources)
     output_dir = Path(values["output_dir"])
     return Settings(
         project=values["project"],
@@ -822,7 +844,9 @@ def _build(values: Mapping[str, Any], sources: dict[str, str], path: Path | None
             host=values["mysql.host"],
             port=values["mysql.port"] or ports.mysql,
             root_user=values["mysql.root_user"],
-            ssl_ca=values["mysql.ssl_ca"],
+            ssl_ca=_resolve_optional_file(values["mysql.ssl_ca"], base_dir),
+            ssl_cert=_resolve_optional_file(values["mysql.ssl_cert"], base_dir),
+            ssl_key=_resolve_optional_file(values["mysql.ssl_key"], base_dir),
             connect_timeout=values["mysql.connect_timeout"],
             lock_timeout=values["mysql.lock_timeout"],
             databases=databases,
@@ -832,6 +856,7 @@ def _build(values: Mapping[str, Any], sources: dict[str, str], path: Path | None
             port=values["redis.port"] or ports.redis,
             db=values["redis.db"],
             tls=values["redis.tls"],
+            ca_certs=_resolve_optional_file(values["redis.ca_certs"], base_dir),
             maxmemory=values["redis.maxmemory"].lower(),
         ),
         search=SearchSettings(
@@ -839,7 +864,7 @@ def _build(values: Mapping[str, Any], sources: dict[str, str], path: Path | None
             url=values["search.url"] or f"http://127.0.0.1:{ports.search}",
             username=values["search.username"],
             verify_certs=values["search.verify_certs"],
-            ca_certs=values["search.ca_certs"],
+            ca_certs=_resolve_optional_file(values["search.ca_certs"], base_dir),
             heap=values["search.heap"].lower(),
             nofile=values["search.nofile"],
             index=values["search.index"],
@@ -873,6 +898,22 @@ def _resolve_optional_dir(value: str | None, base_dir: Path) -> Path | None:
         return None
     path = Path(value)
     return path if path.is_absolute() else base_dir / path
+
+
+def _resolve_optional_file(value: str | None, base_dir: Path) -> str | None:
+    """A TLS file setting, relative to the settings file's folder (else the working directory) like output_dir."""
+    if value is None:
+        return None
+    path = Path(value).expanduser()
+    return str(path if path.is_absolute() else base_dir / path)
+
+
+def _check_client_key(values: Mapping[str, Any], sources: Mapping[str, str]) -> None:
+    if values["mysql.ssl_key"] is not None and values["mysql.ssl_cert"] is None:
+        raise ConfigError(
+            f"{sources.get('mysql.ssl_key', 'default')}: mysql.ssl_key is set but mysql.ssl_cert is not",
+            hint="set mysql.ssl_cert to the client certificate that goes with the key",
+        )
 
 
 def _check_distinct_ports(ports: Ports, sources: Mapping[str, str]) -> None:
@@ -947,6 +988,8 @@ def flatten_settings(settings: Settings) -> dict[str, Any]:
         "mysql.port": settings.mysql.port,
         "mysql.root_user": settings.mysql.root_user,
         "mysql.ssl_ca": settings.mysql.ssl_ca,
+        "mysql.ssl_cert": settings.mysql.ssl_cert,
+        "mysql.ssl_key": settings.mysql.ssl_key,
         "mysql.connect_timeout": settings.mysql.connect_timeout,
         "mysql.lock_timeout": settings.mysql.lock_timeout,
         "docker.enabled": settings.docker_enabled,
@@ -959,7 +1002,7 @@ def flatten_settings(settings: Settings) -> dict[str, Any]:
     for database in settings.mysql.databases:
         flat[f"mysql.{database.key}.name"] = database.name
         flat[f"mysql.{database.key}.user"] = database.user
-    for name in ("host", "port", "db", "tls", "maxmemory"):
+    for name in ("host", "port", "db", "tls", "ca_certs", "maxmemory"):
         flat[f"redis.{name}"] = getattr(settings.redis, name)
     for name in (
         "engine",

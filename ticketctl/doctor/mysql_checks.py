@@ -28,11 +28,16 @@ def connect_check(database: DatabaseSettings):  # type: ignore[no-untyped-def]
     def run(context: CheckContext) -> Outcome:
         with _session(context, database) as session:
             row = session.query_one("SELECT DATABASE()")
+            tls = session.query_one("SHOW SESSION STATUS LIKE 'Ssl_version'")
         mysql = context.settings.mysql
         reached = row[0] if row else "?"
+        version = str(tls[1]) if tls and tls[1] else None
+        verified = mysql.ssl_ca is not None or mysql.ssl_cert is not None
+        transport = "unencrypted" if version is None else f"over {version}" + ("" if verified else ", unverified")
         return Outcome.ok(
-            f"{database.user}@{mysql.host}:{mysql.port} reaches {reached} ({session.server.label})",
+            f"{database.user}@{mysql.host}:{mysql.port} reaches {reached} ({session.server.label}, {transport})",
             server=session.server.label,
+            tls=version,
         )
 
     return run

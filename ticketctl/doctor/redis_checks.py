@@ -31,9 +31,11 @@ def check_ping(context: CheckContext) -> Outcome:
         client.ping()
         version = client.info("server").get("redis_version", "?")
     except Exception as error:
-        raise describe_error(error, context.settings) from error
+        raise describe_error(error, context.settings, context.secrets) from error
+    redis = context.settings.redis
+    transport = " over TLS" if redis.tls else ""
     return Outcome.ok(
-        f"PONG from Redis {version} at {context.settings.redis.host}:{context.settings.redis.port}", version=version
+        f"PONG from Redis {version} at {redis.host}:{redis.port}{transport}", version=version, tls=redis.tls
     )
 
 
@@ -51,7 +53,7 @@ def check_lock(context: CheckContext) -> Outcome:
         ttl = client.pttl(key)
         released = client.eval(RELEASE_LOCK_SCRIPT, 1, key, token)
     except Exception as error:
-        raise describe_error(error, context.settings) from error
+        raise describe_error(error, context.settings, context.secrets) from error
     if released != 1 or ttl <= 0:
         return Outcome.fail(f"lock release returned {released}, TTL {ttl} ms", "check Lua scripting (EVAL) is allowed")
     return Outcome.ok("lock round trip: SET NX PX, refused second holder, compare-and-delete")
@@ -67,7 +69,7 @@ def check_eviction(context: CheckContext) -> Outcome:
                 "cannot read maxmemory-policy (CONFIG is disabled on this server)",
                 "make sure the server's maxmemory-policy is noeviction so seat locks are never evicted",
             )
-        raise describe_error(error, context.settings) from error
+        raise describe_error(error, context.settings, context.secrets) from error
     policy = config.get("maxmemory-policy", "?")
     maxmemory = int(config.get("maxmemory", "0") or 0)
     if policy in EVICTING_POLICIES and maxmemory > 0:

@@ -20,11 +20,20 @@ def _connection(context: CheckContext):  # type: ignore[no-untyped-def]
 
 
 def check_health(context: CheckContext) -> Outcome:
+    from ticketctl.search.connection import unverified_tls_warning
+
     connection = _connection(context)
     health = connection.health()
     status = str(health.get("status", "?"))
     label = f"{connection.info.label} at {context.settings.search.url}"
     nodes = health.get("number_of_nodes", "?")
+    if status == "green" and unverified_tls_warning(context.settings):
+        return Outcome.warn(
+            f"{label}: cluster {status}, {nodes} node(s), but its TLS certificate is not verified "
+            "(search.verify_certs: false)",
+            "set search.ca_certs to the cluster's CA bundle and search.verify_certs: true",
+            status=status,
+        )
     if status == "green":
         return Outcome.ok(f"{label}: cluster {status}, {nodes} node(s)", status=status)
     if status == "yellow":

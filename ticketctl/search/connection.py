@@ -210,7 +210,13 @@ class SearchConnection:
         if wait_for_status:
             params["wait_for_status"] = wait_for_status
         path = f"/_cluster/health/{index}" if index else "/_cluster/health"
-        return self.send(Request("GET", path, params), timeout=timeout + self.timeout)
+        try:
+            return self.send(Request("GET", path, params), timeout=timeout + self.timeout)
+        except SearchRequestError as error:
+            # A wait that runs out is answered 408 with the health body ("timed_out": true): an answer, not a failure.
+            if error.status == 408 and isinstance(error.body, Mapping) and "timed_out" in error.body:
+                return dict(error.body)
+            raise
 
     def close(self) -> None:
         close = getattr(self.client, "close", None)
@@ -350,6 +356,22 @@ def _password(settings: Settings, secrets: Mapping[str, str] | None) -> str | No
     return password
 
 
+def _ca_certs(settings: Settings) -> str | None:
+    """``search.ca_certs`` when certificates are verified; a missing or unreadable file is a ConfigError."""
+    path = settings.search.ca_certs
+    if path is None or not settings.search.verify_certs:
+        return None
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as error:
+        raise ConfigError(
+            f"{settings.source_of('search.ca_certs')}: search.ca_certs: cannot read {path}: {error.strerror or error}",
+            hint="set search.ca_certs to the cluster's CA bundle (PEM), an existing file readable by this user",
+        ) from error
+    return path
+
+
 def _ssl_context(settings: Settings) -> ssl.SSLContext | None:
     if not settings.search.url.startswith("https://"):
         return None
@@ -358,7 +380,47 @@ def _ssl_context(settings: Settings) -> ssl.SSLContext | None:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
         return context
-    return ssl.create_default_context(cafile=settings.search.ca_certs)
+    ca_certs = _ca_certs(settings)
+    try:
+        return ssl.create_default_context(cafile=ca_certs)
+    except ssl.SSLError as error:
+        raise ConfigError(
+            f"search.ca_certs: {ca_certs} holds no PEM certificate ({_one_line(str(error))})",
+            hint="point search.ca_certs at the CA bundle (PEM) of the cluster",
+        ) from error
+
+
+def _tls_error(settings: Settings, reason: ssl.SSLError) -> SearchError:
+    """One line for a failed TLS handshake with the search server, naming the setting that fixes it."""
+    url = settings.search.url
+    if isinstance(reason, ssl.SSLCertVerificationError):
+        detail = reason.verify_message or _one_line(str(reason))
+        if "mismatch" in detail.lower():
+            return SearchError(
+                f"search server at {url}: its TLS certificate is not valid for this host name ({detail})",
+                hint="put a host name that the certificate lists into search.url",
+            )
+        ca_certs = settings.search.ca_certs
+        trusted = f"the CA in search.ca_certs ({ca_certs})" if ca_certs else "the system's CAs (search.ca_certs unset)"
+        return SearchError(
+            f"search server at {url}: its TLS certificate is not trusted by {trusted}: {detail}",
+            hint="set search.ca_certs to the CA bundle that signed the cluster's certificate "
+            "(search.verify_certs: false only for a throwaway test cluster)",
+        )
+    return SearchError(
+        f"search server at {url}: TLS failed: {_one_line(str(reason))}",
+        hint="check that search.url says https:// only for a server that speaks TLS on that port, and search.ca_certs",
+    )
+
+
+def unverified_tls_warning(settings: Settings) -> str | None:
+    """The warning for an https:// search URL whose certificate is not verified (search.verify_certs: false)."""
+    if not settings.search.url.startswith("https://") or settings.search.verify_certs:
+        return None
+    return (
+        f"search.verify_certs is false: the TLS certificate of {settings.search.url} is not verified, so a machine "
+        "in between could read SEARCH_PASSWORD and the data; set search.ca_certs to the cluster's CA instead"
+    )
 
 
 def _http_get(settings: Settings, password: str | None, path: str) -> tuple[int, dict[str, str], Any]:
@@ -368,9 +430,10 @@ def _http_get(settings: Settings, password: str | None, path: str) -> tuple[int,
     if settings.search.username is not None and password is not None:
         token = base64.b64encode(f"{settings.search.username}:{password}".encode()).decode()
         request.add_header("Authorization", f"Basic {token}")
+    context = _ssl_context(settings)
     try:
         try:
-            answer = urllib.request.urlopen(request, timeout=settings.search.timeout, context=_ssl_context(settings))
+            answer = urllib.request.urlopen(request, timeout=settings.search.timeout, context=context)
         except urllib.error.HTTPError as error:
             answer = error
         with answer:
@@ -380,10 +443,7 @@ def _http_get(settings: Settings, password: str | None, path: str) -> tuple[int,
     except urllib.error.URLError as error:
         reason = error.reason
         if isinstance(reason, ssl.SSLError):
-            raise SearchError(
-                f"search server at {url}: TLS failed: {_one_line(str(reason))}",
-                hint="set search.ca_certs to the cluster's CA bundle (search.verify_certs: false for a test cluster)",
-            ) from error
+            raise _tls_error(settings, reason) from error
         detail = "connection refused" if isinstance(reason, ConnectionRefusedError) else _one_line(str(reason))
         raise SearchError(
             f"search server at {url} ({settings.source_of('search.url')}) is unreachable: {detail}",
@@ -412,10 +472,7 @@ def detect(settings: Settings, secrets: Mapping[str, str] | None = None) -> Serv
     password = _password(settings, secrets)
     status, headers, body = _http_get(settings, password, "/")
     if status in (401, 403):
-        raise SearchError(
-            f"search server at {url}: GET / → {status}: authentication required or refused",
-            hint="set search.username and SEARCH_PASSWORD for a secured cluster",
-        )
+        raise _auth_error(settings, status)
     if status == 200 and isinstance(body, Mapping):
         return server_info_from_root(url, body, headers)
     if headers.get("x-elastic-product") == "Elasticsearch" and status in (400, 404, 405):
@@ -429,7 +486,26 @@ def detect(settings: Settings, secrets: Mapping[str, str] | None = None) -> Serv
         )
     raise SearchError(
         f"search server at {url}: GET / → {status}",
-        hint="wait until the server has started ('ticketctl up' waits for it) or check search.url",
+        hint="wait until the server has started ('ticketctl up' waits for it) or check search.url "
+        "(host, port, and https:// for a cluster behind TLS)",
+    )
+
+
+def _auth_error(settings: Settings, status: int) -> SearchError:
+    url, user = settings.search.url, settings.search.username
+    if user is None:
+        return SearchError(
+            f"search server at {url}: GET / → {status}: the cluster requires a user and password",
+            hint="set search.username, and SEARCH_PASSWORD in .env or the environment",
+        )
+    if status == 401:
+        return SearchError(
+            f"search server at {url}: GET / → 401: the cluster refused the password of user {user!r}",
+            hint="check search.username and SEARCH_PASSWORD (in .env or the environment) against the cluster's user",
+        )
+    return SearchError(
+        f"search server at {url}: GET / → 403: user {user!r} may not read the cluster's information",
+        hint="give search.username the cluster monitor and index management permissions (or use another user)",
     )
 
 
@@ -515,7 +591,8 @@ def make_client(info: ServerInfo, settings: Settings, secrets: Mapping[str, str]
     auth = (search.username, password) if search.username is not None and password is not None else None
     tls: dict[str, Any] = {}
     if search.url.startswith("https://"):
-        tls = {"verify_certs": search.verify_certs, "ca_certs": search.ca_certs}
+        # ticketctl warns about verify_certs: false itself (unverified_tls_warning), once and in one line.
+        tls = {"verify_certs": search.verify_certs, "ca_certs": _ca_certs(settings), "ssl_show_warn": False}
     if info.engine == "elasticsearch":
         from elasticsearch import Elasticsearch
 
@@ -531,7 +608,7 @@ def make_client(info: ServerInfo, settings: Settings, secrets: Mapping[str, str]
     from opensearchpy import OpenSearch
 
     if tls:
-        tls.update(use_ssl=True, ssl_show_warn=False)
+        tls.update(use_ssl=True)
     return OpenSearch(
         hosts=[search.url],
         http_auth=auth,
@@ -556,6 +633,7 @@ def connect(
     connection = SearchConnection(
         info, make_client(info, settings, secrets), timeout=settings.search.timeout, dry_run=dry_run
     )
-    if warning:
-        connection.warnings.append(warning)
+    for note in (unverified_tls_warning(settings), warning):
+        if note:
+            connection.warnings.append(note)
     return connection

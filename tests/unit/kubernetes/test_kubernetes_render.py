@@ -265,8 +265,13 @@ def test_job_settings_point_at_the_cluster_and_keep_the_users_choices(
         "ports.mysql": "13306",
         "mysql.host": "db.example.com",
         "mysql.ssl_ca": "/home/me/ca.pem",
+        "mysql.ssl_cert": "/home/me/client.pem",
+        "mysql.ssl_key": "/home/me/client-key.pem",
+        "redis.tls": "true",
+        "redis.ca_certs": "/home/me/redis-ca.pem",
         "search.url": "https://search.example.com:9243",
         "search.username": "admin",
+        "search.ca_certs": "/home/me/search-ca.pem",
         "output_dir": "/home/me/stack",
         "kubernetes.namespace": "shop",
     }
@@ -283,6 +288,14 @@ def test_job_settings_point_at_the_cluster_and_keep_the_users_choices(
         None,
     )
     assert (loaded.redis.host, loaded.redis.port) == ("redis", 6379)
+    assert (loaded.mysql.ssl_cert, loaded.mysql.ssl_key, loaded.redis.tls, loaded.redis.ca_certs) == (
+        None,
+        None,
+        False,
+        None,
+    )
+    assert loaded.search.ca_certs is None
+    assert not any("/home/me" in value for value in environ.values()), "no file of this machine is passed on"
     assert loaded.docker_enabled is False
     assert loaded.mysql.database("events").name == "shop_events"
     assert (loaded.mysql.lock_timeout, loaded.search.index, loaded.search.replicas) == (90, "shop_events", 0)

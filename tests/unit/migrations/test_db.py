@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
+import ssl
+from pathlib import Path
+
 import pymysql
 import pytest
 
+from tests.support.tls import Pki
 from ticketctl.db import Credentials, ServerInfo, _tls_options, app_credentials, root_credentials, translate
 from ticketctl.errors import ConfigError, ExitCode
 from ticketctl.settings import load_settings
@@ -82,9 +87,84 @@ def test_app_and_root_credentials_come_from_the_secrets() -> None:
         ({}, {"ssl_disabled": True}),
         ({"TICKETCTL_MYSQL__HOST": "localhost"}, {"ssl_disabled": True}),
         ({"TICKETCTL_MYSQL__HOST": "db.example"}, {}),
-        ({"TICKETCTL_MYSQL__HOST": "db.example", "TICKETCTL_MYSQL__SSL_CA": "/ca.pem"}, {"ssl": {"ca": "/ca.pem"}}),
-        ({"TICKETCTL_MYSQL__SSL_CA": "/ca.pem"}, {"ssl": {"ca": "/ca.pem"}}),
     ],
 )
-def test_tls_choice(environ: dict[str, str], expected: dict[str, object]) -> None:
+def test_tls_choice_without_tls_settings(environ: dict[str, str], expected: dict[str, object]) -> None:
     assert _tls_options(load_settings(None, environ=environ).mysql) == expected
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    return Pki.create(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "db.example"])
+def test_ssl_ca_requires_verified_tls_even_on_loopback(pki: Pki, host: str) -> None:
+    environ = {"TICKETCTL_MYSQL__HOST": host, "TICKETCTL_MYSQL__SSL_CA": str(pki.ca)}
+    options = _tls_options(load_settings(None, environ=environ).mysql)
+    context = options["ssl"]
+    assert isinstance(context, ssl.SSLContext)
+    assert (context.verify_mode, context.check_hostname) == (ssl.CERT_REQUIRED, True)
+    assert [cert["subject"] for cert in context.get_ca_certs()] == [((("commonName", "ticketctl test CA"),),)]
+
+
+def test_relative_tls_files_are_relative_to_the_settings_file(pki: Pki, tmp_path: Path) -> None:
+    (tmp_path / "certs").mkdir()
+    shutil.copy(pki.ca, tmp_path / "certs" / "ca.pem")
+    (tmp_path / "ticketctl.yaml").write_text("mysql:\n  ssl_ca: certs/ca.pem\nsearch:\n  ca_certs: certs/ca.pem\n")
+    settings = load_settings(tmp_path / "ticketctl.yaml", environ={}, cwd=Path("/"))
+    assert settings.mysql.ssl_ca == settings.search.ca_certs == str(tmp_path / "certs" / "ca.pem")
+    assert isinstance(_tls_options(settings.mysql)["ssl"], ssl.SSLContext)
+
+
+def test_client_certificate_is_loaded_and_enables_tls(pki: Pki) -> None:
+    environ = {
+        "TICKETCTL_MYSQL__HOST": "db.example",
+        "TICKETCTL_MYSQL__SSL_CERT": str(pki.client_cert),
+        "TICKETCTL_MYSQL__SSL_KEY": str(pki.client_key),
+    }
+    assert isinstance(_tls_options(load_settings(None, environ=environ).mysql)["ssl"], ssl.SSLContext)
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        ({"SSL_CA": "/nonexistent/ca.pem"}, "mysql.ssl_ca: cannot read /nonexistent/ca.pem: No such file or directory"),
+        ({"SSL_CA": "{key}"}, "mysql.ssl_ca: {key} holds no PEM certificate"),
+        ({"SSL_CERT": "{cert}", "SSL_KEY": "/nonexistent/key.pem"}, "mysql.ssl_key: cannot read /nonexistent/key.pem"),
+        (
+            {"SSL_CERT": "{cert}", "SSL_KEY": "{other_key}"},
+            "mysql.ssl_cert: cannot use {cert} with the key {other_key}",
+        ),
+    ],
+)
+def test_unusable_tls_files_name_their_setting(pki: Pki, files: dict[str, str], message: str) -> None:
+    paths = {"key": pki.client_key, "cert": pki.client_cert, "other_key": pki.server_key}
+    environ = {f"TICKETCTL_MYSQL__{name}": value.format(**paths) for name, value in files.items()}
+    with pytest.raises(ConfigError) as raised:
+        _tls_options(load_settings(None, environ=environ).mysql)
+    assert raised.value.message.startswith(message.format(**paths))
+    assert raised.value.exit_code == ExitCode.CONFIG
+
+
+def test_client_key_without_certificate_is_refused_when_loading() -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_settings(None, environ={"TICKETCTL_MYSQL__SSL_KEY": "/key.pem"})
+    assert raised.value.message == "TICKETCTL_MYSQL__SSL_KEY: mysql.ssl_key is set but mysql.ssl_cert is not"
+
+
+def test_denied_without_tls_hints_at_an_account_that_requires_tls() -> None:
+    error = pymysql.err.OperationalError(1045, "Access denied for user 'events_app'@'10.0.0.2' (using password: YES)")
+    plain = translate(error, where="events_app@db.example:3306", credentials=CREDENTIALS, tls_configured=False)
+    verified = translate(error, where="events_app@db.example:3306", credentials=CREDENTIALS, tls_configured=True)
+    assert "set mysql.ssl_ca" in (plain.hint or "")
+    assert "mysql.ssl_ca" not in (verified.hint or "")
+
+
+def test_secure_transport_required_names_ssl_ca() -> None:
+    error = pymysql.err.OperationalError(
+        3159, "Connections using insecure transport are prohibited while --require_secure_transport=ON."
+    )
+    translated = translate(error, where="events_app@db.example:3306", tls_configured=False)
+    assert translated.message.startswith("MySQL at db.example:3306 accepts only TLS connections")
+    assert translated.hint == "set mysql.ssl_ca to the CA bundle that signed the server's certificate"

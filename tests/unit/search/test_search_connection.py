@@ -20,6 +20,7 @@ from ticketctl.search.connection import (
     detect,
     parse_error_body,
     server_info_from_root,
+    unverified_tls_warning,
 )
 from ticketctl.settings import Settings, load_settings
 
@@ -123,6 +124,42 @@ def test_detect_401_says_how_to_authenticate(stub: str) -> None:
     with pytest.raises(SearchError, match=r"GET / → 401") as caught:
         detect(settings_for(stub))
     assert caught.value.hint is not None and "SEARCH_PASSWORD" in caught.value.hint
+
+
+def test_detect_401_with_a_user_names_the_user_and_both_settings(stub: str) -> None:
+    _Stub.routes = {}
+    route("/", 401, {"error": "security_exception"})
+    settings = settings_for(stub, **{"search.username": ("ticketctl", "--user")})
+    with pytest.raises(SearchError) as caught:
+        detect(settings, {"SEARCH_PASSWORD": "wrong-password-123"})
+    assert (
+        caught.value.message
+        == f"search server at {stub}: GET / → 401: the cluster refused the password of user 'ticketctl'"
+    )
+    assert "search.username and SEARCH_PASSWORD" in (caught.value.hint or "")
+    assert "wrong-password-123" not in caught.value.message + (caught.value.hint or "")
+
+
+def test_an_unreadable_ca_bundle_names_search_ca_certs() -> None:
+    settings = settings_for("https://search.example:9200", **{"search.ca_certs": ("/nonexistent/ca.pem", "--ca")})
+    with pytest.raises(ConfigError) as caught:
+        detect(settings)
+    assert caught.value.message == "--ca: search.ca_certs: cannot read /nonexistent/ca.pem: No such file or directory"
+
+
+@pytest.mark.parametrize(
+    ("url", "verify", "warned"),
+    [
+        ("https://search.example:9200", "false", True),
+        ("https://search.example:9200", "true", False),
+        ("http://127.0.0.1:9200", "false", False),
+    ],
+)
+def test_unverified_tls_is_warned_about(url: str, verify: str, warned: bool) -> None:
+    settings = settings_for(url, **{"search.verify_certs": (verify, "--verify")})
+    warning = unverified_tls_warning(settings)
+    assert (warning is not None) == warned
+    assert warning is None or warning.startswith(f"search.verify_certs is false: the TLS certificate of {url}")
 
 
 def test_detect_refuses_something_else(stub: str) -> None:
@@ -232,6 +269,19 @@ def test_retries_stop_after_the_last_delay_with_a_one_line_error() -> None:
     )
     assert caught.value.status == 503 and caught.value.error_type == "unavailable_shards_exception"
     assert "\n" not in caught.value.message
+
+
+def test_a_health_wait_that_runs_out_is_an_answer_not_an_error() -> None:
+    """OpenSearch and Elasticsearch answer 408 with the health body when wait_for_status is not reached in time."""
+    from opensearchpy import TransportError
+
+    body = {"cluster_name": "c", "status": "red", "timed_out": True, "unassigned_shards": 1}
+    conn, sleeps, client = connection([TransportError(408, "request timeout", body)])
+    assert conn.health(wait_for_status="yellow", timeout=1) == body
+    assert (sleeps, len(client.transport.calls)) == ([], 1)
+    other, _, _ = connection([TransportError(408, "request timeout", {"error": "no health body"})])
+    with pytest.raises(SearchRequestError):
+        other.health(wait_for_status="yellow", timeout=1)
 
 
 def test_a_400_is_not_retried() -> None:
