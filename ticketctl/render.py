@@ -141,7 +141,7 @@ def render_template(environment: Any, name: str, context: Mapping[str, Any]) -> 
         where = _template_location(error, name)
         raise ConfigError(
             f"{where}: template variable {error.message}",
-            hint="fix the variable's name in the template; 'ticketctl render --list-variables' lists them",
+            hint=f"fix the variable's name in the template; it can use: {', '.join(sorted(context))}",
         ) from None
     except jinja2.TemplateNotFound as error:
         raise ConfigError(f"template {error.name} not found", hint="restore it in templates_dir") from None
