@@ -7,8 +7,8 @@ traceback, and what it printed goes into one session-wide :class:`Transcript`.
 The transcript also learns every secret the suite sees: the test server's root
 password, the passwords of the users a test creates, and every ``*PASSWORD``
 value of each ``.env`` ticketctl writes. When the session ends, no captured
-output (the runs' stdout and stderr, and what pytest captured of each test) may
-contain any of those values; a leak fails the run.
+output (the runs' stdout and stderr, and what pytest captured of each test while
+it ran) may contain any of those values; a leak fails the run.
 """
 
 from __future__ import annotations
@@ -79,11 +79,13 @@ TRANSCRIPT = Transcript()
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    """What pytest captured of each test here (its stdout, stderr, logging and any traceback)."""
+    """What pytest captured of each test here: its stdout, stderr and logging.
+
+    A failing test's own report is left out: it renders the test's fixtures,
+    which hold the passwords the test set up, and is the harness's output, not ticketctl's.
+    """
     for name, text in report.sections:
         TRANSCRIPT.record(f"{report.nodeid} [{report.when}] {name}", text)
-    if report.failed and report.longrepr is not None:
-        TRANSCRIPT.record(f"{report.nodeid} [{report.when}] failure", str(report.longrepr))
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -268,7 +270,7 @@ class Databases:
     server: Any
     names: dict[str, str]
     users: dict[str, str]
-    passwords: dict[str, str]
+    passwords: dict[str, str] = field(repr=False)
 
     def environment(self, *, root: bool = True) -> dict[str, str]:
         env = {
