@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from ticketctl.db import (
+    CONNECTION_LOST,
     DENIED,
     ER_ACCESS_DENIED,
     ER_BAD_DB,
@@ -50,6 +51,7 @@ from ticketctl.db import (
 from ticketctl.errors import ConfigError, LockedError, MigrationError, TicketctlError
 from ticketctl.migrations import history as hist
 from ticketctl.migrations.files import MigrationFile, discover
+from ticketctl.migrations.lexer import Statement
 from ticketctl.migrations.planner import DatabasePlan, Problem, Step, causes_implicit_commit, plan_database
 from ticketctl.migrations.reports import (
     APPLIED,
@@ -338,6 +340,8 @@ def _apply(context: _Context, session: Session, database: DatabaseSettings, step
         try:
             session.execute(statement.text)
         except ServerError as error:
+            if error.errno in CONNECTION_LOST:
+                raise _connection_lost(context, database, migration, statement, total, error) from error
             session.rollback()
             _record_failure(context, session, database, migration, statement.index, error, started)
             raise MigrationError(
@@ -368,6 +372,34 @@ def _apply(context: _Context, session: Session, database: DatabaseSettings, step
         statements_total=total,
         duration_ms=duration,
         out_of_order=step.out_of_order,
+    )
+
+
+def _connection_lost(
+    context: _Context,
+    database: DatabaseSettings,
+    migration: MigrationFile,
+    statement: Statement,
+    total: int,
+    error: ServerError,
+) -> ServerError:
+    """The server went away under a statement: nothing is wrong with the file, and nothing can be recorded now."""
+    mysql = context.settings.mysql
+    index = statement.index
+    if causes_implicit_commit(statement):
+        outcome = (
+            "it commits by itself and may have taken effect; once MySQL answers, "
+            f"'ticketctl migrate status --db {database.key}' says how to go on"
+        )
+    else:
+        outcome = (
+            f"it was rolled back; once MySQL answers, run 'ticketctl migrate' again: it resumes at statement {index}"
+        )
+    return ServerError(
+        f"{migration.where(statement)}: lost the connection to MySQL at {mysql.host}:{mysql.port} during statement "
+        f"{index} of {total} of {database.name} {migration.label} (MySQL error {error.errno}: {error.detail})",
+        hint=f"nothing is wrong with the statement, but {outcome}",
+        errno=error.errno,
     )
 
 
