@@ -210,7 +210,13 @@ class SearchConnection:
         if wait_for_status:
             params["wait_for_status"] = wait_for_status
         path = f"/_cluster/health/{index}" if index else "/_cluster/health"
-        return self.send(Request("GET", path, params), timeout=timeout + self.timeout)
+        try:
+            return self.send(Request("GET", path, params), timeout=timeout + self.timeout)
+        except SearchRequestError as error:
+            # A wait that runs out is answered 408 with the health itself ("timed_out": true): the caller decides.
+            if wait_for_status and error.status == 408 and isinstance(error.body, Mapping):
+                return error.body
+            raise
 
     def close(self) -> None:
         close = getattr(self.client, "close", None)
