@@ -389,6 +389,42 @@ def test_ctrl_c_during_up_then_a_rerun_converges_without_duplicates(
     ] == [f"{docker_scratch.project}_backend"]
 
 
+def test_after_ctrl_c_up_still_waits_for_its_workers() -> None:
+    """The exact race behind a line printed after "up interrupted": Ctrl-C landing while the main thread waits.
+
+    On Python 3.11 a KeyboardInterrupt inside ``Thread.join`` marks the running thread as stopped, so a second
+    ``join`` returned at once and the process went on while a worker still talked to Docker.
+    """
+    import threading
+
+    from ticketctl.project import _wait_for, _Worker
+
+    release = threading.Event()
+    finished: list[str] = []
+
+    def work() -> None:
+        release.wait()
+        time.sleep(0.2)
+        finished.append("done")
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    worker = _Worker(work)
+    worker.start()
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.3)
+        with pytest.raises(KeyboardInterrupt):
+            _wait_for([worker])
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    release.set()
+    _wait_for([worker])  # as up does after the interrupt: it must not return before the worker has ended
+    assert finished == ["done"]
+
+
 def test_a_container_that_exits_during_the_health_wait(stack: Workdir, docker_scratch: Any) -> None:
     """It prints its password and exits: up fails at once, shows its logs masked, removes what it created."""
     templates = stack.path / "templates"
@@ -407,7 +443,8 @@ def test_a_container_that_exits_during_the_health_wait(stack: Workdir, docker_sc
     assert run.seconds < 30
     password = stack.env_file()["REDIS_PASSWORD"]
     assert password not in run.output
-    assert "--- last 2 log lines of redis ---\n  redis auth is ***\n  giving up\n" in run.err
+    # Its logs, masked (twice over when Docker restarted it before they were read).
+    assert re.search(r"--- last \d+ log lines of redis ---\n(  redis auth is \*\*\*\n  giving up\n)+", run.err), run.err
     assert re.fullmatch(
         r"error: redis: exited( with code 3)? while starting( and is being restarted)?; last log line: giving up — "
         r"fix the cause shown in its logs and run `ticketctl up` again \(--keep-on-failure keeps the containers "
