@@ -542,3 +542,55 @@ def test_read_only_folder_when_writing_env(workdir: Workdir, small_disk: Path) -
         "output_dir, or fix its permissions\n"
     )
     assert {name: (small_disk / name).read_bytes() for name in RENDERED} == before
+
+
+# --------------------------------------------------------------------------- index migrate --reindex killed
+
+
+def test_kill_9_during_a_reindex_then_a_rerun_unblocks_writes_at_once(
+    workdir: Workdir, opensearch_scratch: Any
+) -> None:
+    """The killed run leaves the live index write-blocked and its lock behind; the rerun on the same machine sees
+    the holder is dead, takes the lock over at once (not at expiry, 2 minutes later) and finishes the job."""
+    from .test_concurrency import _changed_mapping, _index_documents
+
+    server = opensearch_scratch.server
+    alias = opensearch_scratch.index("events")
+    lock_doc = f"/.ticketctl-locks/_doc/{alias}"
+    common = ("--url", server.url, "--index", alias)
+    try:
+        assert workdir.run("index", "create", *common).code == 0
+        _index_documents(server, alias, 20000)
+        _changed_mapping(workdir)
+        migrate = ("index", "migrate", "--reindex", "--mapping", "changed.json", *common)
+        process = workdir.start(*migrate)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and process.popen.poll() is None:
+            answer = server.request("GET", f"/{alias}_v1/_settings/index.blocks.write").body or {}
+            blocks = answer.get(f"{alias}_v1", {}).get("settings", {}).get("index", {}).get("blocks", {})
+            if blocks.get("write") == "true":
+                process.signal(signal.SIGKILL)
+                break
+            time.sleep(0.01)
+        process.popen.wait(timeout=30)
+        assert process.popen.returncode == -signal.SIGKILL, "the migration ended before it could be killed"
+        # The state the kill left: alias still on v1, v1 refusing writes, the dead process's lock.
+        assert list(server.ok("GET", f"/_alias/{alias}")) == [f"{alias}_v1"]
+        assert server.request("POST", f"/{alias}/_doc", {"eventId": 1, "name": "x"}).status == 403
+        assert server.ok("GET", lock_doc)["_source"]["owner"].endswith(f":{process.pid}")
+        status = workdir.run("index", "status", *common)
+        assert "index     health green, 20000 documents, write-blocked (an interrupted migration? run it again)" in (
+            status.out
+        )
+
+        rerun = workdir.run(*migrate)
+        assert rerun.code == 0, rerun.err
+        assert rerun.seconds < 30  # not the lock's 120 s expiry
+        assert f"Reindexed {alias}_v1 → {alias}_v3: 20000 documents copied and counted" in rerun.out
+        assert list(server.ok("GET", f"/_alias/{alias}")) == [f"{alias}_v3"]
+        written = server.request("POST", f"/{alias}/_doc?refresh=true", {"eventId": 20001, "name": "after"})
+        assert written.status == 201
+        assert server.ok("GET", f"/{alias}/_count")["count"] == 20001
+        assert server.request("GET", lock_doc).status == 404
+    finally:
+        server.request("DELETE", f"{lock_doc}?refresh=true")

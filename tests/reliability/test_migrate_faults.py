@@ -154,4 +154,3 @@ def test_kill_9_during_a_ddl_statement_the_rerun_waits_for_it_then_refuses_to_gu
     assert (applied["first_statement"], applied["statements_run"]) == (2, 2)
     assert databases.query("events", "SELECT COUNT(*) FROM slow") == [(1,)]
     assert [(r["status"], r["statements_applied"]) for r in databases.history("events")] == [("success", 3)]
-
