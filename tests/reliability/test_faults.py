@@ -389,6 +389,22 @@ def test_ctrl_c_during_up_then_a_rerun_converges_without_duplicates(
     ] == [f"{docker_scratch.project}_backend"]
 
 
+def test_kill_9_during_up_then_a_rerun_converges(stack: Workdir, docker_scratch: Any) -> None:
+    """No clean-up runs at all; the project lock dies with the process, and the rerun starts from what is there."""
+    process = stack.start("up", "--no-init", "redis")
+    name = f"{docker_scratch.project}-redis-1"
+    deadline = time.monotonic() + 60
+    while name not in containers(docker_scratch) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    process.signal(signal.SIGKILL)
+    process.popen.wait(timeout=30)
+    rerun = stack.run("up", "--no-init", "--json", "redis", "--lock-timeout", "5", timeout=180)
+    assert rerun.code == 0, rerun.err
+    (service,) = rerun.json()["services"]
+    assert (service["state"], service["health"]) == ("running", "healthy")
+    assert list(containers(docker_scratch)) == [name]
+
+
 def test_after_ctrl_c_up_still_waits_for_its_workers() -> None:
     """The exact race behind a line printed after "up interrupted": Ctrl-C landing while the main thread waits.
 
