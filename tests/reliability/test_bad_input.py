@@ -29,6 +29,16 @@ def rendered_files(workdir: Workdir) -> list[str]:
     return [name for name in RENDERED if (workdir.path / name).exists()]
 
 
+def test_exit_codes_are_the_documented_numbers() -> None:
+    """docs/failure-modes.md and scripts rely on these numbers."""
+    documented = {
+        "FAILURE": 1, "CONFIG": 3, "DOCKER": 4, "PORT_CONFLICT": 5, "UNHEALTHY": 6, "DATABASE": 7, "MIGRATION": 8,
+        "SEARCH": 9, "DRIFT": 10, "LOCKED": 11, "REDIS": 12, "PENDING": 13, "WARNINGS": 14, "MISSING": 15,
+        "ABORTED": 16, "IO": 17, "CHECKS_FAILED": 18, "INTERRUPTED": 130,
+    }  # fmt: skip
+    assert {name: int(ExitCode[name]) for name in documented} == documented
+
+
 # --------------------------------------------------------------------------- ticketctl.yaml
 
 
@@ -62,7 +72,7 @@ def test_malformed_settings_file_names_its_line_and_writes_nothing(workdir: Work
     workdir.write("ticketctl.yaml", text)
     for command in (("config",), ("render",)):
         run = workdir.run(*command)
-        assert run.code == ExitCode.CONFIG == 3
+        assert run.code == ExitCode.CONFIG
         assert run.err == expected + "\n"
         assert run.out == ""
     assert rendered_files(workdir) == []
@@ -185,7 +195,7 @@ def test_port_already_taken_stops_up_before_anything_is_created(
         holder.bind(("127.0.0.1", port))
         holder.listen(1)
         run = workdir.run("up", "--no-init", "redis", timeout=120)
-    assert run.code == ExitCode.PORT_CONFLICT == 5
+    assert run.code == ExitCode.PORT_CONFLICT
     comm = Path(f"/proc/{os.getpid()}/comm").read_text().strip()
     assert run.error_line == (
         f"error: port {port} (ports.redis) for redis is taken by another process: pid {os.getpid()} ({comm}) — "
@@ -290,7 +300,7 @@ def test_sql_error_in_the_middle_of_a_migration(workdir: Workdir, databases: Dat
     )
     name = databases.names["events"]
     run = workdir.run("migrate", "--db", "events", "--schemas-dir", "schemas")
-    assert run.code == ExitCode.MIGRATION == 8
+    assert run.code == ExitCode.MIGRATION
     assert run.error_line == (
         f"error: schemas/events/V001__seats.sql:3: {name} V001 failed at statement 3 of 4: MySQL error 1146: "
         f"Table '{name}.seat' doesn't exist — statements 1-2 are committed and will not run again; fix statement 3 "

@@ -50,7 +50,7 @@ def test_docker_daemon_down(workdir: Workdir, tmp_path: Path) -> None:
     for host, reason in cases:
         for command in (("up", "--no-init"), ("status",), ("down",)):
             run = workdir.run(*command, env={"DOCKER_HOST": host})
-            assert run.code == ExitCode.DOCKER == 4, run.output
+            assert run.code == ExitCode.DOCKER, run.output
             assert (
                 run.err == f"error: cannot reach the Docker Engine at {host} (DOCKER_HOST): {reason} — {START_DOCKER}\n"
             )
@@ -72,7 +72,7 @@ def test_mysql_down_or_wrong_password(workdir: Workdir, databases: Databases) ->
     workdir.env.update(databases.environment())
     port = closed_port()
     down = workdir.run("migrate", "--schemas-dir", "schemas", env={"TICKETCTL_MYSQL__PORT": str(port)})
-    assert down.code == ExitCode.DATABASE == 7
+    assert down.code == ExitCode.DATABASE
     assert down.err == (
         f"error: cannot connect to MySQL at 127.0.0.1:{port}: Can't connect to MySQL server on '127.0.0.1' "
         "([Errno 111] Connection refused) — start the stack with 'ticketctl up', or check mysql.host and mysql.port\n"
@@ -258,7 +258,7 @@ def test_search_engine_down(workdir: Workdir) -> None:
     url = f"http://127.0.0.1:{closed_port()}"
     for command in ("create", "status", "migrate"):
         run = workdir.run("index", command, "--url", url, "--index", "tkt_down")
-        assert run.code == ExitCode.SEARCH == 9
+        assert run.code == ExitCode.SEARCH
         assert run.err == (
             f"error: search server at {url} (--url) is unreachable: connection refused — start it with "
             "'ticketctl up', or point search.url / TICKETCTL_SEARCH__URL at a running server\n"
@@ -371,7 +371,7 @@ def test_ctrl_c_during_up_then_a_rerun_converges_without_duplicates(
         time.sleep(0.05)
     process.signal(signal.SIGINT)
     run = process.finish(timeout=60)
-    assert run.code == ExitCode.INTERRUPTED == 130, run.output
+    assert run.code == ExitCode.INTERRUPTED, run.output
     assert run.error_line == INTERRUPTED
     assert list(containers(docker_scratch)) == [name]  # left as it was, not removed half-way
 
@@ -455,7 +455,7 @@ def test_a_container_that_exits_during_the_health_wait(stack: Workdir, docker_sc
     stack.write("ticketctl.yaml", "templates_dir: templates\n")
 
     run = stack.run("up", "--no-init", "redis", timeout=120)
-    assert run.code == ExitCode.UNHEALTHY == 6, run.output
+    assert run.code == ExitCode.UNHEALTHY, run.output
     assert run.seconds < 30
     password = stack.env_file()["REDIS_PASSWORD"]
     assert password not in run.output
@@ -517,7 +517,7 @@ def test_disk_full_when_writing_env_keeps_the_old_file(workdir: Workdir, small_d
     _fill(small_disk)
 
     run = workdir.run("render")
-    assert run.code == ExitCode.IO == 17
+    assert run.code == ExitCode.IO
     assert run.err == (
         f"error: {env}: cannot write: No space left on device; the previous file is unchanged — free disk space or "
         "fix the folder's permissions, then run the command again\n"
