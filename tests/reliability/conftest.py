@@ -88,6 +88,15 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         TRANSCRIPT.record(f"{report.nodeid} [{report.when}] {name}", text)
 
 
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say what the secret scan covered, so that a pass is not taken for a scan of nothing."""
+    if TRANSCRIPT.outputs:
+        terminalreporter.write_line(
+            f"secret scan: {len(TRANSCRIPT.outputs)} captured outputs, {len(TRANSCRIPT.secrets)} secret values, "
+            f"{len(TRANSCRIPT.leaks())} leaks"
+        )
+
+
 @pytest.fixture(scope="session", autouse=True)
 def transcript() -> Iterator[Transcript]:
     """The session's transcript; at the end, no output may contain a secret."""
