@@ -345,8 +345,9 @@ def stack(workdir: Workdir, docker_scratch: Any, local_images: Any) -> Workdir:
 
 
 def containers(docker_scratch: Any) -> dict[str, Any]:
+    # While a container is being created, the Engine may list it a moment before it can be inspected.
     found = docker_scratch.client.containers.list(
-        all=True, filters={"label": f"com.docker.compose.project={docker_scratch.project}"}
+        all=True, filters={"label": f"com.docker.compose.project={docker_scratch.project}"}, ignore_removed=True
     )
     return {container.name: container for container in found}
 
@@ -396,6 +397,7 @@ def test_kill_9_during_up_then_a_rerun_converges(stack: Workdir, docker_scratch:
     deadline = time.monotonic() + 60
     while name not in containers(docker_scratch) and time.monotonic() < deadline:
         time.sleep(0.02)
+    assert process.popen.poll() is None, process.finish().output  # killed in the middle, not after an end
     process.signal(signal.SIGKILL)
     process.popen.wait(timeout=30)
     rerun = stack.run("up", "--no-init", "--json", "redis", "--lock-timeout", "5", timeout=180)
