@@ -69,6 +69,8 @@ CR_SSL_CONNECTION_ERROR = 2026
 ER_SECURE_TRANSPORT_REQUIRED = 3159  # MySQL 8 with require_secure_transport (MariaDB answers 1045)
 _UNREACHABLE = {CR_CONNECTION_ERROR, CR_CONN_HOST_ERROR, CR_UNKNOWN_HOST, CR_SERVER_GONE, CR_SERVER_LOST}
 DENIED = {ER_DBACCESS_DENIED, ER_ACCESS_DENIED, ER_TABLEACCESS_DENIED, ER_SPECIFIC_ACCESS_DENIED}
+# The connection broke under a statement: the server restarted, was killed, or the network dropped.
+CONNECTION_LOST = {CR_SERVER_GONE, CR_SERVER_LOST}
 
 _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 _VERSION_RE = re.compile(r"^(\d+)\.(\d+)\.(\d+)")

@@ -569,14 +569,40 @@ def _parallel(calls: Sequence[Callable[[], None]]) -> None:
         except BaseException as error:  # re-raised in the caller's thread
             errors.append(error)
 
-    threads = [threading.Thread(target=guarded, args=(call,), daemon=True) for call in calls]
+    threads = [_Worker(guarded, call) for call in calls]
     for thread in threads:
         thread.start()
-    for thread in threads:
-        while thread.is_alive():
-            thread.join(0.2)
+    _wait_for(threads)
     if errors:
         raise errors[0]
+
+
+class _Worker(threading.Thread):
+    """A daemon thread that says when it has ended through an Event.
+
+    ``Thread.join`` cannot be trusted after Ctrl-C: on Python 3.11, a
+    KeyboardInterrupt inside ``join`` marks the still-running thread as
+    stopped (bpo-45274), and every later ``join`` returns at once, so the
+    process would exit while a worker is half-way through a Docker call.
+    """
+
+    def __init__(self, target: Callable[..., None], *args: Any, name: str | None = None):
+        super().__init__(name=name, daemon=True)
+        self._work = target
+        self._work_args = args
+        self.ended = threading.Event()
+
+    def run(self) -> None:
+        try:
+            self._work(*self._work_args)
+        finally:
+            self.ended.set()
+
+
+def _wait_for(workers: Sequence[_Worker]) -> None:
+    for worker in workers:
+        while not worker.ended.wait(0.2):
+            pass
 
 
 # --------------------------------------------------------------------------- the converge run
@@ -791,20 +817,16 @@ class _UpRun:
 
     def _run_workers(self, plans: dict[str, _Plan]) -> None:
         order = [name for group in dependency_order(list(self.selected)) for name in group]
-        threads = [
-            threading.Thread(target=self._worker, args=(plans[name], plans), name=f"up-{name}", daemon=True)
-            for name in order
-        ]
-        for thread in threads:
-            thread.start()
+        started: list[_Worker] = []
         try:
-            for thread in threads:
-                while thread.is_alive():
-                    thread.join(0.2)
+            for name in order:
+                worker = _Worker(self._worker, plans[name], plans, name=f"up-{name}")
+                worker.start()
+                started.append(worker)
+            _wait_for(started)
         except KeyboardInterrupt:
             self.stop.set()
-            for thread in threads:
-                thread.join()
+            _wait_for(started)  # each stops at its next step; nothing runs on after the process says it stopped
             raise
         if self.failure is not None:
             self._clean_up()

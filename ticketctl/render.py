@@ -141,7 +141,7 @@ def render_template(environment: Any, name: str, context: Mapping[str, Any]) -> 
         where = _template_location(error, name)
         raise ConfigError(
             f"{where}: template variable {error.message}",
-            hint="fix the variable's name in the template; 'ticketctl render --list-variables' lists them",
+            hint=f"fix the variable's name in the template; it can use: {', '.join(sorted(context))}",
         ) from None
     except jinja2.TemplateNotFound as error:
         raise ConfigError(f"template {error.name} not found", hint="restore it in templates_dir") from None
@@ -269,19 +269,33 @@ def render(settings: Settings, *, output_dir: Path | None = None) -> RenderResul
     existing = read_env_file(out / ENV_FILENAME)
     secret_values, generated = plan_secrets(existing)
     files = render_stack(settings, secret_values)
+    warnings = [] if existing is None else _make_private(existing.path)
     written = []
     for rendered in files:
         if rendered.name == ENV_FILENAME and existing is not None:
             written.append(_append_missing_secrets(existing, rendered, generated))
         else:
             written.append(write_file(out / rendered.name, rendered.content, rendered.mode))
-    warnings = []
     if settings.binds_publicly:
         warnings.append(
             f"ports bind to {settings.bind_address} ({settings.source_of('bind_address')}): "
             "MySQL, Redis and the search engine are reachable from other hosts"
         )
     return RenderResult(output_dir=out, files=tuple(written), generated_secrets=generated, warnings=tuple(warnings))
+
+
+def _make_private(path: Path) -> list[str]:
+    """An existing ``.env`` that others may read (copied, checked out) is made 0600 again; says so."""
+    try:
+        mode = path.stat().st_mode & 0o777
+        if not mode & 0o077:
+            return []
+        os.chmod(path, FILE_MODES[ENV_FILENAME])
+    except OSError as error:
+        raise FileWriteError(
+            f"{path}: cannot make it private (mode 0600): {error.strerror}", hint="fix its owner or permissions"
+        ) from None
+    return [f"{path} was readable by other users (mode {mode:04o}); it is 0600 now"]
 
 
 def _append_missing_secrets(existing: EnvFile, rendered: RenderedFile, generated: tuple[str, ...]) -> WrittenFile:

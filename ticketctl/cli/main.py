@@ -3,13 +3,15 @@
 :func:`run` is the console-script entry point. It calls :func:`program` and
 turns every :class:`~ticketctl.errors.TicketctlError` into one line on stderr
 and its exit code. Nothing else in ticketctl exits the process or prints a
-traceback; ``--debug`` (or ``TICKETCTL_DEBUG=1``) re-raises for developers.
+traceback; ``--debug`` (or ``TICKETCTL_DEBUG=1``) prints the traceback first,
+without locals and with every known secret masked, for developers.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import traceback
 from collections.abc import Sequence
 
 import typer
@@ -50,7 +52,7 @@ def main(
         metavar="FILE",
         help="Settings file (default: ./ticketctl.yaml if present; also TICKETCTL_CONFIG).",
     ),
-    debug: bool = typer.Option(False, "--debug", help="Show the full traceback of an error (may show secrets)."),
+    debug: bool = typer.Option(False, "--debug", help="Show the traceback of an error (known secrets masked)."),
     version: bool = typer.Option(
         False,
         "--version",
@@ -80,7 +82,7 @@ def run(args: Sequence[str] | None = None) -> None:
         code = program(args)
     except TicketctlError as error:
         if debug:
-            raise
+            _print_traceback(error)
         print_error(error.message, error.hint)
         code = int(error.exit_code)
     except typer.Abort as abort:
@@ -97,7 +99,7 @@ def run(args: Sequence[str] | None = None) -> None:
             error.show()  # type: ignore[attr-defined]
             raise SystemExit(error.exit_code) from None  # type: ignore[attr-defined]
         if debug:
-            raise
+            _print_traceback(error)
         print_error(
             f"internal error: {type(error).__name__}: {error}",
             "run again with --debug for the traceback and report it",
@@ -105,6 +107,14 @@ def run(args: Sequence[str] | None = None) -> None:
         code = ExitCode.FAILURE
     sys.stdout.flush()
     raise SystemExit(code)
+
+
+def _print_traceback(error: BaseException) -> None:
+    """The traceback for --debug: frames and messages only (no locals), secrets masked like every other output."""
+    from ticketctl.secrets import scrub_known
+
+    sys.stderr.write(scrub_known("".join(traceback.format_exception(error))))
+    sys.stderr.flush()
 
 
 def _is_usage_error(error: Exception) -> bool:

@@ -6,6 +6,11 @@ row, updated in place: ``running`` while it is applied, ``success`` when done,
 ``failed`` with the failing statement and its ``file:line`` when a statement
 failed. ``statements_applied`` and ``applied_checksum`` (the checksum of those
 statements) say exactly which part of the file the database already holds.
+
+While a ``running`` version executes a statement that commits by itself (DDL),
+``failed_statement`` and ``failed_at`` name that statement (it is "in flight"):
+if the process dies then, the server may still finish the statement, so a
+later run cannot know whether it took effect and must not simply run it again.
 """
 
 from __future__ import annotations
@@ -87,6 +92,11 @@ class HistoryRow:
     @property
     def is_baseline(self) -> bool:
         return self.type == TYPE_BASELINE
+
+    @property
+    def in_flight(self) -> bool:
+        """The run died while a statement that commits by itself was executing (see the module doc)."""
+        return self.status == RUNNING and self.failed_at is not None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -214,10 +224,30 @@ def start_version(
     )
 
 
-def record_progress(session: Session, version: int, statements_applied: int, applied_checksum: str) -> None:
-    """After each statement, in the same transaction as a DML statement; the caller commits."""
+def mark_in_flight(session: Session, version: int, statement: str, at: str) -> None:
+    """Before a statement that commits by itself: name it, so that a run dying in it is known; the caller commits."""
     session.execute(
-        f"UPDATE {HISTORY_TABLE} SET statements_applied = %s, applied_checksum = %s WHERE version = %s",
+        f"UPDATE {HISTORY_TABLE} SET failed_statement = %s, failed_at = %s WHERE version = %s",
+        (statement[:MAX_STATEMENT_CHARS], at[:1100], version),
+    )
+
+
+def clear_in_flight(session: Session, version: int) -> None:
+    """The in-flight statement was checked by hand and will run again; the caller commits."""
+    session.execute(
+        f"UPDATE {HISTORY_TABLE} SET failed_statement = NULL, failed_at = NULL WHERE version = %s AND status = %s",
+        (version, RUNNING),
+    )
+
+
+def record_progress(session: Session, version: int, statements_applied: int, applied_checksum: str) -> None:
+    """After each statement, in the same transaction as a DML statement; the caller commits.
+
+    Clears the in-flight mark: the statement is recorded as applied.
+    """
+    session.execute(
+        f"UPDATE {HISTORY_TABLE} SET statements_applied = %s, applied_checksum = %s, failed_statement = NULL, "
+        "failed_at = NULL WHERE version = %s",
         (statements_applied, applied_checksum, version),
     )
 

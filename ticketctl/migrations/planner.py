@@ -11,7 +11,10 @@ migrating at all. The rules:
   once it changed, the statements already applied must still be the same
   (``applied_checksum``) and the run resumes at the failed statement;
 * a version interrupted while running (the process was killed) resumes where
-  its recorded progress stops, under the same check;
+  its recorded progress stops, under the same check; unless it died during a
+  statement that commits by itself (DDL), which the server may have finished
+  after the client died: that is refused until ``repair`` records that the
+  database was checked by hand;
 * a pending file older than the newest recorded version is out of order and
   refused unless ``allow_out_of_order``;
 * versions at or below a baseline are taken as already present.
@@ -253,6 +256,23 @@ def _check_unfinished(
                 f"restore statements 1-{applied} as they were and fix only statement {next_statement} on; "
                 "or, if the database already matches the edited statements, accept them with "
                 "'ticketctl migrate repair'",
+            )
+        )
+        return
+    if row.in_flight:
+        states[row.version] = _state(
+            row, state, detail=f"stopped during statement {next_statement} ({row.failed_at}), which commits by itself"
+        )
+        problems.append(
+            Problem(
+                "interrupted-in-flight",
+                row.version,
+                f"{_where(migration, next_statement)}: version {row.version} was interrupted during statement "
+                f"{next_statement} of {row.statements_total}, which commits by itself, so ticketctl cannot tell "
+                "whether it took effect",
+                f"check the database: undo statement {next_statement} by hand if it took effect, then run "
+                f"'ticketctl migrate repair --db {migration.database}' and 'ticketctl migrate': they run it again, "
+                "then the rest",
             )
         )
         return

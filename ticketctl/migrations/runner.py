@@ -17,6 +17,12 @@ How one database migrates (:func:`_migrate_database`):
    each one (in the same transaction as a DML statement; right after a DDL
    statement, which MySQL has already committed). A failing statement is
    recorded with its ``file:line`` and the next run resumes there.
+
+The lock is held by the session that runs the statements. When the process is
+killed, the server goes on with the statement in progress until it ends, and
+only then drops the session and its lock: a rerun waits for it instead of
+running the same statement beside it. A DDL statement is named in the history
+before it runs, so a run killed in it is refused rather than repeated blindly.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from ticketctl.db import (
+    CONNECTION_LOST,
     DENIED,
     ER_ACCESS_DENIED,
     ER_BAD_DB,
@@ -44,7 +51,8 @@ from ticketctl.db import (
 from ticketctl.errors import ConfigError, LockedError, MigrationError, TicketctlError
 from ticketctl.migrations import history as hist
 from ticketctl.migrations.files import MigrationFile, discover
-from ticketctl.migrations.planner import DatabasePlan, Problem, Step, plan_database
+from ticketctl.migrations.lexer import Statement
+from ticketctl.migrations.planner import DatabasePlan, Problem, Step, causes_implicit_commit, plan_database
 from ticketctl.migrations.reports import (
     APPLIED,
     APPLY,
@@ -246,7 +254,7 @@ def _migrate_database(
                     context.emit(MigrationEvent(WARNING, database.key, warning))
                 context.emit(MigrationEvent(UP_TO_DATE, database.key, f"{database.name} is up to date"))
                 return
-        with _named_lock(context, database):
+        with _named_lock(context, database, session):
             session.commit()  # end the snapshot: the history is read again under the lock
             current = _plan_under_lock(context, session, database, files)
             for warning in current.warnings:
@@ -326,9 +334,14 @@ def _apply(context: _Context, session: Session, database: DatabaseSettings, step
                 total=total,
             )
         )
+        if causes_implicit_commit(statement):
+            hist.mark_in_flight(session, migration.version, statement.text, f"{migration.script}:{statement.line}")
+            session.commit()
         try:
             session.execute(statement.text)
         except ServerError as error:
+            if error.errno in CONNECTION_LOST:
+                raise _connection_lost(context, database, migration, statement, total, error) from error
             session.rollback()
             _record_failure(context, session, database, migration, statement.index, error, started)
             raise MigrationError(
@@ -359,6 +372,34 @@ def _apply(context: _Context, session: Session, database: DatabaseSettings, step
         statements_total=total,
         duration_ms=duration,
         out_of_order=step.out_of_order,
+    )
+
+
+def _connection_lost(
+    context: _Context,
+    database: DatabaseSettings,
+    migration: MigrationFile,
+    statement: Statement,
+    total: int,
+    error: ServerError,
+) -> ServerError:
+    """The server went away under a statement: nothing is wrong with the file, and nothing can be recorded now."""
+    mysql = context.settings.mysql
+    index = statement.index
+    if causes_implicit_commit(statement):
+        outcome = (
+            "it commits by itself and may have taken effect; once MySQL answers, "
+            f"'ticketctl migrate status --db {database.key}' says how to go on"
+        )
+    else:
+        outcome = (
+            f"it was rolled back; once MySQL answers, run 'ticketctl migrate' again: it resumes at statement {index}"
+        )
+    return ServerError(
+        f"{migration.where(statement)}: lost the connection to MySQL at {mysql.host}:{mysql.port} during statement "
+        f"{index} of {total} of {database.name} {migration.label} (MySQL error {error.errno}: {error.detail})",
+        hint=f"nothing is wrong with the statement, but {outcome}",
+        errno=error.errno,
     )
 
 
@@ -456,7 +497,7 @@ def _repair_database(context: _Context, database: DatabaseSettings, files: list[
         return DatabaseRepair(database.key, database.name, ())
     by_version = {migration.version: migration for migration in files}
     actions: list[RepairAction] = []
-    with session, _named_lock(context, database):
+    with session, _named_lock(context, database, session):
         session.commit()
         for row in hist.read_history(session) or ():
             migration = by_version.get(row.version)
@@ -499,7 +540,15 @@ def _repair_row(session: Session, row: hist.HistoryRow, migration: MigrationFile
             hint="restore the applied statements in the file, then run 'ticketctl migrate repair' again",
         )
     retry_checksum = None if row.status == hist.FAILED else row.checksum
+    checked = ""
+    if row.in_flight:
+        hist.clear_in_flight(session, row.version)
+        checked = f"statement {row.statements_applied + 1} was checked by hand; the next migrate runs it again"
     if prefix == row.applied_checksum and row.checksum == retry_checksum:
+        if checked:
+            return RepairAction(
+                row.version, migration.script, "in-flight-checked", f"{migration.label} {migration.script}: {checked}"
+            )
         return None
     hist.record_repair(
         session,
@@ -515,7 +564,8 @@ def _repair_row(session: Session, row: hist.HistoryRow, migration: MigrationFile
         migration.script,
         "failure-accepted",
         f"{migration.label} {migration.script}: {row.statements_applied} applied statements accepted as they read "
-        f"now; the next migrate resumes at statement {row.statements_applied + 1}",
+        f"now; the next migrate resumes at statement {row.statements_applied + 1}"
+        + (f"; {checked}" if checked else ""),
     )
 
 
@@ -526,7 +576,7 @@ def _baseline_database(context: _Context, database: DatabaseSettings, version: i
             f"database {database.name} does not exist: there is nothing to baseline",
             hint="run 'ticketctl migrate' to create it and apply every version",
         )
-    with session, _named_lock(context, database):
+    with session, _named_lock(context, database, session):
         session.commit()
         history = hist.read_history(session)
         if history:
@@ -609,11 +659,14 @@ def _create_database(context: _Context, database: DatabaseSettings) -> None:
 
 
 @contextmanager
-def _named_lock(context: _Context, database: DatabaseSettings) -> Iterator[None]:
-    """Hold ``GET_LOCK('ticketctl_migrate_<database>')`` on a session of its own."""
+def _named_lock(context: _Context, database: DatabaseSettings, session: Session) -> Iterator[None]:
+    """Hold ``GET_LOCK('ticketctl_migrate_<database>')`` on ``session``, the one that does the work.
+
+    A session of its own would lose the lock the moment a killed process's
+    socket closes, while the server still runs that process's last statement.
+    """
     name = LOCK_PREFIX + database.name
     timeout = context.settings.mysql.lock_timeout
-    session = connect(context.settings.mysql, app_credentials(database, context.secrets))
     try:
         if not _get_lock(session, name, 0):
             context.emit(
@@ -631,7 +684,6 @@ def _named_lock(context: _Context, database: DatabaseSettings) -> Iterator[None]
     finally:
         with suppress(ServerError):
             session.execute("DO RELEASE_LOCK(%s)", (name,))
-        session.close()
 
 
 def _get_lock(session: Session, name: str, timeout: int) -> bool:

@@ -51,7 +51,8 @@ from ticketctl.search.spec import (
 from ticketctl.search.state import AliasState, LiveIndex, count_documents, read_state, version_name
 from ticketctl.settings import Settings
 
-HEALTH_WAIT_SECONDS = 30.0
+# How long a writing verb waits for the cluster to turn yellow, in units of search.timeout (10 s → 30 s).
+HEALTH_WAIT_TIMEOUTS = 3
 _R = TypeVar("_R", IndexResult, StatusResult, MigrateResult, RollbackResult, PruneResult)
 
 
@@ -150,13 +151,15 @@ def _load_checked_mapping(mapping_path: Path | None) -> MappingFile:
 
 
 def _wait_for_yellow(session: _Session) -> dict[str, Any]:
-    health: dict[str, Any] = session.connection.health(wait_for_status="yellow", timeout=HEALTH_WAIT_SECONDS)
+    wait = HEALTH_WAIT_TIMEOUTS * session.settings.search.timeout
+    health: dict[str, Any] = session.connection.health(wait_for_status="yellow", timeout=wait)
     if health.get("timed_out") or health.get("status") not in ("yellow", "green"):
         info = session.connection.info
         raise SearchError(
             f"{info.label} at {info.url}: cluster {health.get('cluster_name')} is {health.get('status')} after "
-            f"{HEALTH_WAIT_SECONDS:g}s",
-            hint="check the server's log and 'GET _cluster/allocation/explain'; ticketctl waits for yellow",
+            f"{wait:g}s",
+            hint="check the server's log and 'GET _cluster/allocation/explain'; ticketctl waits for yellow "
+            f"up to {HEALTH_WAIT_TIMEOUTS} × search.timeout",
             exit_code=ExitCode.UNHEALTHY,
         )
     return health
@@ -190,6 +193,20 @@ def _target(session: _Session, state: AliasState) -> LiveIndex:
             f"{target.name} (alias {state.alias}) is closed", hint=f"open it with 'POST /{target.name}/_open'"
         )
     return target
+
+
+def _refuse_red(session: _Session, target: LiveIndex) -> None:
+    """A red index has a primary shard nowhere: its documents cannot be counted or searched, and retrying
+    the 503 that ``_count`` answers would only delay the news."""
+    if target.health != "red":
+        return
+    info = session.connection.info
+    raise SearchError(
+        f"{info.label} at {info.url}: index {target.name} (alias {session.alias}) is red: a primary shard is not "
+        "allocated, so its documents cannot be read",
+        hint=f"'GET _cluster/allocation/explain' says why (a lost node, a full disk, an allocation filter on "
+        f"{target.name}); fix that, then run 'ticketctl index status' again",
+    )
 
 
 def _changes(session: _Session, target: LiveIndex, wanted: NormalSpec) -> list[Change]:
@@ -330,6 +347,7 @@ def index_status(
         if not state.exists:
             return StatusResult(**session.base(), state="missing", **common)
         target = _target(session, state)
+        _refuse_red(session, target)
         live = target.normal_spec(managed_setting_keys(session.mapping))
         changes = diff_specs(live, wanted)
         docs = count_documents(session.connection, target.name)

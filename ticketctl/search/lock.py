@@ -8,6 +8,10 @@ the holder pushes forward while it works (a long reindex calls
 :meth:`IndexLock.refresh`). A holder that died leaves a lock that expires;
 the next process takes it over with a compare-and-set on ``_seq_no`` and
 ``_primary_term``, so two processes cannot both take over the same stale lock.
+A holder that died on this very machine (same boot and PID namespace, and its
+PID gone or reused) is taken over at once rather than at expiry: a ``kill -9``
+in the middle of a reindex leaves the live index write-blocked, and waiting
+out the expiry would keep it so.
 
 Why a lock document and not "the target index exists": a failed migration
 leaves its half-filled target for inspection, and an aborted one must not
@@ -55,6 +59,51 @@ def owner_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+def _read(path: str) -> str | None:
+    try:
+        with open(path, encoding="ascii") as handle:
+            return handle.read().strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _start_ticks(pid: int) -> str | None:
+    """When ``pid`` started (clock ticks since boot, /proc/<pid>/stat field 22): tells a reused PID apart."""
+    stat = _read(f"/proc/{pid}/stat")
+    if stat is None:
+        return None
+    fields = stat.rsplit(")", 1)[-1].split()
+    return fields[19] if len(fields) > 19 else None
+
+
+def _machine() -> str | None:
+    """This boot of this machine and this PID namespace (Linux); None where /proc does not say."""
+    boot = _read("/proc/sys/kernel/random/boot_id")
+    try:
+        namespace = os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return None
+    return f"{boot}/{namespace}" if boot else None
+
+
+def process_id() -> str | None:
+    """This process, told apart from any other on any machine: ``<boot>/<pid namespace>/<pid>/<start>``."""
+    machine, start = _machine(), _start_ticks(os.getpid())
+    return f"{machine}/{os.getpid()}/{start}" if machine and start else None
+
+
+def holder_is_gone(holder: dict[str, Any]) -> bool:
+    """True only when the holder ran here (same boot and PID namespace) and its process no longer exists."""
+    recorded = holder.get("process")
+    machine = _machine()
+    if not isinstance(recorded, str) or machine is None or not recorded.startswith(machine + "/"):
+        return False
+    pid, _, start = recorded[len(machine) + 1 :].partition("/")
+    if not pid.isdigit():
+        return False
+    return _start_ticks(int(pid)) != start
+
+
 @dataclass
 class IndexLock:
     """The held lock of one alias; use as a context manager around the protected work."""
@@ -81,6 +130,7 @@ class IndexLock:
         now = _now_ms()
         return {
             "owner": owner_id(),
+            "process": process_id(),
             "operation": self.operation,
             "acquired_at": _iso(now),
             "expires_at": now + int(self.ttl * 1000),
@@ -152,7 +202,7 @@ class IndexLock:
         current = self.connection.send(Request("GET", self.path))
         holder = current.get("_source") or {}
         expires = holder.get("expires_at")
-        if isinstance(expires, int | float) and expires > _now_ms():
+        if isinstance(expires, int | float) and expires > _now_ms() and not holder_is_gone(holder):
             raise LockedError(
                 f"index {self.alias} is locked by {holder.get('operation', '?')} of {holder.get('owner', '?')} "
                 f"since {holder.get('acquired_at', '?')}",
