@@ -151,13 +151,19 @@ def _load_checked_mapping(mapping_path: Path | None) -> MappingFile:
 
 
 def _wait_for_yellow(session: _Session) -> dict[str, Any]:
+    """Wait until this alias's versions are at least yellow (the node is ready, our shards are placed).
+
+    The health is scoped to ``<alias>_v*`` so that a red index of someone else on a shared
+    cluster does not block us; with none of our versions yet, the answer is green at once.
+    """
     wait = HEALTH_WAIT_TIMEOUTS * session.settings.search.timeout
-    health: dict[str, Any] = session.connection.health(wait_for_status="yellow", timeout=wait)
+    pattern = f"{session.alias}_v*"
+    health: dict[str, Any] = session.connection.health(wait_for_status="yellow", index=pattern, timeout=wait)
     if health.get("timed_out") or health.get("status") not in ("yellow", "green"):
         info = session.connection.info
         raise SearchError(
-            f"{info.label} at {info.url}: cluster {health.get('cluster_name')} is {health.get('status')} after "
-            f"{wait:g}s",
+            f"{info.label} at {info.url}: indices {pattern} of cluster {health.get('cluster_name')} are "
+            f"{health.get('status')} after {wait:g}s",
             hint="check the server's log and 'GET _cluster/allocation/explain'; ticketctl waits for yellow "
             f"up to {HEALTH_WAIT_TIMEOUTS} × search.timeout",
             exit_code=ExitCode.UNHEALTHY,

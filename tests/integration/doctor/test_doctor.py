@@ -197,7 +197,7 @@ def test_redis_stopped(stack: Stack, private_redis: PrivateRedis) -> None:
     ping = check(report, "redis.ping")
     assert ping["status"] == "fail"
     assert f"127.0.0.1:{private_redis.port}: cannot connect" in ping["summary"]
-    assert ping["fix"] == "start the stack with 'ticketctl up', or fix redis.host/redis.port"
+    assert ping["fix"].startswith("start the stack with 'ticketctl up', or fix redis.host/redis.port")
     assert check(report, "redis.lock")["summary"] == "skipped: redis.ping did not pass"
     assert code == ExitCode.CHECKS_FAILED
 
