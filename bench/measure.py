@@ -38,6 +38,7 @@ class Sample:
     rss_kb: int  # peak resident set of the largest process
     rss_sum_kb: int  # sum of the peaks of processes that ran side by side
     code: int
+    cpu_seconds: float = 0.0  # user + system time of every process (less sensitive to a busy machine)
     extra: dict[str, float] = field(default_factory=dict)
 
 
@@ -55,6 +56,7 @@ class Command:
 class Finished:
     code: int
     rss_kb: int
+    cpu_seconds: float
     output: str
 
 
@@ -82,14 +84,14 @@ GNU_TIME = "/usr/bin/time"
 class _Running:
     process: subprocess.Popen[bytes]
     output: Any  # a NamedTemporaryFile: stdout and stderr
-    memory: Path  # GNU time's -o file: the peak RSS in KiB
+    memory: Path  # GNU time's -o file: peak RSS (KiB), user and system seconds
 
 
 def _spawn(command: Command) -> _Running:
     output = tempfile.NamedTemporaryFile(prefix="tkb-out-")  # noqa: SIM115 - closed by _reap
     memory = Path(tempfile.mkstemp(prefix="tkb-rss-")[1])
     process = subprocess.Popen(
-        (GNU_TIME, "--quiet", "--format=%M", f"--output={memory}", "--", *command.argv),
+        (GNU_TIME, "--quiet", "--format=%M %U %S", f"--output={memory}", "--", *command.argv),
         cwd=command.cwd,
         env=dict(command.env),
         stdin=subprocess.DEVNULL,
@@ -116,10 +118,13 @@ def _reap(running: _Running, timeout: float) -> Finished:
     output.seek(0)
     text = output.read().decode("utf-8", "replace")
     output.close()
-    lines = running.memory.read_text().split()
+    fields = running.memory.read_text().split()
     running.memory.unlink()
-    rss_kb = int(lines[-1]) if lines and lines[-1].isdigit() else 0
-    return Finished(process.returncode, rss_kb, text)
+    try:
+        rss_kb, user, system = int(fields[-3]), float(fields[-2]), float(fields[-1])
+    except (IndexError, ValueError):  # killed before GNU time could write
+        rss_kb, user, system = 0, 0.0, 0.0
+    return Finished(process.returncode, rss_kb, user + system, text)
 
 
 def run(
@@ -142,6 +147,7 @@ def run(
         rss_kb=max(result.rss_kb for result in finished),
         rss_sum_kb=sum(result.rss_kb for result in finished),
         code=max(result.code for result in finished),
+        cpu_seconds=sum(result.cpu_seconds for result in finished),
     )
     return sample, finished
 
