@@ -39,7 +39,8 @@ from bench import report, stacks
 from bench.measure import Command, CommandFailed, Sample, clean_environment, run
 
 REPO = Path(__file__).resolve().parent.parent
-SECTIONS = ("startup", "migrate", "stack")
+SECTIONS = ("startup", "migrate", "cold", "noop", "doctor")
+BEFORE = "ticketctl (before)"  # the tool of --before series: shown with a ratio before ÷ after
 TOOLS_DB = ("tc", "fw", "gm")  # ticketctl, Flyway, golang-migrate: one set of databases each
 DOCTOR_EXIT_FAILED = 18
 DOCTOR_TIMEOUT = 3.0  # ticketctl doctor's default --timeout
@@ -122,6 +123,8 @@ class Config:
     prefix: str
     sections: tuple[str, ...]
     keep: bool
+    before: Path | None
+    before_label: str
 
     @property
     def work(self) -> Path:
@@ -146,6 +149,10 @@ def parse_args(argv: list[str] | None) -> Config:
     parser.add_argument("--port-base", type=int, default=34000, help="host ports: three blocks of 100 from here")
     parser.add_argument("--prefix", default="tkb", help="prefix of projects, databases and users")
     parser.add_argument("--keep", action="store_true", help="leave the stacks, databases and users in place")
+    parser.add_argument(
+        "--before", type=Path, help="virtualenv of an older ticketctl: measured beside this one (before/after of fixes)"
+    )
+    parser.add_argument("--before-label", default="before", help="its name in the tables, e.g. 'main d31129c'")
     args = parser.parse_args(argv)
     default_sizes = (20, 40) if args.quick else (200, 400)
     sizes = tuple(int(part) for part in args.sizes.split(",")) if args.sizes else default_sizes
@@ -170,6 +177,8 @@ def parse_args(argv: list[str] | None) -> Config:
         prefix=args.prefix,
         sections=sections,
         keep=args.keep,
+        before=args.before.resolve() if args.before else None,
+        before_label=args.before_label,
     )
 
 
@@ -250,6 +259,7 @@ def section_startup(cfg: Config, results: Results, env: Environment) -> None:
         cfg.runs,
         [
             entry(measure, "ticketctl", "ticketctl", "ticketctl --help", help_command),
+            *env.before_entries(measure, "ticketctl --help", [env.before or "", "--help"], empty),
             entry(
                 measure,
                 "compose-v1",
@@ -279,6 +289,7 @@ def section_startup(cfg: Config, results: Results, env: Environment) -> None:
         cfg.runs,
         [
             entry(measure, "ticketctl", "ticketctl", "ticketctl render", render_command),
+            *env.before_entries(measure, "ticketctl render", [env.before or "", "render"], tc.folder),
             entry(
                 measure,
                 "compose-v1",
@@ -302,6 +313,7 @@ def section_startup(cfg: Config, results: Results, env: Environment) -> None:
 
 MIGRATE_TOOLS = {  # key: (tool name, databases)
     "ticketctl": ("ticketctl", "tc"),
+    "before": (BEFORE, "tc"),
     "flyway": ("Flyway", "fw"),
     "flyway-other-jvm": ("Flyway", "fw"),
     "golang-migrate": ("golang-migrate", "gm"),
@@ -314,13 +326,14 @@ def migrate_commands(cfg: Config, env: Environment, migrations: mig.MigrationSet
     folder = cfg.work / "migrate"
     folder.mkdir(parents=True, exist_ok=True)
     dbs = mig.Databases(server, cfg.prefix, MIGRATE_TOOLS[tool][1])
-    if tool == "ticketctl":
+    if tool in ("ticketctl", "before"):
         settings = {"TICKETCTL_MYSQL__HOST": server.host, "TICKETCTL_MYSQL__PORT": str(server.port)}
         for key in mig.DATABASE_KEYS:
             settings[f"TICKETCTL_MYSQL__{key.upper()}__NAME"] = dbs.name(key)
             settings[f"TICKETCTL_MYSQL__{key.upper()}__USER"] = dbs.user(key)
             settings[f"{key.upper()}_DB_PASSWORD"] = dbs.password(key)
-        argv = [env.ticketctl, "migrate", "--schemas-dir", migrations.versioned]
+        binary = env.before if tool == "before" and env.before else env.ticketctl
+        argv = [binary, "migrate", "--schemas-dir", migrations.versioned]
         return [env.command(argv, folder, settings=settings, secrets=[dbs.password(k) for k in mig.DATABASE_KEYS])]
     commands = []
     for key in mig.DATABASE_KEYS:
@@ -347,6 +360,8 @@ def migrate_commands(cfg: Config, env: Environment, migrations: mig.MigrationSet
 def migrate_label(env: Environment, tool: str) -> str:
     if tool == "ticketctl":
         return "ticketctl migrate"
+    if tool == "before":
+        return f"ticketctl migrate ({env.before_label})"
     if tool.startswith("flyway"):
         java = env.peers.flyway_other_java if tool == "flyway-other-jvm" else env.peers.flyway_java
         return f"Flyway migrate, 3 processes side by side ({peers_module.jvm_name(java)})"
@@ -375,7 +390,8 @@ def section_migrate(cfg: Config, results: Results, env: Environment) -> None:
         "migrate no-op",
     )
     other_jvm = ["flyway-other-jvm"] if env.peers.flyway_other_java else []
-    rounds(cfg.runs, [migrate_entry(cfg, env, measure, schemas, tool) for tool in tools + other_jvm])
+    before = ["before"] if env.before else []
+    rounds(cfg.runs, [migrate_entry(cfg, env, measure, schemas, tool) for tool in tools + other_jvm + before])
 
     for size in cfg.sizes:
         generated = mig.prepare_generated(cfg.cache, size)
@@ -388,7 +404,7 @@ def section_migrate(cfg: Config, results: Results, env: Environment) -> None:
             f"migrate apply {size}/db",
         )
         entries = []
-        for tool in tools:
+        for tool in tools + before:
             series, _ = migrate_entry(cfg, env, measure, generated, tool)
             dbs = mig.Databases(env.server, cfg.prefix, MIGRATE_TOOLS[tool][1])
             entries.append((series, apply_once(migrate_commands(cfg, env, generated, tool), dbs, size)))
@@ -401,7 +417,7 @@ def section_migrate(cfg: Config, results: Results, env: Environment) -> None:
             "ticketctl",
             f"migrate no-op at {size}/db",
         )
-        rounds(cfg.runs, [migrate_entry(cfg, env, measure, generated, tool) for tool in tools])
+        rounds(cfg.runs, [migrate_entry(cfg, env, measure, generated, tool) for tool in tools + before])
 
 
 def apply_once(commands: list[Command], dbs: mig.Databases, size: int) -> Callable[[], Sample]:
@@ -422,15 +438,20 @@ def apply_once(commands: list[Command], dbs: mig.Databases, size: int) -> Callab
 # --------------------------------------------------------------------------- section: stack
 
 
-def section_stack(cfg: Config, results: Results, env: Environment) -> None:
+def ensure_stacks_up(env: Environment) -> None:
+    """The three stacks healthy (a no-op when they already are): what the no-op and doctor measures need."""
     tc, v1, v2 = env.stack("ticketctl"), env.stack("compose-v1"), env.stack("compose-v2")
-    up = env.command([env.ticketctl, "up"], tc.folder)
-    up_no_init = env.command([env.ticketctl, "up", "--no-init"], tc.folder)
-    v1_up = env.command(env.compose(v1, "up", "-d"), v1.folder)
-    v2_up = env.command(env.compose(v2, "up", "-d"), v2.folder)
-    v2_up_wait = env.command(env.compose(v2, "up", "-d", "--wait"), v2.folder)
+    log("stack: bringing the three stacks up (untimed)")
+    run([env.command([env.ticketctl, "up"], tc.folder)])
+    run([env.command(env.compose(v1, "up", "-d"), v1.folder)])
+    run([env.command(env.compose(v2, "up", "-d", "--wait"), v2.folder)])
+    for stack in (tc, v1, v2):
+        stacks.wait_healthy(env.engine, stack.project, stacks.SERVICES, timeout=300)
 
-    log("stack: cold up to all healthy (every bench project removed, volumes too, before each)")
+
+def section_cold(cfg: Config, results: Results, env: Environment) -> None:
+    tc, v1, v2 = env.stack("ticketctl"), env.stack("compose-v1"), env.stack("compose-v2")
+    log("cold: up to all healthy (every bench project removed, volumes too, before each)")
     cold = results.measure(
         "up.cold",
         "cold `up` to all healthy (local images, no containers or volumes)",
@@ -443,45 +464,98 @@ def section_stack(cfg: Config, results: Results, env: Environment) -> None:
         series = cold.add(key, tool, label, [command.display])
         return (series, lambda: cold_up(env, stack, command, wait_for_events=wait))
 
-    rounds(
-        cfg.runs_cold,
-        [
-            cold_entry("ticketctl", "ticketctl", "ticketctl up --no-init", tc, up_no_init, False),
-            cold_entry("ticketctl-init", "ticketctl", "ticketctl up (+ migrations, search index)", tc, up, False),
-            cold_entry(
-                "compose-v1", "docker-compose 1.29", "docker-compose up -d (1.29) + health events", v1, v1_up, True
-            ),
-            cold_entry("compose-v2", "Compose v2", "docker compose up -d --wait (v2)", v2, v2_up_wait, False),
-        ],
-        warmup=False,
-    )
+    entries = [
+        cold_entry(
+            "ticketctl", "ticketctl", "ticketctl up --no-init", tc, env.ticketctl_command(tc, "up", "--no-init"), False
+        ),
+        cold_entry(
+            "ticketctl-init",
+            "ticketctl",
+            "ticketctl up (+ migrations, search index)",
+            tc,
+            env.ticketctl_command(tc, "up"),
+            False,
+        ),
+        cold_entry(
+            "compose-v1",
+            "docker-compose 1.29",
+            "docker-compose up -d (1.29) + health events",
+            v1,
+            env.command(env.compose(v1, "up", "-d"), v1.folder),
+            True,
+        ),
+        cold_entry(
+            "compose-v2",
+            "Compose v2",
+            "docker compose up -d --wait (v2)",
+            v2,
+            env.command(env.compose(v2, "up", "-d", "--wait"), v2.folder),
+            False,
+        ),
+    ]
+    if env.before is not None:
+        before = env.ticketctl_command(tc, "up", "--no-init", before=True)
+        entries.append(cold_entry("before", BEFORE, f"ticketctl up --no-init ({env.before_label})", tc, before, False))
+    rounds(cfg.runs_cold, entries, warmup=False)
 
-    log("stack: bringing the three stacks up for the no-op measures")
-    for command in (up, v1_up, v2_up_wait):
-        run([command])
-    for stack in (tc, v1, v2):
-        stacks.wait_healthy(env.engine, stack.project, stacks.SERVICES, timeout=300)
 
-    log("stack: no-op up on healthy stacks")
+def section_noop(cfg: Config, results: Results, env: Environment) -> None:
+    tc, v1, v2 = env.stack("ticketctl"), env.stack("compose-v1"), env.stack("compose-v2")
+    ensure_stacks_up(env)
+    log("noop: up on healthy stacks")
     noop = results.measure(
         "up.noop", "no-op `up` on a healthy stack", "≤ 1 s and ≤ 0.5× docker-compose 1.29", "ticketctl", "no-op up"
     )
     noop.other_baselines = ["up.noop.ticketctl-noinit"]
-    rounds(
-        cfg.runs,
-        [
-            entry(noop, "ticketctl", "ticketctl", "ticketctl up", [up]),
-            entry(noop, "ticketctl-noinit", "ticketctl", "ticketctl up --no-init", [up_no_init]),
-            entry(noop, "compose-v1", "docker-compose 1.29", "docker-compose up -d (1.29)", [v1_up]),
-            entry(noop, "compose-v2", "Compose v2", "docker compose up -d (v2)", [v2_up]),
-            entry(noop, "compose-v2-wait", "Compose v2", "docker compose up -d --wait (v2)", [v2_up_wait]),
-        ],
-    )
+    entries = [
+        entry(noop, "ticketctl", "ticketctl", "ticketctl up", [env.ticketctl_command(tc, "up")]),
+        entry(
+            noop,
+            "ticketctl-noinit",
+            "ticketctl",
+            "ticketctl up --no-init",
+            [env.ticketctl_command(tc, "up", "--no-init")],
+        ),
+        entry(
+            noop,
+            "compose-v1",
+            "docker-compose 1.29",
+            "docker-compose up -d (1.29)",
+            [env.command(env.compose(v1, "up", "-d"), v1.folder)],
+        ),
+        entry(
+            noop,
+            "compose-v2",
+            "Compose v2",
+            "docker compose up -d (v2)",
+            [env.command(env.compose(v2, "up", "-d"), v2.folder)],
+        ),
+        entry(
+            noop,
+            "compose-v2-wait",
+            "Compose v2",
+            "docker compose up -d --wait (v2)",
+            [env.command(env.compose(v2, "up", "-d", "--wait"), v2.folder)],
+        ),
+    ]
+    if env.before is not None:
+        for key, args in (("before", ("up",)), ("before-noinit", ("up", "--no-init"))):
+            label = f"ticketctl {' '.join(args)} ({env.before_label})"
+            entries.append(entry(noop, key, BEFORE, label, [env.ticketctl_command(tc, *args, before=True)]))
+    rounds(cfg.runs, entries)
 
-    log("stack: doctor")
-    doctor = env.command([env.ticketctl, "doctor"], tc.folder)
+
+def section_doctor(cfg: Config, results: Results, env: Environment) -> None:
+    tc = env.stack("ticketctl")
+    ensure_stacks_up(env)
+    log("doctor: all green, then one server down")
+    doctor = env.ticketctl_command(tc, "doctor")
     green = results.measure("doctor.green", "`doctor`, all green", "≤ 1 s", "ticketctl", "doctor")
-    rounds(cfg.runs, [entry(green, "ticketctl", "ticketctl", "ticketctl doctor", [doctor])])
+    entries = [entry(green, "ticketctl", "ticketctl", "ticketctl doctor", [doctor])]
+    if env.before is not None:
+        before = env.ticketctl_command(tc, "doctor", before=True)
+        entries.append(entry(green, "before", BEFORE, f"ticketctl doctor ({env.before_label})", [before]))
+    rounds(cfg.runs, entries)
 
     down = results.measure(
         "doctor.down",
@@ -530,8 +604,7 @@ def cold_up(env: Environment, stack: stacks.Stack, command: Command, *, wait_for
             sample.seconds = watch.wait(stacks.SERVICES, timeout=300) - started_at
         else:  # the tool waited itself; its events are there or on their way
             watch.wait(stacks.SERVICES, timeout=30)
-        sample.extra = watch.readiness(stacks.SERVICES, started_at)
-        sample.extra["overhead"] = sample.seconds - sample.extra["ready"]
+        sample.extra = watch.readiness(stacks.SERVICES, started_at, sample.seconds)
         return sample
     finally:
         watch.close()
@@ -575,8 +648,22 @@ class Environment:
     server: mig.Server
     images: dict[str, str]
     ticketctl: str
+    before: str | None = None  # --before: an older ticketctl measured beside this one
+    before_label: str = "before"
     stacks: dict[str, stacks.Stack] = field(default_factory=dict)
     _engine: Any = None
+
+    def before_entries(
+        self, measure: Measure, label: str, argv: list[str | Path], cwd: Path
+    ) -> list[tuple[Series, Callable[[], Sample]]]:
+        """The --before series of a measure (none without --before)."""
+        if self.before is None:
+            return []
+        return [entry(measure, "before", BEFORE, f"{label} ({self.before_label})", [self.command(argv, cwd)])]
+
+    def ticketctl_command(self, stack: stacks.Stack, *args: str, before: bool = False) -> Command:
+        binary = self.before if before and self.before else self.ticketctl
+        return self.command([binary, *args], stack.folder)
 
     @property
     def engine(self) -> Any:
@@ -607,6 +694,7 @@ class Environment:
             (str(self.peers.compose_v1), "docker-compose"),
             (str(self.peers.compose_v2), "docker-compose-v2"),
             (self.ticketctl, "ticketctl"),
+            *([(self.before, f"ticketctl[{self.before_label}]")] if self.before else []),
             (str(self.peers.migrate), "migrate"),
             (self.peers.flyway_classpath, "$FLYWAY/lib/*"),
         ]
@@ -728,6 +816,12 @@ def main(argv: list[str] | None = None) -> int:
         versions={**engine_versions(), **peers.versions},
     )
     env = Environment(cfg=cfg, peers=peers, server=server, images=images, ticketctl=str(ticketctl))
+    if cfg.before is not None:
+        before = cfg.before / "bin" / "ticketctl"
+        if not before.exists():
+            raise SystemExit(f"bench: --before {cfg.before}: no bin/ticketctl there")
+        env.before, env.before_label = str(before), cfg.before_label
+        results.versions["ticketctl (before)"] = f"{cfg.before_label} ({before})"
     cfg.work.mkdir(parents=True, exist_ok=True)
     project_names = [project_name(cfg.prefix, tool) for tool in STACK_TOOLS]
     for project in project_names:  # leftovers of a killed run
@@ -740,8 +834,12 @@ def main(argv: list[str] | None = None) -> int:
                 section_startup(cfg, results, env)
             if "migrate" in cfg.sections:
                 section_migrate(cfg, results, env)
-            if "stack" in cfg.sections:
-                section_stack(cfg, results, env)
+            if "cold" in cfg.sections:
+                section_cold(cfg, results, env)
+            if "noop" in cfg.sections:
+                section_noop(cfg, results, env)
+            if "doctor" in cfg.sections:
+                section_doctor(cfg, results, env)
     except (CommandFailed, RuntimeError) as error:
         failure = error
         log(f"FAILED: {error}")
@@ -754,7 +852,7 @@ def main(argv: list[str] | None = None) -> int:
     results.duration_seconds = time.monotonic() - began
     results.load_after = load_average()
     cfg.out.mkdir(parents=True, exist_ok=True)
-    (cfg.work / "results.json").write_text(json.dumps(asdict(results), indent=1, default=str))
+    (cfg.out / "results.json").write_text(json.dumps(asdict(results), indent=1, default=str))
     text = report.write(results, cfg.out, REPO)
     print(text)
     if failure is not None:

@@ -193,7 +193,11 @@ def measure_table(measure: Measure, *, details: bool = True) -> list[str]:
     columns = ["command", "median", "min – max", "n", "peak RSS"]
     columns += [f"peer ÷ {divisor.label}" for divisor in divisors] or ["peer ÷ ticketctl"]
     if cold:
-        columns[3:3] = ["slowest own ready", "overhead (median, min – max)"]
+        columns[3:3] = [
+            "slowest own ready",
+            "overhead (median, min – max)",
+            "= before create + create→start (Engine) + notice",
+        ]
     header = "| " + " | ".join(columns) + " |"
     rule = "|---|" + "---:|" * (len(columns) - 1)
     lines = [f"### {measure.title}", "", f"Target: {measure.target}.", "", header, rule]
@@ -210,7 +214,10 @@ def measure_table(measure: Measure, *, details: bool = True) -> list[str]:
         if cold:
             over = extra(series, "overhead")
             over_text = f"{format_seconds(over.median)} ({format_range(over)})"
-            cells[3:3] = [format_seconds(extra(series, "ready").median), over_text]
+            parts = " + ".join(
+                format_seconds(extra(series, name).median) for name in ("before_create", "create_to_start", "notice")
+            )
+            cells[3:3] = [format_seconds(extra(series, "ready").median), over_text, parts]
         lines.append("| " + " | ".join(cells) + " |")
     if not details:
         return [*lines, ""]
@@ -225,10 +232,7 @@ def measure_table(measure: Measure, *, details: bool = True) -> list[str]:
                 f"{name.split('.', 1)[1]} {format_seconds(extra(series, name).median)}"
                 for name in sorted({k for s in series.samples for k in s.extra if k.startswith("ready.")})
             ]
-            first = extra(series, "first_start")
-            lines.append(
-                f"- {series.label}: {', '.join(parts)}; first container started after {format_seconds(first.median)}"
-            )
+            lines.append(f"- {series.label}: {', '.join(parts)}")
     lines.extend(["", "Commands:", ""])
     for series in measure.series:
         if series.samples:

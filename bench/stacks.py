@@ -189,6 +189,7 @@ class HealthWatch:
 
     engine: docker.DockerClient
     project: str
+    created: dict[str, float] = field(default_factory=dict)
     started: dict[str, float] = field(default_factory=dict)
     healthy: dict[str, float] = field(default_factory=dict)
     arrived: dict[str, float] = field(default_factory=dict)
@@ -213,7 +214,9 @@ class HealthWatch:
                 if not service:
                     continue
                 with self._changed:
-                    if status == "start":
+                    if status == "create":
+                        self.created.setdefault(service, at)
+                    elif status == "start":
                         self.started.setdefault(service, at)
                     elif status.strip() == "health_status: healthy":
                         self.healthy.setdefault(service, at)
@@ -231,18 +234,27 @@ class HealthWatch:
                 self._changed.wait(remaining)
             return max(self.arrived[service] for service in services)
 
-    def readiness(self, services: tuple[str, ...], started_at: float) -> dict[str, float]:
-        """Each service's own ready time (healthy - start) and the run's first start after ``started_at``."""
+    def readiness(self, services: tuple[str, ...], started_at: float, wall: float) -> dict[str, float]:
+        """Where a run's time went, from the Engine's events, for the slowest service S.
+
+        ``ready``: S's own ready time (healthy - start). ``overhead`` = wall - ready,
+        split into ``before_create`` (the tool's own work until it asked for S's
+        container), ``create_to_start`` (the Engine creating and starting it) and
+        ``notice`` (from S's healthy event until the tool returned).
+        """
         with self._changed:
-            missing = [s for s in services if s not in self.started or s not in self.healthy]
+            missing = [s for s in services if not (s in self.created and s in self.started and s in self.healthy)]
             if missing:
-                raise RuntimeError(f"{self.project}: no start/healthy events for {missing}")
+                raise RuntimeError(f"{self.project}: no create/start/healthy events for {missing}")
             own = {service: self.healthy[service] - self.started[service] for service in services}
+            slowest = max(own, key=lambda service: own[service])
             return {
                 **{f"ready.{service}": seconds for service, seconds in own.items()},
-                "ready": max(own.values()),
-                "first_start": min(self.started[s] for s in services) - started_at,
-                "last_healthy": max(self.healthy[s] for s in services) - started_at,
+                "ready": own[slowest],
+                "overhead": wall - own[slowest],
+                "before_create": self.created[slowest] - started_at,
+                "create_to_start": self.started[slowest] - self.created[slowest],
+                "notice": started_at + wall - self.healthy[slowest],
             }
 
     def close(self) -> None:
