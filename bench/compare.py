@@ -1,9 +1,10 @@
 """Before/after of one ticketctl command: two installs, interleaved rounds, medians and same-round ratios.
 
-    python -m bench.compare --before /var/tmp/ticketctl-bench/ab/venv-before --runs 30 -- up --no-init
+    .venv/bin/python -m bench.compare --before /var/tmp/ticketctl-bench/ab/venv-before \
+        --cwd /var/tmp/ticketctl-bench/work/tkb/stacks/ticketctl --runs 30 -- up --no-init
 
 runs ``<before>/bin/ticketctl ARGS`` and ``<this venv>/bin/ticketctl ARGS``
-alternately in the current directory (the order flips every round), each in a
+alternately in ``--cwd`` (the order flips every round), each in a
 fresh process with the bench's clean environment, and prints wall time, user +
 system CPU and peak RSS of both. ``bench/README.md`` says how to make the
 ``before`` install from an older commit.
@@ -23,13 +24,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.compare", description=__doc__.split("\n\n")[0])
     parser.add_argument("--before", type=Path, required=True, help="virtualenv with the older ticketctl")
     parser.add_argument("--after", type=Path, default=Path(sys.executable).parent.parent, help="default: this one")
+    parser.add_argument("--cwd", type=Path, default=Path(os.getcwd()), help="where to run (default: here)")
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--expect", type=int, action="append", help="accepted exit codes (default 0)")
     parser.add_argument("args", nargs=argparse.REMAINDER, help="-- then ticketctl's arguments")
     options = parser.parse_args(argv)
     args = [a for a in options.args if a != "--"] if options.args[:1] == ["--"] else options.args
     env = clean_environment()
-    cwd = Path(os.getcwd())
+    cwd = options.cwd.resolve()
     commands = {
         "before": Command((str(options.before / "bin" / "ticketctl"), *args), cwd, env, "before"),
         "after": Command((str(options.after / "bin" / "ticketctl"), *args), cwd, env, "after"),

@@ -41,7 +41,7 @@ from bench.measure import Command, CommandFailed, Sample, clean_environment, run
 REPO = Path(__file__).resolve().parent.parent
 SECTIONS = ("startup", "migrate", "cold", "noop", "doctor")
 BEFORE = "ticketctl (before)"  # the tool of --before series: shown with a ratio before ÷ after
-TOOLS_DB = ("tc", "fw", "gm")  # ticketctl, Flyway, golang-migrate: one set of databases each
+TOOLS_DB = ("tc", "fw", "gm", "tb")  # ticketctl, Flyway, golang-migrate, ticketctl --before: databases each
 DOCTOR_EXIT_FAILED = 18
 DOCTOR_TIMEOUT = 3.0  # ticketctl doctor's default --timeout
 
@@ -95,7 +95,7 @@ class Results:
     machine: dict[str, str]
     versions: dict[str, str]
     derivations: dict[str, list[str]] = field(default_factory=dict)
-    rejections: dict[str, str] = field(default_factory=dict)
+    rejections: dict[str, dict[str, str]] = field(default_factory=dict)  # tool: command, outcome, output
     measures: list[Measure] = field(default_factory=list)
     duration_seconds: float = 0.0
     load_after: str = ""
@@ -146,7 +146,12 @@ def parse_args(argv: list[str] | None) -> Config:
         help="downloads, builds, generated migrations, stack folders (outside the repository)",
     )
     parser.add_argument("--out", type=Path, default=REPO / "bench", help="where RESULTS.md, ratios.png go")
-    parser.add_argument("--port-base", type=int, default=34000, help="host ports: three blocks of 100 from here")
+    parser.add_argument(
+        "--port-base",
+        type=int,
+        default=62000,
+        help="host ports: three blocks of 100 from here (default 62000: above Linux's ephemeral range 32768-60999)",
+    )
     parser.add_argument("--prefix", default="tkb", help="prefix of projects, databases and users")
     parser.add_argument("--keep", action="store_true", help="leave the stacks, databases and users in place")
     parser.add_argument(
@@ -313,7 +318,7 @@ def section_startup(cfg: Config, results: Results, env: Environment) -> None:
 
 MIGRATE_TOOLS = {  # key: (tool name, databases)
     "ticketctl": ("ticketctl", "tc"),
-    "before": (BEFORE, "tc"),
+    "before": (BEFORE, "tb"),
     "flyway": ("Flyway", "fw"),
     "flyway-other-jvm": ("Flyway", "fw"),
     "golang-migrate": ("golang-migrate", "gm"),
@@ -379,7 +384,8 @@ def section_migrate(cfg: Config, results: Results, env: Environment) -> None:
     log("migrate: no-op on the repository's schemas")
     schemas = mig.prepare_schemas(cfg.cache, REPO / "schemas")
     tools = ["ticketctl", "flyway", "golang-migrate"]
-    for tool in tools:  # each tool brings its own databases to the schemas' versions
+    before = ["before"] if env.before else []
+    for tool in tools + before:  # each tool brings its own databases to the schemas' versions
         mig.Databases(env.server, cfg.prefix, MIGRATE_TOOLS[tool][1]).recreate()
         run(migrate_commands(cfg, env, schemas, tool))
     measure = results.measure(
@@ -390,7 +396,6 @@ def section_migrate(cfg: Config, results: Results, env: Environment) -> None:
         "migrate no-op",
     )
     other_jvm = ["flyway-other-jvm"] if env.peers.flyway_other_java else []
-    before = ["before"] if env.before else []
     rounds(cfg.runs, [migrate_entry(cfg, env, measure, schemas, tool) for tool in tools + other_jvm + before])
 
     for size in cfg.sizes:
@@ -759,10 +764,12 @@ def prepare_stacks(cfg: Config, results: Results, env: Environment) -> None:
         if tool != "ticketctl":
             # Compose v2 accepts the file in `config`; it refuses it only when it creates the containers.
             probe = ("config", "-q") if tool == "compose-v1" else ("up", "--no-start")
-            shown = env.command(env.compose(stack, *probe), folder).display
             refused = _refusal(env.compose(stack, *probe), folder, "" if tool == "compose-v1" else "start_interval")
+            created = len(stacks.project_health(env.engine, project))
             stacks.remove_project(env.engine, project)
-            results.rejections[tool] = f"`{shown}` → {refused}"
+            refused["command"] = env.command(env.compose(stack, *probe), folder).display
+            refused["outcome"] = f"exit {refused.pop('code')}, {created} container(s) created"
+            results.rejections[tool] = refused
             derived = f"docker-compose.{tool.removeprefix('compose-')}.yml"
             derive = stacks.derive_for_compose_v1 if tool == "compose-v1" else stacks.derive_for_compose_v2
             results.derivations[tool] = derive(folder / stack.compose_file, folder / derived)
@@ -770,8 +777,8 @@ def prepare_stacks(cfg: Config, results: Results, env: Environment) -> None:
         env.stacks[tool] = stack
 
 
-def _refusal(argv: list[str | Path], folder: Path, keep: str) -> str:
-    """What a peer said about the file ``ticketctl render`` wrote: its exit code and error lines."""
+def _refusal(argv: list[str | Path], folder: Path, keep: str) -> dict[str, str]:
+    """What a peer said about the file ``ticketctl render`` wrote: its exit code and (error) lines."""
     done = subprocess.run(
         [str(part) for part in argv],
         cwd=folder,
@@ -781,10 +788,10 @@ def _refusal(argv: list[str | Path], folder: Path, keep: str) -> str:
         check=False,
         timeout=300,
     )
-    lines = [line.strip() for line in (done.stderr + done.stdout).splitlines() if line.strip()]
+    lines = [line.rstrip() for line in (done.stderr + done.stdout).splitlines() if line.strip()]
     if keep:
-        lines = sorted({line for line in lines if keep in line})
-    return f"exit {done.returncode}: " + " | ".join(lines)[-1500:]
+        lines = sorted({line.strip() for line in lines if keep in line})
+    return {"code": str(done.returncode), "output": "\n".join(lines)[-3000:]}
 
 
 @contextmanager

@@ -369,12 +369,19 @@ def write(results: Results, out: Path, repo: Path) -> str:
             lines.extend(measure_table(measure))
     lines.extend(["## Peak memory", "", *memory_table(results), ""])
     lines.extend(["## Files the Compose peers ran on", ""])
+    names = {"compose-v1": "docker-compose 1.29", "compose-v2": "Compose v2"}
     for tool, changes in results.derivations.items():
-        refusal = results.rejections.get(tool, "")
-        lines.append(f"- **{tool}** refused the file `ticketctl render` writes: `{refusal}`")
-        lines.append("  Derived mechanically (`bench/stacks.py`) for the benchmark:")
-        lines.extend(f"  - {change}" for change in changes)
-    lines.append("")
+        refusal = results.rejections.get(tool, {})
+        lines.append(f"### {names.get(tool, tool)}")
+        lines.append("")
+        lines.append(
+            f"On the file `ticketctl render` writes, `{refusal.get('command', '?')}` gave {refusal.get('outcome')}:"
+        )
+        lines.extend(["", "```text", refusal.get("output", "").strip(), "```", ""])
+        lines.append("The file it ran on is derived mechanically (`bench/stacks.py`):")
+        lines.append("")
+        lines.extend(f"- {change}" for change in changes)
+        lines.append("")
     analysis = repo / "bench" / ANALYSIS
     if analysis.exists():
         lines.extend([analysis.read_text().rstrip(), ""])
