@@ -125,6 +125,7 @@ class Config:
     keep: bool
     before: Path | None
     before_label: str
+    report_from: Path | None
 
     @property
     def work(self) -> Path:
@@ -158,6 +159,11 @@ def parse_args(argv: list[str] | None) -> Config:
         "--before", type=Path, help="virtualenv of an older ticketctl: measured beside this one (before/after of fixes)"
     )
     parser.add_argument("--before-label", default="before", help="its name in the tables, e.g. 'main d31129c'")
+    parser.add_argument(
+        "--report-from",
+        type=Path,
+        help="write RESULTS.md and the chart again from a run's results.json, measure nothing",
+    )
     args = parser.parse_args(argv)
     default_sizes = (20, 40) if args.quick else (200, 400)
     sizes = tuple(int(part) for part in args.sizes.split(",")) if args.sizes else default_sizes
@@ -184,6 +190,7 @@ def parse_args(argv: list[str] | None) -> Config:
         keep=args.keep,
         before=args.before.resolve() if args.before else None,
         before_label=args.before_label,
+        report_from=args.report_from.resolve() if args.report_from else None,
     )
 
 
@@ -806,8 +813,24 @@ def databases(cfg: Config, env: Environment) -> Iterator[None]:
             mig.drop_users(env.server, cfg.prefix)
 
 
+def load_results(path: Path) -> Results:
+    """A run's results.json read back (to write RESULTS.md and the chart again without measuring)."""
+    raw = json.loads(path.read_text())
+    measures = []
+    for measure in raw.pop("measures"):
+        series = [
+            Series(**{**item, "samples": [Sample(**sample) for sample in item["samples"]]})
+            for item in measure.pop("series")
+        ]
+        measures.append(Measure(**measure, series=series))
+    return Results(**raw, measures=measures)
+
+
 def main(argv: list[str] | None = None) -> int:
     cfg = parse_args(argv)
+    if cfg.report_from is not None:
+        print(report.write(load_results(cfg.report_from), cfg.out, REPO))
+        return 0
     began = time.monotonic()
     server, images = required_environment()
     venv_bin = Path(sys.executable).parent

@@ -336,6 +336,7 @@ def chart(results: Results, path: Path) -> bool:
 
 def write(results: Results, out: Path, repo: Path) -> str:
     found = verdicts(results)
+    out.mkdir(parents=True, exist_ok=True)
     charted = chart(results, out / CHART_NAME)
     minutes = results.duration_seconds / 60
     mode = "`bench/run --quick`" if results.quick else "`bench/run`"
