@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bench.measure import Stats, format_range, format_seconds, pairwise_ratios
 
@@ -38,6 +38,16 @@ def extra(series: Series, name: str) -> Stats:
 
 def ratio(peer: Series, baseline: Series) -> Stats:
     return Stats.of(pairwise_ratios([s.seconds for s in peer.samples], [s.seconds for s in baseline.samples]))
+
+
+BEFORE_TOOL = "ticketctl (before)"  # bench.main.BEFORE: an older ticketctl measured beside this one
+
+
+def before_pair(measure: Measure, series: Series) -> Series | None:
+    """The series of this ticketctl that a --before series compares with (``before-noinit`` → ``ticketctl-noinit``)."""
+    suffix = series.key.removeprefix(f"{measure.key}.before")
+    wanted = measure.baseline if not suffix else f"{measure.key}.ticketctl{suffix}"
+    return next((other for other in measure.series if other.key == wanted and other.samples), None)
 
 
 def baseline_of(measure: Measure) -> Series | None:
@@ -209,8 +219,12 @@ def measure_table(measure: Measure, *, details: bool = True) -> list[str]:
         rss_sum = Stats.of([s.rss_sum_kb / 1024 for s in series.samples])
         memory = f"{rss.median:.0f} MB" + (f" (Σ {rss_sum.median:.0f} MB)" if rss_sum.median > rss.median + 1 else "")
         cells = [series.label, format_seconds(stats.median), format_range(stats), str(stats.count), memory]
-        peer = series.tool != "ticketctl"
-        cells += [_ratio_text(ratio(series, divisor)) if peer else "" for divisor in divisors] or [""]
+        peer = series.tool not in ("ticketctl", BEFORE_TOOL)
+        if series.tool == BEFORE_TOOL:  # before ÷ after, only against the same command
+            pair = before_pair(measure, series)
+            cells += [_ratio_text(ratio(series, d)) if d is pair else "" for d in divisors] or [""]
+        else:
+            cells += [_ratio_text(ratio(series, divisor)) if peer else "" for divisor in divisors] or [""]
         if cold:
             over = extra(series, "overhead")
             over_text = f"{format_seconds(over.median)} ({format_range(over)})"
@@ -283,19 +297,52 @@ def chart(results: Results, path: Path) -> bool:
         from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
     except ImportError:
         return False
-    bars: list[tuple[str, Stats]] = []
+    peers: list[tuple[str, Stats]] = []
+    fixes: list[tuple[str, Stats]] = []
     for measure in results.measures:
         base = baseline_of(measure)
         if base is None or not base.samples:
             continue
+        divisors = [base, *(other for other in measure.series if other.key in measure.other_baselines)]
         for series in measure.series:
-            if series is not base and series.tool != "ticketctl" and series.samples:
-                for divisor in [base, *(other for other in measure.series if other.key in measure.other_baselines)]:
-                    label = f"{measure.short}: {series.label}  ÷  {divisor.label}"
-                    bars.append((label, ratio(series, divisor)))
-    if not bars:
+            if not series.samples or series.tool == "ticketctl":
+                continue
+            if series.tool == BEFORE_TOOL:
+                pair = before_pair(measure, series)
+                if pair is not None:
+                    fixes.append((f"{measure.short}: {pair.label}", ratio(series, pair)))
+                continue
+            for divisor in divisors:
+                peers.append((f"{measure.short}: {series.label}  ÷  {divisor.label}", ratio(series, divisor)))
+    if not peers:
         return False
-    figure, axes = plt.subplots(figsize=(11, max(3.0, 0.36 * len(bars) + 1.6)))
+    panels = [("peer time ÷ ticketctl time (> 1: ticketctl faster)", peers)]
+    if fixes:
+        panels.append(("time before the fixes (main) ÷ time after, same command (> 1: faster now)", fixes))
+    heights = [max(1, len(bars)) for _, bars in panels]
+    figure, all_axes = plt.subplots(
+        len(panels),
+        1,
+        figsize=(12, 0.3 * sum(heights) + 1.6 * len(panels) + 0.6),
+        gridspec_kw={"height_ratios": heights},
+        squeeze=False,
+    )
+    for (title, bars), axes in zip(panels, all_axes[:, 0], strict=True):
+        _panel(axes, bars, title, FixedLocator, FuncFormatter, NullLocator)
+    mode = "bench/run --quick" if results.quick else "bench/run"
+    figure.suptitle(
+        f"ticketctl vs docker-compose 1.29, Compose v2, Flyway, golang-migrate\n{mode}, {results.started}; "
+        "bars: median of same-round ratios, whiskers: min–max",
+        fontsize=10,
+    )
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return True
+
+
+def _panel(axes: Any, bars: list[tuple[str, Stats]], title: str, *ticker: Any) -> None:
+    fixed_locator, func_formatter, null_locator = ticker
     positions = list(range(len(bars)))[::-1]
     medians = [stats.median for _, stats in bars]
     axes.barh(
@@ -315,20 +362,10 @@ def chart(results: Results, path: Path) -> bool:
     low, high = min(0.5, min(values) / 1.5), max(2.0, max(values) * 3)
     axes.set_xlim(low, high)
     ticks = [t for t in (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200) if low <= t <= high]
-    axes.xaxis.set_major_locator(FixedLocator(ticks))
-    axes.xaxis.set_minor_locator(NullLocator())
-    axes.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}×"))
-    axes.set_xlabel(
-        "peer time ÷ ticketctl time: median of same-round ratios, bar = min–max (> 1: ticketctl faster)", fontsize=9
-    )
-    mode = "bench/run --quick" if results.quick else "bench/run"
-    axes.set_title(
-        f"ticketctl vs docker-compose 1.29, Compose v2, Flyway, golang-migrate ({mode}, {results.started})", fontsize=10
-    )
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    return True
+    axes.xaxis.set_major_locator(fixed_locator(ticks))
+    axes.xaxis.set_minor_locator(null_locator())
+    axes.xaxis.set_major_formatter(func_formatter(lambda value, _: f"{value:g}×"))
+    axes.set_title(title, fontsize=9)
 
 
 # --------------------------------------------------------------------------- RESULTS.md
