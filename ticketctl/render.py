@@ -11,6 +11,7 @@ never regenerated or overwritten.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import tempfile
@@ -99,6 +100,15 @@ def _duration(seconds: float) -> str:
     return f"{int(seconds * 1000)}ms"
 
 
+# The options shape the compiled templates, so they also name the bytecode cache's folder.
+ENVIRONMENT_OPTIONS: dict[str, Any] = {
+    "trim_blocks": True,
+    "lstrip_blocks": True,
+    "keep_trailing_newline": True,
+    "autoescape": False,
+}
+
+
 def make_environment(search_path: list[Path]) -> Any:
     """A Jinja2 environment that fails on any undefined variable."""
     import jinja2
@@ -106,13 +116,45 @@ def make_environment(search_path: list[Path]) -> Any:
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader([str(path) for path in search_path]),
         undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        autoescape=False,
+        bytecode_cache=_bytecode_cache(jinja2),
+        **ENVIRONMENT_OPTIONS,
     )
     environment.filters.update(yaml_str=_yaml_str, compose_str=_compose_str, duration=_duration)
     return environment
+
+
+def _bytecode_cache(jinja2: Any) -> Any:
+    """Compiled templates kept between runs, in ``$XDG_CACHE_HOME/ticketctl`` (default ``~/.cache``).
+
+    Compiling the four compose templates takes 16 ms of a 150 ms ``render`` (and of
+    every ``up``); loading them compiled takes under 1 ms. Jinja2 stores each
+    template's source checksum and its own bytecode and Python versions with the
+    code and compiles again when one differs, so an edited template is never
+    served stale. The cache is only an optimisation: a folder that cannot be
+    created, read or written means no cache, without a word.
+    """
+
+    class QuietBytecodeCache(jinja2.FileSystemBytecodeCache):  # type: ignore[misc]
+        def load_bytecode(self, bucket: Any) -> None:
+            try:
+                super().load_bytecode(bucket)
+            except Exception:  # unreadable or corrupt: compile instead
+                bucket.reset()
+
+        def dump_bytecode(self, bucket: Any) -> None:
+            with contextlib.suppress(OSError):
+                super().dump_bytecode(bucket)
+
+    base = Path(os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"))
+    if not base.is_absolute():  # no home folder: never create a relative '~' folder here
+        return None
+    options = hashlib.sha256(repr(sorted(ENVIRONMENT_OPTIONS.items())).encode()).hexdigest()[:12]
+    folder = base / "ticketctl" / f"jinja2-{options}"
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return QuietBytecodeCache(str(folder))
 
 
 def _template_search_path(settings: Settings) -> list[Path]:

@@ -1,0 +1,135 @@
+"""``bench/run --quick`` keeps working: every section runs against the real servers and writes its report.
+
+Benchmarks are not tests: nothing here looks at a timing or a target. The test
+runs the script as a user would (it loads ``scripts/test-services env`` itself)
+with its own ports, project names, databases and output folder, so that a full
+``bench/run`` may run beside it, and checks that every measure has its rows,
+that the chart is a PNG, and that nothing of the run is left on the Engine or
+the MariaDB server.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+PREFIX = "tkbq"  # projects tkbq-tc, tkbq-dc1, tkbq-dc2; databases tkbq_*; users tkbq_*
+# 62500-62799: clear of bench/run's default 62000-62299, of the e2e tests' 30000-32699 and of Linux's
+# ephemeral range (32768-60999), where a closing client connection can hold a port for a minute.
+PORT_BASE = 62500
+
+
+def _missing(what: str) -> None:
+    message = f"{what}; start the servers with `scripts/test-services up`"
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"CI=true: {message}", pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
+    status = subprocess.run(
+        [str(REPO / "scripts" / "test-services"), "status"], capture_output=True, text=True, check=False
+    )
+    states = {line.split()[0]: line.split()[1] for line in status.stdout.splitlines() if len(line.split()) >= 2}
+    if states.get("docker") != "up" or states.get("mariadb") != "up":
+        _missing(f"the Docker Engine or MariaDB is not running ({status.stdout.strip() or status.stderr.strip()})")
+    out = tmp_path_factory.mktemp("bench-quick")
+    env = {key: value for key, value in os.environ.items() if not key.startswith("TICKETCTL_BENCH_")}
+    env["TICKETCTL_BENCH_PYTHON"] = sys.executable  # the virtualenv running the tests
+    done = subprocess.run(
+        [str(REPO / "bench" / "run"), "--quick", "--out", str(out), "--prefix", PREFIX, "--port-base", str(PORT_BASE)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
+    )
+    return done, out
+
+
+def test_quick_run_succeeds_and_prints_the_targets(quick_run: tuple[subprocess.CompletedProcess[str], Path]) -> None:
+    done, _ = quick_run
+    assert done.returncode == 0, done.stderr[-4000:]
+    assert "## Targets" in done.stdout
+    assert "| measure | target | result | met |" in done.stdout
+
+
+def test_results_have_every_measure_with_its_peers(quick_run: tuple[subprocess.CompletedProcess[str], Path]) -> None:
+    done, out = quick_run
+    assert done.returncode == 0, done.stderr[-4000:]
+    text = (out / "RESULTS.md").read_text()
+    assert "Written by `bench/run --quick`" in text
+    for heading in (
+        "### `ticketctl --help` (cold process)",
+        "### `migrate` no-op, 3 databases (1 applied version each)",
+        "### `migrate` apply, 20 generated migrations per database (3 databases, fresh)",
+        "### `migrate` apply, 40 generated migrations per database (3 databases, fresh)",
+        "### cold `up` to all healthy (local images, no containers or volumes)",
+        "### no-op `up` on a healthy stack",
+        "### `doctor`, all green",
+        "### `doctor` with one server down (check timeout 3 s)",
+    ):
+        assert heading in text
+    for row in (
+        "| docker-compose up -d (1.29) |",
+        "| docker compose up -d (v2) |",
+        "| golang-migrate up, 3 processes side by side |",
+        "| ticketctl doctor, opensearch paused |",
+    ):
+        assert row in text
+    assert "Flyway migrate, 3 processes side by side" in text
+    assert "'name' does not match any of the regexes" in text  # docker-compose 1.29's refusal, quoted
+    assert "### Compose v2\n\nOn the file `ticketctl render` writes" in text
+    assert "removed `healthcheck.start_interval` of mysql, redis, opensearch" in text
+
+
+def test_the_chart_is_a_png(quick_run: tuple[subprocess.CompletedProcess[str], Path]) -> None:
+    done, out = quick_run
+    assert done.returncode == 0, done.stderr[-4000:]
+    assert (out / "ratios.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_nothing_of_the_run_is_left(quick_run: tuple[subprocess.CompletedProcess[str], Path]) -> None:
+    import docker
+    import pymysql
+
+    done, _ = quick_run
+    assert done.returncode == 0, done.stderr[-4000:]
+    engine = docker.from_env()
+    for project in (f"{PREFIX}-tc", f"{PREFIX}-dc1", f"{PREFIX}-dc2"):
+        label = {"label": f"com.docker.compose.project={project}"}
+        assert engine.containers.list(all=True, filters=label) == []
+        assert engine.volumes.list(filters=label) == []
+        assert engine.networks.list(filters=label) == []
+    server = pymysql.connect(
+        host=os.environ.get("TICKETCTL_TEST_MYSQL_HOST", "127.0.0.1"),
+        port=int(os.environ.get("TICKETCTL_TEST_MYSQL_PORT", "13306")),
+        user=os.environ.get("TICKETCTL_TEST_MYSQL_ROOT_USER", "root"),
+        password=os.environ.get("TICKETCTL_TEST_MYSQL_ROOT_PASSWORD", "ticketctl-test-root"),
+    )
+    with server, server.cursor() as cursor:
+        cursor.execute("SHOW DATABASES LIKE %s", (f"{PREFIX}\\_%",))
+        assert cursor.fetchall() == ()
+        cursor.execute("SELECT user FROM mysql.user WHERE user LIKE %s", (f"{PREFIX}\\_%",))
+        assert cursor.fetchall() == ()
+
+
+def test_raw_results_are_written_beside_the_report(
+    quick_run: tuple[subprocess.CompletedProcess[str], Path],
+) -> None:
+    done, out = quick_run
+    assert done.returncode == 0, done.stderr[-4000:]
+    raw = json.loads((out / "results.json").read_text())
+    keys = {measure["key"] for measure in raw["measures"]}
+    assert {"startup.help", "startup.render", "migrate.noop", "up.cold", "up.noop", "doctor.green"} <= keys
+    for measure in raw["measures"]:
+        for series in measure["series"]:
+            assert series["samples"], f"{series['key']} has no sample"
