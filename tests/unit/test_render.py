@@ -40,7 +40,7 @@ def test_golden_files(tmp_path: Path, variant: str) -> None:
     settings = settings_for(tmp_path, VARIANTS[variant])
     golden = GOLDEN_DIR / variant
     for rendered in render_stack(settings, FIXED_SECRETS):
-        path = golden / rendered.name.replace("/", "__")
+        path = golden / rendered.name.replace("/", "__").replace(".env", "dotenv")
         if UPDATE_GOLDEN:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(rendered.content)
