@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from ticketctl.secrets import scrub_known
+from ticketctl.config.secrets import scrub_known
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from ticketctl.settings import Settings
+    from ticketctl.config.settings import Settings
 
 
 @dataclass
@@ -40,7 +40,7 @@ def state(ctx: typer.Context) -> CliState:
 
 def load(ctx: typer.Context, overrides: Mapping[str, tuple[Any, str]] | None = None) -> Settings:
     """Settings for this command: file < environment < the command's flags."""
-    from ticketctl.settings import load_settings
+    from ticketctl.config.settings import load_settings
 
     return load_settings(state(ctx).config_path, overrides={k: v for k, v in (overrides or {}).items()})
 
