@@ -17,6 +17,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from ticketctl.config.settings import DATABASE_KEYS, database_password_secret
 from ticketctl.errors import ConfigError
 
 ENV_FILENAME = ".env"
@@ -39,9 +40,10 @@ class SecretSpec:
 
 STACK_SECRETS: tuple[SecretSpec, ...] = (
     SecretSpec("MYSQL_ROOT_PASSWORD", "MySQL root password (administration and migrations of new databases)"),
-    SecretSpec("EVENTS_DB_PASSWORD", "password of the events database's application user"),
-    SecretSpec("INVENTORY_DB_PASSWORD", "password of the inventory database's application user"),
-    SecretSpec("BOOKINGS_DB_PASSWORD", "password of the bookings database's application user"),
+    *(
+        SecretSpec(database_password_secret(key), f"password of the {key} database's application user")
+        for key in DATABASE_KEYS
+    ),
     SecretSpec("REDIS_PASSWORD", "Redis password (requirepass)"),
 )
 # Read from the environment or .env when set, never generated: a remote cluster's password.

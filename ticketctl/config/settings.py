@@ -1,9 +1,10 @@
 """Settings: ``ticketctl.yaml`` < ``TICKETCTL_*`` environment < command-line flags.
 
-Every setting is declared once in :data:`FIELDS` with its type, default and
-help text. That table drives parsing, validation, the environment mapping
-(``ports.mysql`` ↔ ``TICKETCTL_PORTS__MYSQL``), ``ticketctl config`` and the
-README's reference, so the four can never disagree.
+Every setting is declared once, as a field of the frozen settings objects with
+its parser, default and help in the field's metadata. The table :data:`FIELDS`,
+the environment mapping (``ports.mysql`` ↔ ``TICKETCTL_PORTS__MYSQL``), the
+building of the objects, ``ticketctl config`` and the flat view the Kubernetes
+Job gets are derived from those fields, so they can never disagree.
 
 Errors name where the bad value came from: ``ticketctl.yaml:7: ports.mysql:
 …``, ``TICKETCTL_PORTS__MYSQL: …`` or ``--port: …``.
@@ -15,9 +16,9 @@ import difflib
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from ticketctl import __version__
 from ticketctl.errors import ConfigError
@@ -41,13 +42,8 @@ DNS_SUBDOMAIN_RE = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a
 STORAGE_SIZE_RE = re.compile(r"^[1-9][0-9]*(Mi|Gi|Ti)$")
 CPU_QUANTITY_RE = re.compile(r"^([1-9][0-9]*m|[0-9]+(\.[0-9]{1,3})?)$")
 MEMORY_QUANTITY_RE = re.compile(r"^[1-9][0-9]*(Ki|Mi|Gi|Ti|k|M|G|T)?$")
-# Workloads whose requests and limits are settings (kubernetes.resources.<name>.requests|limits).
-KUBERNETES_WORKLOADS = ("mysql", "redis", "search", "apps", "job")
-# Stateful services whose volume size is a setting (kubernetes.storage.<name>).
-KUBERNETES_VOLUMES = ("mysql", "redis", "search")
 KNOWN_PROFILES = ("apps",)
 SEARCH_ENGINES = ("elasticsearch", "opensearch")
-IMAGE_NAMES = ("mysql", "redis", "elasticsearch", "opensearch", "apps", "ticketctl")
 
 
 # --------------------------------------------------------------------------- value parsers
@@ -209,13 +205,6 @@ def _resources(value: Any) -> str | None:
     return ",".join(f"{key}={found[key]}" for key in patterns if key in found)
 
 
-def _resource_pairs(text: str | None) -> tuple[tuple[str, str], ...]:
-    """``cpu=250m,memory=512Mi`` (already validated) → ``(("cpu", "250m"), ("memory", "512Mi"))``."""
-    if not text:
-        return ()
-    return tuple((key, quantity) for key, _, quantity in (item.partition("=") for item in text.split(",")))
-
-
 def _describe(value: Any) -> str:
     if isinstance(value, dict):
         return "a mapping"
@@ -226,302 +215,147 @@ def _describe(value: Any) -> str:
     return f"{type(value).__name__} {value!r}"
 
 
-# --------------------------------------------------------------------------- the table
+# --------------------------------------------------------------------------- declaring a setting
 
 
 @dataclass(frozen=True)
-class FieldSpec:
-    """One setting: its dotted path, parser, default and help text."""
+class _Declared:
+    """What a field of a settings object declares about itself (its dataclass field's metadata)."""
 
-    path: str
     parse: Callable[[Any], Any]
     default: Any
     help: str
-    secret: bool = False
-
-    @property
-    def env_var(self) -> str:
-        return ENV_PREFIX + self.path.upper().replace(".", "__")
+    name: str | None = None  # the last part of the dotted path, where it is not the attribute's name
+    resolve: Callable[[Any, _Resolving], Any] | None = None  # the value as given → the value the model holds
+    show: Callable[[Any], Any] | None = None  # the value the model holds → the value as a user writes it
 
 
-def _fields(*specs: FieldSpec) -> dict[str, FieldSpec]:
-    return {spec.path: spec for spec in specs}
+def _setting(
+    parse: Callable[[Any], Any],
+    default: Any,
+    help: str,
+    *,
+    name: str | None = None,
+    resolve: Callable[[Any, _Resolving], Any] | None = None,
+    show: Callable[[Any], Any] | None = None,
+) -> Any:
+    """A field that is a setting. ``default`` and ``help`` may name the ``{placeholders}`` of its group."""
+    return field(metadata={_SETTING: _Declared(parse, default, help, name, resolve, show)})
 
 
-_DEFAULT_STORAGE = {"mysql": "10Gi", "redis": "2Gi", "search": "10Gi"}
-# CPU is requested but not limited by default: a CPU limit throttles a database under load.
-_DEFAULT_RESOURCES = {
-    "mysql": ("cpu=250m,memory=512Mi", "memory=1Gi"),
-    "redis": ("cpu=100m,memory=384Mi", "memory=512Mi"),
-    "search": ("cpu=500m,memory=1Gi", "memory=1Gi"),
-    "apps": ("cpu=10m,memory=16Mi", "memory=64Mi"),
-    "job": ("cpu=100m,memory=128Mi", "memory=512Mi"),
-}
-_WORKLOAD_TITLES = {
-    "mysql": "MySQL",
-    "redis": "Redis",
-    "search": "the search engine",
-    "apps": "each application placeholder",
-    "job": "the setup Job (migrate, index create)",
-}
+def _group(kind: type, **context: str) -> Any:
+    """A field holding a settings object of ``kind``; ``context`` fills its placeholders and plain fields."""
+    return field(metadata={_GROUP: (kind, context)})
 
 
-def _kubernetes_fields() -> tuple[FieldSpec, ...]:
-    """Settings of ``render --target kubernetes``; the Compose target ignores them."""
-    specs = [
-        FieldSpec(
-            "kubernetes.namespace",
-            _optional_pattern(DNS_LABEL_RE, "a DNS label: lowercase letters, digits and -, at most 63"),
-            None,
-            "Namespace of the manifests (default: the project name with _ turned into -).",
-        ),
-        FieldSpec(
-            "kubernetes.existing_secret",
-            _optional_pattern(DNS_SUBDOMAIN_RE, "a Kubernetes Secret name"),
-            None,
-            "Name of an existing Secret holding the stack's passwords; then no Secret manifest is written.",
-        ),
-        FieldSpec(
-            "kubernetes.storage_class",
-            _optional_pattern(DNS_SUBDOMAIN_RE, "a StorageClass name"),
-            None,
-            "StorageClass of the volume claims (default: the cluster's default class).",
-        ),
-        FieldSpec(
-            "kubernetes.sysctl_init",
-            _parse_bool,
-            True,
-            "Raise vm.max_map_count for the search engine with a privileged init container; "
-            "false when the nodes already set it.",
-        ),
-    ]
-    specs += [
-        FieldSpec(
-            f"kubernetes.storage.{name}",
-            _pattern(STORAGE_SIZE_RE, "a size such as 10Gi"),
-            _DEFAULT_STORAGE[name],
-            f"Size of the volume claim of {_WORKLOAD_TITLES[name]}.",
-        )
-        for name in KUBERNETES_VOLUMES
-    ]
-    for name in KUBERNETES_WORKLOADS:
-        requests, limits = _DEFAULT_RESOURCES[name]
-        specs.append(
-            FieldSpec(
-                f"kubernetes.resources.{name}.requests",
-                _resources,
-                requests,
-                f"CPU and memory requests of {_WORKLOAD_TITLES[name]}, as cpu=…,memory=… ('' for none).",
-            )
-        )
-        specs.append(
-            FieldSpec(
-                f"kubernetes.resources.{name}.limits",
-                _resources,
-                limits,
-                f"CPU and memory limits of {_WORKLOAD_TITLES[name]}, as cpu=…,memory=… ('' for none).",
-            )
-        )
-    return tuple(specs)
+_SETTING = "ticketctl.setting"
+_GROUP = "ticketctl.group"
 
 
-FIELDS: dict[str, FieldSpec] = _fields(
-    FieldSpec(
-        "project",
-        _pattern(PROJECT_NAME_RE, "a Compose project name matching [a-z0-9][a-z0-9_-]*"),
-        "ticketing",
-        "Compose project name; prefixes containers, network and volumes.",
-    ),
-    FieldSpec("profiles", _profiles, (), "Optional profiles to start: 'apps' adds the nine application placeholders."),
-    FieldSpec(
-        "bind_address",
-        _pattern(re.compile(r"^[0-9.]+$|^[0-9a-fA-F:]+$"), "an IP address such as 127.0.0.1"),
-        "127.0.0.1",
-        "Host address that published ports bind to; anything but loopback prints a warning.",
-    ),
-    FieldSpec("output_dir", _parse_str, ".", "Folder where render writes docker-compose.yml, .env and .env.example."),
-    FieldSpec(
-        "templates_dir",
-        _parse_optional_str,
-        None,
-        "Folder of your own Jinja2 templates overriding the packaged ones (same file names).",
-    ),
-    FieldSpec("images.mysql", _image, "mysql:8.4", "MySQL 8 server image (the official image or a compatible one)."),
-    FieldSpec("images.redis", _image, "redis:7.4", "Redis server image."),
-    FieldSpec(
-        "images.elasticsearch",
-        _image,
-        "docker.elastic.co/elasticsearch/elasticsearch:8.19.21",
-        "Elasticsearch image, used when search.engine is elasticsearch.",
-    ),
-    FieldSpec(
-        "images.opensearch",
-        _image,
-        "opensearchproject/opensearch:3.6.0",
-        "OpenSearch image, used when search.engine is opensearch.",
-    ),
-    FieldSpec(
-        "images.apps",
-        _image,
-        "busybox:1.37",
-        "Image of the nine application placeholders (profile 'apps'); needs sh and sleep.",
-    ),
-    FieldSpec(
-        "images.ticketctl",
-        _image,
-        f"ticketctl:{__version__}",
-        "Image of ticketctl itself (Dockerfile at the repository root) for the Kubernetes setup Job.",
-    ),
-    FieldSpec("ports.mysql", _port, 3306, "Host port published for MySQL."),
-    FieldSpec("ports.redis", _port, 6379, "Host port published for Redis."),
-    FieldSpec("ports.search", _port, 9200, "Host port published for the search engine's HTTP API."),
-    FieldSpec(
-        "ports.apps",
-        _int_range(1024, 65000),
-        8080,
-        "First host port of the application placeholders (gateway gets it, the others count up).",
-    ),
-    FieldSpec("mysql.host", _parse_str, "127.0.0.1", "Host that migrate and doctor connect to."),
-    FieldSpec("mysql.port", _optional_port, None, "Port that migrate and doctor connect to (default: ports.mysql)."),
-    FieldSpec(
-        "mysql.root_user",
-        _pattern(SQL_IDENTIFIER_RE, "a MySQL user name of letters, digits and _"),
-        "root",
-        "Administrative user used to create databases when they are missing.",
-    ),
-    FieldSpec(
-        "mysql.ssl_ca",
-        _parse_optional_str,
-        None,
-        "CA file for TLS to a remote MySQL; when set, TLS is required and the server's certificate and name verified.",
-    ),
-    FieldSpec(
-        "mysql.ssl_cert",
-        _parse_optional_str,
-        None,
-        "Client certificate file for a MySQL account that REQUIRE X509 (with mysql.ssl_key); enables TLS.",
-    ),
-    FieldSpec("mysql.ssl_key", _parse_optional_str, None, "Private key file of mysql.ssl_cert."),
-    FieldSpec("mysql.connect_timeout", _positive_float, 5.0, "Seconds to wait for a MySQL connection."),
-    FieldSpec(
-        "mysql.lock_timeout",
-        _int_range(0, 3600),
-        30,
-        "Seconds migrate waits for another migrate's lock on the same database.",
-    ),
-    FieldSpec(
-        "mysql.events.name",
-        _pattern(SQL_IDENTIFIER_RE, "a database name of letters, digits and _"),
-        "events_db",
-        "Database of the events service.",
-    ),
-    FieldSpec(
-        "mysql.events.user",
-        _pattern(SQL_IDENTIFIER_RE, "a MySQL user name of letters, digits and _"),
-        "events_app",
-        "Application user of the events database.",
-    ),
-    FieldSpec(
-        "mysql.inventory.name",
-        _pattern(SQL_IDENTIFIER_RE, "a database name of letters, digits and _"),
-        "inventory_db",
-        "Database of the inventory service.",
-    ),
-    FieldSpec(
-        "mysql.inventory.user",
-        _pattern(SQL_IDENTIFIER_RE, "a MySQL user name of letters, digits and _"),
-        "inventory_app",
-        "Application user of the inventory database.",
-    ),
-    FieldSpec(
-        "mysql.bookings.name",
-        _pattern(SQL_IDENTIFIER_RE, "a database name of letters, digits and _"),
-        "bookings_db",
-        "Database of the booking service.",
-    ),
-    FieldSpec(
-        "mysql.bookings.user",
-        _pattern(SQL_IDENTIFIER_RE, "a MySQL user name of letters, digits and _"),
-        "bookings_app",
-        "Application user of the bookings database.",
-    ),
-    FieldSpec("redis.host", _parse_str, "127.0.0.1", "Host that doctor connects to for Redis."),
-    FieldSpec("redis.port", _optional_port, None, "Redis port for doctor (default: ports.redis)."),
-    FieldSpec("redis.db", _int_range(0, 15), 0, "Redis logical database for locks and cache."),
-    FieldSpec("redis.tls", _parse_bool, False, "Connect to Redis over TLS (a managed Redis)."),
-    FieldSpec(
-        "redis.ca_certs",
-        _parse_optional_str,
-        None,
-        "CA bundle that verifies the Redis server's certificate with redis.tls (default: the system's CAs).",
-    ),
-    FieldSpec(
-        "redis.maxmemory",
-        _pattern(SIZE_RE, "a size such as 256mb"),
-        "256mb",
-        "Redis memory limit; with noeviction, writes fail at the limit instead of evicting locks.",
-    ),
-    FieldSpec(
-        "search.engine", _choice(*SEARCH_ENGINES), "elasticsearch", "Search engine: elasticsearch or opensearch."
-    ),
-    FieldSpec("search.url", _url, None, "Search engine URL (default: http://127.0.0.1:<ports.search>)."),
-    FieldSpec(
-        "search.username", _parse_optional_str, None, "User for a secured remote cluster (password: SEARCH_PASSWORD)."
-    ),
-    FieldSpec("search.verify_certs", _parse_bool, True, "Verify the TLS certificate of an https:// search URL."),
-    FieldSpec("search.ca_certs", _parse_optional_str, None, "CA bundle for an https:// search URL."),
-    FieldSpec(
-        "search.heap",
-        _pattern(HEAP_RE, "a JVM heap size such as 512m or 1g"),
-        "512m",
-        "JVM heap of the search engine (-Xms and -Xmx).",
-    ),
-    FieldSpec(
-        "search.nofile",
-        _int_range(1024, 1048576),
-        65536,
-        "Open-files limit (ulimit nofile) of the search container; lower it where the Docker Engine's own "
-        "limit is lower (rootless Docker, sandboxed CI).",
-    ),
-    FieldSpec(
-        "search.index",
-        _pattern(INDEX_NAME_RE, "a lowercase index name"),
-        "events",
-        "Alias of the events index; concrete indices are <alias>_v<N>.",
-    ),
-    FieldSpec("search.shards", _int_range(1, 64), 1, "Primary shards of the events index."),
-    FieldSpec("search.replicas", _replicas, "auto", "Replicas of the events index; 'auto' is 0 on a single data node."),
-    FieldSpec("search.timeout", _positive_float, 10.0, "Seconds per search engine request."),
-    FieldSpec(
-        "docker.enabled",
-        _parse_bool,
-        True,
-        "Manage the stack with Docker; false for remote endpoints only (doctor skips Docker checks).",
-    ),
-    FieldSpec("wait_timeout", _positive_float, 300.0, "Seconds up waits for all services to become healthy."),
-    *_kubernetes_fields(),
-)
+@dataclass(frozen=True)
+class _Resolving:
+    """What resolving a value may look at: every setting's value and the folder relative paths start from."""
+
+    values: Mapping[str, Any]
+    base_dir: Path
+
+
+def _relative_dir(value: str | None, resolving: _Resolving) -> Path | None:
+    if value is None:
+        return None
+    path = Path(value)
+    return path if path.is_absolute() else resolving.base_dir / path
+
+
+def _relative_file(value: str | None, resolving: _Resolving) -> str | None:
+    """A TLS file setting, relative to the settings file's folder (else the working directory) like output_dir."""
+    if value is None:
+        return None
+    path = Path(value).expanduser()
+    return str(path if path.is_absolute() else resolving.base_dir / path)
+
+
+def _or_setting(path: str) -> Callable[[Any, _Resolving], Any]:
+    """Unset means the value of the setting ``path`` (mysql.port is ports.mysql unless given)."""
+    return lambda value, resolving: value if value is not None else resolving.values[path]
+
+
+def _lower(value: str, resolving: _Resolving) -> str:
+    return value.lower()
+
+
+def _search_url(value: str | None, resolving: _Resolving) -> str:
+    return value or f"http://127.0.0.1:{resolving.values['ports.search']}"
+
+
+def _resource_pairs(text: str | None, resolving: _Resolving) -> tuple[tuple[str, str], ...]:
+    """``cpu=250m,memory=512Mi`` (already validated) → ``(("cpu", "250m"), ("memory", "512Mi"))``."""
+    if not text:
+        return ()
+    return tuple((key, quantity) for key, _, quantity in (item.partition("=") for item in text.split(",")))
+
+
+def _format_resources(pairs: tuple[tuple[str, str], ...]) -> str | None:
+    return ",".join(f"{key}={quantity}" for key, quantity in pairs) or None
+
+
+def _optional_text(value: Path | None) -> str | None:
+    return None if value is None else str(value)
+
+
+class _ByName:
+    """Item access by field name, for settings objects that hold one value per stack component."""
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in {item.name for item in fields(cast(Any, self))}:
+            raise KeyError(name)
+        return getattr(self, name)
 
 
 # --------------------------------------------------------------------------- the settings objects
 
+_SQL_NAME = _pattern(SQL_IDENTIFIER_RE, "a database name of letters, digits and _")
+_SQL_USER = _pattern(SQL_IDENTIFIER_RE, "a MySQL user name of letters, digits and _")
+_STORAGE_SIZE = _pattern(STORAGE_SIZE_RE, "a size such as 10Gi")
+
 
 @dataclass(frozen=True)
 class Images:
-    mysql: str
-    redis: str
-    elasticsearch: str
-    opensearch: str
-    apps: str
-    ticketctl: str
+    mysql: str = _setting(_image, "mysql:8.4", "MySQL 8 server image (the official image or a compatible one).")
+    redis: str = _setting(_image, "redis:7.4", "Redis server image.")
+    elasticsearch: str = _setting(
+        _image,
+        "docker.elastic.co/elasticsearch/elasticsearch:8.19.21",
+        "Elasticsearch image, used when search.engine is elasticsearch.",
+    )
+    opensearch: str = _setting(
+        _image, "opensearchproject/opensearch:3.6.0", "OpenSearch image, used when search.engine is opensearch."
+    )
+    apps: str = _setting(
+        _image, "busybox:1.37", "Image of the nine application placeholders (profile 'apps'); needs sh and sleep."
+    )
+    ticketctl: str = _setting(
+        _image,
+        f"ticketctl:{__version__}",
+        "Image of ticketctl itself (Dockerfile at the repository root) for the Kubernetes setup Job.",
+    )
 
 
 @dataclass(frozen=True)
 class Ports:
-    mysql: int
-    redis: int
-    search: int
-    apps: int
+    mysql: int = _setting(_port, 3306, "Host port published for MySQL.")
+    redis: int = _setting(_port, 6379, "Host port published for Redis.")
+    search: int = _setting(_port, 9200, "Host port published for the search engine's HTTP API.")
+    apps: int = _setting(
+        _int_range(1024, 65000),
+        8080,
+        "First host port of the application placeholders (gateway gets it, the others count up).",
+    )
+
+
+def database_password_secret(key: str) -> str:
+    """Name of the secret in ``.env`` that holds the password of database ``key``'s application user."""
+    return f"{key.upper()}_DB_PASSWORD"
 
 
 @dataclass(frozen=True)
@@ -529,26 +363,52 @@ class DatabaseSettings:
     """One of the three logical databases: its key, schema name and application user."""
 
     key: str
-    name: str
-    user: str
+    name: str = _setting(_SQL_NAME, "{key}_db", "Database of the {service}.")
+    user: str = _setting(_SQL_USER, "{key}_app", "Application user of the {key} database.")
 
     @property
     def password_env(self) -> str:
         """Name of the secret in ``.env`` that holds this user's password."""
-        return f"{self.key.upper()}_DB_PASSWORD"
+        return database_password_secret(self.key)
 
 
 @dataclass(frozen=True)
 class MySQLSettings:
-    host: str
-    port: int
-    root_user: str
-    ssl_ca: str | None
-    ssl_cert: str | None
-    ssl_key: str | None
-    connect_timeout: float
-    lock_timeout: int
-    databases: tuple[DatabaseSettings, ...]
+    host: str = _setting(_parse_str, "127.0.0.1", "Host that migrate and doctor connect to.")
+    port: int = _setting(
+        _optional_port,
+        None,
+        "Port that migrate and doctor connect to (default: ports.mysql).",
+        resolve=_or_setting("ports.mysql"),
+    )
+    root_user: str = _setting(_SQL_USER, "root", "Administrative user used to create databases when they are missing.")
+    ssl_ca: str | None = _setting(
+        _parse_optional_str,
+        None,
+        "CA file for TLS to a remote MySQL; when set, TLS is required and the server's certificate and name verified.",
+        resolve=_relative_file,
+    )
+    ssl_cert: str | None = _setting(
+        _parse_optional_str,
+        None,
+        "Client certificate file for a MySQL account that REQUIRE X509 (with mysql.ssl_key); enables TLS.",
+        resolve=_relative_file,
+    )
+    ssl_key: str | None = _setting(
+        _parse_optional_str, None, "Private key file of mysql.ssl_cert.", resolve=_relative_file
+    )
+    connect_timeout: float = _setting(_positive_float, 5.0, "Seconds to wait for a MySQL connection.")
+    lock_timeout: int = _setting(
+        _int_range(0, 3600), 30, "Seconds migrate waits for another migrate's lock on the same database."
+    )
+    events: DatabaseSettings = _group(DatabaseSettings, key="events", service="events service")
+    inventory: DatabaseSettings = _group(DatabaseSettings, key="inventory", service="inventory service")
+    bookings: DatabaseSettings = _group(DatabaseSettings, key="bookings", service="booking service")
+
+    @property
+    def databases(self) -> tuple[DatabaseSettings, ...]:
+        """The three databases, in the order of their declaration."""
+        return tuple(getattr(self, name) for name in DATABASE_KEYS)
 
     def database(self, key: str) -> DatabaseSettings:
         for database in self.databases:
@@ -562,27 +422,61 @@ class MySQLSettings:
 
 @dataclass(frozen=True)
 class RedisSettings:
-    host: str
-    port: int
-    db: int
-    tls: bool
-    ca_certs: str | None
-    maxmemory: str
+    host: str = _setting(_parse_str, "127.0.0.1", "Host that doctor connects to for Redis.")
+    port: int = _setting(
+        _optional_port, None, "Redis port for doctor (default: ports.redis).", resolve=_or_setting("ports.redis")
+    )
+    db: int = _setting(_int_range(0, 15), 0, "Redis logical database for locks and cache.")
+    tls: bool = _setting(_parse_bool, False, "Connect to Redis over TLS (a managed Redis).")
+    ca_certs: str | None = _setting(
+        _parse_optional_str,
+        None,
+        "CA bundle that verifies the Redis server's certificate with redis.tls (default: the system's CAs).",
+        resolve=_relative_file,
+    )
+    maxmemory: str = _setting(
+        _pattern(SIZE_RE, "a size such as 256mb"),
+        "256mb",
+        "Redis memory limit; with noeviction, writes fail at the limit instead of evicting locks.",
+        resolve=_lower,
+    )
 
 
 @dataclass(frozen=True)
 class SearchSettings:
-    engine: str
-    url: str
-    username: str | None
-    verify_certs: bool
-    ca_certs: str | None
-    heap: str
-    nofile: int
-    index: str
-    shards: int
-    replicas: int | str
-    timeout: float
+    engine: str = _setting(_choice(*SEARCH_ENGINES), "elasticsearch", "Search engine: elasticsearch or opensearch.")
+    url: str = _setting(
+        _url, None, "Search engine URL (default: http://127.0.0.1:<ports.search>).", resolve=_search_url
+    )
+    username: str | None = _setting(
+        _parse_optional_str, None, "User for a secured remote cluster (password: SEARCH_PASSWORD)."
+    )
+    verify_certs: bool = _setting(_parse_bool, True, "Verify the TLS certificate of an https:// search URL.")
+    ca_certs: str | None = _setting(
+        _parse_optional_str, None, "CA bundle for an https:// search URL.", resolve=_relative_file
+    )
+    heap: str = _setting(
+        _pattern(HEAP_RE, "a JVM heap size such as 512m or 1g"),
+        "512m",
+        "JVM heap of the search engine (-Xms and -Xmx).",
+        resolve=_lower,
+    )
+    nofile: int = _setting(
+        _int_range(1024, 1048576),
+        65536,
+        "Open-files limit (ulimit nofile) of the search container; lower it where the Docker Engine's own "
+        "limit is lower (rootless Docker, sandboxed CI).",
+    )
+    index: str = _setting(
+        _pattern(INDEX_NAME_RE, "a lowercase index name"),
+        "events",
+        "Alias of the events index; concrete indices are <alias>_v<N>.",
+    )
+    shards: int = _setting(_int_range(1, 64), 1, "Primary shards of the events index.")
+    replicas: int | str = _setting(
+        _replicas, "auto", "Replicas of the events index; 'auto' is 0 on a single data node."
+    )
+    timeout: float = _setting(_positive_float, 10.0, "Seconds per search engine request.")
 
     @property
     def image_setting(self) -> str:
@@ -590,42 +484,133 @@ class SearchSettings:
 
 
 @dataclass(frozen=True)
+class KubernetesStorage(_ByName):
+    """The size of each stateful service's volume claim."""
+
+    mysql: str = _setting(_STORAGE_SIZE, "10Gi", "Size of the volume claim of MySQL.")
+    redis: str = _setting(_STORAGE_SIZE, "2Gi", "Size of the volume claim of Redis.")
+    search: str = _setting(_STORAGE_SIZE, "10Gi", "Size of the volume claim of the search engine.")
+
+
+def _resource_setting(which: str) -> Any:
+    """``requests`` or ``limits``: written ``cpu=…,memory=…``, held as (resource, quantity) pairs."""
+    return _setting(
+        _resources,
+        "{" + which + "}",
+        f"CPU and memory {which} of {{title}}, as cpu=…,memory=… ('' for none).",
+        resolve=_resource_pairs,
+        show=_format_resources,
+    )
+
+
+@dataclass(frozen=True)
 class WorkloadResources:
     """Requests and limits of one Kubernetes workload, as (resource, quantity) pairs."""
 
-    requests: tuple[tuple[str, str], ...]
-    limits: tuple[tuple[str, str], ...]
+    requests: tuple[tuple[str, str], ...] = _resource_setting("requests")
+    limits: tuple[tuple[str, str], ...] = _resource_setting("limits")
+
+
+@dataclass(frozen=True)
+class KubernetesResources(_ByName):
+    """Requests and limits of each workload; CPU is requested but not limited (a limit throttles a database)."""
+
+    mysql: WorkloadResources = _group(
+        WorkloadResources, title="MySQL", requests="cpu=250m,memory=512Mi", limits="memory=1Gi"
+    )
+    redis: WorkloadResources = _group(
+        WorkloadResources, title="Redis", requests="cpu=100m,memory=384Mi", limits="memory=512Mi"
+    )
+    search: WorkloadResources = _group(
+        WorkloadResources, title="the search engine", requests="cpu=500m,memory=1Gi", limits="memory=1Gi"
+    )
+    apps: WorkloadResources = _group(
+        WorkloadResources,
+        title="each application placeholder",
+        requests="cpu=10m,memory=16Mi",
+        limits="memory=64Mi",
+    )
+    job: WorkloadResources = _group(
+        WorkloadResources,
+        title="the setup Job (migrate, index create)",
+        requests="cpu=100m,memory=128Mi",
+        limits="memory=512Mi",
+    )
 
 
 @dataclass(frozen=True)
 class KubernetesSettings:
-    """Settings of the Kubernetes target (``render --target kubernetes``)."""
+    """Settings of ``render --target kubernetes``; the Compose target ignores them."""
 
-    namespace: str | None
-    existing_secret: str | None
-    storage_class: str | None
-    sysctl_init: bool
-    storage: Mapping[str, str]  # KUBERNETES_VOLUMES → size
-    resources: Mapping[str, WorkloadResources]  # KUBERNETES_WORKLOADS → requests and limits
+    namespace: str | None = _setting(
+        _optional_pattern(DNS_LABEL_RE, "a DNS label: lowercase letters, digits and -, at most 63"),
+        None,
+        "Namespace of the manifests (default: the project name with _ turned into -).",
+    )
+    existing_secret: str | None = _setting(
+        _optional_pattern(DNS_SUBDOMAIN_RE, "a Kubernetes Secret name"),
+        None,
+        "Name of an existing Secret holding the stack's passwords; then no Secret manifest is written.",
+    )
+    storage_class: str | None = _setting(
+        _optional_pattern(DNS_SUBDOMAIN_RE, "a StorageClass name"),
+        None,
+        "StorageClass of the volume claims (default: the cluster's default class).",
+    )
+    sysctl_init: bool = _setting(
+        _parse_bool,
+        True,
+        "Raise vm.max_map_count for the search engine with a privileged init container; "
+        "false when the nodes already set it.",
+    )
+    storage: KubernetesStorage = _group(KubernetesStorage)
+    resources: KubernetesResources = _group(KubernetesResources)
 
 
 @dataclass(frozen=True)
 class Settings:
     """The validated, frozen settings of one ticketctl invocation."""
 
-    project: str
-    profiles: tuple[str, ...]
-    bind_address: str
-    output_dir: Path
-    templates_dir: Path | None
-    images: Images
-    ports: Ports
-    mysql: MySQLSettings
-    redis: RedisSettings
-    search: SearchSettings
-    docker_enabled: bool
-    wait_timeout: float
-    kubernetes: KubernetesSettings
+    project: str = _setting(
+        _pattern(PROJECT_NAME_RE, "a Compose project name matching [a-z0-9][a-z0-9_-]*"),
+        "ticketing",
+        "Compose project name; prefixes containers, network and volumes.",
+    )
+    profiles: tuple[str, ...] = _setting(
+        _profiles, (), "Optional profiles to start: 'apps' adds the nine application placeholders.", show=list
+    )
+    bind_address: str = _setting(
+        _pattern(re.compile(r"^[0-9.]+$|^[0-9a-fA-F:]+$"), "an IP address such as 127.0.0.1"),
+        "127.0.0.1",
+        "Host address that published ports bind to; anything but loopback prints a warning.",
+    )
+    output_dir: Path = _setting(
+        _parse_str,
+        ".",
+        "Folder where render writes docker-compose.yml, .env and .env.example.",
+        resolve=_relative_dir,
+        show=str,
+    )
+    templates_dir: Path | None = _setting(
+        _parse_optional_str,
+        None,
+        "Folder of your own Jinja2 templates overriding the packaged ones (same file names).",
+        resolve=_relative_dir,
+        show=_optional_text,
+    )
+    images: Images = _group(Images)
+    ports: Ports = _group(Ports)
+    mysql: MySQLSettings = _group(MySQLSettings)
+    redis: RedisSettings = _group(RedisSettings)
+    search: SearchSettings = _group(SearchSettings)
+    docker_enabled: bool = _setting(
+        _parse_bool,
+        True,
+        "Manage the stack with Docker; false for remote endpoints only (doctor skips Docker checks).",
+        name="docker.enabled",
+    )
+    wait_timeout: float = _setting(_positive_float, 300.0, "Seconds up waits for all services to become healthy.")
+    kubernetes: KubernetesSettings = _group(KubernetesSettings)
     config_file: Path | None = None
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
@@ -641,6 +626,69 @@ class Settings:
     def source_of(self, path: str) -> str:
         """Where a setting's value came from: a file:line, an env var, a flag or 'default'."""
         return self.sources.get(path, "default")
+
+
+# --------------------------------------------------------------------------- the table, derived
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One setting as the table lists it: its dotted path, parser, default and help, and where the model holds it."""
+
+    path: str
+    parse: Callable[[Any], Any]
+    default: Any
+    help: str
+    attributes: tuple[str, ...]  # the attribute names from Settings down to the value
+    resolve: Callable[[Any, _Resolving], Any] | None = None
+    show: Callable[[Any], Any] | None = None
+
+    @property
+    def env_var(self) -> str:
+        return ENV_PREFIX + self.path.upper().replace(".", "__")
+
+    def value_in(self, settings: Settings) -> Any:
+        """This setting's effective value in ``settings``, as a user would write it."""
+        value: Any = settings
+        for attribute in self.attributes:
+            value = getattr(value, attribute)
+        return self.show(value) if self.show is not None else value
+
+
+def _declared_fields(
+    kind: type, path: str = "", attributes: tuple[str, ...] = (), context: Mapping[str, str] | None = None
+) -> list[FieldSpec]:
+    """Every setting of the settings object ``kind`` and the objects it holds, in declaration order."""
+    specs: list[FieldSpec] = []
+    for item in fields(kind):
+        declared = item.metadata.get(_SETTING)
+        if declared is not None:
+            default, help_text = declared.default, declared.help
+            if context:
+                help_text = help_text.format(**context)
+                default = default.format(**context) if isinstance(default, str) else default
+            specs.append(
+                FieldSpec(
+                    path + (declared.name or item.name),
+                    declared.parse,
+                    default,
+                    help_text,
+                    (*attributes, item.name),
+                    declared.resolve,
+                    declared.show,
+                )
+            )
+        elif _GROUP in item.metadata:
+            group_kind, group_context = item.metadata[_GROUP]
+            specs += _declared_fields(group_kind, f"{path}{item.name}.", (*attributes, item.name), group_context)
+    return specs
+
+
+FIELDS: dict[str, FieldSpec] = {spec.path: spec for spec in _declared_fields(Settings)}
+DATABASE_KEYS = tuple(item.name for item in fields(MySQLSettings) if _GROUP in item.metadata)
+# Workloads whose requests and limits are settings, and stateful services whose volume size is one.
+KUBERNETES_WORKLOADS = tuple(item.name for item in fields(KubernetesResources))
+KUBERNETES_VOLUMES = tuple(item.name for item in fields(KubernetesStorage))
 
 
 # --------------------------------------------------------------------------- loading
@@ -818,94 +866,30 @@ def _fix_hint(spec: FieldSpec) -> str:
 
 
 def _build(values: Mapping[str, Any], sources: dict[str, str], path: Path | None, base_dir: Path) -> Settings:
-    ports = Ports(
-        mysql=values["ports.mysql"],
-        redis=values["ports.redis"],
-        search=values["ports.search"],
-        apps=values["ports.apps"],
+    settings: Settings = _build_object(
+        Settings, "", {}, _Resolving(values, base_dir), config_file=path, sources=sources
     )
-    _check_distinct_ports(ports, sources)
-    databases = tuple(
-        DatabaseSettings(key=key, name=values[f"mysql.{key}.name"], user=values[f"mysql.{key}.user"])
-        for key in ("events", "inventory", "bookings")
-    )
-    _check_distinct_databases(databases, sources)
+    _check_distinct_ports(settings.ports, sources)
+    _check_distinct_databases(settings.mysql.databases, sources)
     _check_client_key(values, sources)
-    output_dir = Path(values["output_dir"])
-    return Settings(
-        project=values["project"],
-        profiles=values["profiles"],
-        bind_address=values["bind_address"],
-        output_dir=output_dir if output_dir.is_absolute() else base_dir / output_dir,
-        templates_dir=_resolve_optional_dir(values["templates_dir"], base_dir),
-        images=Images(**{name: values[f"images.{name}"] for name in IMAGE_NAMES}),
-        ports=ports,
-        mysql=MySQLSettings(
-            host=values["mysql.host"],
-            port=values["mysql.port"] or ports.mysql,
-            root_user=values["mysql.root_user"],
-            ssl_ca=_resolve_optional_file(values["mysql.ssl_ca"], base_dir),
-            ssl_cert=_resolve_optional_file(values["mysql.ssl_cert"], base_dir),
-            ssl_key=_resolve_optional_file(values["mysql.ssl_key"], base_dir),
-            connect_timeout=values["mysql.connect_timeout"],
-            lock_timeout=values["mysql.lock_timeout"],
-            databases=databases,
-        ),
-        redis=RedisSettings(
-            host=values["redis.host"],
-            port=values["redis.port"] or ports.redis,
-            db=values["redis.db"],
-            tls=values["redis.tls"],
-            ca_certs=_resolve_optional_file(values["redis.ca_certs"], base_dir),
-            maxmemory=values["redis.maxmemory"].lower(),
-        ),
-        search=SearchSettings(
-            engine=values["search.engine"],
-            url=values["search.url"] or f"http://127.0.0.1:{ports.search}",
-            username=values["search.username"],
-            verify_certs=values["search.verify_certs"],
-            ca_certs=_resolve_optional_file(values["search.ca_certs"], base_dir),
-            heap=values["search.heap"].lower(),
-            nofile=values["search.nofile"],
-            index=values["search.index"],
-            shards=values["search.shards"],
-            replicas=values["search.replicas"],
-            timeout=values["search.timeout"],
-        ),
-        docker_enabled=values["docker.enabled"],
-        wait_timeout=values["wait_timeout"],
-        kubernetes=KubernetesSettings(
-            namespace=values["kubernetes.namespace"],
-            existing_secret=values["kubernetes.existing_secret"],
-            storage_class=values["kubernetes.storage_class"],
-            sysctl_init=values["kubernetes.sysctl_init"],
-            storage={name: values[f"kubernetes.storage.{name}"] for name in KUBERNETES_VOLUMES},
-            resources={
-                name: WorkloadResources(
-                    requests=_resource_pairs(values[f"kubernetes.resources.{name}.requests"]),
-                    limits=_resource_pairs(values[f"kubernetes.resources.{name}.limits"]),
-                )
-                for name in KUBERNETES_WORKLOADS
-            },
-        ),
-        config_file=path,
-        sources=dict(sources),
-    )
+    return settings
 
 
-def _resolve_optional_dir(value: str | None, base_dir: Path) -> Path | None:
-    if value is None:
-        return None
-    path = Path(value)
-    return path if path.is_absolute() else base_dir / path
-
-
-def _resolve_optional_file(value: str | None, base_dir: Path) -> str | None:
-    """A TLS file setting, relative to the settings file's folder (else the working directory) like output_dir."""
-    if value is None:
-        return None
-    path = Path(value).expanduser()
-    return str(path if path.is_absolute() else base_dir / path)
+def _build_object(kind: type, path: str, context: Mapping[str, str], resolving: _Resolving, **given: Any) -> Any:
+    """The settings object ``kind`` at ``path``, from the validated values of its settings."""
+    arguments = dict(given)
+    for item in fields(kind):
+        declared = item.metadata.get(_SETTING)
+        if declared is not None:
+            spec = FIELDS[path + (declared.name or item.name)]
+            value = resolving.values[spec.path]
+            arguments[item.name] = value if spec.resolve is None else spec.resolve(value, resolving)
+        elif _GROUP in item.metadata:
+            group_kind, group_context = item.metadata[_GROUP]
+            arguments[item.name] = _build_object(group_kind, f"{path}{item.name}.", group_context, resolving)
+        elif item.name in context:
+            arguments[item.name] = context[item.name]
+    return kind(**arguments)
 
 
 def _check_client_key(values: Mapping[str, Any], sources: Mapping[str, str]) -> None:
@@ -978,59 +962,4 @@ def effective_settings(settings: Settings) -> list[dict[str, Any]]:
 
 def flatten_settings(settings: Settings) -> dict[str, Any]:
     """Dotted path → effective value (derived defaults filled in)."""
-    flat: dict[str, Any] = {
-        "project": settings.project,
-        "profiles": list(settings.profiles),
-        "bind_address": settings.bind_address,
-        "output_dir": str(settings.output_dir),
-        "templates_dir": str(settings.templates_dir) if settings.templates_dir else None,
-        "mysql.host": settings.mysql.host,
-        "mysql.port": settings.mysql.port,
-        "mysql.root_user": settings.mysql.root_user,
-        "mysql.ssl_ca": settings.mysql.ssl_ca,
-        "mysql.ssl_cert": settings.mysql.ssl_cert,
-        "mysql.ssl_key": settings.mysql.ssl_key,
-        "mysql.connect_timeout": settings.mysql.connect_timeout,
-        "mysql.lock_timeout": settings.mysql.lock_timeout,
-        "docker.enabled": settings.docker_enabled,
-        "wait_timeout": settings.wait_timeout,
-    }
-    for name in IMAGE_NAMES:
-        flat[f"images.{name}"] = getattr(settings.images, name)
-    for name in ("mysql", "redis", "search", "apps"):
-        flat[f"ports.{name}"] = getattr(settings.ports, name)
-    for database in settings.mysql.databases:
-        flat[f"mysql.{database.key}.name"] = database.name
-        flat[f"mysql.{database.key}.user"] = database.user
-    for name in ("host", "port", "db", "tls", "ca_certs", "maxmemory"):
-        flat[f"redis.{name}"] = getattr(settings.redis, name)
-    for name in (
-        "engine",
-        "url",
-        "username",
-        "verify_certs",
-        "ca_certs",
-        "heap",
-        "nofile",
-        "index",
-        "shards",
-        "replicas",
-        "timeout",
-    ):
-        flat[f"search.{name}"] = getattr(settings.search, name)
-    kubernetes = settings.kubernetes
-    flat["kubernetes.namespace"] = kubernetes.namespace
-    flat["kubernetes.existing_secret"] = kubernetes.existing_secret
-    flat["kubernetes.storage_class"] = kubernetes.storage_class
-    flat["kubernetes.sysctl_init"] = kubernetes.sysctl_init
-    for name in KUBERNETES_VOLUMES:
-        flat[f"kubernetes.storage.{name}"] = kubernetes.storage[name]
-    for name in KUBERNETES_WORKLOADS:
-        resources = kubernetes.resources[name]
-        flat[f"kubernetes.resources.{name}.requests"] = _format_resources(resources.requests)
-        flat[f"kubernetes.resources.{name}.limits"] = _format_resources(resources.limits)
-    return flat
-
-
-def _format_resources(pairs: tuple[tuple[str, str], ...]) -> str | None:
-    return ",".join(f"{key}={quantity}" for key, quantity in pairs) or None
+    return {path: spec.value_in(settings) for path, spec in FIELDS.items()}
