@@ -45,10 +45,10 @@ def render_command(
     never changes an existing secret.
     """
     if target == "kubernetes":
-        _render_kubernetes(load(ctx), out, json_output)
+        _render_kubernetes(load(ctx, changes=True), out, json_output)
         return
     overrides = {"output_dir": flag(str(out.resolve()) if out else None, "--out")}
-    settings = load(ctx, overrides)
+    settings = load(ctx, overrides, changes=target != "mermaid")
     if target == "mermaid":
         from ticketctl.render.diagram import infrastructure_mermaid
         from ticketctl.stack.model import build_stack

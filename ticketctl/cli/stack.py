@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from ticketctl.cli.common import JSON_OPTION, console, flag, load, print_json, print_warning
+from ticketctl.cli.common import JSON_OPTION, console, flag, load, print_json, print_table, print_warning
 from ticketctl.errors import AbortedError, ConfigError, ExitCode, TicketctlError
 
 if TYPE_CHECKING:
@@ -93,7 +93,7 @@ def up_command(
     from ticketctl.project import ServiceFailedError, up
 
     overrides = {"profiles": flag(list(profile) if profile else None, "--profile")}
-    settings = load(ctx, overrides)
+    settings = load(ctx, overrides, changes=True)
     runtime = connect(settings)
     live = not json_output and sys.stderr.isatty()
     # Without the live table the view writes plain lines: rich (20-40 ms to import) is not needed.
@@ -169,7 +169,7 @@ def down_command(
     """Stop and remove the stack's containers and network. Volumes (the data) are kept unless --volumes."""
     from ticketctl.project import down, project_volumes
 
-    settings = load(ctx)
+    settings = load(ctx, changes=True)
     runtime = connect(settings)
     if volumes and not yes:
         names = project_volumes(settings, runtime)
@@ -223,10 +223,7 @@ def status_command(ctx: typer.Context, json_output: bool = JSON_OPTION) -> None:
             row.image or "",
             _duration(row.uptime) if row.uptime is not None else "",
         )
-    wide = console()
-    if not wide.is_terminal:
-        wide.width = 200
-    wide.print(table)
+    print_table(table)
 
 
 def _duration(seconds: float) -> str:

@@ -74,11 +74,16 @@ def service_check(service: str) -> Any:
         container = found.container
         if container is None:
             return Outcome.fail(f"{service} has no container", "ticketctl up")
+        if container.state == "paused":
+            return Outcome.fail(
+                f"{container.name} is paused",
+                f"`docker unpause {container.name}` resumes it as it was (`ticketctl up` would recreate it)",
+            )
         if container.state != "running":
             last = container.last_log_lines(3)
             tail = f"; last log line: {last[-1]}" if last else ""
             return Outcome.fail(
-                f"{container.name} is {container.state} (exit code {container.exit_code}){tail}",
+                f"{container.name} is {container.state_text}{tail}",
                 f"ticketctl up starts it; `docker logs {container.name}` shows why it stopped",
             )
         if container.health == "unhealthy":

@@ -99,6 +99,8 @@ JOB_LOCAL_SETTINGS = frozenset(
         "bind_address",
         "output_dir",
         "templates_dir",
+        "schemas_dir",
+        "search.mapping",
         "docker.enabled",
         "mysql.host",
         "mysql.port",
@@ -664,5 +666,11 @@ def _warnings(settings: Settings) -> list[str]:
         warnings.append(
             f"images.ticketctl is the local tag {settings.images.ticketctl}: build it from the Dockerfile, push it "
             "to a registry the cluster pulls from and set images.ticketctl (docs/deployment.md)"
+        )
+    local = [path for path in ("schemas_dir", "search.mapping") if path in settings.sources]
+    if local:
+        warnings.append(
+            f"{' and '.join(local)} name files on this machine: the setup Job runs the migrations and mapping "
+            "inside images.ticketctl, so build that image with yours (docs/deployment.md)"
         )
     return warnings

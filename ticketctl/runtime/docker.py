@@ -265,6 +265,15 @@ class Container:
         return str((self._data.get("State") or {}).get("Status", "unknown"))
 
     @property
+    def state_text(self) -> str:
+        """The state in words: an exit code only where the container has exited, which a paused one has not."""
+        if self.state in ("exited", "dead"):
+            return f"{self.state} (exit code {self.exit_code})"
+        if self.state == "created":
+            return "created but never started"
+        return self.state
+
+    @property
     def health(self) -> str | None:
         """starting, healthy or unhealthy; None without a healthcheck."""
         health = (self._data.get("State") or {}).get("Health")

@@ -117,7 +117,7 @@ def _session(
     on_event: OnEvent | None,
     connection: SearchConnection | None,
 ) -> Iterator[_Session]:
-    mapping = _load_checked_mapping(mapping_path) if need_mapping else None
+    mapping = _load_checked_mapping(mapping_path or settings.search.mapping) if need_mapping else None
     owned = connection is None
     conn = connection or connect(settings, secrets, dry_run=dry_run)
     if conn.dry_run != dry_run:

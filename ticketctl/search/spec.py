@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ticketctl.errors import ConfigError
-from ticketctl.search.jsonpos import JsonPath, key_lines
+from ticketctl.search.jsonpos import JsonPath, scan_keys
 
 MAPPING_FILENAME = "events.json"
 # ticketctl's own block inside the mapping's _meta; not part of the spec it describes.
@@ -91,7 +91,8 @@ def load_mapping(path: Path | None = None) -> MappingFile:
     except FileNotFoundError:
         raise ConfigError(
             f"{display}: mapping file not found",
-            hint="pass --mapping FILE, or reinstall ticketctl to restore the packaged mappings/events.json",
+            hint="check the search.mapping setting or --mapping FILE; without either, reinstall ticketctl to "
+            "restore the packaged mappings/events.json",
         ) from None
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(
@@ -104,7 +105,15 @@ def load_mapping(path: Path | None = None) -> MappingFile:
             f"{display}:{error.lineno}:{error.colno}: invalid JSON: {error.msg}",
             hint="fix the JSON syntax at that position (a trailing comma or a missing quote is typical)",
         ) from None
-    lines = key_lines(text)
+    lines, duplicates = scan_keys(text)
+    if duplicates:
+        twice = duplicates[0]
+        more = f" (and {len(duplicates) - 1} more)" if len(duplicates) > 1 else ""
+        raise ConfigError(
+            f"{display}:{twice.line}: {twice.dotted}: set twice in the same object, first on line "
+            f"{twice.first_line}{more}",
+            hint="keep one of the two: JSON would silently keep only the last",
+        )
     if not isinstance(document, dict):
         raise ConfigError(f"{display}:1: expected a JSON object with 'settings' and 'mappings'")
     for key in document:
