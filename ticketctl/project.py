@@ -173,6 +173,8 @@ class ServiceStatus:
     started_at: datetime | None
     uptime: float | None
     orphan: bool = False
+    # The service's profiles when none of them is enabled now: a container started with --profile earlier.
+    inactive_profiles: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -186,6 +188,7 @@ class ServiceStatus:
             "started_at": self.started_at.isoformat() if self.started_at else None,
             "uptime_seconds": round(self.uptime) if self.uptime is not None else None,
             "orphan": self.orphan,
+            "inactive_profiles": list(self.inactive_profiles),
         }
 
 
@@ -231,7 +234,7 @@ def up(
     started = time.monotonic()
     warnings: list[str] = []
     if render:
-        warnings += _render(settings, emit)
+        warnings += _render(settings, runtime.api_version, emit)
     from ticketctl.render.compose import COMPOSE_FILENAME
 
     compose = load_compose_file(settings.output_dir / COMPOSE_FILENAME, environ)
@@ -348,24 +351,38 @@ def project_volumes(settings: Settings, runtime: DockerRuntime) -> list[str]:
     return [volume.name for volume in runtime.volumes(settings.project)]
 
 
-def status(settings: Settings, runtime: DockerRuntime) -> list[ServiceStatus]:
-    """Each active service's container (or ``missing``), then containers of services no longer active."""
-    stack = build_stack(settings)
-    expected = [service.name for service in stack.active_services]
+def status(settings: Settings, runtime: DockerRuntime, environ: Mapping[str, str] | None = None) -> list[ServiceStatus]:
+    """Each active service's container (or ``missing``); then containers of services the file defines under a
+    profile not enabled now (started with ``--profile``; not orphans, as in Compose); then orphans, whose service
+    the file no longer defines."""
+    defined = _defined_services(settings, environ)
+    enabled = set(settings.profiles)
     containers = runtime.containers(settings.project)
     by_service: dict[str, list[Container]] = {}
     for container in containers:
         by_service.setdefault(container.service or "?", []).append(container)
     now = datetime.now(UTC)
     rows = []
-    for name in expected:
+    for name, profiles in defined.items():
         found = by_service.pop(name, [])
-        if not found:
+        active = not profiles or bool(set(profiles) & enabled)
+        if not found and active:
             rows.append(ServiceStatus(name, None, None, "missing", None, (), None, None, None))
-        rows += [_status_row(name, container, now) for container in found]
+        rows += [_status_row(name, container, now, profiles=() if active else profiles) for container in found]
+    rows.sort(key=lambda row: bool(row.inactive_profiles))
     for name, found in sorted(by_service.items()):
         rows += [_status_row(name, container, now, orphan=True) for container in found]
     return rows
+
+
+def _defined_services(settings: Settings, environ: Mapping[str, str] | None) -> dict[str, tuple[str, ...]]:
+    """Every service with its profiles: those of the rendered file, or of the model before anything is rendered."""
+    from ticketctl.render.compose import COMPOSE_FILENAME
+
+    path = settings.output_dir / COMPOSE_FILENAME
+    if not path.is_file():
+        return {service.name: service.profiles for service in build_stack(settings).services}
+    return {service.name: service.profiles for service in load_compose_file(path, environ).services}
 
 
 # --------------------------------------------------------------------------- inspection (doctor)
@@ -408,7 +425,7 @@ def inspect_project(
 
     compose = load_compose_file(settings.output_dir / COMPOSE_FILENAME, environ)
     active = compose.active_services(settings.profiles)
-    active_names = {service.name for service in active}
+    defined_names = {service.name for service in compose.services}
     existing = runtime.containers(settings.project)
     services = []
     for service in active:
@@ -428,7 +445,7 @@ def inspect_project(
     )
     return ProjectInspection(
         services=tuple(services),
-        orphans=tuple(c for c in existing if c.service not in active_names),
+        orphans=tuple(c for c in existing if c.service not in defined_names),
         unused_volumes=unused,
         port_conflicts=tuple(conflicts),
         compose_file=str(compose.path),
@@ -488,17 +505,19 @@ def _dropped_features(runtime: DockerRuntime, services: Sequence[ServiceSpec]) -
     ]
 
 
-def _render(settings: Settings, emit: EventSink) -> list[str]:
+def _render(settings: Settings, engine_api: str, emit: EventSink) -> list[str]:
     from ticketctl.render.compose import render
 
     emit(StepEvent("render", "started"))
-    result = render(settings)
+    result = render(settings, engine_api=engine_api)
     changed = [str(f.path.name) for f in result.files if f.status != "unchanged"]
     emit(StepEvent("render", "done", f"{len(changed)} file(s) changed" if changed else "files unchanged"))
     return list(result.warnings)
 
 
-def _status_row(service: str, container: Container, now: datetime, *, orphan: bool = False) -> ServiceStatus:
+def _status_row(
+    service: str, container: Container, now: datetime, *, orphan: bool = False, profiles: tuple[str, ...] = ()
+) -> ServiceStatus:
     started = container.started_at if container.state == "running" else None
     return ServiceStatus(
         service=service,
@@ -511,6 +530,7 @@ def _status_row(service: str, container: Container, now: datetime, *, orphan: bo
         started_at=started,
         uptime=(now - started).total_seconds() if started else None,
         orphan=orphan,
+        inactive_profiles=profiles,
     )
 
 
@@ -649,6 +669,8 @@ class _UpRun:
         self.compose = compose
         self.selected = selected
         self.active_names = {service.name for service in active}
+        # As Compose: a container of a service under a profile not enabled now is no orphan; it is left alone.
+        self.defined_names = {service.name for service in compose.services}
         self.emit = emit
         self.force_recreate = force_recreate
         self.keep_on_failure = keep_on_failure
@@ -669,7 +691,7 @@ class _UpRun:
 
     def execute(self, *, remove_orphans: bool) -> _RunReport:
         existing = self.runtime.containers(self.project)
-        orphans = [c for c in existing if c.service not in self.active_names]
+        orphans = [c for c in existing if c.service not in self.defined_names]
         for orphan in orphans:
             self.emit(ResourceEvent("container", orphan.name, "orphan"))
         self._check_ports(releasing=orphans if remove_orphans else [])

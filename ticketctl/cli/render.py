@@ -61,10 +61,19 @@ def render_command(
         )
     from ticketctl.render.compose import render
 
-    result = render(settings)
+    result = render(settings, engine_api=engine_api(settings))
     secrets_note = f"generated {', '.join(result.generated_secrets)}" if result.generated_secrets else "secrets kept"
     title = f"Rendered project {settings.project!r} into {result.output_dir}"
     _print_result(result, title, {".env": f" (mode 0600; {secrets_note})"}, json_output)
+
+
+def engine_api(settings: Settings) -> str | None:
+    """The API version of the Engine at hand, when the Compose file depends on it (docker.start_interval auto)."""
+    if settings.docker_start_interval != "auto" or not settings.docker_enabled:
+        return None
+    from ticketctl.runtime.endpoint import engine_api_version
+
+    return engine_api_version()
 
 
 def _render_kubernetes(settings: Settings, out: Path | None, json_output: bool) -> None:

@@ -64,7 +64,9 @@ def up_command(
     no_render: bool = typer.Option(False, "--no-render", help="Use the files already rendered; do not render first."),
     force_recreate: bool = typer.Option(False, "--force-recreate", help="Recreate containers even if unchanged."),
     remove_orphans: bool = typer.Option(
-        False, "--remove-orphans", help="Remove containers of services no longer in the file or profiles."
+        False,
+        "--remove-orphans",
+        help="Remove containers of services no longer in the file (not those of a profile that is not enabled).",
     ),
     no_wait: bool = typer.Option(False, "--no-wait", help="Do not wait for health (and skip initialisation)."),
     wait_timeout: float = typer.Option(
@@ -133,7 +135,7 @@ def up_command(
         state = result.state + (f" ({result.health})" if result.health else "")
         typer.echo(f"  {result.service:<22} {result.action:<10} {state:<19} {result.container}")
     for orphan in report.orphans:
-        print_warning(f"orphan container {orphan}: its service is not active; remove it with --remove-orphans")
+        print_warning(f"orphan container {orphan}: its service is not in the file; remove it with --remove-orphans")
 
 
 def _interrupted(command: str) -> TicketctlError:
@@ -215,6 +217,8 @@ def status_command(ctx: typer.Context, json_output: bool = JSON_OPTION) -> None:
     table = Table("service", "state", "health", "ports", "image", "uptime", box=None, header_style="bold")
     for row in rows:
         name = f"{row.service} (orphan)" if row.orphan else row.service
+        if row.inactive_profiles:
+            name = f"{row.service} (profile {', '.join(row.inactive_profiles)})"
         table.add_row(
             name,
             row.state,

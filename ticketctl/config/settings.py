@@ -181,6 +181,16 @@ def _profiles(value: Any) -> tuple[str, ...]:
     return tuple(profiles)
 
 
+def _auto_or_bool(value: Any) -> bool | str:
+    """``auto`` (decided where it is used), true or false."""
+    if isinstance(value, str) and value.strip().lower() == "auto":
+        return "auto"
+    try:
+        return _parse_bool(value)
+    except _Invalid:
+        raise _Invalid(f"expected auto, true or false, got {value!r}") from None
+
+
 def _replicas(value: Any) -> int | str:
     if isinstance(value, str) and value.strip().lower() == "auto":
         return "auto"
@@ -621,6 +631,14 @@ class Settings:
         True,
         "Manage the stack with Docker; false for remote endpoints only (doctor skips Docker checks).",
         name="docker.enabled",
+    )
+    docker_start_interval: bool | str = _setting(
+        _auto_or_bool,
+        "auto",
+        "Write healthcheck.start_interval (faster health during start) into docker-compose.yml: auto when the "
+        "Docker Engine at hand has it (Engine 25+, API 1.44), true or false; docker compose up refuses it on "
+        "older Engines.",
+        name="docker.start_interval",
     )
     wait_timeout: float = _setting(_positive_float, 300.0, "Seconds up waits for all services to become healthy.")
     kubernetes: KubernetesSettings = _group(KubernetesSettings)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -43,9 +44,10 @@ FILE_MODES = {ENV_FILENAME: 0o600, MYSQL_INIT_SCRIPT: 0o755}
 # --------------------------------------------------------------------------- contexts
 
 
-def compose_context(stack: Stack, search_title: str) -> dict[str, Any]:
-    """Variables of the Compose template: the model, pre-formatted for Compose."""
-    services = [_compose_service(service) for service in stack.services]
+def compose_context(stack: Stack, search_title: str, *, start_interval: bool = True) -> dict[str, Any]:
+    """Variables of the Compose template: the model, pre-formatted for Compose (``healthcheck.start_interval``
+    left out unless ``start_interval``)."""
+    services = [_compose_service(service, start_interval=start_interval) for service in stack.services]
     configs = {config.name: config for service in stack.services for config in service.configs}
     return {
         "version": __version__,
@@ -60,7 +62,7 @@ def compose_context(stack: Stack, search_title: str) -> dict[str, Any]:
     }
 
 
-def _compose_service(service: Service) -> dict[str, Any]:
+def _compose_service(service: Service, *, start_interval: bool) -> dict[str, Any]:
     environment = []
     for name, value in service.environment:
         if isinstance(value, SecretRef):
@@ -78,7 +80,11 @@ def _compose_service(service: Service) -> dict[str, Any]:
         "volumes": list(service.volumes),
         "configs": list(service.configs),
         "ulimits": list(service.ulimits),
-        "healthcheck": service.healthcheck,
+        "healthcheck": (
+            service.healthcheck
+            if start_interval or service.healthcheck is None
+            else replace(service.healthcheck, start_interval=None)
+        ),
         "depends_on": list(service.depends_on),
         "stop_grace_period": service.stop_grace_period,
         "role": service.role,
@@ -116,15 +122,31 @@ def plan_secrets(existing: EnvFile | None) -> tuple[dict[str, str], tuple[str, .
     return values, tuple(generated)
 
 
+def writes_start_interval(settings: Settings, engine_api: str | None) -> bool:
+    """Whether docker-compose.yml gets ``healthcheck.start_interval``: the setting, or when it is ``auto``,
+    whether the Engine at hand has it (``docker compose up`` refuses the field on Engines before 25;
+    without an Engine to ask, it is left out)."""
+    from ticketctl.runtime.translate import MINIMUM_API, api_version_at_least
+
+    if settings.docker_start_interval != "auto":
+        return bool(settings.docker_start_interval)
+    return engine_api is not None and api_version_at_least(engine_api, MINIMUM_API["healthcheck.start_interval"])
+
+
 def render_stack(
-    settings: Settings, secret_values: Mapping[str, str], stack: Stack | None = None
+    settings: Settings,
+    secret_values: Mapping[str, str],
+    stack: Stack | None = None,
+    *,
+    engine_api: str | None = None,
 ) -> list[RenderedFile]:
-    """Every file of the compose target, as strings. Pure: reads templates, writes nothing."""
+    """Every file of the compose target, as strings, for the Engine of API ``engine_api`` (None: unknown).
+    Pure: reads templates, writes nothing."""
     stack = stack or build_stack(settings)
     environment = make_environment(template_search_path(settings))
     title = _search_title(settings)
     databases = _database_context(settings)
-    compose = compose_context(stack, title)
+    compose = compose_context(stack, title, start_interval=writes_start_interval(settings, engine_api))
     compose["databases"] = databases
     common = {"version": __version__, "project": settings.project}
     secrets_context = [
@@ -144,8 +166,9 @@ def render_stack(
     ]
 
 
-def render(settings: Settings, *, output_dir: Path | None = None) -> RenderResult:
-    """Render the compose target into ``output_dir`` (default: ``settings.output_dir``).
+def render(settings: Settings, *, output_dir: Path | None = None, engine_api: str | None = None) -> RenderResult:
+    """Render the compose target into ``output_dir`` (default: ``settings.output_dir``) for the Engine of API
+    ``engine_api`` (None: no Engine answers; see :func:`writes_start_interval`).
 
     Existing secrets in ``.env`` are kept; missing ones are generated and
     appended. A second render with the same settings changes no byte.
@@ -153,7 +176,7 @@ def render(settings: Settings, *, output_dir: Path | None = None) -> RenderResul
     out = output_dir or settings.output_dir
     existing = read_env_file(out / ENV_FILENAME)
     secret_values, generated = plan_secrets(existing)
-    files = render_stack(settings, secret_values)
+    files = render_stack(settings, secret_values, engine_api=engine_api)
     warnings = [] if existing is None else _make_private(existing.path)
     written = []
     for rendered in files:

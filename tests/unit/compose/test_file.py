@@ -26,7 +26,7 @@ from ticketctl.render.compose import render
 @pytest.fixture
 def rendered(make_settings: Any) -> Path:
     settings = make_settings()
-    render(settings)
+    render(settings, engine_api="1.44")  # an Engine with healthcheck.start_interval (Docker 25+)
     return settings.output_dir / "docker-compose.yml"
 
 

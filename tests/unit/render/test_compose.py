@@ -31,7 +31,8 @@ def settings_for(tmp_path: Path, text: str = "", **environ: str):
 VARIANTS = {
     "default": "",
     "opensearch-apps": "search:\n  engine: opensearch\n  heap: 1g\nprofiles: [apps]\nproject: shop\n"
-    "ports:\n  mysql: 13306\n  redis: 16379\n  search: 19200\n  apps: 18080\n",
+    "ports:\n  mysql: 13306\n  redis: 16379\n  search: 19200\n  apps: 18080\n"
+    "docker:\n  start_interval: true\n",
 }
 
 
