@@ -34,13 +34,20 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ticketctl.compose.file import ComposeFile, ServiceSpec, dependency_order, load_compose_file, with_dependencies
 from ticketctl.config.secrets import Secrets, load_secrets, scrub_known
 from ticketctl.config.settings import FIELDS, Settings
 from ticketctl.errors import ConfigError, DockerError, LockedError, PortConflictError, UnhealthyError
 from ticketctl.events import Event, EventSink, Notice, StepEvent
+from ticketctl.runtime.data_secrets import (
+    SecretsMismatchError,
+    assess,
+    bindings,
+    login_mismatch,
+    volume_labels_for_secrets,
+)
 from ticketctl.runtime.docker import ConflictError, Container, DockerRuntime, PullFailedError, UlimitError
 from ticketctl.runtime.events import Action, Phase, ResourceEvent, ServiceEvent
 from ticketctl.runtime.lock import project_lock
@@ -59,6 +66,9 @@ from ticketctl.runtime.translate import (
 )
 from ticketctl.stack.model import Stack, build_stack
 
+if TYPE_CHECKING:
+    from ticketctl.render.compose import RenderPlan
+
 Initialiser = Callable[[Settings, Secrets, EventSink, frozenset[str]], Mapping[str, Any]]
 """Runs once the started services are healthy (migrations, search index); gets their names and
 returns a summary for the report. Raises a TicketctlError on failure."""
@@ -69,6 +79,8 @@ LOG_LINES = 20
 # this long after the Engine says so. One inspect is about 1 ms of client CPU on a local Engine.
 POLL_SECONDS = 0.1
 NO_HEALTHCHECK_BUDGET = 30.0
+# How often a starting service whose data predates the record of secrets is tried with them (see data_secrets).
+LOGIN_PROBE_SECONDS = 1.0
 
 
 # --------------------------------------------------------------------------- reports
@@ -230,14 +242,18 @@ def up(
     on_event: EventSink | None = None,
 ) -> UpReport:
     """Bring the project's stack up from the rendered files and converge it; see the module doc."""
+    from ticketctl.render.compose import COMPOSE_FILENAME, plan_render
+
     emit = _serialised(on_event)
     started = time.monotonic()
-    warnings: list[str] = []
+    env = _environ(environ)
+    plan = None
     if render:
-        warnings += _render(settings, runtime.api_version, emit)
-    from ticketctl.render.compose import COMPOSE_FILENAME
-
-    compose = load_compose_file(settings.output_dir / COMPOSE_FILENAME, environ)
+        emit(StepEvent("render", "started"))
+        plan = plan_render(settings, engine_api=runtime.api_version)
+    compose = load_compose_file(
+        settings.output_dir / COMPOSE_FILENAME, environ, pending=plan.contents() if plan is not None else None
+    )
     if compose.name != settings.project:
         raise ConfigError(
             f"{compose.path}: written for project {compose.name!r}, but the settings say {settings.project!r}",
@@ -247,8 +263,14 @@ def up(
     selected = with_dependencies(compose, active, list(services)) if services else active
     if not selected:
         raise ConfigError("no service to start", hint="check the profiles setting and the services you named")
-    for warning in warnings:
-        emit(Notice(warning, "warning"))
+    secrets = plan.secrets(env) if plan is not None else load_secrets(settings.output_dir, env)
+    warnings: list[str] = []
+
+    def write_rendered_files() -> None:
+        """Called once the checks passed, before the first change: the render is written only now."""
+        if plan is not None:
+            warnings.extend(_write_render(plan, emit))
+
     for note in _dropped_features(runtime, selected):
         emit(Notice(note, "info"))
     with project_lock(
@@ -270,13 +292,15 @@ def up(
             wait=wait,
             wait_timeout=settings.wait_timeout if wait_timeout is None else wait_timeout,
             service_timeout=service_timeout,
+            secrets=secrets,
+            generated=tuple(name for name in (plan.generated_secrets if plan else ()) if not env.get(name)),
+            before_changes=write_rendered_files,
         )
         report = run.execute(remove_orphans=remove_orphans)
         initialised = False
         initialisation: Mapping[str, Any] | None = None
         if initialise is not None and wait:
             emit(StepEvent("initialise", "started"))
-            secrets = load_secrets(settings.output_dir, _environ(environ))
             initialisation = initialise(settings, secrets, emit, frozenset(s.name for s in selected))
             emit(StepEvent("initialise", "done"))
             initialised = True
@@ -505,13 +529,14 @@ def _dropped_features(runtime: DockerRuntime, services: Sequence[ServiceSpec]) -
     ]
 
 
-def _render(settings: Settings, engine_api: str, emit: EventSink) -> list[str]:
-    from ticketctl.render.compose import render
+def _write_render(plan: RenderPlan, emit: EventSink) -> list[str]:
+    from ticketctl.render.compose import write_render
 
-    emit(StepEvent("render", "started"))
-    result = render(settings, engine_api=engine_api)
+    result = write_render(plan)
     changed = [str(f.path.name) for f in result.files if f.status != "unchanged"]
     emit(StepEvent("render", "done", f"{len(changed)} file(s) changed" if changed else "files unchanged"))
+    for warning in result.warnings:
+        emit(Notice(warning, "warning"))
     return list(result.warnings)
 
 
@@ -663,8 +688,16 @@ class _UpRun:
         wait: bool,
         wait_timeout: float,
         service_timeout: float | None,
+        secrets: Secrets,
+        generated: tuple[str, ...] = (),
+        before_changes: Callable[[], None] = lambda: None,
     ):
         self.settings = settings
+        self.secrets = secrets
+        self.generated = generated
+        self.before_changes = before_changes
+        # Services whose data predates ticketctl's record of secrets: their login is tried while they start.
+        self.unverified: set[str] = set()
         self.runtime = runtime
         self.compose = compose
         self.selected = selected
@@ -694,7 +727,9 @@ class _UpRun:
         orphans = [c for c in existing if c.service not in self.defined_names]
         for orphan in orphans:
             self.emit(ResourceEvent("container", orphan.name, "orphan"))
+        self._check_data_secrets(existing)
         self._check_ports(releasing=orphans if remove_orphans else [])
+        self.before_changes()
         image_ids, pulled = self._ensure_images()
         plans = self._plan(existing, image_ids)
         removed_orphans = []
@@ -714,6 +749,20 @@ class _UpRun:
             created_networks=tuple(self.created_networks),
             created_volumes=tuple(self.created_volumes),
         )
+
+    def _check_data_secrets(self, existing: list[Container]) -> None:
+        """Refuse before anything changes when the data volumes do not know the secrets in effect."""
+        self.emit(StepEvent("secrets", "started"))
+        found = assess(
+            self.settings, self.runtime, self.stack, self.secrets, generated=self.generated, containers=existing
+        )
+        if found.mismatches:
+            self.emit(StepEvent("secrets", "failed"))
+            raise SecretsMismatchError(self.settings, found.mismatches)
+        self.unverified = {
+            b.service for b in bindings(self.stack) if volume_name(self.project, b.volume) in found.unknown
+        }
+        self.emit(StepEvent("secrets", "done"))
 
     def _check_ports(self, *, releasing: list[Container]) -> None:
         self.emit(StepEvent("ports", "started"))
@@ -819,7 +868,9 @@ class _UpRun:
         for volume in volumes:
             name = volume_name(self.project, volume)
             if self.runtime.volume(name) is None:
-                self.runtime.create_volume(name, volume_labels(self.compose, volume))
+                labels = volume_labels(self.compose, volume)
+                labels.update(volume_labels_for_secrets(self.stack, self.project, volume, self.secrets))
+                self.runtime.create_volume(name, labels)
                 self.created_volumes.append(name)
                 self.emit(ResourceEvent("volume", name, "created"))
 
@@ -951,6 +1002,7 @@ class _UpRun:
         deadline = min(time.monotonic() + budget, self.deadline)
         restarts = container.restart_count
         last_health: str | None = "?"
+        next_login = 0.0
         while True:
             self._checkpoint()
             current = container.reload()
@@ -963,6 +1015,11 @@ class _UpRun:
                 raise self._failed(plan.service.name, current, "turned unhealthy")
             if current.state == "running" and (current.health == "healthy" or not current.has_healthcheck):
                 return current
+            if current.state == "running" and service.name in self.unverified and time.monotonic() >= next_login:
+                next_login = time.monotonic() + LOGIN_PROBE_SECONDS
+                mismatch = login_mismatch(self.settings, self.stack, current, self.secrets)
+                if mismatch is not None:
+                    raise SecretsMismatchError(self.settings, [mismatch])
             if current.health != last_health:
                 event("running", current.health)
                 last_health = current.health

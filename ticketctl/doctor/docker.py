@@ -106,6 +106,26 @@ def service_check(service: str) -> Any:
     return run
 
 
+def check_data_secrets(context: CheckContext) -> Outcome:
+    """The same judgement as up's before it changes anything (ticketctl.runtime.data_secrets)."""
+    from ticketctl.runtime.data_secrets import SecretsMismatchError, assess
+    from ticketctl.stack.model import build_stack
+
+    settings = context.settings
+    found = assess(settings, _runtime(context), build_stack(settings), context.secrets)
+    if found.mismatches:
+        error = SecretsMismatchError(settings, found.mismatches)
+        return Outcome.fail(error.message, error.hint or "", volumes=[m.volume for m in found.mismatches])
+    if found.unknown:
+        return Outcome.ok(
+            f"{', '.join(found.unknown)} predate ticketctl's record of secrets and MySQL is not running: "
+            "up checks the login once it runs"
+        )
+    if found.agreeing:
+        return Outcome.ok(f"the secrets in effect are those {', '.join(found.agreeing)} knows")
+    return Outcome.ok("no data volume yet: up creates them with the secrets in effect")
+
+
 def check_leftovers(context: CheckContext) -> Outcome:
     inspection = _inspection(context)
     notes: list[str] = []
@@ -144,12 +164,21 @@ def docker_checks(services: list[str]) -> list[Check]:
             needs_docker=True,
         ),
     ]
+    checks.append(
+        Check(
+            "containers.secrets",
+            "the data volumes know the secrets of .env (a lost .env would lock the stack out of its data)",
+            check_data_secrets,
+            needs=("docker.daemon",),
+            needs_docker=True,
+        )
+    )
     checks += [
         Check(
             f"containers.{service}",
             f"{service} is running and healthy",
             service_check(service),
-            needs=("docker.daemon",),
+            needs=("containers.secrets",),
             needs_docker=True,
         )
         for service in services

@@ -50,7 +50,7 @@ from ticketctl import __version__
 from ticketctl.config.secrets import ENV_FILENAME, STACK_SECRETS, read_env_file
 from ticketctl.config.settings import FIELDS, KUBERNETES_VOLUMES, KUBERNETES_WORKLOADS, Settings, flatten_settings
 from ticketctl.errors import ConfigError
-from ticketctl.render.compose import plan_secrets, render_stack
+from ticketctl.render.compose import NewSecretsCheck, plan_secrets, render_stack
 from ticketctl.render.files import RenderedFile, RenderResult, WrittenFile, write_file
 from ticketctl.render.templates import make_environment, render_template, template_search_path, yaml_str
 from ticketctl.stack.model import SEARCH_MIN_MAX_MAP_COUNT, Service, Stack, build_stack
@@ -580,7 +580,9 @@ def _placeholder_secrets() -> dict[str, str]:
     return {spec.name: "unused" for spec in STACK_SECRETS}
 
 
-def render_kubernetes(settings: Settings, *, output_dir: Path | None = None) -> RenderResult:
+def render_kubernetes(
+    settings: Settings, *, output_dir: Path | None = None, check_new_secrets: NewSecretsCheck | None = None
+) -> RenderResult:
     """Write the manifests into ``output_dir`` (default: ``<output_dir setting>/kubernetes``).
 
     The Secret is built from ``<output_dir setting>/.env``, the file the Compose
@@ -588,10 +590,11 @@ def render_kubernetes(settings: Settings, *, output_dir: Path | None = None) -> 
     new secrets. Files a previous render listed in its kustomization and this
     one no longer writes (``secret.yaml`` after switching to an existing Secret,
     the placeholders after turning the profile off) are removed. A second render
-    with the same settings changes no byte.
+    with the same settings changes no byte. ``check_new_secrets(secrets, generated)`` may refuse new
+    secrets before ``.env`` is written.
     """
     out = output_dir or settings.output_dir / DEFAULT_SUBDIR
-    secret_values, generated, env_written = _stack_secrets(settings)
+    secret_values, generated, env_written = _stack_secrets(settings, check_new_secrets)
     files = kubernetes_manifests(settings, secret_values)
     previous = _previous_resources(out)
     written = [env_written] if env_written is not None else []
@@ -602,7 +605,9 @@ def render_kubernetes(settings: Settings, *, output_dir: Path | None = None) -> 
     )
 
 
-def _stack_secrets(settings: Settings) -> tuple[dict[str, str] | None, tuple[str, ...], WrittenFile | None]:
+def _stack_secrets(
+    settings: Settings, check_new_secrets: NewSecretsCheck | None
+) -> tuple[dict[str, str] | None, tuple[str, ...], WrittenFile | None]:
     """The ``.env`` secrets (creating ``.env`` when absent), or nothing with an existing Secret."""
     if settings.kubernetes.existing_secret is not None:
         return None, (), None
@@ -616,6 +621,8 @@ def _stack_secrets(settings: Settings) -> tuple[dict[str, str] | None, tuple[str
             f"{env_path}: {', '.join(generated)} missing",
             hint="run 'ticketctl render' to add the missing secrets to .env, then render the Kubernetes target again",
         )
+    if check_new_secrets is not None:
+        check_new_secrets(values, generated)
     env_file = next(f for f in render_stack(settings, values) if f.name == ENV_FILENAME)
     return values, generated, write_file(env_path, env_file.content, env_file.mode)
 

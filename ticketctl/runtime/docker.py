@@ -181,6 +181,12 @@ class Container:
         return str((self._data.get("State") or {}).get("Status", "unknown"))
 
     @property
+    def environment(self) -> dict[str, str]:
+        """The environment the container was created with (it holds the secrets it runs with: never show it)."""
+        pairs = (str(item).partition("=") for item in (self._data.get("Config") or {}).get("Env") or [])
+        return {name: value for name, _, value in pairs}
+
+    @property
     def state_text(self) -> str:
         """The state in words: an exit code only where the container has exited, which a paused one has not."""
         if self.state in ("exited", "dead"):

@@ -77,6 +77,9 @@ class Service:
     stop_grace_period: float = 10.0
     # The first port the service listens on inside the cluster (for diagrams and Kubernetes).
     internal_port: int | None = None
+    # Secrets the image writes into the service's data volume on its first start and never reads again from
+    # the environment (MySQL's accounts): a new value later cannot reach the data.
+    data_secrets: tuple[str, ...] = ()
 
     @property
     def secret_names(self) -> tuple[str, ...]:
@@ -173,6 +176,7 @@ def _mysql_service(settings: Settings) -> Service:
         healthcheck=_healthcheck(("CMD-SHELL", probe), start_period=60, retries=30),
         stop_grace_period=30.0,
         internal_port=3306,
+        data_secrets=tuple(name for name, _ in environment),
     )
 
 
