@@ -348,10 +348,9 @@ def project_volumes(settings: Settings, runtime: DockerRuntime) -> list[str]:
     return [volume.name for volume in runtime.volumes(settings.project)]
 
 
-def status(settings: Settings, runtime: DockerRuntime) -> list[ServiceStatus]:
+def status(settings: Settings, runtime: DockerRuntime, environ: Mapping[str, str] | None = None) -> list[ServiceStatus]:
     """Each active service's container (or ``missing``), then containers of services no longer active."""
-    stack = build_stack(settings)
-    expected = [service.name for service in stack.active_services]
+    expected = _expected_services(settings, environ)
     containers = runtime.containers(settings.project)
     by_service: dict[str, list[Container]] = {}
     for container in containers:
@@ -366,6 +365,16 @@ def status(settings: Settings, runtime: DockerRuntime) -> list[ServiceStatus]:
     for name, found in sorted(by_service.items()):
         rows += [_status_row(name, container, now, orphan=True) for container in found]
     return rows
+
+
+def _expected_services(settings: Settings, environ: Mapping[str, str] | None) -> list[str]:
+    """What ``up`` runs: the active services of the rendered file, or of the model before anything is rendered."""
+    from ticketctl.render.compose import COMPOSE_FILENAME
+
+    path = settings.output_dir / COMPOSE_FILENAME
+    if not path.is_file():
+        return [service.name for service in build_stack(settings).active_services]
+    return [service.name for service in load_compose_file(path, environ).active_services(settings.profiles)]
 
 
 # --------------------------------------------------------------------------- inspection (doctor)
@@ -656,7 +665,8 @@ class _UpRun:
         self.wait_timeout = wait_timeout
         self.service_timeout = service_timeout
         self.project = settings.project
-        self.stack = build_stack(settings)
+        # What runs is the rendered file; the model it was rendered from names the setting behind a value.
+        self.model = build_stack(settings)
         self.stop = threading.Event()
         self.failure: BaseException | None = None
         self.failure_lock = threading.Lock()
@@ -695,7 +705,7 @@ class _UpRun:
 
     def _check_ports(self, *, releasing: list[Container]) -> None:
         self.emit(StepEvent("ports", "started"))
-        needs = port_needs(self.stack, self.selected)
+        needs = port_needs(self.model, self.selected)
         conflicts = find_conflicts(
             needs,
             self.runtime.published_ports(),
@@ -738,7 +748,7 @@ class _UpRun:
 
     def _stack_setting(self, service: str) -> str:
         try:
-            return self.stack.service(service).image_setting
+            return self.model.service(service).image_setting
         except KeyError:
             return ""
 
@@ -899,7 +909,7 @@ class _UpRun:
 
     def _ulimit_error(self, service: ServiceSpec, error: UlimitError) -> DockerError:
         limits = ", ".join(f"{name}={soft}:{hard}" for name, soft, hard in service.ulimits)
-        setting = "search.nofile" if service.name == self.stack.search_engine else None
+        setting = "search.nofile" if service.name == self.settings.search.engine else None
         change = f"lower {setting} ({FIELDS[setting].env_var}=20000)" if setting else "lower the ulimit"
         return DockerError(
             f"{service.name}: the Docker Engine cannot set ulimit {limits}: its own limit is lower",
