@@ -25,7 +25,6 @@ import docker
 import docker.errors
 import requests
 
-from ticketctl.compose.file import PortSpec
 from ticketctl.errors import DockerError
 from ticketctl.events import EventSink, ignore
 from ticketctl.runtime.endpoint import Endpoint, resolve_endpoint
@@ -39,6 +38,7 @@ from ticketctl.runtime.translate import (
     SERVICE_LABEL,
     EngineFeatures,
 )
+from ticketctl.stack.types import PortBinding
 
 START_DOCKER_HINT = "start Docker: `sudo dockerd &` (Linux) or Docker Desktop; if it runs elsewhere, check DOCKER_HOST"
 
@@ -236,7 +236,7 @@ class Container:
         return int(value) if value is not None else None
 
     @property
-    def ports(self) -> list[PortSpec]:
+    def ports(self) -> list[PortBinding]:
         """Published ports: live bindings when running, else the declared ones."""
         live = (self._data.get("NetworkSettings") or {}).get("Ports") or {}
         declared = (self._data.get("HostConfig") or {}).get("PortBindings") or {}
@@ -247,7 +247,7 @@ class Container:
             for binding in bindings or []:
                 if binding.get("HostPort"):
                     ports.append(
-                        PortSpec(
+                        PortBinding(
                             host_ip=binding.get("HostIp") or "0.0.0.0",
                             host_port=int(binding["HostPort"]),
                             container_port=int(container_port),
