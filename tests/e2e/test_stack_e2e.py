@@ -27,6 +27,8 @@ from typing import Any, NoReturn
 
 import pytest
 
+from tests.support.stack import Run, free_ports
+
 pytestmark = pytest.mark.e2e
 
 IMAGE_KEYS = ("mysql", "redis", "elasticsearch", "opensearch", "apps")
@@ -66,45 +68,6 @@ def docker_client(images: dict[str, str]) -> Iterator[Any]:
             _missing(f"image {reference} is not built")
     yield client
     client.close()
-
-
-def _free_ports(count: int, *, consecutive: int = 1) -> list[int]:
-    """``count`` free loopback ports in 30000-32699, below Linux's ephemeral range (32768-60999) so that
-    no outgoing connection takes one meanwhile; the last starts a run of ``consecutive`` free ones."""
-    import random
-
-    chosen: list[int] = []
-    while len(chosen) < count:
-        span = consecutive if len(chosen) == count - 1 else 1
-        start = random.randrange(30000, 32700 - span)
-        block = range(start, start + span)
-        if any(port in chosen for port in block):
-            continue
-        if all(_port_is_free(port) for port in block):
-            chosen.append(start)
-    return chosen
-
-
-def _port_is_free(port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-@dataclass
-class Run:
-    """One CLI invocation's outcome."""
-
-    code: int
-    out: str
-    err: str
-    seconds: float
-
-    def json(self) -> Any:
-        return json.loads(self.out)
 
 
 @dataclass
@@ -187,7 +150,7 @@ def _search_nofile() -> int:
 
 @pytest.fixture
 def project(tmp_path: Path, docker_client: Any, images: dict[str, str]) -> Iterator[Project]:
-    mysql, redis, search, apps = _free_ports(4, consecutive=9)
+    mysql, redis, search, apps = free_ports(4, consecutive=9)
     name = f"tkt-e2e-{secrets.token_hex(4)}"
     stack = Project(name=name, folder=tmp_path, client=docker_client)
     stack.settings = {
@@ -265,7 +228,7 @@ def test_up_converges_recreates_one_service_and_down_keeps_the_data(project: Pro
     with _mysql(project) as connection, connection.cursor() as cursor:
         cursor.execute("CREATE TABLE survivors (id INT PRIMARY KEY, name VARCHAR(20))")
         cursor.execute("INSERT INTO survivors VALUES (1, 'before recreate')")
-    new_port = _free_ports(1)[0]
+    new_port = free_ports(1)[0]
     project.settings["TICKETCTL_PORTS__MYSQL"] = str(new_port)
     third = project.ticketctl("up", "--no-init", "--json")
     assert third.code == 0, third.err

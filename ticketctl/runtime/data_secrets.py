@@ -134,21 +134,6 @@ def assess(
     return Assessment(tuple(mismatches), tuple(agreeing), tuple(unknown))
 
 
-def check_data_secrets(
-    settings: Settings,
-    runtime: DockerRuntime,
-    model: Stack,
-    secrets: Mapping[str, str],
-    *,
-    generated: Sequence[str] = (),
-    containers: Sequence[Container] | None = None,
-) -> None:
-    """Raise :class:`SecretsMismatchError` when a data volume does not know the secrets in effect."""
-    mismatches = assess(settings, runtime, model, secrets, generated=generated, containers=containers).mismatches
-    if mismatches:
-        raise SecretsMismatchError(settings, mismatches)
-
-
 def check_new_secrets(
     settings: Settings,
     secrets: Mapping[str, str],
@@ -166,7 +151,9 @@ def check_new_secrets(
         return
     runtime = connect()
     if runtime is not None:
-        check_data_secrets(settings, runtime, model, secrets, generated=generated)
+        mismatches = assess(settings, runtime, model, secrets, generated=generated).mismatches
+        if mismatches:
+            raise SecretsMismatchError(settings, mismatches)
 
 
 def login_mismatch(
