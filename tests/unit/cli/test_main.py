@@ -134,3 +134,18 @@ def test_config_list_names_every_environment_variable(capsys: pytest.CaptureFixt
         "default": 3306,
         "help": "Host port published for MySQL.",
     } in rows
+
+
+@pytest.mark.parametrize(
+    ("given", "hoisted"),
+    [
+        (["up", "--debug"], ["--debug", "up"]),
+        (["migrate", "status", "--debug", "--json"], ["--debug", "migrate", "status", "--json"]),
+        (["--debug", "status", "--debug"], ["--debug", "status"]),
+        (["index", "create", "--", "--debug"], ["index", "create", "--", "--debug"]),
+    ],
+)
+def test_debug_is_taken_after_the_command_too(given: list[str], hoisted: list[str]) -> None:
+    from ticketctl.cli.main import hoist_global_flags
+
+    assert hoist_global_flags(given) == hoisted
