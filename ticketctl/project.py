@@ -183,7 +183,9 @@ def up(
     if not selected:
         raise ConfigError("no service to start", hint="check the profiles setting and the services you named")
     secrets = plan.secrets(env) if plan is not None else load_secrets(settings.output_dir, env)
-    warnings: list[str] = []
+    warnings: list[str] = list(plan.warnings) if plan is not None else []
+    for warning in warnings:
+        emit(Notice(warning, "warning"))
 
     def write_rendered_files() -> None:
         """Called once the checks passed, before the first change: the render is written only now."""
@@ -417,9 +419,10 @@ def _write_render(plan: RenderPlan, emit: EventSink) -> list[str]:
     result = write_render(plan)
     changed = [str(f.path.name) for f in result.files if f.status != "unchanged"]
     emit(StepEvent("render", "done", f"{len(changed)} file(s) changed" if changed else "files unchanged"))
-    for warning in result.warnings:
+    written = [warning for warning in result.warnings if warning not in plan.warnings]
+    for warning in written:
         emit(Notice(warning, "warning"))
-    return list(result.warnings)
+    return written
 
 
 def _status_row(

@@ -187,6 +187,7 @@ class RenderPlan:
     existing_env: EnvFile | None
     secret_values: Mapping[str, str]
     generated_secrets: tuple[str, ...]
+    warnings: tuple[str, ...] = ()  # about the settings, known before anything is written
 
     @property
     def env_path(self) -> Path:
@@ -215,13 +216,20 @@ def plan_render(settings: Settings, *, output_dir: Path | None = None, engine_ap
             else rendered
             for rendered in files
         ]
-    return RenderPlan(settings, out, tuple(files), existing, secret_values, generated)
+    warnings = []
+    if settings.binds_publicly:
+        warnings.append(
+            f"ports bind to {settings.bind_address} ({settings.source_of('bind_address')}): "
+            "MySQL, Redis and the search engine are reachable from other hosts"
+        )
+    return RenderPlan(settings, out, tuple(files), existing, secret_values, generated, tuple(warnings))
 
 
 def write_render(plan: RenderPlan) -> RenderResult:
     """Write a plan's files atomically; an unchanged file is not touched, an existing ``.env`` only appended to."""
     existing = plan.existing_env
     warnings = [] if existing is None else _make_private(existing.path)
+    warnings += plan.warnings
     written = []
     for rendered in plan.files:
         path = plan.output_dir / rendered.name
@@ -229,12 +237,6 @@ def write_render(plan: RenderPlan) -> RenderResult:
             written.append(WrittenFile(path, "unchanged"))
         else:
             written.append(write_file(path, rendered.content, rendered.mode))
-    settings = plan.settings
-    if settings.binds_publicly:
-        warnings.append(
-            f"ports bind to {settings.bind_address} ({settings.source_of('bind_address')}): "
-            "MySQL, Redis and the search engine are reachable from other hosts"
-        )
     return RenderResult(
         output_dir=plan.output_dir,
         files=tuple(written),
