@@ -17,7 +17,7 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from ticketctl.compose.file import ServiceSpec, load_compose_file, with_dependencies
+from ticketctl.compose.file import ComposeFile, ServiceSpec, load_compose_file, with_dependencies
 from ticketctl.config.secrets import Secrets, load_secrets
 from ticketctl.config.settings import Settings
 from ticketctl.errors import ConfigError
@@ -158,42 +158,13 @@ def up(
 ) -> UpReport:
     """Bring the project's stack up from the rendered files and converge it; see the module doc.
 
-    The render is planned first and written only once the checks before any change passed (the data volumes
-    know the secrets, the ports are free): a refused ``up`` leaves the files of what runs as they were.
+    Under the project's lock the render is planned, then written only once the checks before any change passed
+    (the data volumes know the secrets, the ports are free): a refused ``up`` leaves the files of what runs as
+    they were, and a second ``up`` that waited for the lock plans from what the first one wrote.
     """
-    from ticketctl.render.compose import COMPOSE_FILENAME, plan_render
-
     emit = serialised(on_event)
     started = time.monotonic()
     env = _environ(environ)
-    plan = None
-    if render:
-        emit(StepEvent("render", "started"))
-        plan = plan_render(settings, engine_api=runtime.api_version)
-    compose = load_compose_file(
-        settings.output_dir / COMPOSE_FILENAME, environ, pending=plan.contents() if plan is not None else None
-    )
-    if compose.name != settings.project:
-        raise ConfigError(
-            f"{compose.path}: written for project {compose.name!r}, but the settings say {settings.project!r}",
-            hint="run `ticketctl render` (or `ticketctl up` without --no-render) to write it again",
-        )
-    active = compose.active_services(settings.profiles)
-    selected = with_dependencies(compose, active, list(services)) if services else active
-    if not selected:
-        raise ConfigError("no service to start", hint="check the profiles setting and the services you named")
-    secrets = plan.secrets(env) if plan is not None else load_secrets(settings.output_dir, env)
-    warnings: list[str] = list(plan.warnings) if plan is not None else []
-    for warning in warnings:
-        emit(Notice(warning, "warning"))
-
-    def write_rendered_files() -> None:
-        """Called once the checks passed, before the first change: the render is written only now."""
-        if plan is not None:
-            warnings.extend(_write_render(plan, emit))
-
-    for note in _dropped_features(runtime, selected):
-        emit(Notice(note, "info"))
     with project_lock(
         runtime.endpoint.url,
         settings.project,
@@ -201,6 +172,23 @@ def up(
         timeout=lock_timeout,
         on_wait=lambda holder: emit(StepEvent("lock", "started", f"waiting for {holder}")),
     ):
+        plan, compose = _plan_files(settings, runtime, render=render, environ=environ, emit=emit)
+        active = compose.active_services(settings.profiles)
+        selected = with_dependencies(compose, active, list(services)) if services else active
+        if not selected:
+            raise ConfigError("no service to start", hint="check the profiles setting and the services you named")
+        secrets = plan.secrets(env) if plan is not None else load_secrets(settings.output_dir, env)
+        warnings: list[str] = list(plan.warnings) if plan is not None else []
+        for warning in warnings:
+            emit(Notice(warning, "warning"))
+        for note in _dropped_features(runtime, selected):
+            emit(Notice(note, "info"))
+
+        def write_rendered_files() -> None:
+            """Called once the checks passed, before the first change: the render is written only now."""
+            if plan is not None:
+                warnings.extend(_write_render(plan, emit))
+
         run = ConvergeRun(
             settings=settings,
             runtime=runtime,
@@ -411,6 +399,32 @@ def _dropped_features(runtime: DockerRuntime, services: Sequence[ServiceSpec]) -
         f"this Engine has {runtime.api_version}"
         for name, names in by_field.items()
     ]
+
+
+def _plan_files(
+    settings: Settings,
+    runtime: DockerRuntime,
+    *,
+    render: bool,
+    environ: Mapping[str, str] | None,
+    emit: EventSink,
+) -> tuple[RenderPlan | None, ComposeFile]:
+    """The render ``up`` would write (None with --no-render) and the Compose file as it will read once written."""
+    from ticketctl.render.compose import COMPOSE_FILENAME, plan_render
+
+    plan = None
+    if render:
+        emit(StepEvent("render", "started"))
+        plan = plan_render(settings, engine_api=runtime.api_version)
+    compose = load_compose_file(
+        settings.output_dir / COMPOSE_FILENAME, environ, pending=plan.contents() if plan is not None else None
+    )
+    if compose.name != settings.project:
+        raise ConfigError(
+            f"{compose.path}: written for project {compose.name!r}, but the settings say {settings.project!r}",
+            hint="run `ticketctl render` (or `ticketctl up` without --no-render) to write it again",
+        )
+    return plan, compose
 
 
 def _write_render(plan: RenderPlan, emit: EventSink) -> list[str]:

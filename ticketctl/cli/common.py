@@ -65,7 +65,8 @@ def settings_notes(settings: Settings, cwd: Path, *, changes: bool, explicit: bo
     project = f"project {settings.project!r} ({settings.source_of('project')})"
     path = settings.config_file
     if path is None:
-        if not changes or "project" in settings.sources:  # a project named in the environment or a flag is a choice
+        # A project named in the environment or a flag is a choice; without Docker there is no project to mix up.
+        if not changes or "project" in settings.sources or not settings.docker_enabled:
             return []
         return [
             f"no {CONFIG_FILENAME} in {cwd} or a parent folder: {project}, files in {settings.output_dir}; "
