@@ -159,7 +159,8 @@ def test_a_subfolder_finds_the_project_file_above_and_says_so(stack: StackFolder
 
     elsewhere = tmp_path / "no-project-here"
     elsewhere.mkdir()
-    lonely = stack.ticketctl("render", cwd=elsewhere, TICKETCTL_DOCKER__ENABLED="false", HOME=str(tmp_path))
+    # No Engine there (a dead socket): the default project's data, if this Engine has any, is none of this test's.
+    lonely = stack.ticketctl("render", cwd=elsewhere, DOCKER_HOST=f"unix://{tmp_path}/no.sock", HOME=str(tmp_path))
     assert lonely.code == 0, lonely.err
     assert f"note: no ticketctl.yaml in {elsewhere} or a parent folder: project 'ticketing' (default)" in lonely.err
 
