@@ -46,6 +46,10 @@ KUBERNETES_WORKLOADS = ("mysql", "redis", "search", "apps", "job")
 # Stateful services whose volume size is a setting (kubernetes.storage.<name>).
 KUBERNETES_VOLUMES = ("mysql", "redis", "search")
 KNOWN_PROFILES = ("apps",)
+MAX_MAP_COUNT_CHOICES = ("no-mmap", "node", "init-container")
+PULL_POLICIES = ("IfNotPresent", "Always", "Never")
+# A registry host (with a port or a dot, or localhost) and an optional path below it.
+IMAGE_REGISTRY_RE = re.compile(r"^(localhost|[a-z0-9-]+(\.[a-z0-9-]+)+|[a-z0-9.-]+:[0-9]+)(:[0-9]+)?(/[a-z0-9._-]+)*$")
 SEARCH_ENGINES = ("elasticsearch", "opensearch")
 IMAGE_NAMES = ("mysql", "redis", "elasticsearch", "opensearch", "apps", "ticketctl")
 
@@ -150,6 +154,39 @@ def _optional_pattern(regex: re.Pattern[str], expected: str) -> Callable[[Any], 
         return None if _parse_optional_str(value) is None else parse(value)
 
     return parse_optional
+
+
+def _optional_int_range(low: int, high: int) -> Callable[[Any], int | None]:
+    def parse(value: Any) -> int | None:
+        if value is None or (isinstance(value, str) and value.strip() in ("", "null", "~")):
+            return None
+        return _parse_int(value, low, high)
+
+    return parse
+
+
+def _pull_policy(value: Any) -> str:
+    text = _parse_str(value)
+    for policy in PULL_POLICIES:
+        if text.lower() == policy.lower():
+            return policy
+    raise _Invalid(f"expected one of {', '.join(PULL_POLICIES)}, got {text!r}")
+
+
+def _secret_names(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    items = [part.strip() for part in value.split(",")] if isinstance(value, str) else value
+    if not isinstance(items, list | tuple):
+        raise _Invalid(f"expected a list of Secret names, got {_describe(value)}")
+    names: list[str] = []
+    for item in items:
+        if item == "":
+            continue
+        if not isinstance(item, str) or not DNS_SUBDOMAIN_RE.fullmatch(item):
+            raise _Invalid(f"expected Kubernetes Secret names, got {item!r}")
+        names.append(item)
+    return tuple(dict.fromkeys(names))
 
 
 def _image(value: Any) -> str:
@@ -288,11 +325,63 @@ def _kubernetes_fields() -> tuple[FieldSpec, ...]:
             "StorageClass of the volume claims (default: the cluster's default class).",
         ),
         FieldSpec(
-            "kubernetes.sysctl_init",
+            "kubernetes.max_map_count",
+            _choice(*MAX_MAP_COUNT_CHOICES),
+            "no-mmap",
+            "How the search engine copes with vm.max_map_count: no-mmap (node.store.allow_mmap: false, "
+            "Pod Security restricted), node (the nodes already set it to 262144 or more; restricted), "
+            "init-container (a privileged init container raises it; the namespace becomes privileged).",
+        ),
+        FieldSpec(
+            "kubernetes.create_namespace",
             _parse_bool,
             True,
-            "Raise vm.max_map_count for the search engine with a privileged init container; "
-            "false when the nodes already set it.",
+            "Render the namespace (with its Pod Security labels); false for a namespace you manage, "
+            "which kubectl delete -k then never deletes.",
+        ),
+        FieldSpec(
+            "kubernetes.image_registry",
+            _optional_pattern(IMAGE_REGISTRY_RE, "a registry host, maybe with a path: registry.example.com/mirror"),
+            None,
+            "Registry (and path) put before every image that names none (default: Docker Hub, written docker.io/...).",
+        ),
+        FieldSpec(
+            "kubernetes.image_pull_policy",
+            _pull_policy,
+            "IfNotPresent",
+            "imagePullPolicy of every container: IfNotPresent, Always or Never.",
+        ),
+        FieldSpec(
+            "kubernetes.image_pull_secrets",
+            _secret_names,
+            (),
+            "Secrets (comma-separated names in the namespace) the pods pull their images with.",
+        ),
+        FieldSpec(
+            "kubernetes.job.deadline",
+            _int_range(60, 86400),
+            1800,
+            "Seconds the setup Job may run in all, waiting and retries included (activeDeadlineSeconds); "
+            "an image that cannot be pulled fails it then.",
+        ),
+        FieldSpec(
+            "kubernetes.job.ttl",
+            _optional_int_range(0, 31536000),
+            None,
+            "Seconds after which a finished setup Job is deleted (default: kept; a GitOps tool would "
+            "otherwise create and run it again).",
+        ),
+        FieldSpec(
+            "kubernetes.pod_disruption_budget",
+            _parse_bool,
+            False,
+            "A PodDisruptionBudget per stateful service (node drains then wait until you move it yourself).",
+        ),
+        FieldSpec(
+            "kubernetes.network_policy",
+            _parse_bool,
+            True,
+            "A default-deny NetworkPolicy for incoming traffic that admits only the stack's own pods.",
         ),
     ]
     specs += [
@@ -604,7 +693,15 @@ class KubernetesSettings:
     namespace: str | None
     existing_secret: str | None
     storage_class: str | None
-    sysctl_init: bool
+    max_map_count: str  # MAX_MAP_COUNT_CHOICES
+    create_namespace: bool
+    image_registry: str | None
+    image_pull_policy: str
+    image_pull_secrets: tuple[str, ...]
+    job_deadline: int
+    job_ttl: int | None
+    pod_disruption_budget: bool
+    network_policy: bool
     storage: Mapping[str, str]  # KUBERNETES_VOLUMES → size
     resources: Mapping[str, WorkloadResources]  # KUBERNETES_WORKLOADS → requests and limits
 
@@ -878,7 +975,15 @@ def _build(values: Mapping[str, Any], sources: dict[str, str], path: Path | None
             namespace=values["kubernetes.namespace"],
             existing_secret=values["kubernetes.existing_secret"],
             storage_class=values["kubernetes.storage_class"],
-            sysctl_init=values["kubernetes.sysctl_init"],
+            max_map_count=values["kubernetes.max_map_count"],
+            create_namespace=values["kubernetes.create_namespace"],
+            image_registry=values["kubernetes.image_registry"],
+            image_pull_policy=values["kubernetes.image_pull_policy"],
+            image_pull_secrets=values["kubernetes.image_pull_secrets"],
+            job_deadline=values["kubernetes.job.deadline"],
+            job_ttl=values["kubernetes.job.ttl"],
+            pod_disruption_budget=values["kubernetes.pod_disruption_budget"],
+            network_policy=values["kubernetes.network_policy"],
             storage={name: values[f"kubernetes.storage.{name}"] for name in KUBERNETES_VOLUMES},
             resources={
                 name: WorkloadResources(
@@ -1022,7 +1127,15 @@ def flatten_settings(settings: Settings) -> dict[str, Any]:
     flat["kubernetes.namespace"] = kubernetes.namespace
     flat["kubernetes.existing_secret"] = kubernetes.existing_secret
     flat["kubernetes.storage_class"] = kubernetes.storage_class
-    flat["kubernetes.sysctl_init"] = kubernetes.sysctl_init
+    flat["kubernetes.max_map_count"] = kubernetes.max_map_count
+    flat["kubernetes.create_namespace"] = kubernetes.create_namespace
+    flat["kubernetes.image_registry"] = kubernetes.image_registry
+    flat["kubernetes.image_pull_policy"] = kubernetes.image_pull_policy
+    flat["kubernetes.image_pull_secrets"] = kubernetes.image_pull_secrets
+    flat["kubernetes.job.deadline"] = kubernetes.job_deadline
+    flat["kubernetes.job.ttl"] = kubernetes.job_ttl
+    flat["kubernetes.pod_disruption_budget"] = kubernetes.pod_disruption_budget
+    flat["kubernetes.network_policy"] = kubernetes.network_policy
     for name in KUBERNETES_VOLUMES:
         flat[f"kubernetes.storage.{name}"] = kubernetes.storage[name]
     for name in KUBERNETES_WORKLOADS:

@@ -67,6 +67,10 @@ class Healthcheck:
     start_period: float
     # Probe every second during the start period; needs Engine API 1.44 or newer.
     start_interval: float | None = None
+    # Proves only that the process is alive (Kubernetes' liveness probe), in the same form as
+    # ``test``. A failing liveness probe restarts the container, so it must not fail on what a
+    # restart cannot fix: a rotated password, exhausted connections, a red index, a replay.
+    liveness: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -183,10 +187,22 @@ def build_stack(settings: Settings) -> Stack:
 
 
 def _healthcheck(
-    test: tuple[str, ...], *, interval: float = 5, timeout: float = 5, retries: int = 20, start_period: float = 30
+    test: tuple[str, ...],
+    liveness: tuple[str, ...],
+    *,
+    interval: float = 5,
+    timeout: float = 5,
+    retries: int = 20,
+    start_period: float = 30,
 ) -> Healthcheck:
     return Healthcheck(
-        test=test, interval=interval, timeout=timeout, retries=retries, start_period=start_period, start_interval=1.0
+        test=test,
+        interval=interval,
+        timeout=timeout,
+        retries=retries,
+        start_period=start_period,
+        start_interval=1.0,
+        liveness=liveness,
     )
 
 
@@ -217,19 +233,29 @@ def _mysql_service(settings: Settings) -> Service:
         ports=(PortBinding(settings.bind_address, settings.ports.mysql, 3306, setting="ports.mysql"),),
         volumes=(VolumeMount("mysql-data", "/var/lib/mysql"),),
         configs=(ConfigFile("mysql-init", MYSQL_INIT_SCRIPT, MYSQL_INIT_TARGET),),
-        healthcheck=_healthcheck(("CMD-SHELL", probe), start_period=60, retries=30),
+        # mysqladmin ping succeeds whenever the server answers, even "Access denied".
+        healthcheck=_healthcheck(
+            ("CMD-SHELL", probe),
+            ("CMD-SHELL", "mysqladmin ping -h127.0.0.1 --protocol=TCP --connect-timeout=3 >/dev/null 2>&1"),
+            start_period=60,
+            retries=30,
+        ),
         stop_grace_period=30.0,
         internal_port=3306,
     )
 
 
 def _redis_service(settings: Settings) -> Service:
+    # Through the image's entrypoint, which (started as root) takes ownership of /data and
+    # drops to the redis user; a bare `exec redis-server` would run it as root.
     server = (
-        "exec redis-server --appendonly yes --appendfsync everysec "
+        "exec docker-entrypoint.sh redis-server --appendonly yes --appendfsync everysec "
         f"--maxmemory {settings.redis.maxmemory} --maxmemory-policy noeviction "
         '--requirepass "$REDIS_PASSWORD"'
     )
     probe = 'REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli -h 127.0.0.1 ping | grep -q PONG'
+    # Any reply is life: NOAUTH (asked without the password), LOADING (replaying the AOF), BUSY.
+    alive = "redis-cli -h 127.0.0.1 ping 2>&1 | grep -qE '^(PONG|NOAUTH|LOADING|BUSY|MASTERDOWN)'"
     return Service(
         name="redis",
         image=settings.images.redis,
@@ -241,7 +267,7 @@ def _redis_service(settings: Settings) -> Service:
         environment=(("REDIS_PASSWORD", SecretRef("REDIS_PASSWORD")),),
         ports=(PortBinding(settings.bind_address, settings.ports.redis, 6379, setting="ports.redis"),),
         volumes=(VolumeMount("redis-data", "/data"),),
-        healthcheck=_healthcheck(("CMD-SHELL", probe), start_period=10),
+        healthcheck=_healthcheck(("CMD-SHELL", probe), ("CMD-SHELL", alive), start_period=10),
         internal_port=6379,
     )
 
@@ -268,6 +294,8 @@ def _search_service(settings: Settings) -> Service:
         ]
         home, technology, image = "/usr/share/opensearch", "OpenSearch 3", settings.images.opensearch
     probe = "curl -fsS 'http://127.0.0.1:9200/_cluster/health?wait_for_status=yellow&timeout=1s' >/dev/null"
+    # The node answers for itself (local=true), whatever the colour of the cluster.
+    alive = "curl -fsS 'http://127.0.0.1:9200/_cluster/health?local=true' >/dev/null"
     return Service(
         name=engine,
         image=image,
@@ -278,7 +306,9 @@ def _search_service(settings: Settings) -> Service:
         environment=tuple(environment),
         ports=(PortBinding(settings.bind_address, settings.ports.search, 9200, setting="ports.search"),),
         volumes=(VolumeMount(f"{engine}-data", f"{home}/data"),),
-        healthcheck=_healthcheck(("CMD-SHELL", probe), interval=5, timeout=10, retries=40, start_period=90),
+        healthcheck=_healthcheck(
+            ("CMD-SHELL", probe), ("CMD-SHELL", alive), interval=5, timeout=10, retries=40, start_period=90
+        ),
         ulimits=(("nofile", settings.search.nofile, settings.search.nofile),),
         stop_grace_period=30.0,
         internal_port=9200,
