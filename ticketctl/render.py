@@ -230,6 +230,7 @@ def _compose_service(service: Service) -> dict[str, Any]:
         "image": service.image,
         "profiles": list(service.profiles),
         "command": list(service.command) if service.command else None,
+        "user": service.user,
         "environment": environment,
         "ports": [f"{p.host_ip}:{p.host_port}:{p.container_port}/{p.protocol}" for p in service.ports],
         "volumes": list(service.volumes),

@@ -42,6 +42,7 @@ APPS_PROFILE = "apps"
 MYSQL_INIT_SCRIPT = "mysql-init/01-create-databases.sh"
 MYSQL_INIT_TARGET = "/docker-entrypoint-initdb.d/01-create-databases.sh"
 MYSQL_COLLATION = "utf8mb4_unicode_ci"
+PLACEHOLDER_USER = "65534:65534"
 # The search engine refuses to start (or fails to mmap its indices) below this kernel setting.
 SEARCH_MIN_MAX_MAP_COUNT = 262144
 
@@ -128,6 +129,8 @@ class Service:
     stop_grace_period: float = 10.0
     # The first port the service listens on inside the cluster (for diagrams and Kubernetes).
     internal_port: int | None = None
+    # uid:gid to start the container as; None: the image's (whose entrypoint may drop from root).
+    user: str | None = None
 
     @property
     def secret_names(self) -> tuple[str, ...]:
@@ -414,6 +417,8 @@ def _application_services(settings: Settings) -> tuple[Service, ...]:
                 profiles=(APPS_PROFILE,),
                 stop_grace_period=5.0,
                 internal_port=port,
+                # The placeholders need no root; nobody:nogroup exists in every image.
+                user=PLACEHOLDER_USER,
             )
         )
     return tuple(services)

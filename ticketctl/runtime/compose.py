@@ -43,6 +43,7 @@ SERVICE_KEYS = frozenset(
         "restart",
         "networks",
         "labels",
+        "user",
         "container_name",
     }
 )
@@ -138,6 +139,7 @@ class ServiceSpec:
     restart: str = "no"
     networks: tuple[str, ...] = ()
     labels: tuple[tuple[str, str], ...] = ()
+    user: str | None = None
 
 
 @dataclass(frozen=True)
@@ -447,6 +449,7 @@ class _Loader:
             restart=restart,
             networks=service_networks,
             labels=tuple(sorted(self._labels(body.get("labels"), f"{path}.labels").items())),
+            user=None if body.get("user") is None else _scalar(body["user"]),
         )
 
     def _command(self, value: Any, path: str) -> tuple[str, ...] | None:
@@ -709,6 +712,8 @@ def canonical_config(service: ServiceSpec) -> dict[str, Any]:
     """What decides the container: the spec without depends_on and profiles, configs by digest."""
     data = asdict(service)
     del data["depends_on"], data["profiles"]
+    if data["user"] is None:
+        del data["user"]  # so that a service without one keeps the hash it had before users existed
     data["configs"] = [
         {"name": c.name, "target": c.target, "mode": c.mode, "sha256": c.digest} for c in service.configs
     ]

@@ -171,6 +171,8 @@ def create_body(
     }
     if service.command is not None:
         body["Cmd"] = list(service.command)
+    if service.user is not None:
+        body["User"] = service.user
     if service.healthcheck is not None:
         health = service.healthcheck
         body["Healthcheck"] = {
