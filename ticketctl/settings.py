@@ -173,19 +173,19 @@ def _pull_policy(value: Any) -> str:
     raise _Invalid(f"expected one of {', '.join(PULL_POLICIES)}, got {text!r}")
 
 
-def _secret_names(value: Any) -> tuple[str, ...]:
-    if value is None:
-        return ()
+def _list_items(value: Any, what: str) -> list[Any]:
+    """A YAML list or a comma-separated string (an environment variable), empty items dropped."""
     items = [part.strip() for part in value.split(",")] if isinstance(value, str) else value
     if not isinstance(items, list | tuple):
-        raise _Invalid(f"expected a list of Secret names, got {_describe(value)}")
-    names: list[str] = []
-    for item in items:
-        if item == "":
-            continue
-        if not isinstance(item, str) or not DNS_SUBDOMAIN_RE.fullmatch(item):
-            raise _Invalid(f"expected Kubernetes Secret names, got {item!r}")
-        names.append(item)
+        raise _Invalid(f"expected a list of {what}, got {_describe(value)}")
+    return [item for item in items if item != ""]
+
+
+def _secret_names(value: Any) -> tuple[str, ...]:
+    names = [] if value is None else _list_items(value, "Secret names")
+    for name in names:
+        if not isinstance(name, str) or not DNS_SUBDOMAIN_RE.fullmatch(name):
+            raise _Invalid(f"expected Kubernetes Secret names, got {name!r}")
     return tuple(dict.fromkeys(names))
 
 
@@ -206,20 +206,11 @@ def _url(value: Any) -> str | None:
 
 
 def _profiles(value: Any) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    items = [part.strip() for part in value.split(",")] if isinstance(value, str) else value
-    if not isinstance(items, list | tuple):
-        raise _Invalid(f"expected a list of profiles ({', '.join(KNOWN_PROFILES)}), got {_describe(value)}")
-    profiles: list[str] = []
+    items = [] if value is None else _list_items(value, f"profiles ({', '.join(KNOWN_PROFILES)})")
     for item in items:
-        if item == "":
-            continue
         if not isinstance(item, str) or item not in KNOWN_PROFILES:
             raise _Invalid(f"unknown profile {item!r}; known profiles: {', '.join(KNOWN_PROFILES)}")
-        if item not in profiles:
-            profiles.append(item)
-    return tuple(profiles)
+    return tuple(dict.fromkeys(items))
 
 
 def _replicas(value: Any) -> int | str:
