@@ -36,31 +36,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from ticketctl.compose.file import ComposeFile, ServiceSpec, dependency_order, load_compose_file, with_dependencies
+from ticketctl.config.secrets import Secrets, load_secrets, scrub_known
+from ticketctl.config.settings import FIELDS, Settings
 from ticketctl.errors import ConfigError, DockerError, LockedError, PortConflictError, UnhealthyError
-from ticketctl.runtime.compose import (
-    ComposeFile,
-    ServiceSpec,
-    config_hash,
-    dependency_order,
-    load_compose_file,
-    with_dependencies,
-)
+from ticketctl.events import Event, EventSink, Notice, StepEvent
 from ticketctl.runtime.docker import ConflictError, Container, DockerRuntime, PullFailedError, UlimitError
-from ticketctl.runtime.events import (
-    Action,
-    Event,
-    EventSink,
-    Notice,
-    Phase,
-    ResourceEvent,
-    ServiceEvent,
-    StepEvent,
-)
+from ticketctl.runtime.events import Action, Phase, ResourceEvent, ServiceEvent
 from ticketctl.runtime.lock import project_lock
 from ticketctl.runtime.ports import PortConflict, PortNeed, find_conflicts
 from ticketctl.runtime.translate import (
     DEPENDS_ON_LABEL,
     MINIMUM_API,
+    config_hash,
     container_labels,
     container_name,
     create_body,
@@ -69,9 +57,7 @@ from ticketctl.runtime.translate import (
     volume_labels,
     volume_name,
 )
-from ticketctl.secrets import Secrets, load_secrets, scrub_known
-from ticketctl.settings import FIELDS, Settings
-from ticketctl.stack import Stack, build_stack
+from ticketctl.stack.model import Stack, build_stack
 
 Initialiser = Callable[[Settings, Secrets, EventSink, frozenset[str]], Mapping[str, Any]]
 """Runs once the started services are healthy (migrations, search index); gets their names and
@@ -246,7 +232,7 @@ def up(
     warnings: list[str] = []
     if render:
         warnings += _render(settings, emit)
-    from ticketctl.render import COMPOSE_FILENAME
+    from ticketctl.render.compose import COMPOSE_FILENAME
 
     compose = load_compose_file(settings.output_dir / COMPOSE_FILENAME, environ)
     if compose.name != settings.project:
@@ -418,7 +404,7 @@ def inspect_project(
     settings: Settings, runtime: DockerRuntime, environ: Mapping[str, str] | None = None
 ) -> ProjectInspection:
     """Compare the rendered compose file with the Engine's containers, volumes and ports."""
-    from ticketctl.render import COMPOSE_FILENAME
+    from ticketctl.render.compose import COMPOSE_FILENAME
 
     compose = load_compose_file(settings.output_dir / COMPOSE_FILENAME, environ)
     active = compose.active_services(settings.profiles)
@@ -503,7 +489,7 @@ def _dropped_features(runtime: DockerRuntime, services: Sequence[ServiceSpec]) -
 
 
 def _render(settings: Settings, emit: EventSink) -> list[str]:
-    from ticketctl.render import render
+    from ticketctl.render.compose import render
 
     emit(StepEvent("render", "started"))
     result = render(settings)

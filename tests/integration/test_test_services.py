@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.support.kubernetes import pod_security_labels
+from tests.support.kube_cluster import pod_security_labels
 
 if TYPE_CHECKING:
-    from tests.conftest import MySQLScratch, MySQLServer, RedisScratch, SearchScratch, SearchServer
-    from tests.support.kubernetes import KubeCluster, KubeNamespace
+    from tests.support.kube_cluster import KubeCluster, KubeNamespace
+    from tests.support.servers import MySQLScratch, MySQLServer, RedisScratch, SearchScratch, SearchServer
 
 # ---------------------------------------------------------------- MariaDB
 

@@ -1,136 +1,109 @@
-"""The test Kubernetes API server of ``scripts/test-services`` and a namespace per test.
-
-The server is a real ``kube-apiserver`` (built from the ``k8s.io/kubernetes`` Go module) on
-Debian's etcd, without nodes: what it answers is what a cluster's control plane answers
-(admission, Pod Security, validation, immutable fields), but no pod ever runs. Tests talk to
-it with the ``kubectl`` built from the same release, as a user would.
-"""
+"""Helpers of the Kubernetes target's tests: fake secrets, settings factories, reading rendered manifests."""
 
 from __future__ import annotations
 
-import json
-import secrets
-import subprocess
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-# Pod Security labels of a namespace at one level, enforced, audited and warned about.
-POD_SECURITY_MODES = ("enforce", "audit", "warn")
-# What a test may create in its namespace; deleted with it.
-NAMESPACED_KINDS = ",".join(
-    (
-        "pods",
-        "jobs",
-        "statefulsets",
-        "deployments",
-        "services",
-        "configmaps",
-        "secrets",
-        "serviceaccounts",
-        "persistentvolumeclaims",
-        "poddisruptionbudgets",
-        "networkpolicies",
-    )
-)
+import pytest
+import yaml
+
+from ticketctl.config.secrets import STACK_SECRETS
+from ticketctl.config.settings import Settings
+
+# ``make_settings({"dotted.path": value})``: the fixture of tests/unit/render/conftest.py.
+SettingsFactory = Callable[..., Settings]
+
+# Deterministic secrets for golden files; obviously fake, and long enough for validate_secret.
+FAKE_SECRETS = {spec.name: f"fake-{spec.name.lower().replace('_', '-')}-0123" for spec in STACK_SECRETS}
 
 
-def pod_security_labels(level: str) -> dict[str, str]:
-    return {f"pod-security.kubernetes.io/{mode}": level for mode in POD_SECURITY_MODES}
+def clear_ticketctl_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A developer's TICKETCTL_* variables must not leak into the settings of these tests."""
+    for name in list(os.environ):
+        if name.startswith("TICKETCTL_") and not name.startswith("TICKETCTL_TEST_"):
+            monkeypatch.delenv(name)
 
 
-@dataclass(frozen=True)
-class KubectlResult:
-    returncode: int
-    stdout: str
-    stderr: str
-
-    @property
-    def warnings(self) -> list[str]:
-        """The API server's warnings, as kubectl prints them (``Warning: ...`` on stderr)."""
-        return [line for line in self.stderr.splitlines() if line.startswith("Warning:")]
+def write_env(folder: Path, values: dict[str, str]) -> Path:
+    path = folder / ".env"
+    path.write_text("".join(f"{name}={value}\n" for name, value in values.items()), encoding="utf-8")
+    path.chmod(0o600)
+    return path
 
 
-@dataclass(frozen=True)
-class KubeCluster:
-    """How to reach the test API server: its kubeconfig and the matching kubectl."""
-
-    kubeconfig: Path
-    kubectl_path: Path
-
-    def kubectl(self, *args: str, input: str | None = None, check: bool = True, timeout: float = 60) -> KubectlResult:
-        """``kubectl <args>`` against the test server; with ``check`` a non-zero exit fails the test."""
-        completed = subprocess.run(
-            [str(self.kubectl_path), "--kubeconfig", str(self.kubeconfig), *args],
-            input=input,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-        result = KubectlResult(completed.returncode, completed.stdout, completed.stderr)
-        if check and result.returncode != 0:
-            raise AssertionError(f"kubectl {' '.join(args)} exited {result.returncode}: {result.stderr.strip()}")
-        return result
-
-    def get_json(self, *args: str) -> Any:
-        return json.loads(self.kubectl("get", *args, "-o", "json").stdout)
-
-    def create_namespace(self, labels: Mapping[str, str] | None = None, prefix: str = "tkt") -> KubeNamespace:
-        """A new namespace ``<prefix>-<10 hex>`` with these labels."""
-        name = f"{prefix}-{secrets.token_hex(5)}"
-        document = {
-            "apiVersion": "v1",
-            "kind": "Namespace",
-            "metadata": {"name": name, "labels": dict(labels or {})},
-        }
-        self.kubectl("create", "-f", "-", input=json.dumps(document))
-        # What a cluster's controller manager does for every new namespace; the test server runs none.
-        self.kubectl("--namespace", name, "create", "serviceaccount", "default")
-        return KubeNamespace(self, name)
+# libyaml's loader when PyYAML has it: the parity and schema tests parse a few hundred documents.
+SafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-@dataclass(frozen=True)
-class KubeNamespace:
-    """A namespace of one test; removed afterwards with everything in it."""
+def load_documents(text: str) -> list[dict[str, Any]]:
+    return [document for document in yaml.load_all(text, Loader=SafeLoader) if document is not None]
 
-    cluster: KubeCluster
-    name: str
 
-    def kubectl(self, *args: str, **kwargs: Any) -> KubectlResult:
-        return self.cluster.kubectl("--namespace", self.name, *args, **kwargs)
+def documents_in(folder: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(file name, document) of every manifest in a rendered folder, kustomization excluded."""
+    for path in sorted(folder.glob("*.yaml")):
+        if path.name == "kustomization.yaml":
+            continue
+        for document in load_documents(path.read_text(encoding="utf-8")):
+            yield path.name, document
 
-    def apply_dry_run(self, paths: Sequence[Path], *, check: bool = False) -> KubectlResult:
-        """``kubectl apply --dry-run=server`` of these files or folders, validated strictly."""
-        files = [argument for path in paths for argument in ("-f", str(path))]
-        return self.kubectl("apply", "--dry-run=server", "--validate=strict", *files, check=check)
 
-    def labels(self) -> dict[str, str]:
-        document = self.cluster.get_json("namespace", self.name)
-        return dict(document["metadata"].get("labels", {}))
+def by_kind(folder: Path, kind: str) -> dict[str, dict[str, Any]]:
+    return {doc["metadata"]["name"]: doc for _, doc in documents_in(folder) if doc["kind"] == kind}
 
-    def delete(self) -> None:
-        """Deletes the namespace and what the test put in it.
 
-        Without a controller manager nothing empties a deleted namespace, so this deletes the
-        kinds a test creates itself and then finalizes the namespace, as the namespace
-        controller would.
-        """
-        self.kubectl("delete", NAMESPACED_KINDS, "--all", "--wait=false", "--ignore-not-found", check=False)
-        self.cluster.kubectl("delete", "namespace", self.name, "--wait=false", "--ignore-not-found", check=False)
-        finalized = {
-            "apiVersion": "v1",
-            "kind": "Namespace",
-            "metadata": {"name": self.name},
-            "spec": {"finalizers": []},
-        }
-        self.cluster.kubectl(
-            "replace",
-            "--raw",
-            f"/api/v1/namespaces/{self.name}/finalize",
-            "-f",
-            "-",
-            input=json.dumps(finalized),
-            check=False,
-        )
+def pod_spec(document: dict[str, Any]) -> dict[str, Any]:
+    spec: dict[str, Any] = document["spec"]["template"]["spec"]
+    return spec
+
+
+# Settings variants rendered by the schema and parity tests: the defaults, the profile,
+# every Kubernetes setting changed, OpenSearch with non-default names, ports and images.
+NO_RESOURCES = {
+    f"kubernetes.resources.{name}.{kind}": ""
+    for name in ("mysql", "redis", "search", "apps", "job")
+    for kind in ("requests", "limits")
+}
+VARIANTS: dict[str, dict[str, Any]] = {
+    "default": {},
+    "apps": {"profiles": "apps"},
+    "opensearch-custom": {
+        "project": "shop_prod",
+        "profiles": "apps",
+        "search.engine": "opensearch",
+        "images.opensearch": "registry.example.com/search/opensearch:3.6.0",
+        "images.mysql": "mysql:8.0.40",
+        "images.redis": "redis:7.2",
+        "images.apps": "busybox:1.36",
+        "images.ticketctl": "registry.example.com/ticketctl:0.1.0",
+        "ports.mysql": 13306,
+        "ports.redis": 16379,
+        "ports.search": 19200,
+        "ports.apps": 20000,
+        "mysql.events.name": "shop_events",
+        "mysql.events.user": "shop_events_rw",
+        "redis.maxmemory": "128mb",
+        "search.heap": "1g",
+        "search.index": "shop_events",
+        "kubernetes.namespace": "shop",
+        "kubernetes.storage_class": "fast-ssd",
+        "kubernetes.storage.mysql": "50Gi",
+        "kubernetes.resources.search.requests": "cpu=1,memory=2Gi",
+        "kubernetes.resources.search.limits": "cpu=2,memory=3Gi",
+    },
+    "existing-secret": {"kubernetes.existing_secret": "prod-passwords", "kubernetes.max_map_count": "node"},
+    # The privileged choice for vm.max_map_count, and every optional object and image setting.
+    "init-container": {
+        "kubernetes.max_map_count": "init-container",
+        "kubernetes.pod_disruption_budget": "true",
+        "kubernetes.image_registry": "registry.example.com/mirror",
+        "kubernetes.image_pull_policy": "Always",
+        "kubernetes.image_pull_secrets": "regcred,backup-regcred",
+        "kubernetes.job.ttl": "3600",
+        "kubernetes.job.deadline": "900",
+    },
+    "no-resources": {"profiles": "apps", **NO_RESOURCES},
+}

@@ -22,10 +22,10 @@ from ticketctl.errors import AbortedError, ConfigError, ExitCode, TicketctlError
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
 
+    from ticketctl.config.settings import Settings
+    from ticketctl.events import Event
     from ticketctl.project import Initialiser, ServiceFailedError
     from ticketctl.runtime.docker import DockerRuntime
-    from ticketctl.runtime.events import Event
-    from ticketctl.settings import Settings
 
 
 def register(app: typer.Typer) -> None:
@@ -284,7 +284,8 @@ class UpView:
             self._live = None
 
     def __call__(self, event: Event) -> None:
-        from ticketctl.runtime.events import Notice, PullEvent, ResourceEvent, ServiceEvent, StepEvent
+        from ticketctl.events import Notice, StepEvent
+        from ticketctl.runtime.events import PullEvent, ResourceEvent, ServiceEvent
 
         with self.lock:
             if isinstance(event, ServiceEvent):

@@ -30,9 +30,10 @@ import docker
 import docker.errors
 import requests
 
+from ticketctl.compose.file import PortSpec
 from ticketctl.errors import DockerError
-from ticketctl.runtime.compose import PortSpec
-from ticketctl.runtime.events import EventSink, PullEvent, ignore
+from ticketctl.events import EventSink, ignore
+from ticketctl.runtime.events import PullEvent
 from ticketctl.runtime.ports import ContainerPort
 from ticketctl.runtime.translate import (
     CONFIG_FILES_LABEL,

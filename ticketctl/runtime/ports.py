@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ticketctl.settings import FIELDS
+from ticketctl.config.settings import FIELDS
 
 
 @dataclass(frozen=True)

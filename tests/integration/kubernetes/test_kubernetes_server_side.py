@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.support.kubernetes import KubeCluster, KubeNamespace, pod_security_labels
+from tests.support.kube_cluster import KubeCluster, KubeNamespace, pod_security_labels
+from ticketctl.config.settings import FIELDS, Settings, load_settings
 from ticketctl.errors import ConfigError
-from ticketctl.kubernetes import JOB_FILE, NAMESPACE_FILE, render_kubernetes
-from ticketctl.settings import FIELDS, Settings, load_settings
+from ticketctl.render.kubernetes import JOB_FILE, NAMESPACE_FILE, render_kubernetes
 
 FAKE_ENV = {
     "MYSQL_ROOT_PASSWORD": "fake-root-password-0123",

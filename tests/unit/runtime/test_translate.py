@@ -1,0 +1,186 @@
+"""Compose names and labels, the create body, and gating of newer Engine features."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ticketctl.compose.file import (
+    ComposeFile,
+    ConfigSpec,
+    DependencySpec,
+    HealthSpec,
+    MountSpec,
+    PortSpec,
+    ServiceSpec,
+    load_compose_file,
+)
+from ticketctl.render.compose import render
+from ticketctl.runtime.translate import (
+    EngineFeatures,
+    api_version_at_least,
+    config_hash,
+    container_labels,
+    container_name,
+    create_body,
+    network_labels,
+    network_name,
+    volume_labels,
+    volume_name,
+)
+
+SERVICE = ServiceSpec(
+    name="mysql",
+    image="mysql:8.4",
+    command=("mysqld", "--skip-name-resolve"),
+    environment=(("MYSQL_ROOT_PASSWORD", "s3cret-value"),),
+    ports=(PortSpec("127.0.0.1", 33306, 3306),),
+    mounts=(MountSpec("mysql-data", "/var/lib/mysql"),),
+    ulimits=(("nofile", 1024, 2048),),
+    healthcheck=HealthSpec(("CMD-SHELL", "true"), 5, 5, 30, 60, 1),
+    depends_on=(DependencySpec("redis", "service_healthy"),),
+    stop_grace_period=30,
+    restart="unless-stopped",
+    networks=("backend",),
+    labels=(("io.ticketctl.role", "infrastructure"),),
+)
+COMPOSE = ComposeFile(
+    path=Path("/work/out/docker-compose.yml"),
+    name="shop",
+    services=(SERVICE,),
+    networks={"backend": {"io.ticketctl.project": "shop"}},
+    volumes={"mysql-data": {}},
+)
+
+
+def test_names_follow_compose_v2() -> None:
+    assert container_name("shop", "mysql") == "shop-mysql-1"
+    assert network_name("shop", "backend") == "shop_backend"
+    assert volume_name("shop", "mysql-data") == "shop_mysql-data"
+
+
+@pytest.mark.parametrize(
+    ("version", "minimum", "expected"),
+    [("1.41", "1.44", False), ("1.44", "1.44", True), ("1.45", "1.44", True), ("1.9", "1.44", False)],
+)
+def test_api_versions_compare_numerically(version: str, minimum: str, expected: bool) -> None:
+    assert api_version_at_least(version, minimum) is expected
+
+
+def test_start_interval_is_sent_only_to_api_1_44_and_newer() -> None:
+    old = create_body(SERVICE, project="shop", labels={}, features=EngineFeatures("1.41"))
+    new = create_body(SERVICE, project="shop", labels={}, features=EngineFeatures("1.44"))
+    assert "StartInterval" not in old["Healthcheck"]
+    assert new["Healthcheck"]["StartInterval"] == 1_000_000_000
+    assert EngineFeatures("1.41").dropped(SERVICE) == ["healthcheck.start_interval"]
+    assert EngineFeatures("1.44").dropped(SERVICE) == []
+    effective = EngineFeatures("1.41").effective(SERVICE)
+    assert effective.healthcheck is not None and effective.healthcheck.start_interval is None
+
+
+def test_create_body_translates_every_field() -> None:
+    body = create_body(SERVICE, project="shop", labels={"a": "b"}, features=EngineFeatures("1.41"))
+    assert body["Image"] == "mysql:8.4"
+    assert body["Cmd"] == ["mysqld", "--skip-name-resolve"]
+    assert body["Env"] == ["MYSQL_ROOT_PASSWORD=s3cret-value"]
+    assert body["Labels"] == {"a": "b"}
+    assert body["ExposedPorts"] == {"3306/tcp": {}}
+    assert body["StopTimeout"] == 30
+    host = body["HostConfig"]
+    assert host["PortBindings"] == {"3306/tcp": [{"HostIp": "127.0.0.1", "HostPort": "33306"}]}
+    assert host["Mounts"] == [
+        {"Type": "volume", "Source": "shop_mysql-data", "Target": "/var/lib/mysql", "ReadOnly": False}
+    ]
+    assert host["RestartPolicy"] == {"Name": "unless-stopped", "MaximumRetryCount": 0}
+    assert host["Ulimits"] == [{"Name": "nofile", "Soft": 1024, "Hard": 2048}]
+    assert host["NetworkMode"] == "shop_backend"
+    assert body["NetworkingConfig"] == {"EndpointsConfig": {"shop_backend": {"Aliases": ["shop-mysql-1", "mysql"]}}}
+    assert body["Healthcheck"] == {
+        "Test": ["CMD-SHELL", "true"],
+        "Interval": 5_000_000_000,
+        "Timeout": 5_000_000_000,
+        "Retries": 30,
+        "StartPeriod": 60_000_000_000,
+    }
+
+
+def test_container_labels_are_compose_labels_plus_ticketctl() -> None:
+    labels = container_labels(COMPOSE, SERVICE, "abc123", "sha256:ffff")
+    assert labels["com.docker.compose.project"] == "shop"
+    assert labels["com.docker.compose.service"] == "mysql"
+    assert labels["com.docker.compose.container-number"] == "1"
+    assert labels["com.docker.compose.oneoff"] == "False"
+    assert labels["com.docker.compose.config-hash"] == "abc123"
+    assert labels["com.docker.compose.project.working_dir"] == "/work/out"
+    assert labels["com.docker.compose.project.config_files"] == "/work/out/docker-compose.yml"
+    assert labels["com.docker.compose.depends_on"] == "redis:service_healthy:false"
+    assert labels["com.docker.compose.image"] == "sha256:ffff"
+    assert labels["com.docker.compose.version"]
+    assert labels["io.ticketctl.role"] == "infrastructure"
+    assert labels["io.ticketctl.managed-by"] == "ticketctl"
+    assert labels["io.ticketctl.project"] == "shop"
+
+
+def test_network_and_volume_labels() -> None:
+    assert network_labels(COMPOSE, "backend")["com.docker.compose.network"] == "backend"
+    assert network_labels(COMPOSE, "backend")["com.docker.compose.project"] == "shop"
+    assert volume_labels(COMPOSE, "mysql-data")["com.docker.compose.volume"] == "mysql-data"
+    assert volume_labels(COMPOSE, "mysql-data")["io.ticketctl.project"] == "shop"
+
+
+# --------------------------------------------------------------------------- the config hash
+
+BASE = ServiceSpec(
+    name="db",
+    image="mysql:8.4",
+    command=("mysqld",),
+    environment=(("A", "1"), ("B", "2")),
+    ports=(PortSpec("127.0.0.1", 3306, 3306),),
+    configs=(ConfigSpec("init", "/x/init.sh", "/docker-entrypoint-initdb.d/init.sh", 0o755, b"echo hi\n"),),
+    healthcheck=HealthSpec(("CMD-SHELL", "true"), 5, 5, 3, 10, 1),
+    depends_on=(DependencySpec("other", "service_started"),),
+    labels=(("k", "v"),),
+)
+IMAGE_ID = "sha256:" + "1" * 64
+
+
+def test_config_hash_is_stable_across_releases() -> None:
+    # A change of this value recreates every user's containers on upgrade: change it only on purpose.
+    assert config_hash(BASE, IMAGE_ID) == "5a4b9fb9545d7e4123cb59d1413b29692936e2881a06fb388c8d93969d17c3da"
+
+
+def test_config_hash_ignores_what_does_not_change_the_container() -> None:
+    same = dataclasses.replace(BASE, depends_on=(), profiles=("apps",))
+    assert config_hash(same, IMAGE_ID) == config_hash(BASE, IMAGE_ID)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"environment": (("A", "1"), ("B", "3"))},
+        {"ports": (PortSpec("127.0.0.1", 3307, 3306),)},
+        {"command": ("mysqld", "--x")},
+        {"configs": (ConfigSpec("init", "/x/init.sh", "/docker-entrypoint-initdb.d/init.sh", 0o755, b"echo bye\n"),)},
+        {"healthcheck": HealthSpec(("CMD-SHELL", "true"), 5, 5, 3, 10, None)},
+        {"image": "mysql:8.0"},
+    ],
+)
+def test_config_hash_changes_with_the_container_config(change: dict[str, Any]) -> None:
+    assert config_hash(dataclasses.replace(BASE, **change), IMAGE_ID) != config_hash(BASE, IMAGE_ID)
+
+
+def test_config_hash_changes_with_the_image_id() -> None:
+    assert config_hash(BASE, "sha256:" + "2" * 64) != config_hash(BASE, IMAGE_ID)
+
+
+def test_rendering_twice_gives_the_same_hashes(make_settings: Any) -> None:
+    settings = make_settings()
+    render(settings)
+    path = settings.output_dir / "docker-compose.yml"
+    first = {s.name: config_hash(s, IMAGE_ID) for s in load_compose_file(path, environ={}).services}
+    render(settings)
+    second = {s.name: config_hash(s, IMAGE_ID) for s in load_compose_file(path, environ={}).services}
+    assert first == second
