@@ -35,9 +35,9 @@ TEMPLATES = {
     COMPOSE_FILENAME: "docker-compose.yml.j2",
     ENV_FILENAME: "env.j2",
     ENV_EXAMPLE_FILENAME: "env.example.j2",
-    MYSQL_INIT_SCRIPT: "mysql-init.sh.j2",
+    MYSQL_INIT_SCRIPT: "mysql-init.sql.j2",
 }
-FILE_MODES = {ENV_FILENAME: 0o600, MYSQL_INIT_SCRIPT: 0o755}
+FILE_MODES = {ENV_FILENAME: 0o600}
 
 
 # --------------------------------------------------------------------------- contexts

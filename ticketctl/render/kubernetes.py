@@ -106,7 +106,7 @@ LOCAL_IMAGE_ANNOTATION = "ticketctl.dev/local-image"
 SEARCH_DISK_THRESHOLD = "cluster.routing.allocation.disk.threshold_enabled"
 # Each step of the setup Job, and whether it gets MySQL's passwords (index creation needs none).
 JOB_STEPS: tuple[tuple[str, tuple[str, ...], bool], ...] = (
-    ("migrate", ("ticketctl", "migrate"), True),
+    ("migrate", ("ticketctl", "migrate", "--sync-users"), True),
     ("index-create", ("ticketctl", "index", "create"), False),
 )
 

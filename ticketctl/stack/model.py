@@ -48,8 +48,8 @@ from ticketctl.stack.types import (
 
 NETWORK = "backend"
 APPS_PROFILE = "apps"
-MYSQL_INIT_SCRIPT = "mysql-init/01-create-databases.sh"
-MYSQL_INIT_TARGET = "/docker-entrypoint-initdb.d/01-create-databases.sh"
+MYSQL_INIT_SCRIPT = "mysql-init/01-create-databases.sql"
+MYSQL_INIT_TARGET = "/docker-entrypoint-initdb.d/01-create-databases.sql"
 MYSQL_COLLATION = "utf8mb4_unicode_ci"
 PLACEHOLDER_USER = "65534:65534"
 # The search engine refuses to start (or fails to mmap its indices) below this kernel setting.
@@ -161,13 +161,16 @@ def _healthcheck(
 def _mysql_service(settings: Settings) -> Service:
     names = ", ".join(f"'{db.name}'" for db in settings.mysql.databases)
     count = len(settings.mysql.databases)
+    # The password goes to the client as an option file on stdin (printf is built into sh), so
+    # it is in no process's arguments; the query reads names only.
     probe = (
-        'mysql --protocol=TCP -h127.0.0.1 -uroot -p"$MYSQL_ROOT_PASSWORD" -N -s -e '
+        """printf '[client]\\npassword="%s"\\n' "$MYSQL_ROOT_PASSWORD" | """
+        "mysql --defaults-extra-file=/dev/stdin --protocol=TCP -h127.0.0.1 -uroot -N -s -e "
         f'"SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME IN ({names})" '
         f"2>/dev/null | grep -qx {count}"
     )
-    environment: list[tuple[str, EnvValue]] = [("MYSQL_ROOT_PASSWORD", SecretRef("MYSQL_ROOT_PASSWORD"))]
-    environment += [(db.password_env, SecretRef(db.password_env)) for db in settings.mysql.databases]
+    # Only root's: the init script makes the databases, `ticketctl migrate` the application users.
+    environment: tuple[tuple[str, EnvValue], ...] = (("MYSQL_ROOT_PASSWORD", SecretRef("MYSQL_ROOT_PASSWORD")),)
     return Service(
         name="mysql",
         image=settings.images.mysql,
@@ -181,10 +184,10 @@ def _mysql_service(settings: Settings) -> Service:
             f"--collation-server={MYSQL_COLLATION}",
             "--skip-name-resolve",
         ),
-        environment=tuple(environment),
+        environment=environment,
         ports=(PortBinding(settings.bind_address, settings.ports.mysql, 3306, setting="ports.mysql"),),
         volumes=(VolumeMount("mysql-data", "/var/lib/mysql"),),
-        configs=(ConfigFile("mysql-init", MYSQL_INIT_SCRIPT, MYSQL_INIT_TARGET),),
+        configs=(ConfigFile("mysql-init", MYSQL_INIT_SCRIPT, MYSQL_INIT_TARGET, mode=0o444),),
         # mysqladmin ping succeeds whenever the server answers, even "Access denied".
         healthcheck=_healthcheck(
             ("CMD-SHELL", probe),

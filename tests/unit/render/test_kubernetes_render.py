@@ -159,13 +159,13 @@ def test_init_script_configmap_is_the_compose_script(make_settings: SettingsFact
     render_kubernetes(settings, output_dir=out)
     script = next(f for f in render_stack(settings, FAKE_SECRETS) if f.name == MYSQL_INIT_SCRIPT)
     configmap = by_kind(out, "ConfigMap")["mysql-init"]
-    assert configmap["data"] == {"01-create-databases.sh": script.content}
+    assert configmap["data"] == {"01-create-databases.sql": script.content}
     mysql = pod_spec(by_kind(out, "StatefulSet")["mysql"])
     (mount,) = [m for m in mysql["containers"][0]["volumeMounts"] if m["name"] == "mysql-init"]
     assert mount["mountPath"] == "/docker-entrypoint-initdb.d"
     (volume,) = [v for v in mysql["volumes"] if v["name"] == "mysql-init"]
     assert volume["configMap"]["items"] == [
-        {"key": "01-create-databases.sh", "path": "01-create-databases.sh", "mode": 0o555}
+        {"key": "01-create-databases.sql", "path": "01-create-databases.sql", "mode": 0o444}
     ]
 
 
@@ -269,7 +269,7 @@ def test_job_runs_migrate_then_index_create_after_waiting(make_settings: Setting
     assert [name for name, _ in steps] == ["wait-for-services", "migrate", "index-create"]
     assert steps[0][1][:2] == ["python", "-c"]
     assert steps[0][1][3:] == ["300", "mysql:3306", "elasticsearch:9200"]
-    assert steps[1][1] == ["ticketctl", "migrate"]
+    assert steps[1][1] == ["ticketctl", "migrate", "--sync-users"]
     assert steps[2][1] == ["ticketctl", "index", "create"]
     images = {c["image"] for c in spec["initContainers"] + spec["containers"]}
     assert images == {"registry.example.com/ticketctl:0.1.0"}
