@@ -347,7 +347,7 @@ def probe_command(test: tuple[str, ...]) -> list[str] | None:
     return None
 
 
-def probes(healthcheck: Healthcheck | None) -> list[dict[str, Any]]:
+def probes(healthcheck: Healthcheck | None, liveness: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
     """Startup and readiness probes from a Compose healthcheck, and a liveness probe of its own.
 
     Readiness keeps the strong test (the service does its job); liveness only proves that the
@@ -373,7 +373,7 @@ def probes(healthcheck: Healthcheck | None) -> list[dict[str, Any]]:
         },
         {"field": "readinessProbe", "command": command, "period": period, "timeout": timeout, "failures": 3},
     ]
-    alive = probe_command(healthcheck.liveness) if healthcheck.liveness else None
+    alive = probe_command(liveness) if liveness else None
     if alive is not None:
         # A liveness period of 10 s at least: a probe is a process started in the container.
         liveness_period = max(period, 10)
@@ -528,7 +528,7 @@ def workload_context(
             {"name": _port_name(service), "port": port.container_port, "protocol": port.protocol.upper()}
             for port in service.ports
         ],
-        "probes": probes(service.healthcheck),
+        "probes": probes(service.healthcheck, service.liveness),
         "resources": _resources(settings, key),
         "claims": claims,
         "storage_class": settings.kubernetes.storage_class,

@@ -200,6 +200,11 @@ def canonical_config(service: ServiceSpec) -> dict[str, Any]:
     del data["depends_on"], data["profiles"]
     if data["user"] is None:
         del data["user"]  # so that a service without one keeps the hash it had before users existed
+    # Which setting chose a host port is a hint for messages, not part of the container.
+    data["ports"] = [
+        {"host_ip": p.host_ip, "host_port": p.host_port, "container_port": p.container_port, "protocol": p.protocol}
+        for p in service.ports
+    ]
     data["configs"] = [
         {"name": c.name, "target": c.target, "mode": c.mode, "sha256": c.digest} for c in service.configs
     ]

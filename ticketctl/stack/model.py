@@ -80,6 +80,11 @@ class Service:
     internal_port: int | None = None
     # uid:gid to start the container as; None: the image's (whose entrypoint may drop from root).
     user: str | None = None
+    # Proves only that the process is alive (Kubernetes' liveness probe), in the healthcheck's
+    # form. A failing liveness probe restarts the container, so it must not fail on what a
+    # restart cannot fix: a rotated password, exhausted connections, a red index, a replay.
+    # Docker has no such probe: the Compose file does not carry it.
+    liveness: tuple[str, ...] | None = None
 
     @property
     def secret_names(self) -> tuple[str, ...]:
@@ -140,7 +145,6 @@ def build_stack(settings: Settings) -> Stack:
 
 def _healthcheck(
     test: tuple[str, ...],
-    liveness: tuple[str, ...],
     *,
     interval: float = 5,
     timeout: float = 5,
@@ -154,7 +158,6 @@ def _healthcheck(
         retries=retries,
         start_period=start_period,
         start_interval=1.0,
-        liveness=liveness,
     )
 
 
@@ -189,12 +192,8 @@ def _mysql_service(settings: Settings) -> Service:
         volumes=(VolumeMount("mysql-data", "/var/lib/mysql"),),
         configs=(ConfigFile("mysql-init", MYSQL_INIT_SCRIPT, MYSQL_INIT_TARGET, mode=0o444),),
         # mysqladmin ping succeeds whenever the server answers, even "Access denied".
-        healthcheck=_healthcheck(
-            ("CMD-SHELL", probe),
-            ("CMD-SHELL", "mysqladmin ping -h127.0.0.1 --protocol=TCP --connect-timeout=3 >/dev/null 2>&1"),
-            start_period=60,
-            retries=30,
-        ),
+        healthcheck=_healthcheck(("CMD-SHELL", probe), start_period=60, retries=30),
+        liveness=("CMD-SHELL", "mysqladmin ping -h127.0.0.1 --protocol=TCP --connect-timeout=3 >/dev/null 2>&1"),
         stop_grace_period=30.0,
         internal_port=3306,
     )
@@ -222,7 +221,8 @@ def _redis_service(settings: Settings) -> Service:
         environment=(("REDIS_PASSWORD", SecretRef("REDIS_PASSWORD")),),
         ports=(PortBinding(settings.bind_address, settings.ports.redis, 6379, setting="ports.redis"),),
         volumes=(VolumeMount("redis-data", "/data"),),
-        healthcheck=_healthcheck(("CMD-SHELL", probe), ("CMD-SHELL", alive), start_period=10),
+        healthcheck=_healthcheck(("CMD-SHELL", probe), start_period=10),
+        liveness=("CMD-SHELL", alive),
         internal_port=6379,
     )
 
@@ -261,9 +261,8 @@ def _search_service(settings: Settings) -> Service:
         environment=tuple(environment),
         ports=(PortBinding(settings.bind_address, settings.ports.search, 9200, setting="ports.search"),),
         volumes=(VolumeMount(f"{engine}-data", f"{home}/data"),),
-        healthcheck=_healthcheck(
-            ("CMD-SHELL", probe), ("CMD-SHELL", alive), interval=5, timeout=10, retries=40, start_period=90
-        ),
+        healthcheck=_healthcheck(("CMD-SHELL", probe), interval=5, timeout=10, retries=40, start_period=90),
+        liveness=("CMD-SHELL", alive),
         ulimits=(("nofile", settings.search.nofile, settings.search.nofile),),
         stop_grace_period=30.0,
         internal_port=9200,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -63,9 +62,8 @@ def test_probes_map_interval_timeout_retries_and_start_period() -> None:
         timeout=2.5,
         retries=3,
         start_period=30,
-        liveness=("CMD-SHELL", "redis-cli ping | grep -q ."),
     )
-    startup, readiness, liveness = probes(check)
+    startup, readiness, liveness = probes(check, ("CMD-SHELL", "redis-cli ping | grep -q ."))
     assert startup == {
         "field": "startupProbe",
         "command": ["redis-cli", "ping"],
@@ -87,7 +85,7 @@ def test_probes_map_interval_timeout_retries_and_start_period() -> None:
         "timeout": 3,
         "failures": 3,
     }
-    assert [probe["field"] for probe in probes(replace(check, liveness=None))] == ["startupProbe", "readinessProbe"]
+    assert [probe["field"] for probe in probes(check)] == ["startupProbe", "readinessProbe"]
     assert probes(None) == []
     assert probes(Healthcheck(test=("NONE",), interval=1, timeout=1, retries=1, start_period=0)) == []
 

@@ -8,16 +8,8 @@ from typing import Any
 
 import pytest
 
-from ticketctl.compose.file import (
-    ComposeFile,
-    ConfigSpec,
-    DependencySpec,
-    HealthSpec,
-    MountSpec,
-    PortSpec,
-    ServiceSpec,
-    load_compose_file,
-)
+from tests.support.kubernetes import FAKE_SECRETS, write_env
+from ticketctl.compose.file import ComposeFile, ConfigSpec, ServiceSpec, load_compose_file
 from ticketctl.render.compose import render
 from ticketctl.runtime.translate import (
     EngineFeatures,
@@ -31,17 +23,18 @@ from ticketctl.runtime.translate import (
     volume_labels,
     volume_name,
 )
+from ticketctl.stack.types import Dependency, Healthcheck, PortBinding, VolumeMount
 
 SERVICE = ServiceSpec(
     name="mysql",
     image="mysql:8.4",
     command=("mysqld", "--skip-name-resolve"),
     environment=(("MYSQL_ROOT_PASSWORD", "s3cret-value"),),
-    ports=(PortSpec("127.0.0.1", 33306, 3306),),
-    mounts=(MountSpec("mysql-data", "/var/lib/mysql"),),
+    ports=(PortBinding("127.0.0.1", 33306, 3306),),
+    mounts=(VolumeMount("mysql-data", "/var/lib/mysql"),),
     ulimits=(("nofile", 1024, 2048),),
-    healthcheck=HealthSpec(("CMD-SHELL", "true"), 5, 5, 30, 60, 1),
-    depends_on=(DependencySpec("redis", "service_healthy"),),
+    healthcheck=Healthcheck(("CMD-SHELL", "true"), 5, 5, 30, 60, 1),
+    depends_on=(Dependency("redis", "service_healthy"),),
     stop_grace_period=30,
     restart="unless-stopped",
     networks=("backend",),
@@ -138,10 +131,10 @@ BASE = ServiceSpec(
     image="mysql:8.4",
     command=("mysqld",),
     environment=(("A", "1"), ("B", "2")),
-    ports=(PortSpec("127.0.0.1", 3306, 3306),),
+    ports=(PortBinding("127.0.0.1", 3306, 3306),),
     configs=(ConfigSpec("init", "/x/init.sh", "/docker-entrypoint-initdb.d/init.sh", 0o755, b"echo hi\n"),),
-    healthcheck=HealthSpec(("CMD-SHELL", "true"), 5, 5, 3, 10, 1),
-    depends_on=(DependencySpec("other", "service_started"),),
+    healthcheck=Healthcheck(("CMD-SHELL", "true"), 5, 5, 3, 10, 1),
+    depends_on=(Dependency("other", "service_started"),),
     labels=(("k", "v"),),
 )
 IMAGE_ID = "sha256:" + "1" * 64
@@ -161,10 +154,10 @@ def test_config_hash_ignores_what_does_not_change_the_container() -> None:
     "change",
     [
         {"environment": (("A", "1"), ("B", "3"))},
-        {"ports": (PortSpec("127.0.0.1", 3307, 3306),)},
+        {"ports": (PortBinding("127.0.0.1", 3307, 3306),)},
         {"command": ("mysqld", "--x")},
         {"configs": (ConfigSpec("init", "/x/init.sh", "/docker-entrypoint-initdb.d/init.sh", 0o755, b"echo bye\n"),)},
-        {"healthcheck": HealthSpec(("CMD-SHELL", "true"), 5, 5, 3, 10, None)},
+        {"healthcheck": Healthcheck(("CMD-SHELL", "true"), 5, 5, 3, 10, None)},
         {"image": "mysql:8.0"},
     ],
 )
@@ -184,3 +177,33 @@ def test_rendering_twice_gives_the_same_hashes(make_settings: Any) -> None:
     render(settings)
     second = {s.name: config_hash(s, IMAGE_ID) for s in load_compose_file(path, environ={}).services}
     assert first == second
+
+
+def _rendered_hashes(make_settings: Any, **values: Any) -> dict[str, str]:
+    settings = make_settings(**values)
+    settings.output_dir.mkdir(parents=True)
+    write_env(settings.output_dir, FAKE_SECRETS)
+    render(settings)
+    compose = load_compose_file(settings.output_dir / "docker-compose.yml", environ={})
+    return {service.name: config_hash(service, IMAGE_ID) for service in compose.services}
+
+
+def test_config_hashes_of_the_rendered_stack_are_stable_across_releases(make_settings: Any) -> None:
+    # A change of these values recreates every user's containers on upgrade: change them only on purpose.
+    # Changed on purpose by the Kubernetes work (issue 20): MySQL gets only the root password, a secret-free
+    # init script and a probe without -p; Redis starts through its image's entrypoint (its own user); the
+    # placeholders run as nobody. Volumes are kept, so the recreation loses nothing.
+    assert _rendered_hashes(make_settings) == {
+        "mysql": "5d68c1cf9f9a1dcef088697752b3d14d77cd5e8afa7af3c35d8f1bc3e3405e58",
+        "redis": "5f15d2cf003ab35933fa653d04e5ea3bc0dc0768fad862f554df8fef1a3abeeb",
+        "elasticsearch": "705b3569b59456aff4fbdbd7ae8a92e57a506383e201100e19287aefbfbfa5b1",
+        "api-gateway": "dc6eed83e1124d55add8ee383950f3641cf9730d9f413ae03561fc79b6626105",
+        "auth-service": "b936e3cb74b88d0cf15878ac36d6e5e47942998ddbb0da49c3450715f97a714b",
+        "events-service": "046f62fe0888f88280c5a0c73b180632f3941dba8f515901e4cdba82864be14c",
+        "inventory-service": "1a3dda2bd29278c37ae6437e5da32384d37b888d340bc226bac8570bdf4eb42e",
+        "booking-service": "2f9c4710867af985c70c0c1aeb1505f3b0350d6314e08641ea6ee0f6099f1d2e",
+        "payment-adapter": "25a27a77a5e0f64cefe9f2c4b9f5887a946d5604dedda4510703777641e5817f",
+        "search-service": "73054d96054920efe14bf4dfc3f127b635dec816815b5dc2dfa223c9a03939f2",
+        "notification-service": "b51cd83e186f2363c4da94ca14985e78c8609a31719480c9d5ad99443c546cbe",
+        "indexer-service": "a146fbd6bb44124172c3b9a3d1de87a118a66b751ac92ac19eb0e23a0908eadf",
+    }
