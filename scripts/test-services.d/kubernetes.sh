@@ -189,6 +189,7 @@ start_kube_apiserver() {
 			--service-account-key-file="$KUBE_PKI/sa.pub" --service-account-signing-key-file="$KUBE_PKI/sa.key" \
 			--service-cluster-ip-range="$KUBE_SERVICE_CIDR" \
 			--authorization-mode=Node,RBAC --allow-privileged=true \
+			--kubelet-preferred-address-types=InternalIP,Hostname \
 			--enable-admission-plugins=NodeRestriction \
 			--profiling=false --cert-dir="$KUBE_DIR/apiserver-certs" \
 			</dev/null >"$KUBE_DIR/logs/kube-apiserver.log" 2>&1 &
