@@ -29,10 +29,7 @@ NODE_PAUSE_IMAGE="$IMAGE_PREFIX/pause:3.10"
 KUBELET_PORT="${TICKETCTL_TEST_KUBELET_PORT:-20250}"
 NODE_PORT_BASE="${TICKETCTL_TEST_KUBE_NODE_PORT_BASE:-20240}"
 
-node_recipe_hash() {
-	printf 'recipe %s\nkubernetes %s\nstaging %s\nbinaries %s\n' "$KUBE_NODE_RECIPE_VERSION" "$KUBE_VERSION" \
-		"$KUBE_STAGING_VERSION" "${KUBE_NODE_BINARIES[*]}" | sha256sum | cut -c1-12
-}
+node_recipe_hash() { kube_recipe_of "$KUBE_NODE_RECIPE_VERSION" "${KUBE_NODE_BINARIES[@]}"; }
 
 node_bin_dir() { printf '%s\n' "$KUBE_DIR/bin/node-v$KUBE_VERSION-$(node_recipe_hash)"; }
 

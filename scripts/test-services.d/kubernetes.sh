@@ -28,10 +28,15 @@ ETCD_DIR="$KUBE_DIR/etcd"
 ETCD_PIDFILE="$KUBE_DIR/etcd.pid"
 APISERVER_PIDFILE="$KUBE_DIR/kube-apiserver.pid"
 
-kube_recipe_hash() {
-	printf 'recipe %s\nkubernetes %s\nstaging %s\nbinaries %s\n' "$KUBE_RECIPE_VERSION" "$KUBE_VERSION" \
-		"$KUBE_STAGING_VERSION" "${KUBE_BINARIES[*]}" | sha256sum | cut -c1-12
+# kube_recipe_of RECIPE_VERSION BINARY...: the hash of a set of binaries built from this release.
+kube_recipe_of() {
+	local recipe=$1
+	shift
+	printf 'recipe %s\nkubernetes %s\nstaging %s\nbinaries %s\n' "$recipe" "$KUBE_VERSION" \
+		"$KUBE_STAGING_VERSION" "$*" | sha256sum | cut -c1-12
 }
+
+kube_recipe_hash() { kube_recipe_of "$KUBE_RECIPE_VERSION" "${KUBE_BINARIES[@]}"; }
 
 kube_bin_dir() { printf '%s\n' "$KUBE_DIR/bin/v$KUBE_VERSION-$(kube_recipe_hash)"; }
 
