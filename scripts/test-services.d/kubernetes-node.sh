@@ -283,6 +283,8 @@ stop_kubernetes_node() {
 	fi
 	ip link del "$NODE_BRIDGE" 2>/dev/null || true
 	ip route del blackhole "$KUBE_SERVICE_CIDR" 2>/dev/null || true
+	# The node's cgroups, deepest first (only empty ones can go).
+	find /sys/fs/cgroup/*/"$NODE_CGROUP" -depth -type d -exec rmdir {} + 2>/dev/null || true
 }
 
 kubernetes_node_status() {
