@@ -1,0 +1,106 @@
+"""``scripts/quickstart`` without an image registry: local images, Elasticsearch (the default), ``doctor`` green.
+
+The script runs as a user runs it (as root, into a new folder). Only two things
+are set around it: the project name and the host ports, through ticketctl's own
+environment settings, so that it runs beside other stacks; and ``https_proxy``
+pointing at a closed port, so that the registry probe fails the same way on a
+machine that could reach one. Everything of the stack carries the test's Compose
+project and is removed afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from tests.conftest import in_ci
+
+if TYPE_CHECKING:
+    from tests.conftest import DockerScratch, LocalImages
+
+pytestmark = pytest.mark.e2e
+
+REPO = Path(__file__).resolve().parents[2]
+NO_REGISTRY = "quickstart: no image registry is reachable: building images from Debian packages (a few minutes, once)"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def closed_port() -> int:
+    return free_port()  # nothing listens there once the probe socket is closed
+
+
+@pytest.fixture
+def environment(docker_scratch: DockerScratch) -> dict[str, str]:
+    if os.geteuid() != 0:
+        message = "scripts/quickstart builds the local images as root (debootstrap, docker import): run as root"
+        if in_ci():
+            pytest.fail(f"CI=true: {message}", pytrace=False)
+        pytest.skip(message)
+    inherited = {
+        k: v for k, v in os.environ.items() if not k.startswith("TICKETCTL_") or k.startswith("TICKETCTL_TEST_")
+    }
+    proxy = f"http://127.0.0.1:{closed_port()}"
+    return {
+        **inherited,
+        "TICKETCTL_PROJECT": docker_scratch.project,
+        "TICKETCTL_PORTS__MYSQL": str(free_port()),
+        "TICKETCTL_PORTS__REDIS": str(free_port()),
+        "TICKETCTL_PORTS__SEARCH": str(free_port()),
+        "TICKETCTL_PORTS__APPS": str(free_port() - 10),
+        "https_proxy": proxy,
+        "HTTPS_PROXY": proxy,
+        "NO_COLOR": "1",
+    }
+
+
+def test_quickstart_brings_up_elasticsearch_with_the_packaged_mapping_and_doctor_is_green(
+    tmp_path: Path, environment: dict[str, str], local_images: LocalImages
+) -> None:
+    folder = tmp_path / "stack"
+    done = subprocess.run(
+        [str(REPO / "scripts" / "quickstart"), str(folder)],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    assert NO_REGISTRY in done.stderr.splitlines()
+    assert "index: done (events_v1 created)" in done.stderr + done.stdout
+
+    config = (folder / "ticketctl.yaml").read_text()
+    for key in ("mysql", "redis", "elasticsearch", "opensearch", "apps"):
+        reference = getattr(local_images, key)
+        assert f"  {key}: {reference.rsplit(':', 1)[0]}:latest\n" in config
+    assert "\n  engine:" not in config  # the settings default: Elasticsearch
+
+    doctor = subprocess.run(
+        [sys.executable, "-m", "ticketctl", "doctor", "--json"],
+        cwd=folder,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert doctor.returncode == 0, doctor.stdout[-4000:] + doctor.stderr[-2000:]
+    checks: dict[str, Any] = {check["name"]: check for check in json.loads(doctor.stdout)["checks"]}
+    assert {name for name, check in checks.items() if check["status"] not in ("ok", "skip")} == set()
+    assert checks["search.health"]["summary"].startswith("Elasticsearch 8.19.21 at ")
+    assert checks["search.index"]["summary"].startswith("alias events → events_v1 matches ")
+    assert checks["search.analyzer"]["summary"] == "analyzers work: 'São Paulo' → sao paulo"
+    assert checks["containers.elasticsearch"]["status"] == "ok"
