@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tests.conftest import in_ci
+from tests.support.ports import free_port
 
 if TYPE_CHECKING:
     from tests.conftest import DockerScratch, LocalImages
@@ -29,16 +29,6 @@ pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
 NO_REGISTRY = "quickstart: no image registry is reachable: building images from Debian packages (a few minutes, once)"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def closed_port() -> int:
-    return free_port()  # nothing listens there once the probe socket is closed
 
 
 @pytest.fixture
@@ -51,7 +41,7 @@ def environment(docker_scratch: DockerScratch) -> dict[str, str]:
     inherited = {
         k: v for k, v in os.environ.items() if not k.startswith("TICKETCTL_") or k.startswith("TICKETCTL_TEST_")
     }
-    proxy = f"http://127.0.0.1:{closed_port()}"
+    proxy = f"http://127.0.0.1:{free_port()}"  # nothing listens there once the probe socket is closed
     return {
         **inherited,
         "TICKETCTL_PROJECT": docker_scratch.project,

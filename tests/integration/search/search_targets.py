@@ -23,8 +23,8 @@ LOCK_INDEX = ".ticketctl-locks"
 # Elasticsearch's does not (ticketctl's analysis plugin brings token filters only).
 ENGINES = ("opensearch", "elasticsearch")
 WITH_REINDEX = ("opensearch",)
-ON_ENGINES_WITH_REINDEX = pytest.mark.parametrize("search", WITH_REINDEX, indirect=True)
-ON_ENGINES_WITHOUT_REINDEX = pytest.mark.parametrize(
+ON_ENGINES_WITH_REINDEX: pytest.MarkDecorator = pytest.mark.parametrize("search", WITH_REINDEX, indirect=True)
+ON_ENGINES_WITHOUT_REINDEX: pytest.MarkDecorator = pytest.mark.parametrize(
     "search", [engine for engine in ENGINES if engine not in WITH_REINDEX], indirect=True
 )
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -23,6 +22,7 @@ from pathlib import Path
 import pytest
 from search_targets import SearchTarget, new_alias, server_url
 
+from tests.support.ports import free_port
 from ticketctl.cli.main import run
 from ticketctl.errors import ExitCode, SearchError
 from ticketctl.search import create_index
@@ -31,12 +31,6 @@ pytestmark = pytest.mark.integration
 
 SCRIPT = Path(__file__).resolve().parents[3] / "scripts" / "test-services"
 START_SECONDS = 180
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _answers(url: str) -> bool:
@@ -52,7 +46,7 @@ def plain_elasticsearch_url() -> Iterator[str]:
     server_url("TICKETCTL_TEST_ELASTICSEARCH_URL")  # the zip is unpacked by `scripts/test-services up`
     directory = Path(tempfile.mkdtemp(prefix="tkt-plain-es-"))
     directory.chmod(0o755)
-    port, transport = _free_port(), _free_port()
+    port, transport = free_port(), free_port()
     url = f"http://127.0.0.1:{port}"
     log = directory / "console.log"
     with log.open("wb") as output:
