@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.conftest import in_ci
 from tests.support.ports import free_port
+from tests.support.servers import in_ci
 
 if TYPE_CHECKING:
-    from tests.conftest import DockerScratch, LocalImages
+    from tests.support.servers import DockerScratch, LocalImages
 
 pytestmark = pytest.mark.e2e
 

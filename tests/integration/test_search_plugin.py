@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from tests.conftest import SearchScratch, SearchServer
+    from tests.support.servers import SearchScratch, SearchServer
 
 PLUGIN = "ticketctl-analysis"
 

@@ -16,7 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from search_targets import (
+
+from tests.support.search_targets import (
     ELASTICSEARCH_VAR,
     ENGINES,
     LOCK_INDEX,

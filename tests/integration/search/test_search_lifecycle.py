@@ -13,8 +13,8 @@ import threading
 from typing import Any
 
 import pytest
-from search_targets import ON_ENGINES_WITH_REINDEX, ON_ENGINES_WITHOUT_REINDEX, HttpError, SearchTarget
 
+from tests.support.search_targets import ON_ENGINES_WITH_REINDEX, ON_ENGINES_WITHOUT_REINDEX, HttpError, SearchTarget
 from ticketctl.cli.main import run
 from ticketctl.errors import AbortedError, ExitCode, LockedError, SearchError, TicketctlError
 from ticketctl.search import (

@@ -20,9 +20,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from search_targets import SearchTarget, new_alias, server_url
 
 from tests.support.ports import free_port
+from tests.support.search_targets import SearchTarget, new_alias, server_url
 from ticketctl.cli.main import run
 from ticketctl.errors import ExitCode, SearchError
 from ticketctl.search import create_index
