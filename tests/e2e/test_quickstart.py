@@ -2,10 +2,11 @@
 
 The script runs as a user runs it (as root, into a new folder). Only two things
 are set around it: the project name and the host ports, through ticketctl's own
-environment settings, so that it runs beside other stacks; and ``https_proxy``
-pointing at a closed port, so that the registry probe fails the same way on a
-machine that could reach one. Everything of the stack carries the test's Compose
-project and is removed afterwards.
+environment settings, so that it runs beside other stacks; and a ``.curlrc``
+(``CURL_HOME``) whose proxy is a closed port, so that the registry probe, the one
+``curl`` to the outside, fails the same way on a machine that could reach a
+registry (curl calls to 127.0.0.1 pass ``--noproxy '*'``; pip is not affected).
+Everything of the stack carries the test's Compose project and is removed afterwards.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ NO_REGISTRY = "quickstart: no image registry is reachable: building images from 
 
 
 @pytest.fixture
-def environment(docker_scratch: DockerScratch) -> dict[str, str]:
+def environment(docker_scratch: DockerScratch, tmp_path: Path) -> dict[str, str]:
     if os.geteuid() != 0:
         message = "scripts/quickstart builds the local images as root (debootstrap, docker import): run as root"
         if in_ci():
@@ -41,7 +42,10 @@ def environment(docker_scratch: DockerScratch) -> dict[str, str]:
     inherited = {
         k: v for k, v in os.environ.items() if not k.startswith("TICKETCTL_") or k.startswith("TICKETCTL_TEST_")
     }
-    proxy = f"http://127.0.0.1:{free_port()}"  # nothing listens there once the probe socket is closed
+    curl_home = tmp_path / "curl"
+    curl_home.mkdir()
+    # Nothing listens on that port once the probe socket is closed.
+    (curl_home / ".curlrc").write_text(f'proxy = "http://127.0.0.1:{free_port()}"\n')
     return {
         **inherited,
         "TICKETCTL_PROJECT": docker_scratch.project,
@@ -49,8 +53,7 @@ def environment(docker_scratch: DockerScratch) -> dict[str, str]:
         "TICKETCTL_PORTS__REDIS": str(free_port()),
         "TICKETCTL_PORTS__SEARCH": str(free_port()),
         "TICKETCTL_PORTS__APPS": str(free_port() - 10),
-        "https_proxy": proxy,
-        "HTTPS_PROXY": proxy,
+        "CURL_HOME": str(curl_home),
         "NO_COLOR": "1",
     }
 
@@ -60,7 +63,8 @@ def test_quickstart_brings_up_elasticsearch_with_the_packaged_mapping_and_doctor
 ) -> None:
     folder = tmp_path / "stack"
     done = subprocess.run(
-        [str(REPO / "scripts" / "quickstart"), str(folder)],
+        # Generous budgets: the defaults suit a quiet machine; CI's shared cores can be slower.
+        [str(REPO / "scripts" / "quickstart"), str(folder), "--service-timeout", "600"],
         env=environment,
         capture_output=True,
         text=True,
@@ -79,7 +83,7 @@ def test_quickstart_brings_up_elasticsearch_with_the_packaged_mapping_and_doctor
     assert "\n  engine:" not in config  # the settings default: Elasticsearch
 
     doctor = subprocess.run(
-        [sys.executable, "-m", "ticketctl", "doctor", "--json"],
+        [sys.executable, "-m", "ticketctl", "doctor", "--json", "--timeout", "30"],
         cwd=folder,
         env=environment,
         capture_output=True,
