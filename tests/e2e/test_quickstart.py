@@ -64,7 +64,7 @@ def test_quickstart_brings_up_elasticsearch_with_the_packaged_mapping_and_doctor
     folder = tmp_path / "stack"
     done = subprocess.run(
         # Generous budgets: the defaults suit a quiet machine; CI's shared cores can be slower.
-        [str(REPO / "scripts" / "quickstart"), str(folder), "--service-timeout", "600"],
+        [str(REPO / "scripts" / "quickstart"), str(folder), "--wait-timeout", "600", "--service-timeout", "600"],
         env=environment,
         capture_output=True,
         text=True,
