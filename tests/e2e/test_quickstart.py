@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -74,7 +75,8 @@ def test_quickstart_brings_up_elasticsearch_with_the_packaged_mapping_and_doctor
     )
     assert done.returncode == 0, done.stderr[-4000:]
     assert NO_REGISTRY in done.stderr.splitlines()
-    assert "index: done (events_v1 created)" in done.stderr + done.stdout
+    # "up to date" when the client's retry of a slow PUT finds its own first attempt done (a loaded machine).
+    assert re.search(r"^index: done \(events_v1 (created|up to date)\)$", done.stderr, re.M), done.stderr[-2000:]
 
     config = (folder / "ticketctl.yaml").read_text()
     for key in ("mysql", "redis", "elasticsearch", "opensearch", "apps"):
