@@ -93,18 +93,18 @@ def test_a_lost_env_is_refused_in_seconds_and_the_healthy_stack_is_left_alone(st
 def test_an_edited_password_is_refused_by_a_real_login_and_a_rotated_one_accepted(stack: StackFolder) -> None:
     assert stack.ticketctl("up", "--no-init", "mysql").code == 0
     before = _ids(stack)
-    stack.set_secret("EVENTS_DB_PASSWORD", "edited-by-hand-0123456789")
+    root = stack.env_file()["MYSQL_ROOT_PASSWORD"]
+    stack.set_secret("MYSQL_ROOT_PASSWORD", "edited-by-hand-0123456789")
 
     refused = stack.ticketctl("up", "--no-init", "mysql")
     assert refused.code == ExitCode.CONFIG, refused.err
     line = _one_line_error(refused.err)
-    assert "MySQL refuses the login with EVENTS_DB_PASSWORD" in line, line
+    assert "MySQL refuses the login with MYSQL_ROOT_PASSWORD" in line, line
     assert _ids(stack) == before
 
     # The same change made inside MySQL first (a password rotation) is a change that works: up goes on.
-    root = stack.env_file()["MYSQL_ROOT_PASSWORD"]
     with _mysql_login(stack, "root", root) as connection, connection.cursor() as cursor:
-        cursor.execute("ALTER USER 'events_app'@'%' IDENTIFIED BY 'edited-by-hand-0123456789'")
+        cursor.execute("ALTER USER 'root'@'%' IDENTIFIED BY 'edited-by-hand-0123456789'")
     rotated = stack.ticketctl("up", "--no-init", "--json", "mysql")
     assert rotated.code == 0, rotated.err
     assert {s["service"]: s["action"] for s in rotated.json()["services"]} == {"mysql": "recreated"}

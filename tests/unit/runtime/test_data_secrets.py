@@ -15,7 +15,9 @@ from ticketctl.render.compose import render
 from ticketctl.runtime.data_secrets import SECRETS_LABEL, SecretsMismatchError, assess, secrets_label
 from ticketctl.stack.model import build_stack
 
-NAMES = ("MYSQL_ROOT_PASSWORD", "EVENTS_DB_PASSWORD", "INVENTORY_DB_PASSWORD", "BOOKINGS_DB_PASSWORD")
+# MySQL's root account is made from the environment once, on the first start; the application users are made
+# (and, with migrate --sync-users, given their passwords again) by ticketctl itself.
+NAMES = ("MYSQL_ROOT_PASSWORD",)
 
 
 def _stack_up(make_settings: Any, runtime: Any) -> Any:
@@ -45,9 +47,7 @@ def test_a_lost_env_is_refused_before_anything_is_written_or_recreated(
     fake_api.calls.clear()
     with pytest.raises(SecretsMismatchError) as refused:
         up(settings, runtime, environ={})
-    assert "unit_mysql-data (MYSQL_ROOT_PASSWORD, EVENTS_DB_PASSWORD and 2 more would be generated anew)" in str(
-        refused.value
-    )
+    assert "unit_mysql-data (MYSQL_ROOT_PASSWORD would be generated anew)" in str(refused.value)
     assert "down --volumes" in (refused.value.hint or "")
     assert not (settings.output_dir / ".env").exists()
     assert (settings.output_dir / "docker-compose.yml").read_text() == compose
@@ -68,15 +68,15 @@ def test_with_mysql_stopped_its_container_then_the_volume_label_decide(
     settings = _stack_up(make_settings, runtime)
     model = build_stack(settings)
     secrets = dict(load_secrets(settings.output_dir, {}))
-    edited = {**secrets, "EVENTS_DB_PASSWORD": "edited-by-hand-0123"}
+    edited = {**secrets, "MYSQL_ROOT_PASSWORD": "edited-by-hand-0123"}
     fake_api.stop("unit-mysql-1")
     found = assess(settings, runtime, model, edited)
     assert [(m.volume, m.secrets, m.evidence) for m in found.mismatches] == [
-        ("unit_mysql-data", ("EVENTS_DB_PASSWORD",), "container")
+        ("unit_mysql-data", ("MYSQL_ROOT_PASSWORD",), "container")
     ]
     fake_api.remove_container("unit-mysql-1")
     found = assess(settings, runtime, model, edited)
-    assert [(m.secrets, m.evidence) for m in found.mismatches] == [(("EVENTS_DB_PASSWORD",), "label")]
+    assert [(m.secrets, m.evidence) for m in found.mismatches] == [(("MYSQL_ROOT_PASSWORD",), "label")]
     assert assess(settings, runtime, model, secrets).agreeing == ("unit_mysql-data",)
 
 
