@@ -1,6 +1,6 @@
 """The mapping file as a new user meets it (issue 14): a key written twice, and the file named once in the settings.
 
-Real OpenSearch, ticketctl as a real process."""
+Each on both engines of the test servers (OpenSearch, Elasticsearch), ticketctl as a real process."""
 
 from __future__ import annotations
 
@@ -45,8 +45,8 @@ def _with_a_key_twice(target: SearchTarget) -> tuple[Path, int, int]:
     return path, occurrences[-1], occurrences[0]
 
 
-def test_a_mapping_key_written_twice_is_refused_with_file_and_line(opensearch: SearchTarget) -> None:
-    path, line, first_line = _with_a_key_twice(opensearch)
+def test_a_mapping_key_written_twice_is_refused_with_file_and_line(search: SearchTarget) -> None:
+    path, line, first_line = _with_a_key_twice(search)
     json.loads(path.read_text())  # valid JSON: Python's json takes it and keeps the last value
     expected = f"twice.json:{line}: mappings.properties.name: set twice in the same object, first on line {first_line}"
     for args in (
@@ -54,17 +54,17 @@ def test_a_mapping_key_written_twice_is_refused_with_file_and_line(opensearch: S
         ("index", "diff", "--mapping", "twice.json"),
         ("index", "create", "--mapping", "twice.json"),
     ):
-        run = _ticketctl(opensearch, *args)
+        run = _ticketctl(search, *args)
         assert run.returncode == ExitCode.CONFIG, (args, run.stdout, run.stderr)
         assert expected in run.stderr, (args, run.stderr)
-    assert opensearch.index_names() == []  # nothing was created with the silently merged mapping
+    assert search.index_names() == []  # nothing was created with the silently merged mapping
 
 
-def test_the_mapping_setting_is_used_by_index_create_and_doctor(opensearch: SearchTarget) -> None:
+def test_the_mapping_setting_is_used_by_index_create_and_doctor(search: SearchTarget) -> None:
     """search.mapping, relative to the settings file, named once: index create and doctor both read it."""
-    project = opensearch.tmp_path / "project"
+    project = search.tmp_path / "project"
     (project / "search").mkdir(parents=True)
-    custom = opensearch.mapping_variant(
+    custom = search.mapping_variant(
         "custom.json", lambda document: document["mappings"]["properties"].update({"venue": {"type": "keyword"}})
     )
     custom.rename(project / "search" / "events.json")
@@ -72,14 +72,14 @@ def test_the_mapping_setting_is_used_by_index_create_and_doctor(opensearch: Sear
     sub = project / "sub"
     sub.mkdir()
 
-    created = _ticketctl(opensearch, "index", "create", cwd=sub)  # from a subfolder: ../ticketctl.yaml is found
+    created = _ticketctl(search, "index", "create", cwd=sub)  # from a subfolder: ../ticketctl.yaml is found
     assert created.returncode == 0, created.stdout + created.stderr
     assert "note: settings from ../ticketctl.yaml" in created.stderr
-    (index,) = opensearch.index_names()
-    live = opensearch.http("GET", f"/{index}/_mapping")[index]["mappings"]["properties"]
+    (index,) = search.index_names()
+    live = search.http("GET", f"/{index}/_mapping")[index]["mappings"]["properties"]
     assert live["venue"] == {"type": "keyword"}
 
-    doctor = _ticketctl(opensearch, "doctor", "search.index", "--json", cwd=project)
+    doctor = _ticketctl(search, "doctor", "search.index", "--json", cwd=project)
     check = {c["name"]: c for c in json.loads(doctor.stdout)["checks"]}["search.index"]
     assert check["status"] == "ok", check
     assert "search/events.json" in check["summary"], check
