@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from ticketctl.clients.search import ServerInfo
     from ticketctl.config.secrets import Secrets
     from ticketctl.config.settings import Settings
+    from ticketctl.events import Event
     from ticketctl.search.changes import Change
     from ticketctl.search.results import IndexEvent
 
@@ -71,7 +72,11 @@ class _EventPrinter:
         self.progress: Progress | None = None
         self.task: TaskID | None = None
 
-    def __call__(self, event: IndexEvent) -> None:
+    def __call__(self, event: Event) -> None:
+        from ticketctl.search.results import IndexEvent
+
+        if not isinstance(event, IndexEvent):
+            return
         if event.kind == "warning":
             print_warning(event.message)
         elif self.quiet:

@@ -24,6 +24,7 @@ from typing import Any
 from ticketctl.config.secrets import Secrets, scrub_known
 from ticketctl.config.settings import Settings
 from ticketctl.errors import ConfigError, ExitCode, TicketctlError
+from ticketctl.parallel import Worker
 
 
 class Status(StrEnum):
@@ -238,9 +239,7 @@ def run_checks(
                 record(_result(check, Outcome.skip(f"skipped: {failed[0]} did not pass"), 0.0))
             else:
                 deadlines[name] = time.monotonic() + timeout
-                threading.Thread(
-                    target=_run_one, args=(check, context, finished), daemon=True, name=f"doctor-{name}"
-                ).start()
+                Worker(_run_one, check, context, finished, name=f"doctor-{name}").start()
 
     start_ready()
     while len(results) < len(selected):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets as random
 
-from ticketctl.clients.redis import RELEASE_LOCK_SCRIPT, connect, describe_error
+from ticketctl.clients.redis import RELEASE_LOCK_SCRIPT, connect, translate
 from ticketctl.doctor.core import Check, CheckContext, Outcome
 
 # Policies that may evict a key with a TTL, i.e. exactly a seat lock.
@@ -31,7 +31,7 @@ def check_ping(context: CheckContext) -> Outcome:
         client.ping()
         version = client.info("server").get("redis_version", "?")
     except Exception as error:
-        raise describe_error(error, context.settings, context.secrets) from error
+        raise translate(error, context.settings, context.secrets) from error
     redis = context.settings.redis
     transport = " over TLS" if redis.tls else ""
     return Outcome.ok(
@@ -53,7 +53,7 @@ def check_lock(context: CheckContext) -> Outcome:
         ttl = client.pttl(key)
         released = client.eval(RELEASE_LOCK_SCRIPT, 1, key, token)
     except Exception as error:
-        raise describe_error(error, context.settings, context.secrets) from error
+        raise translate(error, context.settings, context.secrets) from error
     if released != 1 or ttl <= 0:
         return Outcome.fail(f"lock release returned {released}, TTL {ttl} ms", "check Lua scripting (EVAL) is allowed")
     return Outcome.ok("lock round trip: SET NX PX, refused second holder, compare-and-delete")
@@ -69,7 +69,7 @@ def check_eviction(context: CheckContext) -> Outcome:
                 "cannot read maxmemory-policy (CONFIG is disabled on this server)",
                 "make sure the server's maxmemory-policy is noeviction so seat locks are never evicted",
             )
-        raise describe_error(error, context.settings, context.secrets) from error
+        raise translate(error, context.settings, context.secrets) from error
     policy = config.get("maxmemory-policy", "?")
     maxmemory = int(config.get("maxmemory", "0") or 0)
     if policy in EVICTING_POLICIES and maxmemory > 0:

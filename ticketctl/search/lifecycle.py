@@ -24,6 +24,7 @@ from typing import Any, Literal, TypeVar
 from ticketctl.clients.search import Request, SearchConnection, SearchRequestError, connect
 from ticketctl.config.settings import Settings
 from ticketctl.errors import AbortedError, ConfigError, ExitCode, SearchError, TicketctlError
+from ticketctl.events import EventSink
 from ticketctl.search.changes import Change, diff_specs, is_dynamic_setting, needs_reindex
 from ticketctl.search.checks import check_mapping
 from ticketctl.search.lock import IndexLock
@@ -35,7 +36,6 @@ from ticketctl.search.results import (
     IndexEvent,
     IndexResult,
     MigrateResult,
-    OnEvent,
     PruneResult,
     RollbackResult,
     StatusResult,
@@ -78,7 +78,7 @@ class _Session:
     settings: Settings
     connection: SearchConnection
     mapping: MappingFile | None
-    on_event: OnEvent | None
+    on_event: EventSink | None
     first_request: int = 0
     first_warning: int = 0
 
@@ -114,7 +114,7 @@ def _session(
     mapping_path: Path | None,
     need_mapping: bool,
     dry_run: bool,
-    on_event: OnEvent | None,
+    on_event: EventSink | None,
     connection: SearchConnection | None,
 ) -> Iterator[_Session]:
     mapping = _load_checked_mapping(mapping_path) if need_mapping else None
@@ -249,7 +249,7 @@ def create_index(
     *,
     mapping_path: Path | None = None,
     dry_run: bool = False,
-    on_event: OnEvent | None = None,
+    on_event: EventSink | None = None,
     connection: SearchConnection | None = None,
 ) -> IndexResult:
     """Create ``<alias>_v1`` with the file's spec and the alias as its write index, in one request.
@@ -326,7 +326,7 @@ def index_status(
     *,
     mapping_path: Path | None = None,
     dry_run: bool = False,
-    on_event: OnEvent | None = None,
+    on_event: EventSink | None = None,
     connection: SearchConnection | None = None,
 ) -> StatusResult:
     """Where the alias points, health, documents, and whether the live spec matches the file."""
@@ -374,7 +374,7 @@ def diff(
     *,
     mapping_path: Path | None = None,
     dry_run: bool = False,
-    on_event: OnEvent | None = None,
+    on_event: EventSink | None = None,
     connection: SearchConnection | None = None,
 ) -> DiffResult:
     """The normalised differences between the live index and the file, each in place or needs reindex."""
@@ -411,7 +411,7 @@ def migrate_index(
     keep: int | None = None,
     confirm: Confirm | None = None,
     dry_run: bool = False,
-    on_event: OnEvent | None = None,
+    on_event: EventSink | None = None,
     connection: SearchConnection | None = None,
 ) -> MigrateResult:
     """Bring the live index to the file's spec.
@@ -597,7 +597,7 @@ def rollback(
     to: int | str | None = None,
     confirm: Confirm | None = None,
     dry_run: bool = False,
-    on_event: OnEvent | None = None,
+    on_event: EventSink | None = None,
     connection: SearchConnection | None = None,
 ) -> RollbackResult:
     """Point the alias back at an earlier version (default: the newest one older than the current).
@@ -706,7 +706,7 @@ def prune(
     keep: int = 1,
     confirm: Confirm | None = None,
     dry_run: bool = False,
-    on_event: OnEvent | None = None,
+    on_event: EventSink | None = None,
     connection: SearchConnection | None = None,
 ) -> PruneResult:
     """Delete unaliased versions except the newest ``keep``; never the alias's index. Needs ``confirm``."""
@@ -776,7 +776,7 @@ def adopt(
     mapping_path: Path | None = None,
     confirm: Confirm | None = None,
     dry_run: bool = False,
-    on_event: OnEvent | None = None,
+    on_event: EventSink | None = None,
     connection: SearchConnection | None = None,
 ) -> MigrateResult:
     """Replace a concrete index named like the alias (e.g. made by the seed's curl) by ``<alias>_v1`` + the alias.

@@ -20,9 +20,10 @@ from typing import Any
 
 from ticketctl.clients.search import Request, SearchConnection, SearchRequestError
 from ticketctl.errors import SearchError
+from ticketctl.events import EventSink, ignore
 from ticketctl.search.components import REINDEX, find_missing_component, loaded_modules
 from ticketctl.search.lock import IndexLock
-from ticketctl.search.results import IndexEvent, OnEvent
+from ticketctl.search.results import IndexEvent
 from ticketctl.search.spec import MappingFile, flatten_settings
 from ticketctl.search.state import count_documents
 
@@ -137,12 +138,12 @@ def copy_documents(
     plan: CopyPlan,
     *,
     lock: IndexLock,
-    on_event: OnEvent | None = None,
+    on_event: EventSink | None = None,
     poll_interval: float = 0.5,
     sleep: Callable[[float], None] = time.sleep,
 ) -> int:
     """Run the reindex task (source already blocked) and verify the count; returns the documents copied."""
-    emit = on_event or (lambda event: None)
+    emit = on_event or ignore
     connection.send(plan.refresh_source)
     expected = count_documents(connection, plan.source)
     emit(IndexEvent("step", f"copying {expected} documents from {plan.source} to {plan.dest}"))
@@ -179,7 +180,7 @@ def _wait_for_task(
     task_id: str,
     expected: int,
     lock: IndexLock,
-    emit: OnEvent,
+    emit: EventSink,
     poll_interval: float,
     sleep: Callable[[float], None],
 ) -> dict[str, Any]:
