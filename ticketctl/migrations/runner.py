@@ -150,28 +150,9 @@ def status(
     return StatusReport(tuple(results))
 
 
-def plan(
-    settings: Settings,
-    secrets: Mapping[str, str],
-    *,
-    databases: Sequence[str] | None = None,
-    target: int | None = None,
-    allow_out_of_order: bool = False,
-    schemas_dir: Path | None = None,
-) -> StatusReport:
-    """The statements ``migrate`` would run; same report as :func:`status`, whose steps carry the statements.
-
-    ``StatusReport.as_dict(statements=True)`` lists each statement with its
-    ``file:line`` and whether it commits implicitly.
-    """
-    return status(
-        settings,
-        secrets,
-        databases=databases,
-        target=target,
-        allow_out_of_order=allow_out_of_order,
-        schemas_dir=schemas_dir,
-    )
+# ``plan`` is ``status``: the steps of its report carry the statements ``migrate`` would run, and
+# ``StatusReport.as_dict(statements=True)`` lists each with its ``file:line`` and whether it commits implicitly.
+plan = status
 
 
 def repair(

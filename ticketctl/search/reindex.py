@@ -175,6 +175,40 @@ def copy_documents(
     return copied
 
 
+def copy_and_swap(
+    connection: SearchConnection,
+    plan: CopyPlan,
+    swap: Request,
+    mapping_file: MappingFile,
+    *,
+    lock: IndexLock,
+    on_event: EventSink | None,
+    alias: str | None = None,
+) -> int:
+    """Create the new version, copy every document into it with the source write-blocked, then send ``swap``.
+
+    The swap (one ``_aliases`` request) is sent only once the copy is counted
+    complete, while the source is still blocked. With ``alias``, the steps are
+    announced as events. Returns the documents copied.
+    """
+    emit = on_event or ignore
+    if alias is not None:
+        emit(IndexEvent("step", f"creating {plan.dest}"))
+    send_create(connection, plan.create, mapping_file)
+    with write_blocked(connection, plan):
+        documents = copy_documents(connection, plan, lock=lock, on_event=on_event)
+        if alias is not None:
+            emit(IndexEvent("step", f"swapping alias {alias}: {plan.source} → {plan.dest}"))
+        connection.send(swap)
+    return documents
+
+
+def plan_copy_and_swap(connection: SearchConnection, plan: CopyPlan, swap: Request) -> None:
+    """Record what :func:`copy_and_swap` would send (a dry run)."""
+    for request in (*plan.requests, swap):
+        connection.plan(request)
+
+
 def _wait_for_task(
     connection: SearchConnection,
     task_id: str,
