@@ -19,12 +19,14 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from ticketctl.config.secrets import Secrets, scrub_known
 from ticketctl.config.settings import Settings
 from ticketctl.errors import ConfigError, ExitCode, TicketctlError
 from ticketctl.parallel import Worker
+
+_Shared = TypeVar("_Shared")
 
 
 class Status(StrEnum):
@@ -70,13 +72,13 @@ class CheckContext:
         self._lock = threading.Lock()
         self._cache: dict[str, Any] = {}
 
-    def shared(self, key: str, factory: Callable[[], Any]) -> Any:
+    def shared(self, key: str, factory: Callable[[], _Shared]) -> _Shared:
         """Create a client once per run (e.g. the Docker client), shared by the checks."""
         with self._lock:
             if key not in self._cache:
                 self._cache[key] = _Pending()
             entry = self._cache[key]
-        return entry.get(factory)
+        return cast(_Shared, entry.get(factory))
 
 
 class _Pending:

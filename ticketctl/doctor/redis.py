@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import secrets as random
+from typing import TYPE_CHECKING
 
 from ticketctl.clients.redis import RELEASE_LOCK_SCRIPT, connect, translate
 from ticketctl.doctor.core import Check, CheckContext, Outcome
+
+if TYPE_CHECKING:
+    import redis
 
 # Policies that may evict a key with a TTL, i.e. exactly a seat lock.
 EVICTING_POLICIES = frozenset(
@@ -21,7 +25,7 @@ EVICTING_POLICIES = frozenset(
 )
 
 
-def _client(context: CheckContext):  # type: ignore[no-untyped-def]
+def _client(context: CheckContext) -> redis.Redis:
     return context.shared("redis", lambda: connect(context.settings, context.secrets, timeout=context.timeout))
 
 

@@ -31,10 +31,6 @@ class IndexEvent(Event):
 Confirm = Callable[[str], bool]
 
 
-def _requests(sent: list[SentRequest]) -> list[dict[str, Any]]:
-    return [record.as_dict() for record in sent]
-
-
 @dataclass(frozen=True)
 class _Base:
     alias: str
