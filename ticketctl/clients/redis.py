@@ -13,6 +13,8 @@ from ticketctl.errors import RedisError
 if TYPE_CHECKING:
     import redis
 
+    Client = redis.Redis
+
 PASSWORD_SECRET = "REDIS_PASSWORD"
 _TLS_FIXES = tls.Fixes(
     host="set redis.host to a host name that the server's certificate lists",
@@ -29,7 +31,7 @@ return 0
 """
 
 
-def connect(settings: Settings, secrets: Secrets, *, timeout: float = 2.0) -> redis.Redis:
+def connect(settings: Settings, secrets: Secrets, *, timeout: float = 2.0) -> Client:
     """A client for the stack's Redis; the first command proves the connection."""
     import redis as redis_module
     from redis.backoff import NoBackoff

@@ -9,7 +9,7 @@ from ticketctl.clients.redis import RELEASE_LOCK_SCRIPT, connect, translate
 from ticketctl.doctor.core import Check, CheckContext, Outcome
 
 if TYPE_CHECKING:
-    import redis
+    from ticketctl.clients.redis import Client
 
 # Policies that may evict a key with a TTL, i.e. exactly a seat lock.
 EVICTING_POLICIES = frozenset(
@@ -25,7 +25,7 @@ EVICTING_POLICIES = frozenset(
 )
 
 
-def _client(context: CheckContext) -> redis.Redis:
+def _client(context: CheckContext) -> Client:
     return context.shared("redis", lambda: connect(context.settings, context.secrets, timeout=context.timeout))
 
 
