@@ -23,12 +23,20 @@ from ticketctl.config.settings import Settings
 from ticketctl.errors import ConfigError
 from ticketctl.events import EventSink, Notice, StepEvent, serialised
 from ticketctl.parallel import fan_out
-from ticketctl.runtime.converge import ConvergeResult, ConvergeRun, stop_and_remove
+from ticketctl.runtime.converge import ConvergeOptions, ConvergeResult, ConvergeRun, stop_and_remove
+from ticketctl.runtime.data_secrets import LoginProbe
 from ticketctl.runtime.docker import Container, DockerRuntime
 from ticketctl.runtime.events import ResourceEvent
 from ticketctl.runtime.lock import project_lock
 from ticketctl.runtime.ports import PortConflict, find_conflicts, port_needs
-from ticketctl.runtime.translate import DEPENDS_ON_LABEL, MINIMUM_API, config_hash, container_name, volume_name
+from ticketctl.runtime.translate import (
+    DEPENDS_ON_LABEL,
+    MINIMUM_API,
+    config_hash,
+    container_name,
+    volume_name,
+    writes_start_interval,
+)
 from ticketctl.stack.model import build_stack
 
 if TYPE_CHECKING:
@@ -155,6 +163,7 @@ def up(
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     environ: Mapping[str, str] | None = None,
     on_event: EventSink | None = None,
+    mysql_login: LoginProbe,
 ) -> UpReport:
     """Bring the project's stack up from the rendered files and converge it; see the module doc.
 
@@ -189,19 +198,18 @@ def up(
             if plan is not None:
                 warnings.extend(_write_render(plan, emit))
 
+        timeout = settings.wait_timeout if wait_timeout is None else wait_timeout
+        options = ConvergeOptions(force_recreate, keep_on_failure, wait, timeout, service_timeout)
         run = ConvergeRun(
-            settings=settings,
-            runtime=runtime,
-            compose=compose,
-            selected=selected,
-            active=active,
-            emit=emit,
-            force_recreate=force_recreate,
-            keep_on_failure=keep_on_failure,
-            wait=wait,
-            wait_timeout=settings.wait_timeout if wait_timeout is None else wait_timeout,
-            service_timeout=service_timeout,
+            settings,
+            runtime,
+            compose,
+            selected,
+            active,
+            emit,
+            options,
             secrets=secrets,
+            login=mysql_login,
             generated=tuple(name for name in (plan.generated_secrets if plan else ()) if not env.get(name)),
             before_changes=write_rendered_files,
         )
@@ -415,7 +423,7 @@ def _plan_files(
     plan = None
     if render:
         emit(StepEvent("render", "started"))
-        plan = plan_render(settings, engine_api=runtime.api_version)
+        plan = plan_render(settings, start_interval=writes_start_interval(settings, runtime.api_version))
     compose = load_compose_file(
         settings.output_dir / COMPOSE_FILENAME, environ, pending=plan.contents() if plan is not None else None
     )

@@ -23,6 +23,7 @@ INFRA = ["unit-mysql-1", "unit-redis-1", "unit-elasticsearch-1"]
 
 def _up(settings: Any, runtime: Any, **options: Any) -> Any:
     options.setdefault("environ", {})
+    options.setdefault("mysql_login", lambda *login: None)  # no MySQL behind the in-memory Engine
     return up(settings, runtime, **options)
 
 

@@ -63,8 +63,10 @@ def render_command(
             f"unknown target {target!r}; use compose, kubernetes or mermaid", param_hint="--target"
         )
     from ticketctl.render.compose import render
+    from ticketctl.runtime.translate import writes_start_interval
 
-    result = render(settings, engine_api=engine_api(settings), check_new_secrets=new_secrets_check(settings))
+    start_interval = writes_start_interval(settings, engine_api(settings))
+    result = render(settings, start_interval=start_interval, check_new_secrets=new_secrets_check(settings))
     secrets_note = f"generated {', '.join(result.generated_secrets)}" if result.generated_secrets else "secrets kept"
     title = f"Rendered project {settings.project!r} into {result.output_dir}"
     _print_result(result, title, {".env": f" (mode 0600; {secrets_note})"}, json_output)
@@ -86,11 +88,12 @@ def new_secrets_check(settings: Settings) -> NewSecretsCheck:
     def check(values: Mapping[str, str], generated: tuple[str, ...]) -> None:
         if not settings.docker_enabled:
             return
+        from ticketctl.clients.mysql import login_probe
         from ticketctl.runtime.data_secrets import check_new_secrets
 
         new = tuple(name for name in generated if not os.environ.get(name))
         in_effect = {**values, **{name: os.environ[name] for name in values if os.environ.get(name)}}
-        check_new_secrets(settings, in_effect, new, _engine_or_none)
+        check_new_secrets(settings, in_effect, new, _engine_or_none, login_probe(settings))
 
     return check
 

@@ -100,6 +100,7 @@ def up_command(
     volumes are kept). Ports are checked before anything is created; a failed
     run removes the containers it created.
     """
+    from ticketctl.clients.mysql import login_probe
     from ticketctl.project import up
     from ticketctl.runtime.converge import ServiceFailedError
 
@@ -125,6 +126,7 @@ def up_command(
                 initialise=initialiser(migrate=not no_init),
                 lock_timeout=lock_timeout,
                 on_event=view,
+                mysql_login=login_probe(settings),
             )
     except ServiceFailedError as error:
         _print_failure(error)

@@ -129,31 +129,21 @@ def plan_secrets(existing: EnvFile | None) -> tuple[dict[str, str], tuple[str, .
     return values, tuple(generated)
 
 
-def writes_start_interval(settings: Settings, engine_api: str | None) -> bool:
-    """Whether docker-compose.yml gets ``healthcheck.start_interval``: the setting, or when it is ``auto``,
-    whether the Engine at hand has it (``docker compose up`` refuses the field on Engines before 25;
-    without an Engine to ask, it is left out)."""
-    from ticketctl.runtime.translate import MINIMUM_API, api_version_at_least
-
-    if settings.docker_start_interval != "auto":
-        return bool(settings.docker_start_interval)
-    return engine_api is not None and api_version_at_least(engine_api, MINIMUM_API["healthcheck.start_interval"])
-
-
 def render_stack(
     settings: Settings,
     secret_values: Mapping[str, str],
     stack: Stack | None = None,
     *,
-    engine_api: str | None = None,
+    start_interval: bool = False,
 ) -> list[RenderedFile]:
-    """Every file of the compose target, as strings, for the Engine of API ``engine_api`` (None: unknown).
-    Pure: reads templates, writes nothing."""
+    """Every file of the compose target, as strings; ``healthcheck.start_interval`` only when asked, since
+    ``docker compose up`` refuses it on Engines before 25 (the caller knows the Engine). Pure: reads
+    templates, writes nothing."""
     stack = stack or build_stack(settings)
     environment = make_environment(template_search_path(settings))
     title = _search_title(settings)
     databases = _database_context(settings)
-    compose = compose_context(stack, title, start_interval=writes_start_interval(settings, engine_api))
+    compose = compose_context(stack, title, start_interval=start_interval)
     compose["databases"] = databases
     common = {"version": __version__, "project": settings.project}
     secrets_context = [
@@ -203,13 +193,13 @@ class RenderPlan:
         return resolve_secrets(parse_env_text(self.contents()[self.env_path], self.env_path), environ)
 
 
-def plan_render(settings: Settings, *, output_dir: Path | None = None, engine_api: str | None = None) -> RenderPlan:
-    """What :func:`render` would write, for the Engine of API ``engine_api`` (None: no Engine answers; see
-    :func:`writes_start_interval`). Reads the templates and an existing ``.env``; writes nothing."""
+def plan_render(settings: Settings, *, output_dir: Path | None = None, start_interval: bool = False) -> RenderPlan:
+    """What :func:`render` would write (``start_interval``: see :func:`render_stack`). Reads the templates and an
+    existing ``.env``; writes nothing."""
     out = output_dir or settings.output_dir
     existing = read_env_file(out / ENV_FILENAME)
     secret_values, generated = plan_secrets(existing)
-    files = render_stack(settings, secret_values, engine_api=engine_api)
+    files = render_stack(settings, secret_values, start_interval=start_interval)
     if existing is not None:
         files = [
             replace(rendered, content=_with_missing_secrets(existing, rendered, generated))
@@ -250,7 +240,7 @@ def render(
     settings: Settings,
     *,
     output_dir: Path | None = None,
-    engine_api: str | None = None,
+    start_interval: bool = False,
     check_new_secrets: NewSecretsCheck | None = None,
 ) -> RenderResult:
     """Render the compose target into ``output_dir`` (default: ``settings.output_dir``).
@@ -259,7 +249,7 @@ def render(
     appended. A second render with the same settings changes no byte.
     ``check_new_secrets`` may refuse generated secrets before anything is written.
     """
-    plan = plan_render(settings, output_dir=output_dir, engine_api=engine_api)
+    plan = plan_render(settings, output_dir=output_dir, start_interval=start_interval)
     if check_new_secrets is not None and plan.generated_secrets:
         check_new_secrets(plan.secret_values, plan.generated_secrets)
     return write_render(plan)

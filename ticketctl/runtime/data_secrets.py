@@ -24,20 +24,21 @@ A secret that ``render`` is about to generate can never match data that exists.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from ticketctl.config.settings import Settings
-from ticketctl.errors import ConfigError, TicketctlError
+from ticketctl.errors import ConfigError
 from ticketctl.runtime.docker import Container, DockerRuntime, Volume
 from ticketctl.runtime.translate import volume_name
 from ticketctl.stack.model import Stack, build_stack
 
 SECRETS_LABEL = "io.ticketctl.data-secrets"
-ROOT_PASSWORD = "MYSQL_ROOT_PASSWORD"
-PROBE_TIMEOUT = 3.0
+
+# ``login(host, port, secret, password)``: True when MySQL accepts the account whose password is ``secret``,
+# False when it refuses it, None when it cannot tell (ticketctl.clients.mysql.login_probe).
+LoginProbe = Callable[[str, int, str, str], bool | None]
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,7 @@ def assess(
     model: Stack,
     secrets: Mapping[str, str],
     *,
+    login: LoginProbe,
     generated: Sequence[str] = (),
     containers: Sequence[Container] | None = None,
 ) -> Assessment:
@@ -126,7 +128,9 @@ def assess(
             continue
         new = tuple(name for name in binding.secrets if name in generated)
         container = next((c for c in existing if c.service == binding.service), None)
-        verdict = Mismatch(volume.name, new, "new") if new else _judge(settings, binding, volume, container, secrets)
+        verdict = (
+            Mismatch(volume.name, new, "new") if new else _judge(settings, binding, volume, container, secrets, login)
+        )
         if isinstance(verdict, Mismatch):
             mismatches.append(verdict)
         else:
@@ -139,6 +143,7 @@ def check_new_secrets(
     secrets: Mapping[str, str],
     generated: Sequence[str],
     connect: Callable[[], DockerRuntime | None],
+    login: LoginProbe,
 ) -> None:
     """Before ``render`` writes ``generated`` secrets: refuse when the project has data created with others.
 
@@ -151,20 +156,20 @@ def check_new_secrets(
         return
     runtime = connect()
     if runtime is not None:
-        mismatches = assess(settings, runtime, model, secrets, generated=generated).mismatches
+        mismatches = assess(settings, runtime, model, secrets, login=login, generated=generated).mismatches
         if mismatches:
             raise SecretsMismatchError(settings, mismatches)
 
 
 def login_mismatch(
-    settings: Settings, model: Stack, container: Container, secrets: Mapping[str, str]
+    settings: Settings, model: Stack, container: Container, secrets: Mapping[str, str], login: LoginProbe
 ) -> Mismatch | None:
     """For a volume nothing told about (see :class:`Assessment`), once its service runs: a mismatch when MySQL
     refuses a login with the secrets in effect; None while it cannot tell or when it accepts them."""
     for binding in bindings(model):
         if binding.service != container.service:
             continue
-        refused = _refused_logins(settings, container, binding.secrets, secrets)
+        refused = _refused_logins(container, binding.secrets, secrets, login)
         if refused:
             return Mismatch(volume_name(settings.project, binding.volume), refused, "login")
     return None
@@ -191,7 +196,12 @@ class SecretsMismatchError(ConfigError):
 
 
 def _judge(
-    settings: Settings, binding: Binding, volume: Volume, container: Container | None, secrets: Mapping[str, str]
+    settings: Settings,
+    binding: Binding,
+    volume: Volume,
+    container: Container | None,
+    secrets: Mapping[str, str],
+    login: LoginProbe,
 ) -> Mismatch | bool:
     """A mismatch, True when the volume agrees with ``secrets``, False when nothing tells."""
     if container is not None and container.state != "created":  # one that never started proves nothing
@@ -199,7 +209,7 @@ def _judge(
         if not differing:
             return True
         if container.state == "running":
-            refused = _refused_logins(settings, container, binding.secrets, secrets)
+            refused = _refused_logins(container, binding.secrets, secrets, login)
             if refused is not None:
                 return Mismatch(volume.name, refused, "login") if refused else True
         return Mismatch(volume.name, differing, "container")
@@ -224,40 +234,21 @@ def _digest(project: str, volume: str, name: str, value: str) -> str:
 
 
 def _refused_logins(
-    settings: Settings, container: Container, names: Sequence[str], secrets: Mapping[str, str]
+    container: Container, names: Sequence[str], secrets: Mapping[str, str], login: LoginProbe
 ) -> tuple[str, ...] | None:
     """The secrets MySQL refuses a login with, on the container's published port; None when it cannot tell."""
-    from ticketctl.clients.mysql import ER_ACCESS_DENIED, Credentials, ServerError, connect
-
     port = next((p for p in container.ports if p.container_port == 3306), None)
     if port is None:
         return None
     host = "127.0.0.1" if port.host_ip in ("0.0.0.0", "::", "") else port.host_ip
-    mysql = dataclasses.replace(
-        settings.mysql,
-        host=host,
-        port=port.host_port,
-        connect_timeout=PROBE_TIMEOUT,
-        ssl_ca=None,
-        ssl_cert=None,
-        ssl_key=None,
-    )
-    users = {database.password_env: database.user for database in settings.mysql.databases}
-    users[ROOT_PASSWORD] = settings.mysql.root_user
     refused = []
     for name in names:
-        if name not in users:
-            continue
         if not secrets.get(name):  # not in .env nor the environment: no login can work
             refused.append(name)
             continue
-        try:
-            with connect(mysql, Credentials(users[name], secrets[name], name)):
-                pass
-        except ServerError as error:
-            if error.errno != ER_ACCESS_DENIED:
-                return None
-            refused.append(name)
-        except TicketctlError:
+        accepted = login(host, port.host_port, name, secrets[name])
+        if accepted is None:
             return None
+        if not accepted:
+            refused.append(name)
     return tuple(refused)

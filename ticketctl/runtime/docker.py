@@ -43,6 +43,24 @@ from ticketctl.stack.types import PortBinding
 START_DOCKER_HINT = "start Docker: `sudo dockerd &` (Linux) or Docker Desktop; if it runs elsewhere, check DOCKER_HOST"
 
 
+def tls_from_environment(environ: Mapping[str, str]) -> Any:
+    """The TLS settings of ``DOCKER_HOST`` from ``DOCKER_TLS_VERIFY`` and ``DOCKER_CERT_PATH``, as the Docker CLI
+    reads them (None without TLS)."""
+    from docker.utils import kwargs_from_env
+
+    try:
+        return kwargs_from_env(environment=dict(environ)).get("tls")
+    except docker.errors.DockerException as error:
+        raise DockerError(f"DOCKER_HOST/DOCKER_CERT_PATH: {error}", hint="check DOCKER_CERT_PATH") from None
+
+
+def tls_config(client_cert: tuple[str, str] | None, ca_cert: str | None, *, verify: bool | str | None) -> Any:
+    """The SDK's TLS settings of a Docker context's certificates (``verify``: as ``docker.tls.TLSConfig``)."""
+    from docker.tls import TLSConfig
+
+    return TLSConfig(client_cert=client_cert, ca_cert=ca_cert, verify=verify)
+
+
 # --------------------------------------------------------------------------- error translation
 
 

@@ -57,14 +57,9 @@ def resolve_endpoint(environ: Mapping[str, str] | None = None) -> Endpoint:
     """The Engine endpoint as the Docker CLI would choose it."""
     environ = os.environ if environ is None else environ
     if environ.get("DOCKER_HOST"):
-        import docker.errors
-        from docker.utils import kwargs_from_env
+        from ticketctl.runtime.docker import tls_from_environment  # the SDK reads DOCKER_TLS_VERIFY, _CERT_PATH
 
-        try:
-            params = kwargs_from_env(environment=dict(environ))
-        except docker.errors.DockerException as error:
-            raise DockerError(f"DOCKER_HOST/DOCKER_CERT_PATH: {error}", hint="check DOCKER_CERT_PATH") from None
-        return Endpoint(environ["DOCKER_HOST"], "DOCKER_HOST", params.get("tls"))
+        return Endpoint(environ["DOCKER_HOST"], "DOCKER_HOST", tls_from_environment(environ))
     config_dir = docker_config_dir(environ)
     name = environ.get("DOCKER_CONTEXT") or _current_context(config_dir)
     if name and name != "default":
@@ -97,11 +92,11 @@ def _context_endpoint(config_dir: Path, name: str) -> Endpoint:
     tls_dir = config_dir / "contexts" / "tls" / digest / "docker"
     tls = None
     if tls_dir.is_dir():
-        from docker.tls import TLSConfig
+        from ticketctl.runtime.docker import tls_config
 
         cert = (str(tls_dir / "cert.pem"), str(tls_dir / "key.pem")) if (tls_dir / "cert.pem").is_file() else None
         ca = str(tls_dir / "ca.pem") if (tls_dir / "ca.pem").is_file() else None
-        tls = TLSConfig(client_cert=cert, ca_cert=ca, verify=not endpoint.get("SkipTLSVerify", False) and ca)
+        tls = tls_config(cert, ca, verify=not endpoint.get("SkipTLSVerify", False) and ca)
     return Endpoint(host, f"context {name}", tls)
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from ticketctl import __version__
 from ticketctl.compose.file import ComposeFile, ServiceSpec
+from ticketctl.config.settings import Settings
 
 # The Compose version we present ourselves as in com.docker.compose.version.
 COMPOSE_VERSION = "2.40.3"
@@ -84,6 +85,15 @@ class EngineFeatures:
         if health is not None and health.start_interval is not None and not self.healthcheck_start_interval:
             return ["healthcheck.start_interval"]
         return []
+
+
+def writes_start_interval(settings: Settings, engine_api: str | None) -> bool:
+    """Whether docker-compose.yml gets ``healthcheck.start_interval``: the setting, or when it is ``auto``,
+    whether the Engine of API ``engine_api`` has it (``docker compose up`` refuses the field on Engines
+    before 25; without an Engine to ask, it is left out)."""
+    if settings.docker_start_interval != "auto":
+        return bool(settings.docker_start_interval)
+    return engine_api is not None and api_version_at_least(engine_api, MINIMUM_API["healthcheck.start_interval"])
 
 
 def api_version_at_least(version: str, minimum: str) -> bool:

@@ -22,6 +22,7 @@ from ticketctl.runtime.translate import (
     network_name,
     volume_labels,
     volume_name,
+    writes_start_interval,
 )
 from ticketctl.stack.types import Dependency, Healthcheck, PortBinding, VolumeMount
 
@@ -72,6 +73,23 @@ def test_start_interval_is_sent_only_to_api_1_44_and_newer() -> None:
     assert EngineFeatures("1.44").dropped(SERVICE) == []
     effective = EngineFeatures("1.41").effective(SERVICE)
     assert effective.healthcheck is not None and effective.healthcheck.start_interval is None
+
+
+@pytest.mark.parametrize(
+    ("setting", "engine_api", "expected"),
+    [
+        ("auto", "1.44", True),
+        ("auto", "1.43", False),
+        ("auto", None, False),
+        ("true", None, True),
+        ("false", "1.45", False),
+    ],
+)
+def test_the_compose_file_has_start_interval_per_setting_or_engine(
+    make_settings: Any, setting: str, engine_api: str | None, expected: bool
+) -> None:
+    settings = make_settings(**{"docker.start_interval": setting})
+    assert writes_start_interval(settings, engine_api) is expected
 
 
 def test_create_body_translates_every_field() -> None:
@@ -184,7 +202,7 @@ def _rendered_hashes(make_settings: Any, engine_api: str = "1.44", **values: Any
     settings = make_settings(**values)
     settings.output_dir.mkdir(parents=True, exist_ok=True)
     write_env(settings.output_dir, FAKE_SECRETS)
-    render(settings, engine_api=engine_api)
+    render(settings, start_interval=writes_start_interval(settings, engine_api))
     compose = load_compose_file(settings.output_dir / "docker-compose.yml", environ={})
     features = EngineFeatures(engine_api)
     return {service.name: config_hash(features.effective(service), IMAGE_ID) for service in compose.services}
