@@ -856,6 +856,14 @@ def main(argv: list[str] | None = None) -> int:
     project_names = [project_name(cfg.prefix, tool) for tool in STACK_TOOLS]
     for project in project_names:  # leftovers of a killed run
         stacks.remove_project(env.engine, project)
+    wanted = set().union(*(stacks.Ports.block(cfg.port_base + 100 * i).host_ports() for i in range(len(STACK_TOOLS))))
+    held = stacks.port_holders(env.engine, wanted, set(project_names))
+    if held:
+        taken = ", ".join(f"{port} by {name}" for port, name in sorted(held.items()))
+        raise SystemExit(
+            f"bench: ports of --port-base {cfg.port_base} are taken ({taken}): "
+            "remove those containers or pick another --port-base"
+        )
     failure: BaseException | None = None
     try:
         prepare_stacks(cfg, results, env)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -20,9 +21,23 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 PREFIX = "tkbq"  # projects tkbq-tc, tkbq-dc1, tkbq-dc2; databases tkbq_*; users tkbq_*
-# 62500-62799: clear of bench/run's default 62000-62299, of the e2e tests' 30000-32699 and of Linux's
-# ephemeral range (32768-60999), where a closing client connection can hold a port for a minute.
-PORT_BASE = 62500
+# 62500-62799 first: clear of bench/run's default 62000-62299, of the e2e tests' 30000-32699 and of Linux's
+# ephemeral range (32768-60999), where a closing client connection can hold a port for a minute. When
+# something else holds one of those ports (another run's stack), the next block of 300 that is free.
+PORT_BASES = (62500, 64100, 64400, 64700)
+
+
+def _free_port_base() -> int:
+    """The first candidate whose three blocks of ports nothing listens on (the bench refuses taken ports)."""
+    for base in PORT_BASES:
+        try:
+            for port in range(base, base + 300):
+                with socket.socket() as probe:
+                    probe.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return base
+    pytest.fail(f"no free block of 300 ports at {PORT_BASES}", pytrace=False)
 
 
 def _missing(what: str) -> None:
@@ -44,7 +59,16 @@ def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.Comp
     env = {key: value for key, value in os.environ.items() if not key.startswith("TICKETCTL_BENCH_")}
     env["TICKETCTL_BENCH_PYTHON"] = sys.executable  # the virtualenv running the tests
     done = subprocess.run(
-        [str(REPO / "bench" / "run"), "--quick", "--out", str(out), "--prefix", PREFIX, "--port-base", str(PORT_BASE)],
+        [
+            str(REPO / "bench" / "run"),
+            "--quick",
+            "--out",
+            str(out),
+            "--prefix",
+            PREFIX,
+            "--port-base",
+            str(_free_port_base()),
+        ],
         cwd=REPO,
         env=env,
         capture_output=True,
