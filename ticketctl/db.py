@@ -218,8 +218,14 @@ def connect(
     *,
     database: str | None = None,
     autocommit: bool = True,
+    local_infile: bool = False,
 ) -> Session:
-    """Open a session as ``credentials`` (on ``database`` when given) with the pinned settings."""
+    """Open a session as ``credentials`` (on ``database`` when given) with the pinned settings.
+
+    ``local_infile`` lets the session send files with ``LOAD DATA LOCAL INFILE``
+    (the bulk loader of ``seed``); the server names the file it asks for, so only a
+    session that runs nothing else should have it.
+    """
     import pymysql
 
     where = f"{credentials.user}@{mysql.host}:{mysql.port}" + (f"/{database}" if database else "")
@@ -234,6 +240,7 @@ def connect(
             charset=SESSION_CHARSET,
             connect_timeout=max(1, round(mysql.connect_timeout)),
             autocommit=autocommit,
+            local_infile=local_infile,
             **tls,
             init_command=(
                 f"SET NAMES {SESSION_CHARSET} COLLATE {SESSION_COLLATION}, "

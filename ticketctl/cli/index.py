@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -95,7 +97,7 @@ class _EventPrinter:
                 transient=False,
             )
             self.progress.start()
-            self.task = self.progress.add_task("reindex", total=event.total)
+            self.task = self.progress.add_task(event.message, total=event.total)
         assert self.task is not None
         self.progress.update(self.task, completed=event.done or 0, total=event.total)
 
@@ -489,3 +491,97 @@ def adopt_command(
         f"Adopted {result.from_index}: {result.documents} documents now in {result.to_index}, "
         f"{result.alias} is an alias of it"
     )
+
+
+@index_app.command("sync")
+def sync_command(
+    ctx: typer.Context,
+    full: bool = typer.Option(
+        False, "--full", help="Copy every event of the database (and delete documents of events it lacks)."
+    ),
+    follow: bool = typer.Option(False, "--follow", "-f", help="Keep applying new outbox rows until Ctrl-C."),
+    batch: int = typer.Option(500, "--batch", min=1, max=10_000, metavar="N", help="Outbox rows per transaction."),
+    interval: float = typer.Option(
+        1.0, "--interval", min=0.05, metavar="SECONDS", help="With --follow: how often to look for new rows."
+    ),
+    url: str = URL_OPTION,
+    alias: str = ALIAS_OPTION,
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Bring the index behind the alias up to date with the events database.
+
+    Without --full: apply the unprocessed rows of outbox_events in id order (the
+    indexer's job), each event's document built from the database, and mark them
+    processed; several syncs may run at once. With --full: copy every event through
+    the bulk API, catch up with the outbox, and check counts and a sample of
+    documents. A row whose payload is unusable is named, left unprocessed, and
+    makes the exit code 14. Ctrl-C stops --follow after the current batch.
+    """
+    import threading
+
+    from ticketctl.search.sync import sync_full, sync_outbox
+
+    settings, secrets = _setup(ctx, url, alias)
+    stop = threading.Event()
+    results: list[Any] = []
+    with _EventPrinter(quiet=json_output) as events, _stop_on_interrupt(stop if follow else None):
+        if full:
+            results.append(sync_full(settings, secrets, on_event=events))
+        if follow or not full:
+            results.append(
+                sync_outbox(
+                    settings, secrets, batch=batch, follow=follow, interval=interval, stop=stop, on_event=events
+                )
+            )
+    skipped = sum(len(result.as_dict()["skipped_rows"]) for result in results)
+    if json_output:
+        print_json(results[0].as_dict() if len(results) == 1 else [result.as_dict() for result in results])
+    else:
+        for result in results:
+            typer.echo(_sync_summary(result))
+    if skipped:
+        raise typer.Exit(int(ExitCode.WARNINGS))
+
+
+def _sync_summary(result: Any) -> str:
+    data = result.as_dict()
+    where = f"{data['alias']} → {data['index']}"
+    if data["mode"] == "full":
+        return (
+            f"Synced {data['events']} events into {where} in {data['seconds']:.1f}s "
+            f"({data['docs_per_second']:,.0f} documents/s); outbox position {data['outbox_position']}, "
+            f"{data['caught_up_rows']} later rows caught up, {data['pruned']['deleted']} documents of missing events "
+            f"deleted; check: {result.copy.check.describe()}; {data['marked_processed']} outbox rows marked processed"
+        )
+    text = (
+        f"Applied {data['rows']} outbox rows to {where} in {data['seconds']:.1f}s: {data['indexed']} indexed, "
+        f"{data['deleted'] + data['absent']} deleted, {data['stale']} already newer"
+    )
+    if data["skipped_rows"]:
+        text += f"; {len(data['skipped_rows'])} unusable rows skipped and left unprocessed (named above)"
+    if data["deferred_rows"]:
+        text += f"; {data['deferred_rows']} rows left to another sync that holds an earlier row of their event"
+    return text
+
+
+@contextmanager
+def _stop_on_interrupt(stop: Any) -> Iterator[None]:
+    """With --follow, the first Ctrl-C asks the sync to stop after its batch; a second one interrupts."""
+    import signal
+    import threading
+
+    if stop is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        print_warning("stopping after the current batch (Ctrl-C again to interrupt)")
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
