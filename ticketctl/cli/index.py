@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from ticketctl.cli.common import JSON_OPTION, console, flag, load, print_json, print_warning
-from ticketctl.errors import ExitCode
+from ticketctl.errors import ConfigError, ExitCode
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
@@ -304,6 +304,19 @@ def migrate_command(
         metavar="N",
         help="After a reindex, delete unaliased versions beyond the newest N (asks first; default: delete nothing).",
     ),
+    source: str = typer.Option(
+        "database",
+        "--source",
+        metavar="SOURCE",
+        help="Where a reindex copies the documents from: database (the events database and its outbox) or index "
+        "(the current version, with _reindex; it is write-blocked meanwhile).",
+    ),
+    rebuild: bool = typer.Option(
+        False, "--rebuild", help="Build a new version and swap the alias even when the spec is unchanged."
+    ),
+    force: bool = typer.Option(
+        False, "--force", help="Swap the alias even when the new version does not match the database."
+    ),
     yes: bool = YES_OPTION,
     url: str = URL_OPTION,
     alias: str = ALIAS_OPTION,
@@ -313,12 +326,18 @@ def migrate_command(
 ) -> None:
     """Apply the file to the live index: in place when possible, else (with --reindex) through a new version.
 
-    A reindex write-blocks the current version, copies every document with _reindex,
-    checks the count, and swaps the alias atomically in one _aliases call; the old
-    version is kept for 'index rollback'. Exit 10 when a change needs --reindex.
+    A reindex from the database (the default) fills the new version from events_db at a
+    noted outbox position, catches up with every outbox row written meanwhile, compares
+    it with the database while the outbox is held still, and swaps the alias in that
+    moment, in one _aliases call: writers and 'index sync --follow' go on throughout.
+    --source index copies the current version with _reindex instead, write-blocked.
+    The old version is kept for 'index rollback'. Exit 10 when a change needs
+    --reindex or the new version does not match the database (the alias stays).
     """
     from ticketctl.search.lifecycle import migrate_index
 
+    if source not in ("database", "index"):
+        raise ConfigError(f"--source: {source!r} is not database or index")
     settings, secrets = _setup(ctx, url, alias)
     with _EventPrinter(quiet=json_output) as events:
         result = migrate_index(
@@ -330,6 +349,9 @@ def migrate_command(
             confirm=_confirm(yes),
             dry_run=dry_run,
             on_event=events,
+            source=source,  # type: ignore[arg-type]
+            rebuild=rebuild,
+            force=force,
         )
     if json_output:
         print_json(result.as_dict())
@@ -340,6 +362,14 @@ def migrate_command(
         typer.echo(f"{result.alias} → {result.to_index} is up to date on {_server(result.server)}: nothing sent")
     elif result.action == "in_place":
         typer.echo(f"Updated {result.to_index} in place ({len(result.changes)} change(s)) in {result.seconds:.2f}s")
+    elif result.copy is not None:
+        copy = result.copy
+        typer.echo(
+            f"Reindexed {result.from_index} → {result.to_index} from the database: {copy['events']} events copied at "
+            f"outbox position {copy['outbox_position']}, {copy['caught_up_rows']} later rows caught up; check: "
+            f"{copy['check']['documents']} documents, {copy['check']['sampled']} compared; alias {result.alias} "
+            f"swapped in {result.seconds:.2f}s"
+        )
     else:
         typer.echo(
             f"Reindexed {result.from_index} → {result.to_index}: {result.documents} documents copied and counted, "

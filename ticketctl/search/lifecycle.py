@@ -51,6 +51,7 @@ from ticketctl.search.spec import (
 from ticketctl.search.state import AliasState, LiveIndex, count_documents, read_state, version_name
 from ticketctl.settings import Settings
 
+ReindexSource = Literal["database", "index"]
 # How long a writing verb waits for the cluster to turn yellow, in units of search.timeout (10 s → 30 s).
 HEALTH_WAIT_TIMEOUTS = 3
 _R = TypeVar("_R", IndexResult, StatusResult, MigrateResult, RollbackResult, PruneResult)
@@ -413,16 +414,23 @@ def migrate_index(
     dry_run: bool = False,
     on_event: OnEvent | None = None,
     connection: SearchConnection | None = None,
+    source: ReindexSource = "database",
+    rebuild: bool = False,
+    force: bool = False,
 ) -> MigrateResult:
     """Bring the live index to the file's spec.
 
     Changes that an open index accepts are applied in place (``_settings``,
     ``_mapping``, ``_meta``). Any other change needs ``reindex=True``: a new
-    version is created, the documents are copied with the source write-blocked,
-    counted, and the alias is swapped in one ``_aliases`` call. The old version
-    is kept; ``keep=N`` then deletes unaliased versions beyond the newest N,
-    after ``confirm``.
+    version is created and filled, and the alias is swapped in one ``_aliases``
+    call. ``source="database"`` fills it from the events database and the outbox
+    (:mod:`ticketctl.search.rebuild`; ``force`` swaps even when it does not match
+    the database); ``source="index"`` copies the current version with ``_reindex``,
+    write-blocked. ``rebuild`` makes a new version even when nothing changed. The
+    old version is kept; ``keep=N`` then deletes unaliased versions beyond the
+    newest N, after ``confirm``.
     """
+    reindex = reindex or rebuild
     started = time.monotonic()
     with _session(
         settings,
@@ -437,16 +445,19 @@ def migrate_index(
         health = _wait_for_yellow(session)
         wanted, replicas = _desired(session, health)
         state, target, changes = _migration_plan(session, wanted, reindex)
-        if not changes:
+        if not changes and not rebuild:
             return MigrateResult(**session.base(), action="up_to_date", from_index=target.name, to_index=target.name)
         with IndexLock(session.connection, session.alias, "migrate") as lock:
             if not dry_run:  # another process may have migrated while we waited for the lock
                 state, target, changes = _migration_plan(session, wanted, reindex)
-            if not changes:
+            if not changes and not rebuild:
                 result = MigrateResult(
                     **session.base(), action="up_to_date", from_index=target.name, to_index=target.name
                 )
-            elif needs_reindex(changes):
+            elif (needs_reindex(changes) or rebuild) and source == "database":
+                copy = _Copy(secrets or {}, force, started)
+                result = _rebuild_into_new_version(session, lock, state, target, wanted, replicas, changes, copy)
+            elif needs_reindex(changes) or rebuild:
                 result = _reindex_into_new_version(session, lock, state, target, wanted, replicas, changes, started)
             else:
                 _apply_in_place(session, target, changes, wanted)
@@ -541,7 +552,9 @@ def _reindex_into_new_version(
     if connection.dry_run:
         for request in (*plan.requests, swap):
             connection.plan(request)
-        return MigrateResult(**session.base(), action="planned", from_index=source.name, to_index=dest, changes=changes)
+        return MigrateResult(
+            **session.base(), action="planned", from_index=source.name, to_index=dest, changes=changes, source="index"
+        )
     session.emit("step", f"creating {dest}")
     send_create(connection, plan.create, session.mapping)
     with write_blocked(connection, plan):
@@ -556,6 +569,80 @@ def _reindex_into_new_version(
         changes=changes,
         documents=documents,
         seconds=time.monotonic() - started,
+        source="index",
+    )
+
+
+@dataclass(frozen=True)
+class _Copy:
+    """What a copy from the database needs beyond the session: the database passwords, --force, the start."""
+
+    secrets: Mapping[str, str]
+    force: bool
+    started: float
+
+
+def _rebuild_into_new_version(
+    session: _Session,
+    lock: IndexLock,
+    state: AliasState,
+    source: LiveIndex,
+    wanted: NormalSpec,
+    replicas: int,
+    changes: list[Change],
+    copy: _Copy,
+) -> MigrateResult:
+    from ticketctl.search.rebuild import rebuild_from_database
+
+    assert session.mapping is not None
+    dest = version_name(session.alias, state.next_version)
+    create = Request(
+        "PUT",
+        f"/{dest}",
+        {"wait_for_active_shards": "1"},
+        creation_body(
+            session.mapping,
+            shards=session.settings.search.shards,
+            replicas=replicas,
+            alias=None,
+            spec_hash=wanted.digest(),
+        ),
+    )
+    swap = _swap_request(session.alias, source.name, dest)
+    if session.connection.dry_run:
+        for request in (create, swap):
+            session.connection.plan(request)
+        return MigrateResult(
+            **session.base(),
+            action="planned",
+            from_index=source.name,
+            to_index=dest,
+            changes=changes,
+            source="database",
+        )
+    report = rebuild_from_database(
+        session.connection,
+        session.settings,
+        copy.secrets,
+        mapping=session.mapping,
+        create=create,
+        swap=swap,
+        old_index=source.name,
+        dest=dest,
+        lock=lock,
+        force=copy.force,
+        on_event=session.on_event,
+    )
+    return MigrateResult(
+        **session.base(),
+        action="reindexed",
+        from_index=source.name,
+        to_index=dest,
+        changes=changes,
+        documents=report.check.documents,
+        seconds=time.monotonic() - copy.started,
+        source="database",
+        copy=report.as_dict(),
     )
 
 
