@@ -124,7 +124,7 @@ def test_a_reindex_is_refused_before_any_write_without_the_reindex_module(elasti
     create_index(settings, {}, mapping_path=mapping)
     two_shards = elasticsearch.settings(**{"search.shards": 2})
     with pytest.raises(SearchError) as caught:
-        migrate_index(two_shards, {}, mapping_path=mapping, reindex=True)
+        migrate_index(two_shards, {}, mapping_path=mapping, reindex=True, source="index")
     assert "lacks the reindex module" in caught.value.message
     assert elasticsearch.index_names() == [f"{elasticsearch.alias}_v1"]
     live = elasticsearch.http("GET", f"/{elasticsearch.alias}_v1/_settings?flat_settings=true")

@@ -142,7 +142,7 @@ def test_dry_run_reindex_prints_the_plan_and_writes_nothing(opensearch: SearchTa
     settings = opensearch.settings()
     create_index(settings, {})
     changed = opensearch.mapping_variant("changed.json", new_analyzer)
-    result = migrate_index(settings, {}, mapping_path=changed, reindex=True, dry_run=True)
+    result = migrate_index(settings, {}, mapping_path=changed, reindex=True, source="index", dry_run=True)
     assert result.action == "planned"
     assert writes(result) == []
     planned = [f"{request.method} {request.path}" for request in result.planned]
@@ -159,7 +159,7 @@ def reindexed(opensearch: SearchTarget, documents: int) -> MigrateResult:
     opensearch.index_documents(documents)
     changed = opensearch.mapping_variant("changed.json", new_analyzer)
     events: list[Any] = []
-    result = migrate_index(settings, {}, mapping_path=changed, reindex=True, on_event=events.append)
+    result = migrate_index(settings, {}, mapping_path=changed, reindex=True, source="index", on_event=events.append)
     assert any(event.kind == "progress" and event.done == documents for event in events)
     return result
 
@@ -253,13 +253,13 @@ def test_a_held_lock_makes_a_second_migration_refuse(opensearch: SearchTarget) -
     try:
         with IndexLock(connection, opensearch.alias, "migrate --reindex (another process)"):
             with pytest.raises(LockedError) as caught:
-                migrate_index(settings, {}, mapping_path=changed, reindex=True)
+                migrate_index(settings, {}, mapping_path=changed, reindex=True, source="index")
             assert caught.value.exit_code == ExitCode.LOCKED
             assert f"index {opensearch.alias} is locked by migrate --reindex (another process)" in caught.value.message
             assert opensearch.index_names() == [f"{opensearch.alias}_v1"]
     finally:
         connection.close()
-    assert migrate_index(settings, {}, mapping_path=changed, reindex=True).action == "reindexed"
+    assert migrate_index(settings, {}, mapping_path=changed, reindex=True, source="index").action == "reindexed"
 
 
 def test_an_expired_lock_is_taken_over(opensearch: SearchTarget) -> None:
@@ -284,7 +284,7 @@ def test_two_simultaneous_reindexes_make_one_version(opensearch: SearchTarget) -
     def migrate() -> None:
         barrier.wait()
         try:
-            outcomes.append(migrate_index(settings, {}, mapping_path=changed, reindex=True).action)
+            outcomes.append(migrate_index(settings, {}, mapping_path=changed, reindex=True, source="index").action)
         except LockedError:
             outcomes.append("locked")
 
@@ -332,11 +332,11 @@ def test_a_migration_that_waited_reads_the_state_again_under_the_lock(
     def another_process_first(lock: IndexLock) -> None:
         if not started:
             started.append(True)
-            other.append(migrate_index(settings, {}, mapping_path=changed, reindex=True))
+            other.append(migrate_index(settings, {}, mapping_path=changed, reindex=True, source="index"))
         acquire(lock)
 
     monkeypatch.setattr(IndexLock, "acquire", another_process_first)
-    result = migrate_index(settings, {}, mapping_path=changed, reindex=True)
+    result = migrate_index(settings, {}, mapping_path=changed, reindex=True, source="index")
     assert other[0].action == "reindexed"
     assert result.action == "up_to_date"
     assert opensearch.index_names() == [f"{opensearch.alias}_v1", f"{opensearch.alias}_v2"]
@@ -348,12 +348,12 @@ def test_migrate_keep_deletes_older_versions_only_after_confirmation(opensearch:
     reindexed(opensearch, 8)
     changed = opensearch.tmp_path / "changed.json"
     two_shards = opensearch.settings(**{"search.shards": 2})
-    declined = migrate_index(two_shards, {}, mapping_path=changed, reindex=True, keep=1, confirm=lambda q: False)
+    declined = migrate_index(two_shards, {}, mapping_path=changed, reindex=True, source="index", keep=1, confirm=lambda q: False)
     assert (declined.action, declined.to_index, declined.pruned) == ("reindexed", v3, [])
     assert sorted(declined.kept) == [v1, v2]
     assert opensearch.index_names() == [v1, v2, v3]
     accepted = migrate_index(
-        opensearch.settings(), {}, mapping_path=changed, reindex=True, keep=1, confirm=lambda q: True
+        opensearch.settings(), {}, mapping_path=changed, reindex=True, source="index", keep=1, confirm=lambda q: True
     )
     assert (accepted.to_index, accepted.pruned, accepted.kept) == (v4, [v1, v2], [v3])
     assert opensearch.index_names() == [v3, v4]
