@@ -7,12 +7,15 @@ import json
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pymysql
 
 from ticketctl.resources import mappings_dir
 from ticketctl.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from tests.conftest import SearchServer
 
 KEYS = ("events", "inventory", "bookings")
 
@@ -133,6 +136,40 @@ class DataProject:
         order = ", ".join(f"`{name}`" for name in (keys if not set(keys) & set(without) else columns))
         select = ", ".join(f"`{name}`" for name in columns)
         return self.root(f"SELECT {select} FROM `{table}` ORDER BY {order}", database=self.name(key))
+
+
+@dataclass
+class SearchSide:
+    server: SearchServer
+    alias: str
+    mapping: Path
+    folds_accents: bool
+
+    @property
+    def engine(self) -> str:
+        return self.server.name
+
+    def documents(self) -> dict[int, tuple[int, dict[str, Any]]]:
+        """``{id: (version, source)}`` of every document behind the alias, read over plain HTTP."""
+        self.server.ok("POST", f"/{self.alias}/_refresh")
+        found: dict[int, tuple[int, dict[str, Any]]] = {}
+        answer = self.server.ok(
+            "POST", f"/{self.alias}/_search?scroll=1m", {"size": 2000, "version": True, "sort": ["_doc"]}
+        )
+        while answer["hits"]["hits"]:
+            for hit in answer["hits"]["hits"]:
+                found[int(hit["_id"])] = (int(hit["_version"]), hit["_source"])
+            answer = self.server.ok("POST", "/_search/scroll", {"scroll": "1m", "scroll_id": answer["_scroll_id"]})
+        self.server.request("DELETE", "/_search/scroll", {"scroll_id": [answer["_scroll_id"]]})
+        return found
+
+    def search(self, query: dict[str, Any]) -> list[int]:
+        self.server.ok("POST", f"/{self.alias}/_refresh")
+        answer = self.server.ok("POST", f"/{self.alias}/_search", {"query": query, "size": 100})
+        return sorted(int(hit["_id"]) for hit in answer["hits"]["hits"])
+
+    def target(self) -> str:
+        return str(next(iter(self.server.ok("GET", f"/_alias/{self.alias}"))))
 
 
 def without_asciifolding(document: dict[str, Any]) -> None:

@@ -10,14 +10,12 @@ the plugin of issue 16) the packaged mapping itself is used.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.conftest import MySQLServer, SearchServer, unique_name
-from tests.support.data import DataProject, mapping_variant, without_asciifolding
+from tests.support.data import DataProject, SearchSide, mapping_variant, without_asciifolding
 from ticketctl.resources import mappings_dir
 
 
@@ -43,40 +41,6 @@ def project(mysql_server: MySQLServer, tmp_path: Path) -> Iterator[DataProject]:
 def migrated(project: DataProject) -> DataProject:
     project.migrate()
     return project
-
-
-@dataclass
-class SearchSide:
-    server: SearchServer
-    alias: str
-    mapping: Path
-    folds_accents: bool
-
-    @property
-    def engine(self) -> str:
-        return self.server.name
-
-    def documents(self) -> dict[int, tuple[int, dict[str, Any]]]:
-        """``{id: (version, source)}`` of every document behind the alias, read over plain HTTP."""
-        self.server.ok("POST", f"/{self.alias}/_refresh")
-        found: dict[int, tuple[int, dict[str, Any]]] = {}
-        answer = self.server.ok(
-            "POST", f"/{self.alias}/_search?scroll=1m", {"size": 2000, "version": True, "sort": ["_doc"]}
-        )
-        while answer["hits"]["hits"]:
-            for hit in answer["hits"]["hits"]:
-                found[int(hit["_id"])] = (int(hit["_version"]), hit["_source"])
-            answer = self.server.ok("POST", "/_search/scroll", {"scroll": "1m", "scroll_id": answer["_scroll_id"]})
-        self.server.request("DELETE", "/_search/scroll", {"scroll_id": [answer["_scroll_id"]]})
-        return found
-
-    def search(self, query: dict[str, Any]) -> list[int]:
-        self.server.ok("POST", f"/{self.alias}/_refresh")
-        answer = self.server.ok("POST", f"/{self.alias}/_search", {"query": query, "size": 100})
-        return sorted(int(hit["_id"]) for hit in answer["hits"]["hits"])
-
-    def target(self) -> str:
-        return next(iter(self.server.ok("GET", f"/_alias/{self.alias}")))
 
 
 @pytest.fixture(params=["opensearch", "elasticsearch"])

@@ -122,7 +122,8 @@ def test_every_cross_database_invariant_holds(migrated: DataProject) -> None:
     assert {"ON_SALE", "UPCOMING"} <= event_statuses
     assert migrated.scalar("SELECT COUNT(*) FROM {bookings}.bookings WHERE status = 'FAILED'") > 0
     accented = migrated.scalar(
-        "SELECT COUNT(*) FROM {events}.events WHERE city IN ('São Paulo', 'Zürich', 'Köln', 'Bogotá', 'Montréal', 'Kraków', 'Málaga', 'Reykjavík', 'Genève', 'Medellín')"
+        "SELECT COUNT(*) FROM {events}.events WHERE city IN ('São Paulo', 'Zürich', 'Köln', 'Bogotá', 'Montréal', "
+        "'Kraków', 'Málaga', 'Reykjavík', 'Genève', 'Medellín')"
     )
     assert accented > 0
     (low, high) = migrated.query("SELECT MIN(event_date), MAX(event_date) FROM {events}.events")[0]
@@ -146,8 +147,13 @@ def test_the_same_seed_gives_identical_data_and_replace_asks_first(migrated: Dat
     assert refused.value.exit_code == ExitCode.NOT_EMPTY
 
     questions: list[str] = []
+
+    def decline(question: str) -> bool:
+        questions.append(question)
+        return False
+
     with pytest.raises(AbortedError):
-        seed(settings, secrets, SMALL, replace="seed", confirm=lambda q: questions.append(q) or False)
+        seed(settings, secrets, SMALL, replace="seed", confirm=decline)
     assert questions and questions[0].startswith("Delete the rows of the previous seed in ")
     assert migrated.dump("events", "events") == first[("events", "events")]  # declined: nothing changed
 

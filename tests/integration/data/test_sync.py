@@ -13,9 +13,15 @@ from typing import Any
 
 import pytest
 
-from tests.integration.data.conftest import SearchSide
 from tests.support.cli import invoke
-from tests.support.data import DataProject, EventWriter, expected_documents, mapping_variant, without_asciifolding
+from tests.support.data import (
+    DataProject,
+    EventWriter,
+    SearchSide,
+    expected_documents,
+    mapping_variant,
+    without_asciifolding,
+)
 from ticketctl.data.sample import SeedOptions
 from ticketctl.data.seed import seed
 from ticketctl.errors import ExitCode

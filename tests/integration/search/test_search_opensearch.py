@@ -348,7 +348,9 @@ def test_migrate_keep_deletes_older_versions_only_after_confirmation(opensearch:
     reindexed(opensearch, 8)
     changed = opensearch.tmp_path / "changed.json"
     two_shards = opensearch.settings(**{"search.shards": 2})
-    declined = migrate_index(two_shards, {}, mapping_path=changed, reindex=True, source="index", keep=1, confirm=lambda q: False)
+    declined = migrate_index(
+        two_shards, {}, mapping_path=changed, reindex=True, source="index", keep=1, confirm=lambda q: False
+    )
     assert (declined.action, declined.to_index, declined.pruned) == ("reindexed", v3, [])
     assert sorted(declined.kept) == [v1, v2]
     assert opensearch.index_names() == [v1, v2, v3]
