@@ -10,6 +10,9 @@ Sections (``--only`` selects some):
 - ``stack``: cold ``up`` to all healthy, no-op ``up`` on a healthy stack, ``doctor`` all green
   and with one server paused or stopped; ticketctl vs docker-compose 1.29 vs Compose v2, each on its
   own Compose project built from the same ``ticketctl render`` output.
+- ``seed`` and ``sync``: ``ticketctl seed`` vs the ``mariadb`` client's LOAD DATA LOCAL INFILE of the
+  same rows, ``ticketctl index sync --full`` vs ``curl`` posting the same documents to ``_bulk``
+  (:mod:`bench.data`).
 
 Measured commands are interleaved round by round (the order rotates), so a
 ratio is taken between samples of the same round. Each command runs once
@@ -33,15 +36,20 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench import data as data_sections
 from bench import migrations as mig
 from bench import peers as peers_module
 from bench import report, stacks
 from bench.measure import Command, CommandFailed, Sample, clean_environment, run
 
 REPO = Path(__file__).resolve().parent.parent
-SECTIONS = ("startup", "migrate", "cold", "noop", "doctor")
+SECTIONS = ("startup", "migrate", "cold", "noop", "doctor", "seed", "sync")
+STACK_SECTIONS = ("startup", "cold", "noop", "doctor")  # the sections that need the three Compose stacks
+PEER_SECTIONS = ("startup", "migrate", "cold", "noop", "doctor")  # ... and Compose, Flyway, golang-migrate
 BEFORE = "ticketctl (before)"  # the tool of --before series: shown with a ratio before ÷ after
-TOOLS_DB = ("tc", "fw", "gm", "tb")  # ticketctl, Flyway, golang-migrate, ticketctl --before: databases each
+# Databases each: ticketctl, Flyway, golang-migrate, ticketctl --before (migrate); seed (ticketctl, its
+# --method insert, the mariadb client) and sync.
+TOOLS_DB = ("tc", "fw", "gm", "tb", "sd", "si", "sp", "sy")
 DOCTOR_EXIT_FAILED = 18
 DOCTOR_TIMEOUT = 3.0  # ticketctl doctor's default --timeout
 
@@ -116,6 +124,9 @@ class Config:
     runs_cold: int
     runs_apply: int
     runs_down: int
+    runs_data: int
+    seed_size: tuple[int, int]  # events, seats per event
+    sync_events: int
     sizes: tuple[int, int]
     cache: Path
     out: Path
@@ -138,6 +149,11 @@ def parse_args(argv: list[str] | None) -> Config:
     parser.add_argument("--runs", type=int, help="rounds of the cheap measures (default 15, quick 3)")
     parser.add_argument("--cold-runs", type=int, help="rounds of cold up (default 3, quick 1)")
     parser.add_argument("--apply-runs", type=int, help="rounds of each migration apply (default 3, quick 1)")
+    parser.add_argument("--data-runs", type=int, help="rounds of seed and sync (default 3, quick 1)")
+    parser.add_argument(
+        "--seed-size", help="seed: EVENTSxSEATS, events × seats per event (default 1000x1000, quick 100x100)"
+    )
+    parser.add_argument("--sync-events", type=int, help="sync: events in the index (default 100000, quick 2000)")
     parser.add_argument("--sizes", help="generated migrations per database, two sizes (default 200,400; quick 20,40)")
     parser.add_argument("--only", help=f"comma-separated sections: {', '.join(SECTIONS)}")
     parser.add_argument(
@@ -169,6 +185,12 @@ def parse_args(argv: list[str] | None) -> Config:
     sizes = tuple(int(part) for part in args.sizes.split(",")) if args.sizes else default_sizes
     if len(sizes) != 2:
         parser.error("--sizes takes two numbers, e.g. 200,400")
+    seed_text = args.seed_size or ("100x100" if args.quick else "1000x1000")
+    try:
+        events, seats = (int(part) for part in seed_text.lower().split("x"))
+    except ValueError:
+        parser.error(f"--seed-size: {seed_text!r} is not EVENTSxSEATS, e.g. 1000x1000")
+    seed_size = (events, seats)
     sections = tuple(args.only.split(",")) if args.only else SECTIONS
     unknown = set(sections) - set(SECTIONS)
     if unknown:
@@ -181,6 +203,9 @@ def parse_args(argv: list[str] | None) -> Config:
         runs_cold=args.cold_runs or (1 if args.quick else 3),
         runs_apply=args.apply_runs or (1 if args.quick else 3),
         runs_down=1 if args.quick else 3,
+        runs_data=args.data_runs or (1 if args.quick else 3),
+        seed_size=seed_size,
+        sync_events=args.sync_events or (2_000 if args.quick else 100_000),
         sizes=(sizes[0], sizes[1]),
         cache=args.cache.resolve(),
         out=args.out.resolve(),
@@ -838,7 +863,8 @@ def main(argv: list[str] | None = None) -> int:
     if not ticketctl.exists():
         raise SystemExit(f"bench: {ticketctl} is missing: pip install -e '.[bench]' in the virtualenv")
     log(f"peers: cache {cfg.cache}")
-    peers = peers_module.ensure_all(cfg.cache, venv_bin)
+    needs_peers = bool(set(cfg.sections) & set(PEER_SECTIONS))
+    peers = peers_module.ensure_all(cfg.cache, venv_bin) if needs_peers else peers_module.Peers.none()
     results = Results(
         started=time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         quick=cfg.quick,
@@ -858,7 +884,8 @@ def main(argv: list[str] | None = None) -> int:
         stacks.remove_project(env.engine, project)
     failure: BaseException | None = None
     try:
-        prepare_stacks(cfg, results, env)
+        if set(cfg.sections) & set(STACK_SECTIONS):
+            prepare_stacks(cfg, results, env)
         with databases(cfg, env):
             if "startup" in cfg.sections:
                 section_startup(cfg, results, env)
@@ -870,6 +897,10 @@ def main(argv: list[str] | None = None) -> int:
                 section_noop(cfg, results, env)
             if "doctor" in cfg.sections:
                 section_doctor(cfg, results, env)
+            if "seed" in cfg.sections:
+                data_sections.section_seed(cfg, results, env)
+            if "sync" in cfg.sections:
+                data_sections.section_sync(cfg, results, env)
     except (CommandFailed, RuntimeError) as error:
         failure = error
         log(f"FAILED: {error}")

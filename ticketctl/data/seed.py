@@ -512,8 +512,9 @@ def _load(
             folder.mkdir()
             loader: Loader = LoadDataLoader(session, folder) if method == "load-data" else InsertLoader(session)
             workers.append(_Worker(key, database.name, loader, planned, emit_serially))
-        for worker in workers:
-            emit_serially(StepEvent(f"load {worker.name}", "started", reason))
+        emit_serially(StepEvent("load", "started", reason))
+        for table in t.SEED_TABLES:  # every table's bar, in load order, before the first rows arrive
+            emit_serially(TableProgress(databases[table.database].name, table.name, 0, planned[table.name]))
         threads = [threading.Thread(target=worker.run, name=f"seed-{worker.key}", daemon=True) for worker in workers]
         for thread in threads:
             thread.start()

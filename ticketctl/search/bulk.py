@@ -25,6 +25,10 @@ RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)
 _FILTER = "errors,items.*.status,items.*.error.type,items.*.error.reason,items.*._id"
 
 
+class WriteBlockedError(SearchError):
+    """The index refuses writes (``index.blocks.write``): a migration with ``--source index`` is copying it."""
+
+
 class Action(NamedTuple):
     """Index ``document`` as ``_id`` = ``event_id``, or delete it (``document`` None), at ``version``."""
 
@@ -149,6 +153,12 @@ class BulkWriter:
                 counts.absent += 1
             elif status == 429:
                 rejected.append(action)
+            elif status == 403 and (result.get("error") or {}).get("type") == "cluster_block_exception":
+                raise WriteBlockedError(
+                    f"{self._where()}: the index is write-blocked ({result['error'].get('reason', '')})",
+                    hint="a migration ('ticketctl index migrate --reindex --source index') is copying it: run the "
+                    "command again when it is done, or use --follow, which waits",
+                )
             else:
                 error = result.get("error") or {}
                 raise SearchError(

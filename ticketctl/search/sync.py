@@ -18,7 +18,9 @@ import queue
 import random
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -36,7 +38,7 @@ from ticketctl.data.projection import (
 )
 from ticketctl.data.schema import require_columns
 from ticketctl.errors import ExitCode, SearchError, TicketctlError
-from ticketctl.search.bulk import Action, BulkCounts, BulkWriter, encode
+from ticketctl.search.bulk import Action, BulkCounts, BulkWriter, WriteBlockedError, encode
 from ticketctl.search.connection import Request, SearchConnection, ServerInfo, connect
 from ticketctl.search.results import IndexEvent, OnEvent
 from ticketctl.search.state import LiveIndex, count_documents, read_state
@@ -46,6 +48,9 @@ if TYPE_CHECKING:
     from ticketctl.settings import Settings
 
 COPY_CHUNK = 5_000  # events per bulk request of a copy (about 2.5 MB)
+# Bulk requests of a copy in flight at once: while the server indexes one chunk, the next one travels
+# and is parsed; more only queue on a small cluster (the write thread pool is one per core).
+BULK_CONCURRENCY = 2
 OUTBOX_BATCH = 500  # outbox rows per transaction of the incremental sync
 CATCH_UP_BATCH = 1_000
 CATCH_UP_PASSES = 5  # passes before the final one under the freeze; each is shorter than the last
@@ -322,10 +327,21 @@ class _Copy:
         ids: set[int] = set()
         self.emit(IndexEvent("step", f"copying {total} events into {self.index} (outbox position {version})"))
         self.emit(IndexEvent("progress", "copy", done=0, total=total))
-        for actions, body in _prefetch(lambda: _chunks(snapshot, version)):
-            counts.add(self.writer.write(actions, body))
+        in_flight: deque[tuple[Future[BulkCounts], list[Action]]] = deque()
+
+        def collect() -> None:
+            future, actions = in_flight.popleft()
+            counts.add(future.result())
             ids.update(action.event_id for action in actions)
             self.emit(IndexEvent("progress", "copy", done=len(ids), total=total))
+
+        with ThreadPoolExecutor(max_workers=BULK_CONCURRENCY, thread_name_prefix="ticketctl-bulk") as pool:
+            for actions, body in _prefetch(lambda: _chunks(snapshot, version)):
+                in_flight.append((pool.submit(self.writer.write, actions, body), actions))
+                if len(in_flight) >= BULK_CONCURRENCY:
+                    collect()
+            while in_flight:
+                collect()
         snapshot.commit()
         return total, counts, ids
 
@@ -640,7 +656,13 @@ def sync_outbox(
         runner = _OutboxRun(session, BulkWriter(conn, alias), batch, skip_locked, upto, result, emit, stop)
         waited_since: float | None = None
         while not stop.is_set():
-            applied, deferred = runner.round()
+            try:
+                applied, deferred = runner.round()
+            except WriteBlockedError as blocked:
+                if not follow:
+                    raise
+                runner.wait_for_unblock(blocked, interval)
+                continue
             if follow:
                 if not applied:
                     stop.wait(interval)
@@ -669,6 +691,14 @@ class _OutboxRun:
     emit: OnEvent
     stop: threading.Event
     reported: set[int] = field(default_factory=set)
+    blocked: bool = False  # the index refused writes; a warning was emitted
+
+    def wait_for_unblock(self, blocked: WriteBlockedError, interval: float) -> None:
+        """The batch was rolled back: say so once, and try again after a while (the alias moves after a migration)."""
+        if not self.blocked:
+            self.emit(IndexEvent("warning", f"{blocked.message}: waiting, the rows stay unprocessed meanwhile"))
+        self.blocked = True
+        self.stop.wait(max(interval, 1.0))
 
     def round(self) -> tuple[int, int]:
         """One pass over the unprocessed rows; returns (rows applied, rows deferred)."""
@@ -686,6 +716,7 @@ class _OutboxRun:
                 self.session.rollback()
                 raise
             self.session.commit()
+            self.blocked = False
             applied += done
             deferred += waiting
         return applied, deferred

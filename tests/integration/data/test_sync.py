@@ -268,6 +268,55 @@ def test_the_swap_is_refused_when_the_new_version_does_not_match_the_database_un
     ]
 
 
+def test_a_follower_keeps_its_rows_while_the_index_is_write_blocked(indexed: tuple[DataProject, SearchSide]) -> None:
+    """``--source index`` write-blocks the current version while it copies: the follower must keep its rows
+    unprocessed meanwhile and apply them afterwards (through the alias, to whichever version it points at)."""
+    project, search = indexed
+    _seed(project, 300)
+    sync_full(project.settings(), project.secrets)
+    stop = threading.Event()
+    events: list[IndexEvent] = []
+    errors: list[BaseException] = []
+
+    def follow() -> None:
+        try:
+            sync_outbox(
+                project.settings(), project.secrets, follow=True, interval=0.05, stop=stop, on_event=events.append
+            )
+        except BaseException as error:
+            errors.append(error)
+
+    follower = threading.Thread(target=follow)
+    follower.start()
+    writer = EventWriter(project, seed=2)
+    event_ids = list(range(1, 301))
+    old_index = search.target()
+    try:
+        search.server.ok("PUT", f"/{old_index}/_settings", {"index": {"blocks.write": True}})  # as the copy does
+        blocked = [writer.random_change(event_ids) for _ in range(30)]
+        deadline = time.monotonic() + 30
+        while not any("write-blocked" in event.message for event in events):
+            assert time.monotonic() < deadline, "the follower did not notice the block"
+            time.sleep(0.1)
+        assert project.scalar("SELECT COUNT(*) FROM {events}.outbox_events WHERE processed = FALSE") >= 1
+        search.server.ok("PUT", f"/{old_index}/_settings", {"index": {"blocks.write": None}})
+        if search.engine == "OpenSearch":  # a real copy from the index (the Elasticsearch test zip has no _reindex)
+            two_shards = project.settings(**{"search.shards": "2"})
+            result = migrate_index(two_shards, {}, mapping_path=search.mapping, reindex=True, source="index")
+            assert result.action == "reindexed" and search.target() == result.to_index
+        blocked += [writer.random_change(event_ids) for _ in range(30)]
+    finally:
+        writer.close()
+    deadline = time.monotonic() + 60
+    while project.scalar("SELECT COUNT(*) FROM {events}.outbox_events WHERE processed = FALSE") and not errors:
+        assert time.monotonic() < deadline, "the follower did not drain the outbox"
+        time.sleep(0.1)
+    stop.set()
+    follower.join(timeout=30)
+    assert errors == [] and len(blocked) == 60
+    _assert_index_equals_database(project, search)
+
+
 # ---------------------------------------------------------------------------------------- bad input
 
 
