@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 import subprocess
+import urllib.error
 import urllib.request
 from collections.abc import Callable
 from datetime import date
@@ -253,7 +254,7 @@ def _delete_versions(url: str, alias: str) -> None:
 
 def write_ndjson(env: Environment, dbs: mig.Databases, folder: Path) -> int:
     """ticketctl's documents of every event, as ticketctl sends them (chunks, versions), in files; returns the count."""
-    from ticketctl.data.projection import read_chunk
+    from ticketctl.data.projection import project, read_chunk
     from ticketctl.db import Credentials, connect
     from ticketctl.search.bulk import Action, encode
     from ticketctl.search.sync import COPY_CHUNK
@@ -271,8 +272,6 @@ def write_ndjson(env: Environment, dbs: mig.Databases, folder: Path) -> int:
             sources = read_chunk(session, after, COPY_CHUNK)
             if not sources:
                 return count
-            from ticketctl.data.projection import project
-
             actions = [Action(source.event_id, 1, project(source)) for source in sources]
             (folder / f"chunk-{number:05d}.ndjson").write_bytes(encode(actions))
             count += len(actions)
@@ -283,8 +282,12 @@ def section_sync(cfg: Config, results: Results, env: Environment) -> None:
     from bench.main import rounds
 
     url = os.environ.get("TICKETCTL_TEST_OPENSEARCH_URL", "").rstrip("/")
-    if not url:
-        raise RuntimeError("sync: TICKETCTL_TEST_OPENSEARCH_URL is not set (scripts/test-services env)")
+    try:
+        opensearch = _http(url, "GET", "/")["version"]["number"]
+    except (OSError, ValueError, KeyError) as error:
+        raise RuntimeError(
+            f"sync: no OpenSearch at TICKETCTL_TEST_OPENSEARCH_URL={url!r} ({error}): run scripts/test-services up"
+        ) from error
     events = cfg.sync_events
     folder = cfg.work / "sync"
     folder.mkdir(parents=True, exist_ok=True)
@@ -299,7 +302,7 @@ def section_sync(cfg: Config, results: Results, env: Environment) -> None:
     chunks = folder / "ndjson"
     documents = write_ndjson(env, dbs, chunks)
     results.versions.update(versions())
-    results.versions["OpenSearch (sync)"] = _http(url, "GET", "/")["version"]["number"]
+    results.versions["OpenSearch (sync)"] = opensearch
     measure = results.measure(
         "sync.full",
         f"`ticketctl index sync --full`, {documents:,} events into an empty index (OpenSearch, 1 shard)",
