@@ -9,13 +9,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pymysql
-
 from ticketctl.resources import mappings_dir
 from ticketctl.settings import Settings, load_settings
 
 if TYPE_CHECKING:
-    from tests.conftest import SearchServer
+    from tests.conftest import MySQLServer, SearchServer
 
 KEYS = ("events", "inventory", "bookings")
 
@@ -24,10 +22,7 @@ KEYS = ("events", "inventory", "bookings")
 class DataProject:
     """Three migrated databases with an application user each, named ``<prefix>_<key>``."""
 
-    host: str
-    port: int
-    root_user: str
-    root_password: str
+    server: MySQLServer
     prefix: str
     workdir: Path
     passwords: dict[str, str] = field(default_factory=dict)
@@ -54,9 +49,9 @@ class DataProject:
     def environ(self) -> dict[str, str]:
         """Settings and secrets as a user would export them."""
         env = {
-            "TICKETCTL_MYSQL__HOST": self.host,
-            "TICKETCTL_MYSQL__PORT": str(self.port),
-            "TICKETCTL_MYSQL__ROOT_USER": self.root_user,
+            "TICKETCTL_MYSQL__HOST": self.server.host,
+            "TICKETCTL_MYSQL__PORT": str(self.server.port),
+            "TICKETCTL_MYSQL__ROOT_USER": self.server.root_user,
             "TICKETCTL_OUTPUT_DIR": str(self.workdir),
         }
         for key in KEYS:
@@ -87,25 +82,12 @@ class DataProject:
     # ---------------------------------------------------------------- SQL as root
 
     def connect(self, database: str | None = None) -> Any:
-        return pymysql.connect(
-            host=self.host,
-            port=self.port,
-            user=self.root_user,
-            password=self.root_password,
-            database=database,
-            autocommit=True,
-            charset="utf8mb4",
-            init_command="SET time_zone = '+00:00'",
-        )
+        return self.server.connect(database=database)
 
     def root(self, sql: str, args: Any = None, database: str | None = None) -> list[tuple[Any, ...]]:
-        connection = self.connect(database)
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute(sql, args)
-                return list(cursor.fetchall())
-        finally:
-            connection.close()
+        with self.connect(database) as connection, connection.cursor() as cursor:
+            cursor.execute(sql, args)
+            return list(cursor.fetchall())
 
     def query(self, sql: str, args: Any = None) -> list[tuple[Any, ...]]:
         """SQL across the three databases: ``{events}``, ``{inventory}``, ``{bookings}`` name them."""
@@ -305,3 +287,60 @@ class EventWriter:
         if roll < 0.25:
             return self.reprice(self.random.choice(event_ids))
         return self.update(self.random.choice(event_ids))
+
+
+class Followers:
+    """``index sync --follow`` in threads (one or several at once), stopped and checked by the test.
+
+    ``drain`` waits until the outbox has no unprocessed row (or a follower failed); leaving the
+    ``with`` block stops them and joins them.
+    """
+
+    def __init__(self, project: DataProject, count: int = 1, **options: Any):
+        import threading
+
+        self.project = project
+        self.stop = threading.Event()
+        self.results: list[Any] = []
+        self.errors: list[BaseException] = []
+        self.events: list[Any] = []
+        self.options = {"interval": 0.05, **options}
+        self.threads = [threading.Thread(target=self._follow) for _ in range(count)]
+
+    def _follow(self) -> None:
+        from ticketctl.search.sync import sync_outbox
+
+        try:
+            self.results.append(
+                sync_outbox(
+                    self.project.settings(),
+                    self.project.secrets,
+                    follow=True,
+                    stop=self.stop,
+                    on_event=self.events.append,
+                    **self.options,
+                )
+            )
+        except BaseException as error:
+            self.errors.append(error)
+
+    def unprocessed(self) -> int:
+        return int(self.project.scalar("SELECT COUNT(*) FROM {events}.outbox_events WHERE processed = FALSE"))
+
+    def drain(self, timeout: float = 120) -> None:
+        import time
+
+        deadline = time.monotonic() + timeout
+        while self.unprocessed() and not self.errors:
+            assert time.monotonic() < deadline, f"the followers did not drain the outbox in {timeout:g}s"
+            time.sleep(0.1)
+
+    def __enter__(self) -> Followers:
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(timeout=60)

@@ -19,6 +19,7 @@ from ticketctl.secrets import scrub_known
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.progress import Progress
 
     from ticketctl.settings import Settings
 
@@ -81,6 +82,22 @@ def console(stderr: bool = False) -> Console:
     from rich.console import Console
 
     return Console(stderr=stderr, highlight=False, soft_wrap=False)
+
+
+def progress_bars() -> Progress:
+    """Started rich progress bars on stderr: description, bar, done/total, elapsed. Call ``stop()`` when done."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    progress = Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console(stderr=True),
+        transient=False,
+    )
+    progress.start()
+    return progress
 
 
 JSON_OPTION = typer.Option(False, "--json", help="Print the result as JSON for scripts.")

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from ticketctl.cli.common import JSON_OPTION, console, flag, load, print_json, print_warning
+from ticketctl.cli.common import JSON_OPTION, console, flag, load, print_json, print_warning, progress_bars
 from ticketctl.errors import ConfigError, ExitCode
 
 if TYPE_CHECKING:
@@ -86,17 +86,7 @@ class _EventPrinter:
 
     def _advance(self, event: IndexEvent) -> None:
         if self.progress is None:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
-            self.progress = Progress(
-                "[progress.description]{task.description}",
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=console(stderr=True),
-                transient=False,
-            )
-            self.progress.start()
+            self.progress = progress_bars()
             self.task = self.progress.add_task(event.message, total=event.total)
         assert self.task is not None
         self.progress.update(self.task, completed=event.done or 0, total=event.total)

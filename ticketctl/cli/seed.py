@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from ticketctl.cli.common import JSON_OPTION, console, load, print_json, print_warning
+from ticketctl.cli.common import JSON_OPTION, console, load, print_json, print_warning, progress_bars
 from ticketctl.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -144,17 +144,7 @@ class _Progress:
 
     def _advance(self, event: Any) -> None:
         if self.progress is None:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
-            self.progress = Progress(
-                "[progress.description]{task.description}",
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=console(stderr=True),
-                transient=False,
-            )
-            self.progress.start()
+            self.progress = progress_bars()
         label = f"{event.database}.{event.table}"
         if label not in self.tasks:
             self.tasks[label] = self.progress.add_task(label, total=event.total)

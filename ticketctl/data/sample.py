@@ -106,6 +106,8 @@ DESCRIPTIONS = (
 SECTIONS = (("FLOOR", "F", 0.15), ("LOWER-A", "LA", 0.15), ("LOWER-B", "LB", 0.15), ("LOWER-C", "LC", 0.15))
 UPPER = ("UPPER", "U")
 PROVIDER = "stripe"
+SUCCEEDED_RESPONSE = '{"status": "succeeded"}'
+DECLINED_RESPONSE = '{"status": "failed", "decline_code": "generic_decline"}'
 
 
 @dataclass(frozen=True)
@@ -379,123 +381,44 @@ def _seats(
     for offset, (seat_number, section, row, seat_type) in enumerate(layout):
         seat_id = first_seat_id + offset
         key = (seat_type, section)
-        roll = rng.random() if status != "SOLD_OUT" else 0.0
+        state, holder, until, booking_id = "AVAILABLE", None, None, None
+        roll = 0.0 if status == "SOLD_OUT" else rng.random()
         if status == "CANCELLED":
-            seats.append(
-                (
-                    seat_id,
-                    event_id,
-                    seat_number,
-                    section,
-                    row,
-                    seat_type,
-                    price_text[key],
-                    "BLOCKED",
-                    0,
-                    None,
-                    None,
-                    None,
-                    created,
-                )
-            )
-            continue
-        if roll < booked_share:
+            state = "BLOCKED"
+        elif roll < booked_share:
             if booking is None or booking.full:
                 if booking is not None:
                     booking.close(options, rng, currency, counters, chunk)
                 at = sale_start + timedelta(seconds=int(rng.random() * sold_span))
                 booking = _Booking(event_id, f"user-{rng.randrange(users):06d}", at, 1 + int(rng.random() * 4))
             booking.add(seat_id, prices[key])
-            seats.append(
-                (
-                    seat_id,
-                    event_id,
-                    seat_number,
-                    section,
-                    row,
-                    seat_type,
-                    price_text[key],
-                    "BOOKED",
-                    0,
-                    None,
-                    None,
-                    booking.id_placeholder(counters),
-                    created,
-                )
-            )
+            state, booking_id = "BOOKED", booking.id_placeholder(counters)
         elif roll < reserved_share:
-            user = f"user-{rng.randrange(users):06d}"
-            expires = _dt(anchor + timedelta(minutes=5 + int(rng.random() * 10)))
-            counters.reservation += 1
-            chunk[t.RESERVATIONS.name].append(
-                (
-                    counters.reservation,
-                    seat_id,
-                    event_id,
-                    user,
-                    f"sess-{counters.reservation:08x}",
-                    expires,
-                    "ACTIVE",
-                    _dt(anchor - timedelta(minutes=2)),
-                )
-            )
-            seats.append(
-                (
-                    seat_id,
-                    event_id,
-                    seat_number,
-                    section,
-                    row,
-                    seat_type,
-                    price_text[key],
-                    "RESERVED",
-                    0,
-                    user,
-                    expires,
-                    None,
-                    created,
-                )
-            )
+            state, holder = "RESERVED", f"user-{rng.randrange(users):06d}"
+            until = _dt(anchor + timedelta(minutes=5 + int(rng.random() * 10)))
+            _reservation(counters, chunk, seat_id, event_id, holder, until, "ACTIVE", anchor - timedelta(minutes=2))
         elif roll < blocked_share:
-            seats.append(
-                (
-                    seat_id,
-                    event_id,
-                    seat_number,
-                    section,
-                    row,
-                    seat_type,
-                    price_text[key],
-                    "BLOCKED",
-                    0,
-                    None,
-                    None,
-                    None,
-                    created,
-                )
-            )
+            state = "BLOCKED"
         else:
             available += 1
-            seats.append(
-                (
-                    seat_id,
-                    event_id,
-                    seat_number,
-                    section,
-                    row,
-                    seat_type,
-                    price_text[key],
-                    "AVAILABLE",
-                    0,
-                    None,
-                    None,
-                    None,
-                    created,
-                )
-            )
+        seats.append(
+            (seat_id, event_id, seat_number, section, row, seat_type, price_text[key], state, 0, holder, until,
+             booking_id, created)
+        )  # fmt: skip
     if booking is not None:
         booking.close(options, rng, currency, counters, chunk)
     return available
+
+
+def _reservation(
+    counters: _Counters, chunk: Chunk, seat_id: int, event_id: int, user: str, expires: str | None, status: str,
+    at: datetime,
+) -> None:  # fmt: skip
+    counters.reservation += 1
+    session = f"sess-{counters.reservation:08x}"
+    chunk[t.RESERVATIONS.name].append(
+        (counters.reservation, seat_id, event_id, user, session, expires, status, _dt(at))
+    )
 
 
 @dataclass
@@ -513,6 +436,10 @@ class _Booking:
     def full(self) -> bool:
         return len(self.seats) >= self.size
 
+    @property
+    def total(self) -> Decimal:
+        return sum((price for _, price in self.seats), Decimal(0))
+
     def id_placeholder(self, counters: _Counters) -> int:
         if not self.booking_id:
             counters.booking += 1
@@ -523,118 +450,83 @@ class _Booking:
         self.seats.append((seat_id, price))
 
     def close(self, options: SeedOptions, rng: random.Random, currency: str, counters: _Counters, chunk: Chunk) -> None:
-        """Write the booking, its seats, key, reservations and payments; maybe a failed attempt first."""
-        if rng.randrange(FAILED_PAYMENT_EVERY) == 0:
-            self._failed_attempt(options, rng, currency, counters, chunk)
-        booking_id = self.id_placeholder(counters)
-        total = sum((price for _, price in self.seats), Decimal(0))
-        confirmed = self.at + timedelta(seconds=30 + int(rng.random() * 240))
-        payment_id = f"pi_{options.seed}_{booking_id:08d}"
-        chunk[t.BOOKINGS.name].append(
-            (
-                booking_id,
-                self.event_id,
-                self.user,
-                str(total),
-                "CONFIRMED",
-                payment_id,
-                "SUCCESS",
-                f"TCK-{booking_id:08d}",
-                _dt(self.at),
-                _dt(confirmed),
-            )
-        )
-        for seat_id, price in self.seats:
-            counters.booking_seat += 1
-            chunk[t.BOOKING_SEATS.name].append((counters.booking_seat, booking_id, seat_id, str(price)))
-            counters.reservation += 1
-            chunk[t.RESERVATIONS.name].append(
-                (
-                    counters.reservation,
-                    seat_id,
-                    self.event_id,
-                    self.user,
-                    f"sess-{counters.reservation:08x}",
-                    _dt(self.at + timedelta(minutes=10)),
-                    "CONFIRMED",
-                    _dt(self.at),
-                )
-            )
-        chunk[t.IDEMPOTENCY_KEYS.name].append(
-            (f"seed-{options.seed}-booking-{booking_id}", booking_id, _dt(self.at), _dt(self.at + timedelta(days=1)))
-        )
-        for kind, moment in (("AUTHORIZE", self.at + timedelta(seconds=5)), ("CAPTURE", confirmed)):
-            counters.transaction += 1
-            chunk[t.PAYMENTS.name].append(
-                (
-                    counters.transaction,
-                    booking_id,
-                    payment_id,
-                    PROVIDER,
-                    f"ch_{options.seed}_{counters.transaction:09d}",
-                    kind,
-                    "SUCCESS",
-                    str(total),
-                    currency,
-                    f"seed-{options.seed}-pay-{counters.transaction}",
-                    None,
-                    None,
-                    '{"status": "succeeded"}',
-                    _dt(moment),
-                    _dt(moment),
-                )
-            )
+        """Write the booking, its seats, key, reservations and payments; maybe another user's failed attempt first.
 
-    def _failed_attempt(
-        self, options: SeedOptions, rng: random.Random, currency: str, counters: _Counters, chunk: Chunk
+        The failed attempt is a booking of the same seats whose card was declined: the seats went back on sale.
+        """
+        if rng.randrange(FAILED_PAYMENT_EVERY) == 0:
+            counters.booking += 1
+            at = self.at - timedelta(minutes=20 + int(rng.random() * 60))
+            user = f"user-{rng.randrange(max(100, options.seats // USERS_PER_SEATS)):06d}"
+            failed = _Paid(counters.booking, f"pi_{options.seed}_{counters.booking:08d}", self.total, currency)
+            self._write(options, counters, chunk, failed, user, "FAILED", at, None)
+            failed.pay(options, counters, chunk, "AUTHORIZE", at + timedelta(seconds=5), declined=True)
+        booking_id = self.id_placeholder(counters)
+        confirmed = self.at + timedelta(seconds=30 + int(rng.random() * 240))
+        paid = _Paid(booking_id, f"pi_{options.seed}_{booking_id:08d}", self.total, currency)
+        self._write(options, counters, chunk, paid, self.user, "CONFIRMED", self.at, confirmed)
+        for seat_id, _ in self.seats:
+            _reservation(counters, chunk, seat_id, self.event_id, self.user, _dt(self.at + timedelta(minutes=10)),
+                         "CONFIRMED", self.at)  # fmt: skip
+        paid.pay(options, counters, chunk, "AUTHORIZE", self.at + timedelta(seconds=5))
+        paid.pay(options, counters, chunk, "CAPTURE", confirmed)
+
+    def _write(
+        self,
+        options: SeedOptions,
+        counters: _Counters,
+        chunk: Chunk,
+        paid: _Paid,
+        user: str,
+        status: str,
+        at: datetime,
+        confirmed: datetime | None,
     ) -> None:
-        """Another user's booking of the same seats whose card was declined: the seats went back on sale."""
-        counters.booking += 1
-        failed_id = counters.booking
-        at = self.at - timedelta(minutes=20 + int(rng.random() * 60))
-        total = sum((price for _, price in self.seats), Decimal(0))
-        user = f"user-{rng.randrange(max(100, options.seats // USERS_PER_SEATS)):06d}"
-        payment_id = f"pi_{options.seed}_{failed_id:08d}"
+        """The booking row, its seats and its idempotency key."""
+        payment_status = "SUCCESS" if status == "CONFIRMED" else "FAILED"
         chunk[t.BOOKINGS.name].append(
-            (
-                failed_id,
-                self.event_id,
-                user,
-                str(total),
-                "FAILED",
-                payment_id,
-                "FAILED",
-                f"TCK-{failed_id:08d}",
-                _dt(at),
-                None,
-            )
-        )
+            (paid.booking_id, self.event_id, user, str(paid.amount), status, paid.payment_id, payment_status,
+             f"TCK-{paid.booking_id:08d}", _dt(at), _dt(confirmed))
+        )  # fmt: skip
         for seat_id, price in self.seats:
             counters.booking_seat += 1
-            chunk[t.BOOKING_SEATS.name].append((counters.booking_seat, failed_id, seat_id, str(price)))
-        chunk[t.IDEMPOTENCY_KEYS.name].append(
-            (f"seed-{options.seed}-booking-{failed_id}", failed_id, _dt(at), _dt(at + timedelta(days=1)))
-        )
+            chunk[t.BOOKING_SEATS.name].append((counters.booking_seat, paid.booking_id, seat_id, str(price)))
+        key = f"seed-{options.seed}-booking-{paid.booking_id}"
+        chunk[t.IDEMPOTENCY_KEYS.name].append((key, paid.booking_id, _dt(at), _dt(at + timedelta(days=1))))
+
+
+@dataclass(frozen=True)
+class _Paid:
+    """The payment of one booking with the provider."""
+
+    booking_id: int
+    payment_id: str
+    amount: Decimal
+    currency: str
+
+    def pay(
+        self,
+        options: SeedOptions,
+        counters: _Counters,
+        chunk: Chunk,
+        kind: str,
+        at: datetime,
+        *,
+        declined: bool = False,
+    ) -> None:
         counters.transaction += 1
-        chunk[t.PAYMENTS.name].append(
-            (
-                counters.transaction,
-                failed_id,
-                payment_id,
-                PROVIDER,
-                f"ch_{options.seed}_{counters.transaction:09d}",
-                "AUTHORIZE",
-                "FAILED",
-                str(total),
-                currency,
-                f"seed-{options.seed}-pay-{counters.transaction}",
-                "card_declined",
-                "Your card was declined.",
-                '{"status": "failed", "decline_code": "generic_decline"}',
-                _dt(at + timedelta(seconds=5)),
-                _dt(at + timedelta(seconds=5)),
-            )
+        number = counters.transaction
+        outcome = (
+            ("FAILED", "card_declined", "Your card was declined.", DECLINED_RESPONSE)
+            if declined
+            else ("SUCCESS", None, None, SUCCEEDED_RESPONSE)
         )
+        status, error_code, error_message, response = outcome
+        chunk[t.PAYMENTS.name].append(
+            (number, self.booking_id, self.payment_id, PROVIDER, f"ch_{options.seed}_{number:09d}", kind, status,
+             str(self.amount), self.currency, f"seed-{options.seed}-pay-{number}", error_code, error_message,
+             response, _dt(at), _dt(at))
+        )  # fmt: skip
 
 
 def _dt(value: datetime | None) -> str | None:

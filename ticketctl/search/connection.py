@@ -625,6 +625,7 @@ def make_client(info: ServerInfo, settings: Settings, secrets: Mapping[str, str]
         hosts=[search.url],
         http_auth=auth,
         timeout=search.timeout,
+        pool_maxsize=4,  # urllib3's default of one connection would be torn down under concurrent bulk requests
         max_retries=0,
         retry_on_timeout=False,
         retry_on_status=(),

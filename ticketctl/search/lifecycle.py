@@ -540,14 +540,7 @@ def _reindex_into_new_version(
     connection = session.connection
     require_reindex_module(connection)
     dest = version_name(session.alias, state.next_version)
-    body = creation_body(
-        session.mapping,
-        shards=session.settings.search.shards,
-        replicas=replicas,
-        alias=None,
-        spec_hash=wanted.digest(),
-    )
-    plan = plan_copy(source.name, dest, body)
+    plan = plan_copy(source.name, dest, _version_body(session, replicas, wanted))
     swap = _swap_request(session.alias, source.name, dest)
     if connection.dry_run:
         for request in (*plan.requests, swap):
@@ -596,18 +589,7 @@ def _rebuild_into_new_version(
 
     assert session.mapping is not None
     dest = version_name(session.alias, state.next_version)
-    create = Request(
-        "PUT",
-        f"/{dest}",
-        {"wait_for_active_shards": "1"},
-        creation_body(
-            session.mapping,
-            shards=session.settings.search.shards,
-            replicas=replicas,
-            alias=None,
-            spec_hash=wanted.digest(),
-        ),
-    )
+    create = Request("PUT", f"/{dest}", {"wait_for_active_shards": "1"}, _version_body(session, replicas, wanted))
     swap = _swap_request(session.alias, source.name, dest)
     if session.connection.dry_run:
         for request in (create, swap):
@@ -643,6 +625,14 @@ def _rebuild_into_new_version(
         seconds=time.monotonic() - copy.started,
         source="database",
         copy=report.as_dict(),
+    )
+
+
+def _version_body(session: _Session, replicas: int, wanted: NormalSpec) -> dict[str, Any]:
+    """The creation body of a new version: the file's spec, no alias yet (the swap adds it)."""
+    assert session.mapping is not None
+    return creation_body(
+        session.mapping, shards=session.settings.search.shards, replicas=replicas, alias=None, spec_hash=wanted.digest()
     )
 
 

@@ -22,14 +22,7 @@ from ticketctl.resources import mappings_dir
 @pytest.fixture
 def project(mysql_server: MySQLServer, tmp_path: Path) -> Iterator[DataProject]:
     """Three migrated databases and their users; dropped afterwards."""
-    created = DataProject(
-        mysql_server.host,
-        mysql_server.port,
-        mysql_server.root_user,
-        mysql_server.root_password,
-        unique_name("d"),
-        tmp_path,
-    )
+    created = DataProject(mysql_server, unique_name("d"), tmp_path)
     created.create()
     try:
         yield created

@@ -17,6 +17,7 @@ from tests.support.cli import invoke
 from tests.support.data import (
     DataProject,
     EventWriter,
+    Followers,
     SearchSide,
     expected_documents,
     mapping_variant,
@@ -106,35 +107,16 @@ def test_two_syncs_at_once_under_a_writer_lose_and_duplicate_nothing(indexed: tu
     project, search = indexed
     _seed(project, 80)
     event_ids = list(range(1, 81))
-    stop = threading.Event()
-    results: list[Any] = []
-    errors: list[BaseException] = []
-
-    def follow() -> None:
+    with Followers(project, count=2, batch=20) as syncs:
+        writer = EventWriter(project, seed=5)
         try:
-            results.append(
-                sync_outbox(project.settings(), project.secrets, batch=20, follow=True, interval=0.05, stop=stop)
-            )
-        except BaseException as error:
-            errors.append(error)
-
-    syncs = [threading.Thread(target=follow) for _ in range(2)]
-    for thread in syncs:
-        thread.start()
-    writer = EventWriter(project, seed=5)
-    try:
-        written = [writer.random_change(event_ids) for _ in range(1200)]
-    finally:
-        writer.close()
-    deadline = time.monotonic() + 120
-    while project.scalar("SELECT COUNT(*) FROM {events}.outbox_events WHERE processed = FALSE") and not errors:
-        assert time.monotonic() < deadline, "the syncs did not drain the outbox"
-        time.sleep(0.2)
-    stop.set()
-    for thread in syncs:
-        thread.join(timeout=60)
-    assert errors == []
+            written = [writer.random_change(event_ids) for _ in range(1200)]
+        finally:
+            writer.close()
+        syncs.drain()
+    assert syncs.errors == []
     assert len(written) == 1200
+    results = syncs.results
     # Every row applied exactly once, by one of the two; both took part.
     assert sum(result.rows for result in results) == 80 + 1200
     assert all(result.rows > 0 for result in results), [result.rows for result in results]
@@ -152,29 +134,22 @@ def test_a_reindex_under_a_writer_and_a_follower_ends_with_every_event_at_its_la
     sync_full(project.settings(), project.secrets)
     old_index = search.target()
     event_ids = list(range(1, 6001))
-    stop_writer, stop_follower = threading.Event(), threading.Event()
+    stop_writer = threading.Event()
     written: list[tuple[float, int]] = []
     errors: list[BaseException] = []
 
-    def write() -> None:
-        writer = EventWriter(project, seed=9)
+    def write(number: int) -> None:
+        """One of three writers, each on its own events (a third of them, and those it creates)."""
+        writer = EventWriter(project, seed=number)
+        own = [event_id for event_id in event_ids if event_id % 3 == number]
         try:
             while not stop_writer.is_set():
-                written.append((time.monotonic(), writer.random_change(event_ids)))
+                written.append((time.monotonic(), writer.random_change(own)))
         except BaseException as error:
             errors.append(error)
         finally:
             writer.close()
 
-    def follow() -> None:
-        try:
-            sync_outbox(project.settings(), project.secrets, follow=True, interval=0.1, stop=stop_follower)
-        except BaseException as error:
-            errors.append(error)
-
-    threads = [threading.Thread(target=write), threading.Thread(target=follow)]
-    for thread in threads:
-        thread.start()
     marks: dict[str, float] = {}
 
     def on_event(event: IndexEvent) -> None:
@@ -183,28 +158,28 @@ def test_a_reindex_under_a_writer_and_a_follower_ends_with_every_event_at_its_la
         if event.message.startswith("holding the outbox still"):
             marks["caught up"] = time.monotonic()
 
-    time.sleep(0.5)
     changed = mapping_variant(
         project.workdir,
         "changed.json",
         *([] if search.folds_accents else [without_asciifolding]),
         lambda document: document["mappings"]["properties"]["description"].update(analyzer="standard"),
     )
-    try:
-        result = migrate_index(
-            project.settings(), project.secrets, mapping_path=changed, reindex=True, on_event=on_event
-        )
-    finally:
+    with Followers(project, interval=0.1) as follower:
+        writers = [threading.Thread(target=write, args=(number,)) for number in range(3)]
+        for thread in writers:
+            thread.start()
         time.sleep(0.5)
-        stop_writer.set()
-        threads[0].join(timeout=30)
-    deadline = time.monotonic() + 120
-    while project.scalar("SELECT COUNT(*) FROM {events}.outbox_events WHERE processed = FALSE") and not errors:
-        assert time.monotonic() < deadline, "the follower did not drain the outbox"
-        time.sleep(0.2)
-    stop_follower.set()
-    threads[1].join(timeout=30)
-    assert errors == []
+        try:
+            result = migrate_index(
+                project.settings(), project.secrets, mapping_path=changed, reindex=True, on_event=on_event
+            )
+        finally:
+            time.sleep(0.5)
+            stop_writer.set()
+            for thread in writers:
+                thread.join(timeout=30)
+        follower.drain()
+    assert errors == [] and follower.errors == []
 
     assert (result.action, result.source, result.from_index) == ("reindexed", "database", old_index)
     assert search.target() == result.to_index != old_index
@@ -274,46 +249,28 @@ def test_a_follower_keeps_its_rows_while_the_index_is_write_blocked(indexed: tup
     project, search = indexed
     _seed(project, 300)
     sync_full(project.settings(), project.secrets)
-    stop = threading.Event()
-    events: list[IndexEvent] = []
-    errors: list[BaseException] = []
-
-    def follow() -> None:
-        try:
-            sync_outbox(
-                project.settings(), project.secrets, follow=True, interval=0.05, stop=stop, on_event=events.append
-            )
-        except BaseException as error:
-            errors.append(error)
-
-    follower = threading.Thread(target=follow)
-    follower.start()
     writer = EventWriter(project, seed=2)
     event_ids = list(range(1, 301))
     old_index = search.target()
-    try:
-        search.server.ok("PUT", f"/{old_index}/_settings", {"index": {"blocks.write": True}})  # as the copy does
-        blocked = [writer.random_change(event_ids) for _ in range(30)]
-        deadline = time.monotonic() + 30
-        while not any("write-blocked" in event.message for event in events):
-            assert time.monotonic() < deadline, "the follower did not notice the block"
-            time.sleep(0.1)
-        assert project.scalar("SELECT COUNT(*) FROM {events}.outbox_events WHERE processed = FALSE") >= 1
-        search.server.ok("PUT", f"/{old_index}/_settings", {"index": {"blocks.write": None}})
-        if search.engine == "OpenSearch":  # a real copy from the index (the Elasticsearch test zip has no _reindex)
-            two_shards = project.settings(**{"search.shards": "2"})
-            result = migrate_index(two_shards, {}, mapping_path=search.mapping, reindex=True, source="index")
-            assert result.action == "reindexed" and search.target() == result.to_index
-        blocked += [writer.random_change(event_ids) for _ in range(30)]
-    finally:
-        writer.close()
-    deadline = time.monotonic() + 60
-    while project.scalar("SELECT COUNT(*) FROM {events}.outbox_events WHERE processed = FALSE") and not errors:
-        assert time.monotonic() < deadline, "the follower did not drain the outbox"
-        time.sleep(0.1)
-    stop.set()
-    follower.join(timeout=30)
-    assert errors == [] and len(blocked) == 60
+    with Followers(project) as follower:
+        try:
+            search.server.ok("PUT", f"/{old_index}/_settings", {"index": {"blocks.write": True}})  # as the copy does
+            blocked = [writer.random_change(event_ids) for _ in range(30)]
+            deadline = time.monotonic() + 30
+            while not any("write-blocked" in event.message for event in follower.events):
+                assert time.monotonic() < deadline, "the follower did not notice the block"
+                time.sleep(0.1)
+            assert follower.unprocessed() >= 1
+            search.server.ok("PUT", f"/{old_index}/_settings", {"index": {"blocks.write": None}})
+            if search.engine == "OpenSearch":  # a real copy from the index (the Elasticsearch test zip has no _reindex)
+                two_shards = project.settings(**{"search.shards": "2"})
+                result = migrate_index(two_shards, {}, mapping_path=search.mapping, reindex=True, source="index")
+                assert result.action == "reindexed" and search.target() == result.to_index
+            blocked += [writer.random_change(event_ids) for _ in range(30)]
+        finally:
+            writer.close()
+        follower.drain(timeout=60)
+    assert follower.errors == [] and len(blocked) == 60
     _assert_index_equals_database(project, search)
 
 
