@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from ticketctl.cli.common import JSON_OPTION, console, flag, load, print_json, print_warning, progress_bars
+from ticketctl.cli.common import JSON_OPTION, confirmer, console, flag, load, print_json, print_warning, progress_bars
 from ticketctl.errors import ConfigError, ExitCode
 
 if TYPE_CHECKING:
@@ -101,19 +100,6 @@ class _EventPrinter:
 
     def __exit__(self, *exc_info: object) -> None:
         self._stop()
-
-
-def _confirm(yes: bool) -> Any:
-    """The confirm callback for the library: --yes agrees; a terminal asks; anything else declines."""
-
-    def ask(question: str) -> bool:
-        if yes:
-            return True
-        if not sys.stdin.isatty():
-            return False
-        return typer.confirm(question, default=False, err=True)
-
-    return ask
 
 
 def _server(info: ServerInfo | None) -> str:
@@ -336,7 +322,7 @@ def migrate_command(
             mapping_path=mapping,
             reindex=reindex,
             keep=keep,
-            confirm=_confirm(yes),
+            confirm=confirmer(yes),
             dry_run=dry_run,
             on_event=events,
             source=source,  # type: ignore[arg-type]
@@ -394,7 +380,7 @@ def rollback_command(
     settings, secrets = _setup(ctx, url, alias)
     target: int | str | None = int(to) if to is not None and to.isdigit() else to
     with _EventPrinter(quiet=json_output) as events:
-        result = rollback(settings, secrets, to=target, confirm=_confirm(yes), dry_run=dry_run, on_event=events)
+        result = rollback(settings, secrets, to=target, confirm=confirmer(yes), dry_run=dry_run, on_event=events)
     if json_output:
         print_json(result.as_dict())
         return
@@ -425,7 +411,7 @@ def prune_command(
 
     settings, secrets = _setup(ctx, url, alias)
     with _EventPrinter(quiet=json_output) as events:
-        result = prune(settings, secrets, keep=keep, confirm=_confirm(yes), dry_run=dry_run, on_event=events)
+        result = prune(settings, secrets, keep=keep, confirm=confirmer(yes), dry_run=dry_run, on_event=events)
     if json_output:
         print_json(result.as_dict())
         return
@@ -500,7 +486,9 @@ def adopt_command(
 
     settings, secrets = _setup(ctx, url, alias)
     with _EventPrinter(quiet=json_output) as events:
-        result = adopt(settings, secrets, mapping_path=mapping, confirm=_confirm(yes), dry_run=dry_run, on_event=events)
+        result = adopt(
+            settings, secrets, mapping_path=mapping, confirm=confirmer(yes), dry_run=dry_run, on_event=events
+        )
     if json_output:
         print_json(result.as_dict())
         return

@@ -8,13 +8,12 @@ and prints the summary (or ``--json``). Deleting what is there (``--replace``,
 from __future__ import annotations
 
 import os
-import sys
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
 import typer
 
-from ticketctl.cli.common import JSON_OPTION, console, load, print_json, print_warning, progress_bars
+from ticketctl.cli.common import JSON_OPTION, confirmer, console, load, print_json, print_warning, progress_bars
 from ticketctl.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -88,7 +87,7 @@ def seed_command(
             options,
             replace="all" if replace_all else "seed" if replace else "none",
             method=method,  # type: ignore[arg-type]
-            confirm=_confirm(yes),
+            confirm=confirmer(yes),
             on_event=progress,
         )
     if json_output:
@@ -104,17 +103,6 @@ def _parse_start(text: str | None) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise ConfigError(f"--start: {text!r} is not a date", hint="write it as YYYY-MM-DD, e.g. 2026-12-01") from None
-
-
-def _confirm(yes: bool) -> Any:
-    def ask(question: str) -> bool:
-        if yes:
-            return True
-        if not sys.stdin.isatty():
-            return False
-        return typer.confirm(question, default=False, err=True)
-
-    return ask
 
 
 class _Progress:
