@@ -19,6 +19,7 @@ pymysql is imported inside the functions: ``ticketctl --help`` does not pay for 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import re
 import ssl
 from collections.abc import Mapping
@@ -426,3 +427,11 @@ def _error_parts(error: Exception) -> tuple[int | None, str]:
 def quote_identifier(name: str) -> str:
     """A backtick-quoted identifier (settings already restrict names to [A-Za-z0-9_])."""
     return "`" + name.replace("`", "``") + "`"
+
+
+def lock_name(purpose: str, database: str) -> str:
+    """A ``GET_LOCK`` name for ``purpose`` on ``database``: at most 64 characters, MySQL 8's limit."""
+    name = f"ticketctl_{purpose}:{database}"
+    if len(name) <= 64:
+        return name
+    return f"ticketctl_{purpose}:" + hashlib.sha256(database.encode()).hexdigest()[:32]

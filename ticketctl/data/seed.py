@@ -32,7 +32,7 @@ from ticketctl.data.load import (
 )
 from ticketctl.data.sample import Chunk, SeedOptions, generate, planned_rows
 from ticketctl.data.schema import require_columns
-from ticketctl.db import ServerError, app_credentials, connect, quote_identifier
+from ticketctl.db import ServerError, app_credentials, connect, lock_name, quote_identifier
 from ticketctl.errors import AbortedError, ConfigError, ExitCode, LockedError, TicketctlError
 from ticketctl.runtime.events import Event, Notice, StepEvent
 
@@ -242,7 +242,7 @@ def _require_schema(database: _Database) -> None:
 
 @contextmanager
 def _seed_lock(database: _Database) -> Iterator[None]:
-    name = f"ticketctl_seed:{database.name}"
+    name = lock_name("seed", database.name)
     row = database.session.query_one("SELECT GET_LOCK(%s, 0)", (name,))
     if not row or row[0] != 1:
         raise LockedError(

@@ -58,7 +58,6 @@ CHECK_SAMPLE = 500  # copied events compared field by field, besides every event
 CHECK_TOUCHED_MAX = 5_000
 DEFERRED_PATIENCE = 30.0  # seconds a run without --follow waits for rows another sync holds
 SCROLL_PAGE = 5_000
-OUTBOX_LOCK = "ticketctl_outbox"
 SOURCE_TABLES: Mapping[str, Sequence[str]] = {
     "events": EVENT_COLUMNS,
     "event_pricing_rules": ("event_id", "price", "is_active"),
@@ -585,8 +584,9 @@ def sync_full(
             if not check.ok:
                 raise SyncMismatchError(
                     f"{alias} → {target.name} does not match the events database after the copy: {check.describe()}",
-                    hint="another process may write to the index without going through the outbox; run "
-                    "'ticketctl index sync --full' again and check the writers",
+                    hint="a writer changes events without an outbox row (run it again, and check the writers), or "
+                    "the database was re-created while the index kept newer versions: 'ticketctl index migrate "
+                    "--rebuild' builds a fresh version from the database",
                 )
 
         report = copy_database(conn, settings, secrets, alias, prune=True, at_freeze=verify, on_event=on_event)
@@ -748,7 +748,9 @@ class _OutboxRun:
 @contextmanager
 def _exclusive(session: Session, settings: Settings, emit: OnEvent, stop: threading.Event) -> Iterator[None]:
     """One sync at a time, for servers without SKIP LOCKED (MySQL < 8.0.1, MariaDB < 10.6): a named lock."""
-    name = f"{OUTBOX_LOCK}:{settings.mysql.database('events').name}"
+    from ticketctl.db import lock_name
+
+    name = lock_name("outbox", settings.mysql.database("events").name)
     emit(IndexEvent("warning", f"{session.server.label} has no SKIP LOCKED: one sync at a time (lock {name})"))
     while not stop.is_set():
         row = session.query_one("SELECT GET_LOCK(%s, 1)", (name,))
