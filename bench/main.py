@@ -107,6 +107,8 @@ class Results:
     measures: list[Measure] = field(default_factory=list)
     duration_seconds: float = 0.0
     load_after: str = ""
+    # Runs of some sections added to this one with --add-to: when, how long, the load, the commit.
+    added: list[dict[str, str]] = field(default_factory=list)
 
     def measure(self, key: str, title: str, target: str, baseline: str, short: str) -> Measure:
         measure = Measure(key, title, target, f"{key}.{baseline}", short)
@@ -137,6 +139,7 @@ class Config:
     before: Path | None
     before_label: str
     report_from: Path | None
+    add_to: Path | None
 
     @property
     def work(self) -> Path:
@@ -175,6 +178,12 @@ def parse_args(argv: list[str] | None) -> Config:
         "--before", type=Path, help="virtualenv of an older ticketctl: measured beside this one (before/after of fixes)"
     )
     parser.add_argument("--before-label", default="before", help="its name in the tables, e.g. 'main d31129c'")
+    parser.add_argument(
+        "--add-to",
+        type=Path,
+        help="an earlier run's results.json: the sections measured now replace theirs in it (the rest is kept), "
+        "and RESULTS.md is written from the whole",
+    )
     parser.add_argument(
         "--report-from",
         type=Path,
@@ -216,6 +225,7 @@ def parse_args(argv: list[str] | None) -> Config:
         before=args.before.resolve() if args.before else None,
         before_label=args.before_label,
         report_from=args.report_from.resolve() if args.report_from else None,
+        add_to=args.add_to.resolve() if args.add_to else None,
     )
 
 
@@ -851,6 +861,35 @@ def load_results(path: Path) -> Results:
     return Results(**raw, measures=measures)
 
 
+MEASURE_PREFIXES = {  # section → the keys of the measures it writes
+    "startup": ("startup.",),
+    "migrate": ("migrate.",),
+    "cold": ("up.cold",),
+    "noop": ("up.noop",),
+    "doctor": ("doctor.",),
+    "seed": ("seed.",),
+    "sync": ("sync.",),
+}
+
+
+def add_to(earlier: Results, now: Results, sections: tuple[str, ...]) -> Results:
+    """``earlier`` with the measures of ``sections`` taken from ``now``, and a record of when they were measured."""
+    prefixes = tuple(prefix for section in sections for prefix in MEASURE_PREFIXES[section])
+    kept = [measure for measure in earlier.measures if not measure.key.startswith(prefixes)]
+    earlier.measures = kept + [measure for measure in now.measures if measure.key.startswith(prefixes)]
+    earlier.versions.update(now.versions)
+    earlier.added.append(
+        {
+            "sections": ", ".join(sections),
+            "started": now.started,
+            "minutes": f"{now.duration_seconds / 60:.1f}",
+            "load": f"{now.machine.get('Load average at start', '?')} → {now.load_after}",
+            "ticketctl": now.machine.get("ticketctl", "?"),
+        }
+    )
+    return earlier
+
+
 def main(argv: list[str] | None = None) -> int:
     cfg = parse_args(argv)
     if cfg.report_from is not None:
@@ -912,6 +951,8 @@ def main(argv: list[str] | None = None) -> int:
                 stacks.remove_project(env.engine, project)
     results.duration_seconds = time.monotonic() - began
     results.load_after = load_average()
+    if cfg.add_to is not None and failure is None:
+        results = add_to(load_results(cfg.add_to), results, cfg.sections)
     cfg.out.mkdir(parents=True, exist_ok=True)
     (cfg.out / "results.json").write_text(json.dumps(asdict(results), indent=1, default=str))
     text = report.write(results, cfg.out, REPO)

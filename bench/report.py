@@ -434,6 +434,11 @@ def write(results: Results, out: Path, repo: Path) -> str:
         "",
         *(f"- {name}: {value}" for name, value in results.machine.items()),
         f"- Load average at the end: {results.load_after}",
+        *(
+            f"- Sections {run['sections']} were measured later, on {run['started']} ({run['minutes']} min, load "
+            f"average {run['load']}, {run['ticketctl']}), and added to this run (`bench/run --only … --add-to`)"
+            for run in results.added
+        ),
         "",
         "## Versions",
         "",
