@@ -254,10 +254,8 @@ def _delete_versions(url: str, alias: str) -> None:
 
 def write_ndjson(env: Environment, dbs: mig.Databases, folder: Path) -> int:
     """ticketctl's documents of every event, as ticketctl sends them (chunks, versions), in files; returns the count."""
-    from ticketctl.data.projection import project, read_chunk
     from ticketctl.db import Credentials, connect
-    from ticketctl.search.bulk import Action, encode
-    from ticketctl.search.sync import COPY_CHUNK
+    from ticketctl.search.sync import document_chunks
     from ticketctl.settings import load_settings
 
     shutil.rmtree(folder, ignore_errors=True)
@@ -267,15 +265,10 @@ def write_ndjson(env: Environment, dbs: mig.Databases, folder: Path) -> int:
     credentials = Credentials(database.user, dbs.password("events"), "EVENTS_DB_PASSWORD")
     count = 0
     with connect(settings.mysql, credentials, database=database.name) as session:
-        after, number = 0, 0
-        while True:
-            sources = read_chunk(session, after, COPY_CHUNK)
-            if not sources:
-                return count
-            actions = [Action(source.event_id, 1, project(source)) for source in sources]
-            (folder / f"chunk-{number:05d}.ndjson").write_bytes(encode(actions))
+        for number, (actions, body) in enumerate(document_chunks(session, 1)):
+            (folder / f"chunk-{number:05d}.ndjson").write_bytes(body)
             count += len(actions)
-            after, number = sources[-1].event_id, number + 1
+    return count
 
 
 def section_sync(cfg: Config, results: Results, env: Environment) -> None:

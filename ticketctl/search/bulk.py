@@ -10,7 +10,6 @@ pause; any other refusal is an error that names the event and the server's reaso
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -30,11 +29,11 @@ class WriteBlockedError(SearchError):
 
 
 class Action(NamedTuple):
-    """Index ``document`` as ``_id`` = ``event_id``, or delete it (``document`` None), at ``version``."""
+    """Index ``document`` (JSON text) as ``_id`` = ``event_id``, or delete it (``document`` None), at ``version``."""
 
     event_id: int
     version: int
-    document: dict[str, Any] | None
+    document: str | None
 
 
 @dataclass
@@ -72,7 +71,7 @@ def encode(actions: Sequence[Action]) -> bytes:
             % (verb.encode(), action.event_id, action.version, VERSION_TYPE.encode())
         )
         if action.document is not None:
-            lines.append(json.dumps(action.document, ensure_ascii=False, separators=(",", ":")).encode())
+            lines.append(action.document.encode())
     lines.append(b"")
     return b"\n".join(lines)
 

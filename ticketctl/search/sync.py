@@ -1,6 +1,6 @@
 """``index sync``: the events database into the search index, in full or from the outbox.
 
-Three paths share one projection (:func:`ticketctl.data.projection.project`) and one
+Three paths share one projection (:data:`ticketctl.data.projection.DOCUMENT`) and one
 writer (:class:`~ticketctl.search.bulk.BulkWriter`, external versions):
 
 * :func:`sync_outbox` applies unprocessed outbox rows in id order and marks them
@@ -30,11 +30,12 @@ from ticketctl.data.outbox import OutboxRow, Unusable
 from ticketctl.data.projection import (
     DOCUMENT_FIELDS,
     EVENT_COLUMNS,
-    EventSource,
+    PRICING_COLUMNS,
+    Document,
     count_events,
-    project,
+    id_bounds,
     read_by_ids,
-    read_chunk,
+    read_range,
 )
 from ticketctl.data.schema import require_columns
 from ticketctl.errors import ExitCode, SearchError, TicketctlError
@@ -60,7 +61,7 @@ DEFERRED_PATIENCE = 30.0  # seconds a run without --follow waits for rows anothe
 SCROLL_PAGE = 5_000
 SOURCE_TABLES: Mapping[str, Sequence[str]] = {
     "events": EVENT_COLUMNS,
-    "event_pricing_rules": ("event_id", "price", "is_active"),
+    "event_pricing_rules": PRICING_COLUMNS,
     "outbox_events": ("id", "aggregate_id", "aggregate_type", "event_type", "payload", "processed"),
 }
 
@@ -262,13 +263,13 @@ def _emit(on_event: OnEvent | None) -> OnEvent:
     return on_event or (lambda event: None)
 
 
-def _actions(rows: Sequence[OutboxRow], sources: Mapping[int, EventSource]) -> list[Action]:
+def _actions(rows: Sequence[OutboxRow], documents: Mapping[int, Document]) -> list[Action]:
     """One action per event: its document (or its deletion) at the version of its last row here."""
     latest: dict[int, int] = {}
     for row in rows:
         latest[row.aggregate_id] = max(row.id, latest.get(row.aggregate_id, 0))
     return [
-        Action(event_id, version, project(sources[event_id]) if event_id in sources else None)
+        Action(event_id, version, documents[event_id].source if event_id in documents else None)
         for event_id, version in sorted(latest.items())
     ]
 
@@ -335,7 +336,7 @@ class _Copy:
             self.emit(IndexEvent("progress", "copy", done=len(ids), total=total))
 
         with ThreadPoolExecutor(max_workers=BULK_CONCURRENCY, thread_name_prefix="ticketctl-bulk") as pool:
-            for actions, body in _prefetch(lambda: _chunks(snapshot, version)):
+            for actions, body in _prefetch(lambda: document_chunks(snapshot, version)):
                 in_flight.append((pool.submit(self.writer.write, actions, body), actions))
                 if len(in_flight) >= BULK_CONCURRENCY:
                     collect()
@@ -388,7 +389,7 @@ class _Copy:
         stale = [
             event_id
             for event_id in sample
-            if event_id in sources and event_id in stored and stored[event_id] != project(sources[event_id])
+            if event_id in sources and event_id in stored and stored[event_id] != sources[event_id].parsed()
         ]
         return ContentCheck(events, documents, len(sample), missing, stale, extra)
 
@@ -460,15 +461,21 @@ def copy_database(
     )
 
 
-def _chunks(snapshot: Session, version: int) -> Iterator[tuple[list[Action], bytes]]:
-    after = 0
-    while True:
-        sources = read_chunk(snapshot, after, COPY_CHUNK)
-        if not sources:
-            return
-        actions = [Action(source.event_id, version, project(source)) for source in sources]
-        yield actions, encode(actions)
-        after = sources[-1].event_id
+def document_chunks(session: Session, version: int) -> Iterator[tuple[list[Action], bytes]]:
+    """Every event's document, :data:`COPY_CHUNK` ids at a time, as bulk actions at ``version`` and their NDJSON."""
+    low, high = id_bounds(session)
+    after = low - 1
+    while after < high:
+        documents = read_range(session, after, after + COPY_CHUNK)
+        after += COPY_CHUNK
+        if documents:
+            actions = [Action(document.event_id, version, document.source) for document in documents]
+            yield actions, encode(actions)
+        else:  # a gap in the ids: go on from the next event
+            row = session.query_one("SELECT MIN(event_id) FROM events WHERE event_id > %s", (after,))
+            if row is None or row[0] is None:
+                return
+            after = int(row[0]) - 1
 
 
 _DONE = object()
