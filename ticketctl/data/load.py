@@ -15,7 +15,8 @@ warning was raised.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -44,21 +45,28 @@ def server_allows_local_infile(session: Session) -> bool:
 
 def tsv(table: Table, rows: Sequence[tuple[object, ...]]) -> bytes:
     """Rows as ``LOAD DATA``'s default text format: tab-separated, ``\\N`` for NULL, backslash escapes."""
-    texts = [index for index, kind in enumerate(table.kinds) if kind == "text"]
-    template = "\t".join(["%s"] * len(table.columns)) + "\n"
-    lines: list[str] = []
-    append = lines.append
-    if texts:
-        for row in rows:
-            values = ["\\N" if value is None else value for value in row]
-            for index in texts:
-                if values[index] != "\\N":
-                    values[index] = str(values[index]).translate(_TSV_ESCAPES)
-            append(template % tuple(values))
-    else:
-        for row in rows:
-            append(template % tuple(["\\N" if value is None else value for value in row]))
-    return "".join(lines).encode("utf-8")
+    return _tsv_encoder(table)(rows).encode("utf-8")
+
+
+@cache
+def _tsv_encoder(table: Table) -> Callable[[Sequence[tuple[object, ...]]], str]:
+    """A function that writes ``table``'s rows as TSV, made for its columns: one f-string per row.
+
+    Why generated code: it is the inner loop of ``seed`` (a million seat rows), and one
+    f-string with a test per column takes half the time of formatting the values one by
+    one. The source is built from the table's declared columns only, never from data.
+    """
+    fields = []
+    for index, kind in enumerate(table.kinds):
+        value = f"escape(row[{index}])" if kind == "text" else f"row[{index}]"
+        fields.append(f"{{NULL if row[{index}] is None else {value}}}")
+    source = 'lambda rows: "".join([f"' + "\\t".join(fields) + '\\n" for row in rows])'
+    encoder: Callable[[Sequence[tuple[object, ...]]], str] = eval(source, {"NULL": "\\N", "escape": _escape_tsv})
+    return encoder
+
+
+def _escape_tsv(value: object) -> str:
+    return str(value).translate(_TSV_ESCAPES)
 
 
 def sql_values(kinds: Sequence[Kind], row: tuple[object, ...]) -> str:

@@ -234,6 +234,17 @@ def seat_layout(seats: int) -> tuple[tuple[str, str, str, str], ...]:
     return tuple(layout)
 
 
+@cache
+def _seat_kinds(layout: tuple[tuple[str, str, str, str], ...]) -> tuple[tuple[int, ...], tuple[tuple[str, str], ...]]:
+    """For each seat of ``layout``, the index of its (seat type, section) among the layout's few kinds; and the kinds.
+
+    A seat's price depends only on its kind, so an event resolves a handful of prices, not one per seat.
+    """
+    keys = tuple(sorted({(seat_type, section) for _, section, _, seat_type in layout}))
+    index = {key: number for number, key in enumerate(keys)}
+    return tuple(index[(seat_type, section)] for _, section, _, seat_type in layout), keys
+
+
 def _row_label(index: int) -> str:
     """A, B, …, Z, AA, AB, … (as a spreadsheet names its columns)."""
     label = ""
@@ -303,7 +314,7 @@ def _event(
                 _dt(created_at + timedelta(minutes=number)),
             )
         )
-    prices = {key: resolve_price(rules, key[0], key[1], anchor) for key in {(s[3], s[1]) for s in layout}}
+    prices = {key: resolve_price(rules, key[0], key[1], anchor) for key in _seat_kinds(layout)[1]}
     available = _seats(options, rng, event_id, status, layout, prices, sale_start, currency, counters, chunk)
     tags = sorted(rng.sample(tag_pool, k=min(len(tag_pool), rng.randint(1, 3))))
     description = rng.choice(DESCRIPTIONS).format(city=city, doors=f"{event_date.hour - 1}:{event_date.minute:02d}")
@@ -374,37 +385,39 @@ def _seats(
     reserved_share = booked_share + (options.reserved if status == "ON_SALE" else 0.0)
     blocked_share = reserved_share + (BLOCKED_SHARE if status == "ON_SALE" else 0.0)
     users = max(100, options.seats // USERS_PER_SEATS)
-    price_text = {key: str(value) for key, value in prices.items()}
+    kinds, keys = _seat_kinds(layout)
+    price_texts = [str(prices[key]) for key in keys]  # by kind of seat (type, section)
     available = 0
     booking: _Booking | None = None
     sold_span = max(1.0, (anchor - sale_start).total_seconds())
+    draw, append = rng.random, seats.append  # the loop below runs once per seat: a million times
+    sold_out, cancelled = status == "SOLD_OUT", status == "CANCELLED"
     for offset, (seat_number, section, row, seat_type) in enumerate(layout):
         seat_id = first_seat_id + offset
-        key = (seat_type, section)
-        state, holder, until, booking_id = "AVAILABLE", None, None, None
-        roll = 0.0 if status == "SOLD_OUT" else rng.random()
-        if status == "CANCELLED":
+        price = price_texts[kinds[offset]]
+        roll = 0.0 if sold_out else draw()
+        if roll >= blocked_share and not cancelled:
+            available += 1
+            append((seat_id, event_id, seat_number, section, row, seat_type, price, "AVAILABLE", 0, None, None, None,
+                    created))  # fmt: skip
+            continue
+        state, holder, until, booking_id = "BLOCKED", None, None, None  # a cancelled event's, or 0.5 % of the rest
+        if cancelled:
             state = "BLOCKED"
         elif roll < booked_share:
             if booking is None or booking.full:
                 if booking is not None:
                     booking.close(options, rng, currency, counters, chunk)
-                at = sale_start + timedelta(seconds=int(rng.random() * sold_span))
-                booking = _Booking(event_id, f"user-{rng.randrange(users):06d}", at, 1 + int(rng.random() * 4))
-            booking.add(seat_id, prices[key])
+                at = sale_start + timedelta(seconds=int(draw() * sold_span))
+                booking = _Booking(event_id, f"user-{rng.randrange(users):06d}", at, 1 + int(draw() * 4))
+            booking.add(seat_id, prices[keys[kinds[offset]]])
             state, booking_id = "BOOKED", booking.id_placeholder(counters)
         elif roll < reserved_share:
             state, holder = "RESERVED", f"user-{rng.randrange(users):06d}"
-            until = _dt(anchor + timedelta(minutes=5 + int(rng.random() * 10)))
+            until = _dt(anchor + timedelta(minutes=5 + int(draw() * 10)))
             _reservation(counters, chunk, seat_id, event_id, holder, until, "ACTIVE", anchor - timedelta(minutes=2))
-        elif roll < blocked_share:
-            state = "BLOCKED"
-        else:
-            available += 1
-        seats.append(
-            (seat_id, event_id, seat_number, section, row, seat_type, price_text[key], state, 0, holder, until,
-             booking_id, created)
-        )  # fmt: skip
+        append((seat_id, event_id, seat_number, section, row, seat_type, price, state, 0, holder, until, booking_id,
+                created))  # fmt: skip
     if booking is not None:
         booking.close(options, rng, currency, counters, chunk)
     return available
