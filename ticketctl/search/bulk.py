@@ -21,7 +21,7 @@ from ticketctl.search.connection import Request, SearchConnection
 
 VERSION_TYPE = "external_gte"
 RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)
-_FILTER = "errors,items.*.status,items.*.error.type,items.*.error.reason,items.*._id"
+_FILTER = "errors,items.*.status,items.*.error.type,items.*.error.reason"
 
 
 class WriteBlockedError(SearchError):

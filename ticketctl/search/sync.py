@@ -427,6 +427,8 @@ def copy_database(
         )
         check_database(reader, settings)
         position = work.snapshot(lock, snapshot)
+        # An index that held nothing before the copy has nothing to prune: what is there now was written since.
+        prune = prune and count_documents(connection, index) > 0
         copy_started = time.monotonic()
         events, copied, ids = work.copy(snapshot, position)
         copy_seconds = time.monotonic() - copy_started
