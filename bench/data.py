@@ -254,9 +254,9 @@ def _delete_versions(url: str, alias: str) -> None:
 
 def write_ndjson(env: Environment, dbs: mig.Databases, folder: Path) -> int:
     """ticketctl's documents of every event, as ticketctl sends them (chunks, versions), in files; returns the count."""
-    from ticketctl.db import Credentials, connect
+    from ticketctl.clients.mysql import Credentials, connect
+    from ticketctl.config.settings import load_settings
     from ticketctl.search.sync import document_chunks
-    from ticketctl.settings import load_settings
 
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)

@@ -15,10 +15,10 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "load_settings": "ticketctl.settings",
-    "Settings": "ticketctl.settings",
-    "build_stack": "ticketctl.stack",
-    "render": "ticketctl.render",
+    "load_settings": "ticketctl.config.settings",
+    "Settings": "ticketctl.config.settings",
+    "build_stack": "ticketctl.stack.model",
+    "render": "ticketctl.render.compose",
     "up": "ticketctl.project",
     "down": "ticketctl.project",
     "status": "ticketctl.project",

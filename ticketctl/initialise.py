@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ticketctl.runtime.events import EventSink, Notice, StepEvent
-from ticketctl.secrets import Secrets
-from ticketctl.settings import Settings
+from ticketctl.config.secrets import Secrets
+from ticketctl.config.settings import Settings
+from ticketctl.events import EventSink, Notice, StepEvent
 
 
 def initialise_stack(

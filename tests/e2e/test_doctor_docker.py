@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import DockerScratch, LocalImages
+from tests.support.servers import DockerScratch, LocalImages
 from ticketctl.errors import ExitCode
 
 pytestmark = pytest.mark.e2e

@@ -61,7 +61,10 @@ def test_installed_wheel_renders_from_an_empty_folder(installed: Path, tmp_path:
 
 def test_installed_package_carries_its_data_folders(installed: Path) -> None:
     python = installed.parent / "python"
-    code = "from ticketctl.resources import data_dir; print(*[data_dir(n) for n in ('templates','schemas','mappings')])"
+    code = (
+        "from ticketctl.config.resources import data_dir; "
+        "print(*[data_dir(n) for n in ('templates','schemas','mappings')])"
+    )
     printed = subprocess.run(
         [str(python), "-c", code], capture_output=True, text=True, check=True, cwd="/"
     ).stdout.split()

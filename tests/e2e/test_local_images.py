@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from tests.conftest import DockerScratch, LocalImages
+    from tests.support.servers import DockerScratch, LocalImages
 
 SECOND = 1_000_000_000  # Docker healthcheck durations are in nanoseconds
 _http = urllib.request.build_opener(urllib.request.ProxyHandler({}))

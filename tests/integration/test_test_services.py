@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from tests.conftest import MySQLScratch, MySQLServer, RedisScratch, SearchScratch, SearchServer
+    from tests.support.servers import MySQLScratch, MySQLServer, RedisScratch, SearchScratch, SearchServer
 
 # ---------------------------------------------------------------- MariaDB
 

@@ -15,9 +15,8 @@ from typing import Any
 
 import pytest
 
+from tests.support.reliability import Databases, Workdir, free_port, write_migration
 from ticketctl.errors import ExitCode
-
-from .conftest import Databases, Workdir, free_port, write_migration
 
 pytestmark = pytest.mark.reliability
 

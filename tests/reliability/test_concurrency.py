@@ -17,9 +17,16 @@ from typing import Any
 
 import pytest
 
+from tests.support.reliability import (
+    Databases,
+    Process,
+    Workdir,
+    changed_mapping,
+    free_port,
+    index_documents,
+    write_migration,
+)
 from ticketctl.errors import ExitCode
-
-from .conftest import Databases, Process, Workdir, free_port, write_migration
 
 pytestmark = pytest.mark.reliability
 
@@ -151,34 +158,6 @@ def test_two_ups_at_once_one_refuses_or_waits_and_no_container_is_duplicated(
 # --------------------------------------------------------------------------- index migrate --reindex
 
 
-def _changed_mapping(workdir: Workdir) -> Path:
-    """The packaged mapping with an analyzer change, which needs a new version and a reindex."""
-    document = json.loads((REPO / "mappings" / "events.json").read_text(encoding="utf-8"))
-    analyzer = document["settings"]["analysis"]["analyzer"]["event_name_analyzer"]
-    analyzer["filter"] = ["word_delimiter_graph", "lowercase", "asciifolding"]
-    document["mappings"]["_meta"]["schema_version"] = 2
-    return workdir.write("changed.json", json.dumps(document, indent=2, ensure_ascii=False))
-
-
-def _index_documents(server: Any, alias: str, count: int) -> None:
-    lines = []
-    for number in range(count):
-        lines.append(json.dumps({"index": {"_index": alias, "_id": str(number)}}))
-        lines.append(
-            json.dumps({"eventId": number, "name": f"Concert {number}", "city": "São Paulo", "tags": ["music"]})
-        )
-    import urllib.request
-
-    request = urllib.request.Request(
-        f"{server.url}/_bulk?refresh=true",
-        data=("\n".join(lines) + "\n").encode(),
-        method="POST",
-        headers={"Content-Type": "application/x-ndjson"},
-    )
-    with urllib.request.urlopen(request, timeout=60) as answer:
-        assert json.loads(answer.read())["errors"] is False
-
-
 def test_two_reindexing_migrations_at_once_one_refuses_with_locked(workdir: Workdir, opensearch_scratch: Any) -> None:
     server = opensearch_scratch.server
     alias = opensearch_scratch.index("events")
@@ -187,8 +166,8 @@ def test_two_reindexing_migrations_at_once_one_refuses_with_locked(workdir: Work
     try:
         created = workdir.run("index", "create", *common)
         assert created.code == 0, created.err
-        _index_documents(server, alias, 300)
-        _changed_mapping(workdir)
+        index_documents(server, alias, 300)
+        changed_mapping(workdir)
         migrate = ("index", "migrate", "--reindex", "--source", "index", "--mapping", "changed.json", *common)
 
         first = workdir.start(*migrate)

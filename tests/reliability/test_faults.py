@@ -23,9 +23,8 @@ from typing import Any
 
 import pytest
 
+from tests.support.reliability import Databases, Transcript, Workdir, closed_port, free_port, write_migration
 from ticketctl.errors import ExitCode
-
-from .conftest import Databases, Transcript, Workdir, closed_port, free_port, write_migration
 
 pytestmark = pytest.mark.reliability
 
@@ -419,7 +418,7 @@ def test_after_ctrl_c_up_still_waits_for_its_workers() -> None:
     """
     import threading
 
-    from ticketctl.project import _wait_for, _Worker
+    from ticketctl.parallel import Worker, wait_for
 
     release = threading.Event()
     finished: list[str] = []
@@ -432,18 +431,18 @@ def test_after_ctrl_c_up_still_waits_for_its_workers() -> None:
     def interrupt(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
-    worker = _Worker(work)
+    worker = Worker(work)
     worker.start()
     previous = signal.signal(signal.SIGALRM, interrupt)
     try:
         signal.setitimer(signal.ITIMER_REAL, 0.3)
         with pytest.raises(KeyboardInterrupt):
-            _wait_for([worker])
+            wait_for([worker])
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
     release.set()
-    _wait_for([worker])  # as up does after the interrupt: it must not return before the worker has ended
+    wait_for([worker])  # as up does after the interrupt: it must not return before the worker has ended
     assert finished == ["done"]
 
 
@@ -486,7 +485,7 @@ def test_a_container_that_exits_during_the_health_wait(stack: Workdir, docker_sc
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A 256 KiB tmpfs of this test; unmounted at the end."""
-    from tests.conftest import server_missing
+    from tests.support.servers import server_missing
 
     mount_point = tmp_path / "disk"
     mount_point.mkdir()
@@ -574,7 +573,7 @@ def test_kill_9_during_a_reindex_then_a_rerun_unblocks_writes_at_once(
 ) -> None:
     """The killed run leaves the live index write-blocked and its lock behind; the rerun on the same machine sees
     the holder is dead, takes the lock over at once (not at expiry, 2 minutes later) and finishes the job."""
-    from .test_concurrency import _changed_mapping, _index_documents
+    from tests.support.reliability import changed_mapping, index_documents
 
     server = opensearch_scratch.server
     alias = opensearch_scratch.index("events")
@@ -582,8 +581,8 @@ def test_kill_9_during_a_reindex_then_a_rerun_unblocks_writes_at_once(
     common = ("--url", server.url, "--index", alias)
     try:
         assert workdir.run("index", "create", *common).code == 0
-        _index_documents(server, alias, 20000)
-        _changed_mapping(workdir)
+        index_documents(server, alias, 20000)
+        changed_mapping(workdir)
         migrate = ("index", "migrate", "--reindex", "--source", "index", "--mapping", "changed.json", *common)
         process = workdir.start(*migrate)
         deadline = time.monotonic() + 60

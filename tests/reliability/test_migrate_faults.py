@@ -17,9 +17,8 @@ import time
 
 import pytest
 
+from tests.support.reliability import Databases, Process, Workdir, write_migration
 from ticketctl.errors import ExitCode
-
-from .conftest import Databases, Process, Workdir, write_migration
 
 pytestmark = pytest.mark.reliability
 

@@ -20,9 +20,8 @@ from typing import Any
 
 import pytest
 
+from tests.support.reliability import KEYS, Databases, Transcript, Workdir, find_leaks, free_port
 from ticketctl.errors import ExitCode
-
-from .conftest import KEYS, Databases, Transcript, Workdir, find_leaks, free_port
 
 pytestmark = pytest.mark.reliability
 
@@ -50,7 +49,7 @@ def test_the_leak_check_itself_finds_a_leak() -> None:
 
 DRIVER = """
 import sys
-import ticketctl.secrets as secrets_module
+import ticketctl.config.secrets as secrets_module
 from ticketctl.cli.main import run
 
 original = secrets_module.load_secrets
@@ -406,8 +405,8 @@ def test_doctor_text_output_masks_secrets(workdir: Workdir, transcript: Transcri
     password = workdir.env_file()["REDIS_PASSWORD"]
     driver = (
         "import sys\n"
-        "from ticketctl.doctor import redis_checks\n"
-        "from ticketctl.doctor import Outcome\n"
+        "from ticketctl.doctor import redis as redis_checks\n"
+        "from ticketctl.doctor.core import Outcome\n"
         "def leaky(context):\n"
         "    return Outcome.fail('server said: bad auth ' + context.secrets['REDIS_PASSWORD'], 'fix it')\n"
         "redis_checks.CHECKS[0] = redis_checks.CHECKS[0].__class__('redis.ping', 'ping', leaky)\n"

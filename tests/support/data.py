@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ticketctl.resources import mappings_dir
-from ticketctl.settings import Settings, load_settings
+from ticketctl.config.resources import mappings_dir
+from ticketctl.config.settings import Settings, load_settings
 
 if TYPE_CHECKING:
-    from tests.conftest import MySQLServer, SearchServer
+    from tests.support.servers import MySQLServer, SearchServer
 
 KEYS = ("events", "inventory", "bookings")
 

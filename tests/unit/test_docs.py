@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ticketctl.diagram import BEGIN_MARKER, END_MARKER, infrastructure_mermaid
-from ticketctl.settings import load_settings
-from ticketctl.stack import build_stack
+from ticketctl.config.settings import load_settings
+from ticketctl.render.diagram import BEGIN_MARKER, END_MARKER, infrastructure_mermaid
+from ticketctl.stack.model import build_stack
 
 ROOT = Path(__file__).resolve().parents[2]
 

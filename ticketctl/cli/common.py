@@ -15,13 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from ticketctl.secrets import scrub_known
-
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Progress
 
-    from ticketctl.settings import Settings
+    from ticketctl.config.settings import Settings
 
 
 @dataclass
@@ -41,7 +39,7 @@ def state(ctx: typer.Context) -> CliState:
 
 def load(ctx: typer.Context, overrides: Mapping[str, tuple[Any, str]] | None = None) -> Settings:
     """Settings for this command: file < environment < the command's flags."""
-    from ticketctl.settings import load_settings
+    from ticketctl.config.settings import load_settings
 
     return load_settings(state(ctx).config_path, overrides={k: v for k, v in (overrides or {}).items()})
 
@@ -59,6 +57,8 @@ def _color_enabled(stream: Any) -> bool:
 
 def print_error(message: str, hint: str | None) -> None:
     """One line on stderr: the error and, after a dash, the fix. Secrets are masked."""
+    from ticketctl.config.secrets import scrub_known
+
     text = scrub_known(message.strip().replace("\n", " "))
     if hint:
         text += f" — {scrub_known(hint.strip())}"
@@ -68,12 +68,16 @@ def print_error(message: str, hint: str | None) -> None:
 
 
 def print_warning(message: str) -> None:
+    from ticketctl.config.secrets import scrub_known
+
     prefix = "\x1b[33mwarning:\x1b[0m" if _color_enabled(sys.stderr) else "warning:"
     sys.stderr.write(f"{prefix} {scrub_known(message)}\n")
 
 
 def print_json(data: Any) -> None:
     """Machine output on stdout, secrets masked."""
+    from ticketctl.config.secrets import scrub_known
+
     sys.stdout.write(scrub_known(json.dumps(data, indent=2, sort_keys=False, default=str)) + "\n")
 
 

@@ -17,7 +17,7 @@ def config_command(
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Validate the settings and print each effective value with its source (file:line, env var or default)."""
-    from ticketctl.settings import describe_fields, effective_settings
+    from ticketctl.config.settings import describe_fields, effective_settings
 
     if list_all:
         fields = describe_fields()

@@ -30,7 +30,7 @@ def doctor_command(
     Every check runs in parallel with its own timeout and changes nothing. Exit
     code 0 when all pass, 14 when there are only warnings, 18 when a check failed.
     """
-    from ticketctl.doctor import all_checks, run_checks, select_checks
+    from ticketctl.doctor.core import all_checks, run_checks, select_checks
 
     settings = load(ctx)
     if list_checks:
@@ -42,7 +42,7 @@ def doctor_command(
             for check in selected:
                 typer.echo(f"{check.name:<{width}}  {check.description}")
         return
-    from ticketctl.secrets import load_secrets
+    from ticketctl.config.secrets import load_secrets
 
     secrets = load_secrets(settings.output_dir, os.environ)
     report = run_checks(settings, secrets, names=checks or [], timeout=timeout)

@@ -23,11 +23,11 @@ from ticketctl.errors import ConfigError, ExitCode
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
+    from ticketctl.clients.search import ServerInfo
+    from ticketctl.config.secrets import Secrets
+    from ticketctl.config.settings import Settings
     from ticketctl.search.changes import Change
-    from ticketctl.search.connection import ServerInfo
     from ticketctl.search.results import IndexEvent
-    from ticketctl.secrets import Secrets
-    from ticketctl.settings import Settings
 
 index_app = typer.Typer(
     name="index",
@@ -58,7 +58,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _setup(ctx: typer.Context, url: str | None, alias: str | None) -> tuple[Settings, Secrets]:
-    from ticketctl.secrets import load_secrets
+    from ticketctl.config.secrets import load_secrets
 
     settings = load(ctx, {"search.url": flag(url, "--url"), "search.index": flag(alias, "--index")})
     return settings, load_secrets(settings.output_dir, os.environ)

@@ -111,7 +111,7 @@ def run(args: Sequence[str] | None = None) -> None:
 
 def _print_traceback(error: BaseException) -> None:
     """The traceback for --debug: frames and messages only (no locals), secrets masked like every other output."""
-    from ticketctl.secrets import scrub_known
+    from ticketctl.config.secrets import scrub_known
 
     sys.stderr.write(scrub_known("".join(traceback.format_exception(error))))
     sys.stderr.flush()

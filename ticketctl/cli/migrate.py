@@ -16,9 +16,9 @@ from ticketctl.cli.common import JSON_OPTION, console, load, print_json
 from ticketctl.errors import ConfigError, ExitCode
 
 if TYPE_CHECKING:
+    from ticketctl.config.secrets import Secrets
+    from ticketctl.config.settings import Settings
     from ticketctl.migrations import MigrateReport, MigrationEvent, StatusReport
-    from ticketctl.secrets import Secrets
-    from ticketctl.settings import Settings
 
 app = typer.Typer(
     name="migrate",
@@ -49,7 +49,7 @@ def register(root: typer.Typer) -> None:
 
 
 def _context(ctx: typer.Context) -> tuple[Settings, Secrets]:
-    from ticketctl.secrets import load_secrets
+    from ticketctl.config.secrets import load_secrets
 
     settings = load(ctx)
     return settings, load_secrets(settings.output_dir, os.environ)

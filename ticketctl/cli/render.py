@@ -12,8 +12,8 @@ from ticketctl.cli.common import JSON_OPTION, flag, load, print_json, print_warn
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-    from ticketctl.render import RenderResult
-    from ticketctl.settings import Settings
+    from ticketctl.config.settings import Settings
+    from ticketctl.render.files import RenderResult
 
 
 def register(app: typer.Typer) -> None:
@@ -50,8 +50,8 @@ def render_command(
     overrides = {"output_dir": flag(str(out.resolve()) if out else None, "--out")}
     settings = load(ctx, overrides)
     if target == "mermaid":
-        from ticketctl.diagram import infrastructure_mermaid
-        from ticketctl.stack import build_stack
+        from ticketctl.render.diagram import infrastructure_mermaid
+        from ticketctl.stack.model import build_stack
 
         typer.echo(infrastructure_mermaid(build_stack(settings)), nl=False)
         return
@@ -59,7 +59,7 @@ def render_command(
         raise typer.BadParameter(
             f"unknown target {target!r}; use compose, kubernetes or mermaid", param_hint="--target"
         )
-    from ticketctl.render import render
+    from ticketctl.render.compose import render
 
     result = render(settings)
     secrets_note = f"generated {', '.join(result.generated_secrets)}" if result.generated_secrets else "secrets kept"
@@ -69,7 +69,7 @@ def render_command(
 
 def _render_kubernetes(settings: Settings, out: Path | None, json_output: bool) -> None:
     """``--out`` is the manifests' folder here; ``.env`` stays in the output_dir setting's folder."""
-    from ticketctl.kubernetes import SECRET_FILE, render_kubernetes
+    from ticketctl.render.kubernetes import SECRET_FILE, render_kubernetes
 
     result = render_kubernetes(settings, output_dir=out.resolve() if out else None)
     notes = {

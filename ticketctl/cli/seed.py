@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
     from ticketctl.data.seed import SeedResult
-    from ticketctl.runtime.events import Event
+    from ticketctl.events import Event
 
 
 def register(app: typer.Typer) -> None:
@@ -62,9 +62,9 @@ def seed_command(
     (the previous seed's rows) or --replace-all (every row) says what to do.
     Exit codes: 19 data already there, 16 deletion not confirmed, 13 not migrated, 11 another seed runs.
     """
+    from ticketctl.config.secrets import load_secrets
     from ticketctl.data.sample import SeedOptions
     from ticketctl.data.seed import seed as run_seed
-    from ticketctl.secrets import load_secrets
 
     if replace and replace_all:
         raise ConfigError("--replace and --replace-all: choose one", hint="--replace-all includes --replace")
@@ -115,7 +115,7 @@ class _Progress:
 
     def __call__(self, event: Event) -> None:
         from ticketctl.data.seed import TableProgress
-        from ticketctl.runtime.events import Notice, StepEvent
+        from ticketctl.events import Notice, StepEvent
 
         if isinstance(event, Notice):
             if event.level == "warning":

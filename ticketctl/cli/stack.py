@@ -22,10 +22,11 @@ from ticketctl.errors import AbortedError, ConfigError, ExitCode, TicketctlError
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
 
-    from ticketctl.project import Initialiser, ServiceFailedError
+    from ticketctl.config.settings import Settings
+    from ticketctl.events import Event
+    from ticketctl.project import Initialiser
+    from ticketctl.runtime.converge import ServiceFailedError
     from ticketctl.runtime.docker import DockerRuntime
-    from ticketctl.runtime.events import Event
-    from ticketctl.settings import Settings
 
 
 def register(app: typer.Typer) -> None:
@@ -90,7 +91,8 @@ def up_command(
     volumes are kept). Ports are checked before anything is created; a failed
     run removes the containers it created.
     """
-    from ticketctl.project import ServiceFailedError, up
+    from ticketctl.project import up
+    from ticketctl.runtime.converge import ServiceFailedError
 
     overrides = {"profiles": flag(list(profile) if profile else None, "--profile")}
     settings = load(ctx, overrides)
@@ -284,7 +286,8 @@ class UpView:
             self._live = None
 
     def __call__(self, event: Event) -> None:
-        from ticketctl.runtime.events import Notice, PullEvent, ResourceEvent, ServiceEvent, StepEvent
+        from ticketctl.events import Notice, StepEvent
+        from ticketctl.runtime.events import PullEvent, ResourceEvent, ServiceEvent
 
         with self.lock:
             if isinstance(event, ServiceEvent):

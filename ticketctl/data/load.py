@@ -20,12 +20,12 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
+from ticketctl.clients.mysql import quote_identifier
 from ticketctl.data.tables import Kind, Table
-from ticketctl.db import quote_identifier
 from ticketctl.errors import DatabaseError
 
 if TYPE_CHECKING:
-    from ticketctl.db import Session
+    from ticketctl.clients.mysql import Session
 
 Method = Literal["load-data", "insert"]
 INSERT_STATEMENT_BYTES = 4 * 1024 * 1024  # under MariaDB's 16 MB max_allowed_packet, and MySQL 8's 64 MB

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from ticketctl.errors import DatabaseError, LockedError
 
 if TYPE_CHECKING:
-    from ticketctl.db import ServerInfo, Session
+    from ticketctl.clients.mysql import ServerInfo, Session
 
 AGGREGATE_TYPE = "event"
 FREEZE_WAIT_SECONDS = 10  # how long the freeze waits for writers' open transactions before it gives up

@@ -31,7 +31,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
-    from ticketctl.db import Session
+    from ticketctl.clients.mysql import Session
 
 # (field, SQL expression) in the order of the document; `e` is the events row, `p` its active price range.
 _FIELDS: tuple[tuple[str, str], ...] = (

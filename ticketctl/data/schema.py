@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from ticketctl.errors import ExitCode, TicketctlError
 
 if TYPE_CHECKING:
-    from ticketctl.db import Session
+    from ticketctl.clients.mysql import Session
 
 # Columns added after V001, with the migration that adds them (for the hint).
 ADDED_BY = {

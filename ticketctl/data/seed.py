@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import queue
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
@@ -21,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from ticketctl.clients.mysql import ServerError, app_credentials, connect, lock_name, quote_identifier
 from ticketctl.data import tables as t
 from ticketctl.data.load import (
     LOCAL_INFILE_REFUSED,
@@ -32,13 +32,13 @@ from ticketctl.data.load import (
 )
 from ticketctl.data.sample import Chunk, SeedOptions, generate, planned_rows
 from ticketctl.data.schema import require_columns
-from ticketctl.db import ServerError, app_credentials, connect, lock_name, quote_identifier
 from ticketctl.errors import AbortedError, ConfigError, ExitCode, LockedError, TicketctlError
-from ticketctl.runtime.events import Event, Notice, StepEvent
+from ticketctl.events import Event, Notice, StepEvent, serialised
+from ticketctl.parallel import Worker, wait_for
 
 if TYPE_CHECKING:
-    from ticketctl.db import Session
-    from ticketctl.settings import DatabaseSettings, Settings
+    from ticketctl.clients.mysql import Session
+    from ticketctl.config.settings import DatabaseSettings, Settings
 
 Replace = Literal["none", "seed", "all"]
 MethodChoice = Literal["auto", "load-data", "insert"]
@@ -508,12 +508,7 @@ def _load(
     emit: Callable[[Event], None],
 ) -> tuple[Method, str, dict[str, TableLoad]]:
     planned = planned_rows(options)
-    serial = threading.Lock()
-
-    def emit_serially(event: Event) -> None:
-        with serial:
-            emit(event)
-
+    emit_serially = serialised(emit)
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ticketctl-seed-")))
         workers: list[_Worker] = []
@@ -528,7 +523,7 @@ def _load(
         emit_serially(StepEvent("load", "started", reason))
         for table in t.SEED_TABLES:  # every table's bar, in load order, before the first rows arrive
             emit_serially(TableProgress(databases[table.database].name, table.name, 0, planned[table.name]))
-        threads = [threading.Thread(target=worker.run, name=f"seed-{worker.key}", daemon=True) for worker in workers]
+        threads = [Worker(worker.run, name=f"seed-{worker.key}") for worker in workers]
         for thread in threads:
             thread.start()
         try:
@@ -540,8 +535,7 @@ def _load(
         finally:
             for worker in workers:
                 worker.chunks.put(None)
-            for thread in threads:
-                thread.join()
+            wait_for(threads)
         for worker in workers:
             if worker.error is not None:
                 raise _load_error(worker) from worker.error

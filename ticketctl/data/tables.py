@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from ticketctl.db import quote_identifier
+from ticketctl.clients.mysql import quote_identifier
 
 # How a value is written: "int" (an int, or None), "text" (any string: escaped), "safe"
 # (a string the generator makes from digits, ASCII letters, '-', ':', '.', ' ' only).

@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from ticketctl import __version__
-from ticketctl.db import ER_NO_SUCH_TABLE, ServerError, Session
+from ticketctl.clients.mysql import ER_NO_SUCH_TABLE, ServerError, Session
 
 HISTORY_TABLE = "ticketctl_schema_history"
 

@@ -89,7 +89,7 @@ def lint_migrations(
     """Lint files or folders; by default every migration of the selected databases (all by default)."""
     if paths:
         return lint_paths([Path(path) for path in paths], servers=servers)
-    from ticketctl.resources import schemas_dir as packaged_schemas
+    from ticketctl.config.resources import schemas_dir as packaged_schemas
 
     folder = Path(schemas_dir) if schemas_dir else packaged_schemas()
     keys = databases or ("events", "inventory", "bookings")

@@ -36,7 +36,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TypeVar
 
-from ticketctl.db import (
+from ticketctl.clients.mysql import (
     CONNECTION_LOST,
     DENIED,
     ER_ACCESS_DENIED,
@@ -48,6 +48,7 @@ from ticketctl.db import (
     quote_identifier,
     root_credentials,
 )
+from ticketctl.config.settings import DatabaseSettings, Settings
 from ticketctl.errors import ConfigError, LockedError, MigrationError, TicketctlError
 from ticketctl.migrations import history as hist
 from ticketctl.migrations.files import MigrationFile, discover
@@ -79,7 +80,6 @@ from ticketctl.migrations.reports import (
     RepairReport,
     StatusReport,
 )
-from ticketctl.settings import DatabaseSettings, Settings
 
 LOCK_PREFIX = "ticketctl_migrate_"
 _T = TypeVar("_T")
@@ -712,7 +712,7 @@ def _lock_holder(session: Session, name: str) -> str:
 
 
 def _discover_all(selected: Sequence[DatabaseSettings], schemas_dir: Path | None) -> dict[str, list[MigrationFile]]:
-    from ticketctl.resources import schemas_dir as packaged_schemas
+    from ticketctl.config.resources import schemas_dir as packaged_schemas
 
     folder = schemas_dir if schemas_dir is not None else packaged_schemas()
     return {database.key: discover(folder, database.key) for database in selected}

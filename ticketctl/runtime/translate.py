@@ -1,20 +1,23 @@
-"""Translate a :class:`~ticketctl.runtime.compose.ServiceSpec` into Docker Engine API terms.
+"""Translate a :class:`~ticketctl.compose.file.ServiceSpec` into Docker Engine API terms.
 
 Pure functions, no Docker calls: the names and labels Compose gives to
 containers, networks and volumes (so that ``docker compose -p <project> ps``
 and Docker Desktop see ticketctl's stack as a Compose project), the engine
-features that depend on the API version, and the JSON body of
-``POST /containers/create``.
+features that depend on the API version, the JSON body of
+``POST /containers/create``, and :func:`config_hash`, the fingerprint that
+decides whether a running container still matches its service.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from ticketctl import __version__
-from ticketctl.runtime.compose import ComposeFile, ServiceSpec
+from ticketctl.compose.file import ComposeFile, ServiceSpec
 
 # The Compose version we present ourselves as in com.docker.compose.version.
 COMPOSE_VERSION = "2.40.3"
@@ -187,3 +190,25 @@ def create_body(
 
 def _ns(seconds: float) -> int:
     return round(seconds * NANOSECONDS)
+
+
+def canonical_config(service: ServiceSpec) -> dict[str, Any]:
+    """What decides the container: the spec without depends_on and profiles, configs by digest."""
+    data = asdict(service)
+    del data["depends_on"], data["profiles"]
+    # Which setting chose a host port is a hint for messages, not part of the container.
+    data["ports"] = [
+        {"host_ip": p.host_ip, "host_port": p.host_port, "container_port": p.container_port, "protocol": p.protocol}
+        for p in service.ports
+    ]
+    data["configs"] = [
+        {"name": c.name, "target": c.target, "mode": c.mode, "sha256": c.digest} for c in service.configs
+    ]
+    return data
+
+
+def config_hash(service: ServiceSpec, image_id: str) -> str:
+    """SHA-256 over the canonical JSON of the service's effective config plus the image ID."""
+    document = {"service": canonical_config(service), "image_id": image_id}
+    encoded = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(encoded.encode("utf-8")).hexdigest()

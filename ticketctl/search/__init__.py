@@ -15,10 +15,10 @@ from __future__ import annotations
 from typing import Any
 
 _EXPORTS = {
-    "connect": "ticketctl.search.connection",
-    "detect": "ticketctl.search.connection",
-    "SearchConnection": "ticketctl.search.connection",
-    "ServerInfo": "ticketctl.search.connection",
+    "connect": "ticketctl.clients.search",
+    "detect": "ticketctl.clients.search",
+    "SearchConnection": "ticketctl.clients.search",
+    "ServerInfo": "ticketctl.clients.search",
     "create_index": "ticketctl.search.lifecycle",
     "index_status": "ticketctl.search.lifecycle",
     "diff": "ticketctl.search.lifecycle",

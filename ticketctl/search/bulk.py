@@ -16,8 +16,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
+from ticketctl.clients.search import Request, SearchConnection
 from ticketctl.errors import SearchError
-from ticketctl.search.connection import Request, SearchConnection
 
 VERSION_TYPE = "external_gte"
 RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0)

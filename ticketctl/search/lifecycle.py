@@ -1,7 +1,7 @@
 """The index verbs: create, status, diff, migrate, rollback, prune, adopt.
 
 Each takes the settings, the secrets and keyword options, makes its requests
-through one :class:`~ticketctl.search.connection.SearchConnection`, and returns
+through one :class:`~ticketctl.clients.search.SearchConnection`, and returns
 a result from :mod:`ticketctl.search.results`. They never print and never
 prompt: a destructive step asks the injected ``confirm(question) -> bool``
 and refuses (:class:`~ticketctl.errors.AbortedError`) without it.
@@ -21,10 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
+from ticketctl.clients.search import Request, SearchConnection, SearchRequestError, connect
+from ticketctl.config.settings import Settings
 from ticketctl.errors import AbortedError, ConfigError, ExitCode, SearchError, TicketctlError
 from ticketctl.search.changes import Change, diff_specs, is_dynamic_setting, needs_reindex
 from ticketctl.search.checks import check_mapping
-from ticketctl.search.connection import Request, SearchConnection, SearchRequestError, connect
 from ticketctl.search.lock import IndexLock
 from ticketctl.search.reindex import copy_documents, plan_copy, require_reindex_module, send_create, write_blocked
 from ticketctl.search.results import (
@@ -49,7 +50,6 @@ from ticketctl.search.spec import (
     mappings_body,
 )
 from ticketctl.search.state import AliasState, LiveIndex, count_documents, read_state, version_name
-from ticketctl.settings import Settings
 
 ReindexSource = Literal["database", "index"]
 # How long a writing verb waits for the cluster to turn yellow, in units of search.timeout (10 s → 30 s).

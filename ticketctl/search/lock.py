@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from ticketctl.clients.search import Request, SearchConnection, SearchRequestError
 from ticketctl.errors import LockedError
-from ticketctl.search.connection import Request, SearchConnection, SearchRequestError
 
 LOCK_INDEX = ".ticketctl-locks"
 DEFAULT_TTL = 120.0

@@ -15,9 +15,9 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from ticketctl.clients.search import Request, SearchConnection
 from ticketctl.data.projection import DOCUMENT_FIELDS
 from ticketctl.errors import ConfigError, DatabaseError
-from ticketctl.search.connection import Request, SearchConnection
 from ticketctl.search.lock import IndexLock
 from ticketctl.search.reindex import LOCK_REFRESH_SECONDS, send_create
 from ticketctl.search.results import IndexEvent, OnEvent
@@ -32,7 +32,7 @@ from ticketctl.search.sync import (
 )
 
 if TYPE_CHECKING:
-    from ticketctl.settings import Settings
+    from ticketctl.config.settings import Settings
 
 
 def require_projected_fields(mapping: MappingFile) -> None:

@@ -18,9 +18,9 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 
+from ticketctl.clients.search import Request, SearchConnection, SearchRequestError
 from ticketctl.errors import SearchError
 from ticketctl.search.components import REINDEX, find_missing_component, loaded_modules
-from ticketctl.search.connection import Request, SearchConnection, SearchRequestError
 from ticketctl.search.lock import IndexLock
 from ticketctl.search.results import IndexEvent, OnEvent
 from ticketctl.search.spec import MappingFile, flatten_settings

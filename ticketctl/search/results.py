@@ -11,8 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ticketctl.clients.search import Request, SentRequest, ServerInfo
 from ticketctl.search.changes import Change
-from ticketctl.search.connection import Request, SentRequest, ServerInfo
 from ticketctl.search.state import LiveIndex
 
 EventKind = Literal["step", "progress", "warning"]

@@ -77,7 +77,7 @@ class MappingFile:
 
 
 def default_mapping_path() -> Path:
-    from ticketctl.resources import mappings_dir
+    from ticketctl.config.resources import mappings_dir
 
     return mappings_dir() / MAPPING_FILENAME
 

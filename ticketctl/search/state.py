@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ticketctl.search.connection import Request, SearchConnection
+from ticketctl.clients.search import Request, SearchConnection
 from ticketctl.search.spec import TOOL_META_KEY, NormalSpec, live_spec
 
 

@@ -25,6 +25,7 @@ from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ticketctl.clients.search import Request, SearchConnection, ServerInfo, connect
 from ticketctl.data import outbox
 from ticketctl.data.outbox import OutboxRow, Unusable
 from ticketctl.data.projection import (
@@ -39,14 +40,14 @@ from ticketctl.data.projection import (
 )
 from ticketctl.data.schema import require_columns
 from ticketctl.errors import ExitCode, SearchError, TicketctlError
+from ticketctl.parallel import Worker
 from ticketctl.search.bulk import Action, BulkCounts, BulkWriter, WriteBlockedError, encode
-from ticketctl.search.connection import Request, SearchConnection, ServerInfo, connect
 from ticketctl.search.results import IndexEvent, OnEvent
 from ticketctl.search.state import LiveIndex, count_documents, read_state
 
 if TYPE_CHECKING:
-    from ticketctl.db import Session
-    from ticketctl.settings import Settings
+    from ticketctl.clients.mysql import Session
+    from ticketctl.config.settings import Settings
 
 COPY_CHUNK = 5_000  # events per bulk request of a copy (about 2.5 MB)
 # Bulk requests of a copy in flight at once: while the server indexes one chunk, the next one travels
@@ -211,8 +212,8 @@ def open_events_database(
     settings: Settings, secrets: Mapping[str, str], *, autocommit: bool = True, isolation: str = "READ COMMITTED"
 ) -> Session:
     """A session on the events database as its application user, with the isolation the caller needs."""
-    from ticketctl.db import app_credentials
-    from ticketctl.db import connect as connect_mysql
+    from ticketctl.clients.mysql import app_credentials
+    from ticketctl.clients.mysql import connect as connect_mysql
 
     database = settings.mysql.database("events")
     session = connect_mysql(
@@ -503,7 +504,7 @@ def _prefetch(make: Callable[[], Iterator[Any]], depth: int = 2) -> Iterator[Any
         except BaseException as error:  # handed to the consumer, which raises it
             items.put(error)
 
-    thread = threading.Thread(target=produce, name="ticketctl-sync-reader", daemon=True)
+    thread = Worker(produce, name="ticketctl-sync-reader")
     thread.start()
     try:
         while True:
@@ -515,7 +516,7 @@ def _prefetch(make: Callable[[], Iterator[Any]], depth: int = 2) -> Iterator[Any
             yield item
     finally:
         stop.set()
-        thread.join(timeout=5)
+        thread.ended.wait(timeout=5)
 
 
 def _document_ids(connection: SearchConnection, index: str) -> Iterator[int]:
@@ -757,7 +758,7 @@ class _OutboxRun:
 @contextmanager
 def _exclusive(session: Session, settings: Settings, emit: OnEvent, stop: threading.Event) -> Iterator[None]:
     """One sync at a time, for servers without SKIP LOCKED (MySQL < 8.0.1, MariaDB < 10.6): a named lock."""
-    from ticketctl.db import lock_name
+    from ticketctl.clients.mysql import lock_name
 
     name = lock_name("outbox", settings.mysql.database("events").name)
     emit(IndexEvent("warning", f"{session.server.label} has no SKIP LOCKED: one sync at a time (lock {name})"))

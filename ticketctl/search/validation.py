@@ -17,12 +17,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ticketctl.clients.search import Request, SearchConnection, SearchRequestError, connect
+from ticketctl.config.settings import Settings
 from ticketctl.search.checks import check_mapping
-from ticketctl.search.connection import Request, SearchConnection, SearchRequestError, connect
 from ticketctl.search.reindex import component_error
 from ticketctl.search.results import AnalyzerCheck, IndexEvent, OnEvent, ValidateResult
 from ticketctl.search.spec import MappingFile, creation_body, desired_spec, flatten_settings, load_mapping
-from ticketctl.settings import Settings
 
 DEFAULT_SAMPLE = "São Paulo"
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import MySQLServer, SearchServer, unique_name
 from tests.support.data import DataProject, SearchSide, mapping_variant, without_asciifolding
-from ticketctl.resources import mappings_dir
+from tests.support.servers import MySQLServer, SearchServer, unique_name
+from ticketctl.config.resources import mappings_dir
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from tests.support.data import DataProject
+from ticketctl.clients.mysql import app_credentials, connect
 from ticketctl.data.projection import read_by_ids, read_range
-from ticketctl.db import app_credentials, connect
 from ticketctl.search.spec import load_mapping
 
 pytestmark = pytest.mark.integration

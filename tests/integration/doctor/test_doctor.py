@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import MySQLScratch, SearchScratch, server_missing
+from tests.support.servers import MySQLScratch, SearchScratch, server_missing
 from ticketctl.errors import ExitCode
 
 pytestmark = pytest.mark.integration

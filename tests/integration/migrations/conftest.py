@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pymysql
 import pytest
-from migrate_support import KEYS, PREFIX, SERVER_VARIABLES, MySQLServer, Project
+
+from tests.support.migrations import KEYS, PREFIX, SERVER_VARIABLES, MySQLServer, Project
 
 
 @pytest.fixture(scope="session")

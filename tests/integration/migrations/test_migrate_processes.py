@@ -6,8 +6,8 @@ import json
 import time
 
 import pytest
-from migrate_support import KEYS, Project
 
+from tests.support.migrations import KEYS, Project
 from ticketctl.errors import ExitCode
 
 pytestmark = pytest.mark.integration

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pymysql
 import pytest
-from migrate_support import Project
 
-from ticketctl.db import ServerError
+from tests.support.migrations import Project
+from ticketctl.clients.mysql import ServerError
 from ticketctl.errors import ExitCode, LockedError, MigrationError
 from ticketctl.migrations import baseline, migrate, plan, repair, status
 

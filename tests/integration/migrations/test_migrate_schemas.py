@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pymysql
 import pytest
-from migrate_support import KEYS, MySQLServer, Project
 
-from ticketctl.db import app_credentials, connect
+from tests.support import ORIGINAL_DDL
+from tests.support.migrations import KEYS, MySQLServer, Project
+from ticketctl.clients.mysql import app_credentials, connect
 from ticketctl.migrations import migrate, status
 from ticketctl.migrations.lint import lint_paths
 
 pytestmark = pytest.mark.integration
 
-SEED = Path(__file__).parents[2] / "unit" / "migrations" / "seed"
 DESIGNED_TABLES = {
     "events": {"event_pricing_rules"},
     "inventory": {"seat_audit"},
@@ -68,10 +67,12 @@ def test_information_schema_holds_every_seed_column_key_and_index(project: Proje
         seed_db = f"{project.prefix}_seed_{key[:3]}"
         mysql_server.execute(f"CREATE DATABASE `{seed_db}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
         try:
-            seed_sql = (SEED / f"{key}.sql").read_text().replace("row_number VARCHAR", "`row_number` VARCHAR")
+            original_sql = (
+                (ORIGINAL_DDL / f"{key}.sql").read_text().replace("row_number VARCHAR", "`row_number` VARCHAR")
+            )
             connection = mysql_server.connect(seed_db, client_flag=pymysql.constants.CLIENT.MULTI_STATEMENTS)
             with connection.cursor() as cursor:
-                cursor.execute(seed_sql)
+                cursor.execute(original_sql)
                 while cursor.nextset():
                     pass
             connection.close()
@@ -163,12 +164,12 @@ def test_designed_tables_enforce_their_keys(project: Project) -> None:
 
 
 def test_seed_inventory_ddl_fails_on_the_server_where_lint_says(project: Project, mysql_server: MySQLServer) -> None:
-    (finding,) = [f for f in lint_paths([SEED / "inventory.sql"]).findings if f.rule == "reserved-word"]
+    (finding,) = [f for f in lint_paths([ORIGINAL_DDL / "inventory.sql"]).findings if f.rule == "reserved-word"]
     scratch = f"{project.prefix}_raw"
     mysql_server.execute(f"CREATE DATABASE `{scratch}`")
     try:
         with pytest.raises(pymysql.err.ProgrammingError) as raised:
-            mysql_server.execute((SEED / "inventory.sql").read_text().split(";")[0], database=scratch)
+            mysql_server.execute((ORIGINAL_DDL / "inventory.sql").read_text().split(";")[0], database=scratch)
     finally:
         mysql_server.execute(f"DROP DATABASE `{scratch}`")
     assert raised.value.args[0] == 1064

@@ -17,10 +17,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from remote_servers import NginxFront, PrivateMariaDB, PrivateRedis, ServerStartError, free_port, server_directory
-from remote_support import DATABASE_KEYS, ManagedAccounts
 
-from tests.conftest import SearchServer, server_missing, unique_name
+from tests.support.remote import DATABASE_KEYS, ManagedAccounts
+from tests.support.remote_servers import (
+    NginxFront,
+    PrivateMariaDB,
+    PrivateRedis,
+    ServerStartError,
+    free_port,
+    server_directory,
+)
+from tests.support.servers import SearchServer, server_missing, unique_name
 from tests.support.tls import Pki
 
 LOCK_INDEX = ".ticketctl-locks"

@@ -15,9 +15,9 @@ import urllib.parse
 from pathlib import Path
 
 import pytest
-from remote_support import DATABASE_KEYS, Ticketctl, ticketctl_in
 
-from tests.conftest import MySQLScratch, RedisScratch, SearchScratch
+from tests.support.remote import DATABASE_KEYS, Ticketctl, ticketctl_in
+from tests.support.servers import MySQLScratch, RedisScratch, SearchScratch
 from ticketctl.errors import ExitCode
 
 pytestmark = pytest.mark.integration

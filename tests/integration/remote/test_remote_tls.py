@@ -27,10 +27,10 @@ import secrets
 from pathlib import Path
 
 import pytest
-from remote_servers import NginxFront, PrivateMariaDB, PrivateRedis
-from remote_support import DATABASE_KEYS, ManagedAccounts, Run, Ticketctl, ticketctl_in
 
-from tests.conftest import SearchScratch, unique_name
+from tests.support.remote import DATABASE_KEYS, ManagedAccounts, Run, Ticketctl, ticketctl_in
+from tests.support.remote_servers import NginxFront, PrivateMariaDB, PrivateRedis
+from tests.support.servers import SearchScratch, unique_name
 from tests.support.tls import Pki
 from ticketctl.errors import ExitCode
 

@@ -13,7 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from search_targets import (
+
+from tests.support.search_targets import (
     ELASTICSEARCH_VAR,
     LOCK_INDEX,
     OPENSEARCH_VAR,

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from search_targets import SearchTarget
 
+from tests.support.search_targets import SearchTarget
 from ticketctl.cli.main import run
 from ticketctl.errors import ExitCode, SearchError, TicketctlError
 from ticketctl.search import connect, create_index, diff, index_status, migrate_index, validate

@@ -6,8 +6,8 @@ import threading
 from typing import Any
 
 import pytest
-from search_targets import HttpError, SearchTarget
 
+from tests.support.search_targets import HttpError, SearchTarget
 from ticketctl.cli.main import run
 from ticketctl.errors import AbortedError, ExitCode, LockedError, SearchError, TicketctlError
 from ticketctl.search import (

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from ticketctl.clients.mysql import ServerInfo
 from ticketctl.data.outbox import OutboxRow, supports_skip_locked, unusable_reason
-from ticketctl.db import ServerInfo
 
 pytestmark = pytest.mark.unit
 

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import ORIGINAL_DDL
+from ticketctl.config.resources import schemas_dir
 from ticketctl.migrations.lint import lint_paths, lint_text
-from ticketctl.resources import schemas_dir
 
 pytestmark = pytest.mark.unit
 
-SEED = Path(__file__).parent / "seed"
 GOOD_OPTIONS = "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci"
 
 
@@ -20,17 +20,17 @@ def rules(sql: str, servers: tuple[str, ...] = ("mysql", "mariadb")) -> list[tup
 
 
 def test_seed_inventory_ddl_row_number_is_caught_at_its_line() -> None:
-    findings = [f for f in lint_paths([SEED / "inventory.sql"]).findings if f.rule == "reserved-word"]
+    findings = [f for f in lint_paths([ORIGINAL_DDL / "inventory.sql"]).findings if f.rule == "reserved-word"]
     assert [(f.where, f.message) for f in findings] == [
         (
-            f"{_display(SEED / 'inventory.sql')}:9",
+            f"{_display(ORIGINAL_DDL / 'inventory.sql')}:9",
             "column name row_number is a reserved word (MySQL 8.0.2+, MariaDB 10.7+); quote it as `row_number`",
         )
     ]
 
 
 def test_seed_tables_lack_engine_and_charset() -> None:
-    report = lint_paths([SEED / "events.sql"])
+    report = lint_paths([ORIGINAL_DDL / "events.sql"])
     assert sorted({(f.line, f.rule) for f in report.findings}) == [
         (4, "charset"),
         (4, "engine"),

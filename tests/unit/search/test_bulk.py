@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from ticketctl.clients.search import Request, SearchConnection, ServerInfo
 from ticketctl.errors import SearchError
 from ticketctl.search.bulk import Action, BulkWriter, encode
-from ticketctl.search.connection import Request, SearchConnection, ServerInfo
 
 pytestmark = pytest.mark.unit
 

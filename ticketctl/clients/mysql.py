@@ -1,0 +1,437 @@
+"""MySQL connections for ``migrate`` and ``doctor``.
+
+Every connection made here:
+
+* pins its session: ``sql_mode`` (MySQL 8's strict default), ``utf8mb4`` with
+  ``utf8mb4_unicode_ci`` (a collation both MySQL 8 and MariaDB have), UTC
+  ``time_zone``, and bounded lock waits, so a migration behaves the same
+  whatever the server's own defaults are;
+* knows which server it talks to (:class:`ServerInfo`: MySQL or MariaDB, and
+  the version);
+* turns every ``pymysql`` error into a :class:`ServerError` (a
+  :class:`~ticketctl.errors.DatabaseError`) whose one-line message names the
+  server, the user and the database, and whose hint is the fix. Passwords never
+  appear in a message.
+
+pymysql is imported inside the functions: ``ticketctl --help`` does not pay for it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import re
+import ssl
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from ticketctl.errors import ConfigError, DatabaseError
+
+if TYPE_CHECKING:
+    import pymysql
+
+    from ticketctl.config.settings import DatabaseSettings, MySQLSettings, Settings
+
+# MySQL 8's own default sql_mode: strict, no zero dates.
+SESSION_SQL_MODE = ",".join(
+    (
+        "ONLY_FULL_GROUP_BY",
+        "STRICT_TRANS_TABLES",
+        "NO_ZERO_IN_DATE",
+        "NO_ZERO_DATE",
+        "ERROR_FOR_DIVISION_BY_ZERO",
+        "NO_ENGINE_SUBSTITUTION",
+    )
+)
+SESSION_CHARSET = "utf8mb4"
+SESSION_COLLATION = "utf8mb4_unicode_ci"
+SESSION_TIME_ZONE = "+00:00"
+# Seconds a statement waits for a row lock (InnoDB) or a metadata lock (DDL on a busy
+# table) before it fails, instead of queueing the application's queries behind it.
+SESSION_LOCK_WAIT_SECONDS = 30
+
+ROOT_PASSWORD_SECRET = "MYSQL_ROOT_PASSWORD"
+
+# MySQL client and server error numbers that this module gives their own message.
+ER_DBACCESS_DENIED = 1044
+ER_ACCESS_DENIED = 1045
+ER_BAD_DB = 1049
+ER_TABLEACCESS_DENIED = 1142
+ER_NO_SUCH_TABLE = 1146
+ER_SPECIFIC_ACCESS_DENIED = 1227
+CR_CONNECTION_ERROR = 2002
+CR_CONN_HOST_ERROR = 2003
+CR_UNKNOWN_HOST = 2005
+CR_SERVER_GONE = 2006
+CR_SERVER_LOST = 2013
+CR_SSL_CONNECTION_ERROR = 2026
+ER_SECURE_TRANSPORT_REQUIRED = 3159  # MySQL 8 with require_secure_transport (MariaDB answers 1045)
+_UNREACHABLE = {CR_CONNECTION_ERROR, CR_CONN_HOST_ERROR, CR_UNKNOWN_HOST, CR_SERVER_GONE, CR_SERVER_LOST}
+DENIED = {ER_DBACCESS_DENIED, ER_ACCESS_DENIED, ER_TABLEACCESS_DENIED, ER_SPECIFIC_ACCESS_DENIED}
+# The connection broke under a statement: the server restarted, was killed, or the network dropped.
+CONNECTION_LOST = {CR_SERVER_GONE, CR_SERVER_LOST}
+
+_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+_VERSION_RE = re.compile(r"^(\d+)\.(\d+)\.(\d+)")
+
+
+class ServerError(DatabaseError):
+    """A MySQL error, with the server's error number (``None`` when not from the server)."""
+
+    def __init__(self, message: str, *, hint: str | None = None, errno: int | None = None, detail: str = ""):
+        super().__init__(message, hint=hint)
+        self.errno = errno
+        self.detail = detail or message  # the server's own text, for history records
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    """Which server a connection talks to: MySQL or MariaDB, and its version."""
+
+    flavor: str  # "mysql" or "mariadb"
+    version: tuple[int, int, int]
+    version_string: str
+
+    @classmethod
+    def parse(cls, version_string: str) -> ServerInfo:
+        """Parse ``SELECT VERSION()``: ``8.4.3`` or ``10.11.19-MariaDB-0+deb12u1``.
+
+        MariaDB's handshake adds a ``5.5.5-`` prefix for old clients; it is dropped.
+        """
+        version_string = version_string.removeprefix("5.5.5-")
+        match = _VERSION_RE.match(version_string)
+        version = (int(match.group(1)), int(match.group(2)), int(match.group(3))) if match else (0, 0, 0)
+        flavor = "mariadb" if "mariadb" in version_string.lower() else "mysql"
+        return cls(flavor=flavor, version=version, version_string=version_string)
+
+    @property
+    def label(self) -> str:
+        name = "MariaDB" if self.flavor == "mariadb" else "MySQL"
+        return f"{name} {'.'.join(str(part) for part in self.version)}"
+
+    @property
+    def is_mariadb(self) -> bool:
+        return self.flavor == "mariadb"
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """A MySQL user, its password, and the secret the password came from (for hints)."""
+
+    user: str
+    password: str
+    secret: str
+
+    def __repr__(self) -> str:
+        return f"Credentials(user={self.user!r}, password=***, secret={self.secret!r})"
+
+
+def app_credentials(database: DatabaseSettings, secrets: Mapping[str, str]) -> Credentials:
+    """The application user of one database; its password is ``<KEY>_DB_PASSWORD``."""
+    password = secrets.get(database.password_env)
+    if not password:
+        raise ConfigError(
+            f"{database.password_env}: secret not found in .env or the environment (password of {database.user})",
+            hint="run 'ticketctl render' to generate .env, or export the variable",
+        )
+    return Credentials(database.user, password, database.password_env)
+
+
+def root_credentials(settings: Settings, secrets: Mapping[str, str]) -> Credentials | None:
+    """The administrative user (``mysql.root_user``), or None without ``MYSQL_ROOT_PASSWORD``."""
+    password = secrets.get(ROOT_PASSWORD_SECRET)
+    if not password:
+        return None
+    return Credentials(settings.mysql.root_user, password, ROOT_PASSWORD_SECRET)
+
+
+class Session:
+    """One MySQL connection with pinned session settings; every error is a :class:`ServerError`."""
+
+    def __init__(self, connection: pymysql.connections.Connection[Any], server: ServerInfo, where: str):
+        self._connection = connection
+        self.server = server
+        self.where = where  # user@host:port/database, for messages
+
+    @property
+    def connection_id(self) -> int:
+        return int(self._connection.thread_id())  # type: ignore[no-untyped-call]
+
+    def execute(self, sql: str, args: tuple[Any, ...] | None = None) -> int:
+        """Run one statement; returns the affected row count. ``args`` are escaped by pymysql."""
+        import pymysql
+
+        try:
+            with self._connection.cursor() as cursor:
+                return int(cursor.execute(sql, args))
+        except pymysql.err.MySQLError as error:
+            raise translate(error, where=self.where) from error
+
+    def query(self, sql: str, args: tuple[Any, ...] | None = None) -> list[tuple[Any, ...]]:
+        import pymysql
+
+        try:
+            with self._connection.cursor() as cursor:
+                cursor.execute(sql, args)
+                return list(cursor.fetchall())
+        except pymysql.err.MySQLError as error:
+            raise translate(error, where=self.where) from error
+
+    def query_one(self, sql: str, args: tuple[Any, ...] | None = None) -> tuple[Any, ...] | None:
+        rows = self.query(sql, args)
+        return rows[0] if rows else None
+
+    def commit(self) -> None:
+        import pymysql
+
+        try:
+            self._connection.commit()
+        except pymysql.err.MySQLError as error:
+            raise translate(error, where=self.where) from error
+
+    def rollback(self) -> None:
+        """Roll back; a connection that is already gone is not an error here."""
+        import pymysql
+
+        with contextlib.suppress(pymysql.err.MySQLError):
+            self._connection.rollback()
+
+    def close(self) -> None:
+        import pymysql
+
+        with contextlib.suppress(pymysql.err.Error):
+            self._connection.close()
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, value: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def connect(
+    mysql: MySQLSettings,
+    credentials: Credentials,
+    *,
+    database: str | None = None,
+    autocommit: bool = True,
+    local_infile: bool = False,
+) -> Session:
+    """Open a session as ``credentials`` (on ``database`` when given) with the pinned settings.
+
+    ``local_infile`` lets the session send files with ``LOAD DATA LOCAL INFILE``
+    (the bulk loader of ``seed``); the server names the file it asks for, so only a
+    session that runs nothing else should have it.
+    """
+    import pymysql
+
+    where = f"{credentials.user}@{mysql.host}:{mysql.port}" + (f"/{database}" if database else "")
+    tls = _tls_options(mysql)
+    try:
+        connection = pymysql.connect(
+            host=mysql.host,
+            port=mysql.port,
+            user=credentials.user,
+            password=credentials.password,
+            database=database,
+            charset=SESSION_CHARSET,
+            connect_timeout=max(1, round(mysql.connect_timeout)),
+            autocommit=autocommit,
+            local_infile=local_infile,
+            **tls,
+            init_command=(
+                f"SET NAMES {SESSION_CHARSET} COLLATE {SESSION_COLLATION}, "
+                f"SESSION sql_mode = '{SESSION_SQL_MODE}', "
+                f"SESSION time_zone = '{SESSION_TIME_ZONE}', "
+                f"SESSION innodb_lock_wait_timeout = {SESSION_LOCK_WAIT_SECONDS}, "
+                f"SESSION lock_wait_timeout = {SESSION_LOCK_WAIT_SECONDS}"
+            ),
+        )
+    except pymysql.err.MySQLError as error:
+        tls_failure = _tls_failure(error)
+        if tls_failure is not None:
+            raise _tls_error(mysql, tls_failure) from error
+        raise translate(
+            error, where=where, credentials=credentials, database=database, tls_configured="ssl" in tls
+        ) from error
+    version = connection.get_server_info()  # type: ignore[no-untyped-call]
+    return Session(connection, ServerInfo.parse(str(version)), where)
+
+
+def _tls_options(mysql: MySQLSettings) -> dict[str, Any]:
+    """Verified TLS when ``mysql.ssl_ca`` or a client certificate is set; none on loopback; else opportunistic.
+
+    Opportunistic TLS (pymysql's default) builds an SSL context with the
+    system's CA store for every connection (about 35 ms measured here) to
+    encrypt without verifying anyone; on 127.0.0.1 that buys nothing.
+    """
+    if mysql.ssl_ca or mysql.ssl_cert:
+        return {"ssl": tls_context(mysql)}
+    if mysql.host in _LOOPBACK_HOSTS:
+        return {"ssl_disabled": True}
+    return {}
+
+
+def tls_context(mysql: MySQLSettings) -> ssl.SSLContext:
+    """TLS that verifies the server's certificate (against ``mysql.ssl_ca``, else the system's CAs) and its name.
+
+    A file that is missing or is not PEM is a :class:`ConfigError` naming its setting.
+    """
+    try:
+        context = ssl.create_default_context(cafile=_readable(mysql.ssl_ca, "mysql.ssl_ca"))
+    except ssl.SSLError as error:
+        raise ConfigError(
+            f"mysql.ssl_ca: {mysql.ssl_ca} holds no PEM certificate ({_one_line(error)})",
+            hint="point mysql.ssl_ca at the CA bundle (PEM) that your MySQL provider publishes",
+        ) from error
+    # As pymysql does: MySQL's self-made certificates fail Python 3.13's strict X.509 checks.
+    context.verify_flags &= ~ssl.VERIFY_X509_STRICT
+    cert = _readable(mysql.ssl_cert, "mysql.ssl_cert")
+    if cert is not None:
+        key = _readable(mysql.ssl_key, "mysql.ssl_key")
+        try:
+            context.load_cert_chain(cert, keyfile=key)
+        except ssl.SSLError as error:
+            raise ConfigError(
+                f"mysql.ssl_cert: cannot use {cert} with the key {key or '(in the same file)'}: {_one_line(error)}",
+                hint="mysql.ssl_cert and mysql.ssl_key must be the PEM certificate and its unencrypted private key",
+            ) from error
+    return context
+
+
+def _readable(path: str | None, setting: str) -> str | None:
+    if path is None:
+        return None
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as error:
+        raise ConfigError(
+            f"{setting}: cannot read {path}: {error.strerror or error}",
+            hint=f"set {setting} to an existing file readable by this user",
+        ) from error
+    return path
+
+
+def _tls_failure(error: Exception) -> ssl.SSLError | None:
+    """The TLS error behind a pymysql error (pymysql wraps it as error 2003 "Can't connect"), if any."""
+    original = getattr(error, "original_exception", None)
+    return original if isinstance(original, ssl.SSLError) else None
+
+
+def _tls_error(mysql: MySQLSettings, error: ssl.SSLError) -> ServerError:
+    """One line for a failed TLS handshake: an untrusted certificate, a name mismatch, or another failure."""
+    address = f"{mysql.host}:{mysql.port}"
+    if isinstance(error, ssl.SSLCertVerificationError):
+        reason = error.verify_message or _one_line(error)
+        if "mismatch" in reason.lower():
+            return ServerError(
+                f"MySQL at {address}: the server's TLS certificate is not valid for {mysql.host!r} ({reason})",
+                hint="set mysql.host to a name that the server's certificate lists (the endpoint your provider gives)",
+                detail=reason,
+            )
+        trusted = f"the CA in mysql.ssl_ca ({mysql.ssl_ca})" if mysql.ssl_ca else "the system's CAs"
+        return ServerError(
+            f"MySQL at {address}: the server's TLS certificate is not trusted by {trusted}: {reason}",
+            hint="set mysql.ssl_ca to the CA bundle that signed the server's certificate (your provider publishes it)",
+            detail=reason,
+        )
+    reason = _one_line(error)
+    return ServerError(
+        f"MySQL at {address}: TLS handshake failed: {reason}",
+        hint="check mysql.ssl_ca, mysql.ssl_cert and mysql.ssl_key, and that mysql.port is the MySQL port",
+        detail=reason,
+    )
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+def translate(
+    error: pymysql.err.MySQLError,
+    *,
+    where: str,
+    credentials: Credentials | None = None,
+    database: str | None = None,
+    tls_configured: bool = True,
+) -> ServerError:
+    """A one-line :class:`ServerError` for a pymysql error, naming the server and the fix.
+
+    ``tls_configured`` False says the connection was made without ``mysql.ssl_ca``:
+    then a denied login may be an account that requires TLS, and the hint says so.
+    """
+    errno, text = _error_parts(error)
+    user, _, server = where.partition("@")
+    address = server.split("/", 1)[0]
+    if errno in _UNREACHABLE:
+        return ServerError(
+            f"cannot connect to MySQL at {address}: {text}",
+            hint="start the stack with 'ticketctl up', or check mysql.host and mysql.port",
+            errno=errno,
+            detail=text,
+        )
+    if errno == ER_ACCESS_DENIED:
+        secret = credentials.secret if credentials else "the password"
+        unencrypted = "" if tls_configured else "; an account that requires TLS is denied so too: then set mysql.ssl_ca"
+        return ServerError(
+            f"MySQL at {address} denied access to user '{user}': {text}",
+            hint=f"check that {secret} (in .env or the environment) is this user's password on the server"
+            + unencrypted,
+            errno=errno,
+            detail=text,
+        )
+    if errno == ER_SECURE_TRANSPORT_REQUIRED:
+        return ServerError(
+            f"MySQL at {address} accepts only TLS connections: {text}",
+            hint="set mysql.ssl_ca to the CA bundle that signed the server's certificate",
+            errno=errno,
+            detail=text,
+        )
+    if errno == CR_SSL_CONNECTION_ERROR:
+        return ServerError(
+            f"MySQL at {address} does not offer TLS, but mysql.ssl_ca or mysql.ssl_cert asks for it",
+            hint="enable TLS on the server, or unset mysql.ssl_ca and mysql.ssl_cert",
+            errno=errno,
+            detail=text,
+        )
+    if errno == ER_DBACCESS_DENIED:
+        name = database or "the database"
+        return ServerError(
+            f"MySQL at {address}: user '{user}' has no privileges on database {name} (or it does not exist): {text}",
+            hint=f"as an administrator: GRANT ALL PRIVILEGES ON `{name}`.* TO '{user}'@'%'",
+            errno=errno,
+            detail=text,
+        )
+    if errno == ER_BAD_DB:
+        return ServerError(
+            f"MySQL at {address}: database {database or ''} does not exist",
+            hint="'ticketctl migrate' creates it when the credentials allow",
+            errno=errno,
+            detail=text,
+        )
+    return ServerError(f"MySQL at {address} ({user}): error {errno}: {text}", errno=errno, detail=text)
+
+
+def _error_parts(error: Exception) -> tuple[int | None, str]:
+    args: tuple[Any, ...] = tuple(error.args)
+    if len(args) >= 2 and isinstance(args[0], int):
+        return args[0], " ".join(str(args[1]).split())
+    return None, " ".join(str(error).split()) or type(error).__name__
+
+
+def quote_identifier(name: str) -> str:
+    """A backtick-quoted identifier (settings already restrict names to [A-Za-z0-9_])."""
+    return "`" + name.replace("`", "``") + "`"
+
+
+def lock_name(purpose: str, database: str) -> str:
+    """A ``GET_LOCK`` name for ``purpose`` on ``database``: at most 64 characters, MySQL 8's limit."""
+    name = f"ticketctl_{purpose}:{database}"
+    if len(name) <= 64:
+        return name
+    return f"ticketctl_{purpose}:" + hashlib.sha256(database.encode()).hexdigest()[:32]

@@ -1,0 +1,195 @@
+"""Render the Compose target: ``docker-compose.yml``, ``.env``, ``.env.example`` and the MySQL init script.
+
+``.env`` is created with mode 0600 and its secrets are never regenerated or
+overwritten: a second render reads them back and appends only missing ones.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ticketctl import __version__
+from ticketctl.config.secrets import (
+    ENV_EXAMPLE_FILENAME,
+    ENV_FILENAME,
+    OPTIONAL_SECRETS,
+    STACK_SECRETS,
+    EnvFile,
+    generate_secret,
+    read_env_file,
+    remember,
+    validate_secret,
+)
+from ticketctl.config.settings import Settings
+from ticketctl.errors import FileWriteError
+from ticketctl.render.files import RenderedFile, RenderResult, WrittenFile, write_file
+from ticketctl.render.templates import compose_str, make_environment, render_template, template_search_path, yaml_str
+from ticketctl.stack.model import MYSQL_COLLATION, MYSQL_INIT_SCRIPT, Service, Stack, build_stack
+from ticketctl.stack.types import SecretRef
+
+COMPOSE_FILENAME = "docker-compose.yml"
+TEMPLATES = {
+    COMPOSE_FILENAME: "docker-compose.yml.j2",
+    ENV_FILENAME: "env.j2",
+    ENV_EXAMPLE_FILENAME: "env.example.j2",
+    MYSQL_INIT_SCRIPT: "mysql-init.sh.j2",
+}
+FILE_MODES = {ENV_FILENAME: 0o600, MYSQL_INIT_SCRIPT: 0o755}
+
+
+# --------------------------------------------------------------------------- contexts
+
+
+def compose_context(stack: Stack, search_title: str) -> dict[str, Any]:
+    """Variables of the Compose template: the model, pre-formatted for Compose."""
+    services = [_compose_service(service) for service in stack.services]
+    configs = {config.name: config for service in stack.services for config in service.configs}
+    return {
+        "version": __version__,
+        "project": stack.project,
+        "network": stack.network,
+        "volumes": list(stack.volumes),
+        "services": services,
+        "configs": list(configs.values()),
+        "apps_profile": "apps",
+        "search_title": search_title,
+        "databases": [],
+    }
+
+
+def _compose_service(service: Service) -> dict[str, Any]:
+    environment = []
+    for name, value in service.environment:
+        if isinstance(value, SecretRef):
+            rendered = yaml_str(f"${{{value.name}:?{value.name} is missing: run ticketctl render to create .env}}")
+        else:
+            rendered = compose_str(value)
+        environment.append((name, rendered))
+    return {
+        "name": service.name,
+        "image": service.image,
+        "profiles": list(service.profiles),
+        "command": list(service.command) if service.command else None,
+        "environment": environment,
+        "ports": [f"{p.host_ip}:{p.host_port}:{p.container_port}/{p.protocol}" for p in service.ports],
+        "volumes": list(service.volumes),
+        "configs": list(service.configs),
+        "ulimits": list(service.ulimits),
+        "healthcheck": service.healthcheck,
+        "depends_on": list(service.depends_on),
+        "stop_grace_period": service.stop_grace_period,
+        "role": service.role,
+        "image_setting": service.image_setting,
+    }
+
+
+def _search_title(settings: Settings) -> str:
+    return "Elasticsearch" if settings.search.engine == "elasticsearch" else "OpenSearch"
+
+
+def _database_context(settings: Settings) -> list[dict[str, str]]:
+    return [
+        {"key": db.key, "name": db.name, "user": db.user, "password_env": db.password_env}
+        for db in settings.mysql.databases
+    ]
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def plan_secrets(existing: EnvFile | None) -> tuple[dict[str, str], tuple[str, ...]]:
+    """Secret values for ``.env``: those already in the file, plus new ones for what is missing."""
+    values: dict[str, str] = {}
+    generated: list[str] = []
+    for spec in STACK_SECRETS:
+        if existing is not None and existing.values.get(spec.name):
+            value = existing.values[spec.name]
+            validate_secret(spec.name, value, f"{existing.path}:{existing.lines[spec.name]}")
+            values[spec.name] = value
+        else:
+            values[spec.name] = generate_secret()
+            generated.append(spec.name)
+    remember(values)
+    return values, tuple(generated)
+
+
+def render_stack(
+    settings: Settings, secret_values: Mapping[str, str], stack: Stack | None = None
+) -> list[RenderedFile]:
+    """Every file of the compose target, as strings. Pure: reads templates, writes nothing."""
+    stack = stack or build_stack(settings)
+    environment = make_environment(template_search_path(settings))
+    title = _search_title(settings)
+    databases = _database_context(settings)
+    compose = compose_context(stack, title)
+    compose["databases"] = databases
+    common = {"version": __version__, "project": settings.project}
+    secrets_context = [
+        {"name": spec.name, "description": spec.description, "value": secret_values.get(spec.name, "")}
+        for spec in STACK_SECRETS
+    ]
+    optional = [{"name": spec.name, "description": spec.description} for spec in OPTIONAL_SECRETS]
+    contexts: dict[str, dict[str, Any]] = {
+        COMPOSE_FILENAME: compose,
+        ENV_FILENAME: {**common, "secrets": secrets_context},
+        ENV_EXAMPLE_FILENAME: {**common, "secrets": secrets_context, "optional_secrets": optional},
+        MYSQL_INIT_SCRIPT: {**common, "databases": databases, "collation": MYSQL_COLLATION},
+    }
+    return [
+        RenderedFile(name, render_template(environment, TEMPLATES[name], contexts[name]), FILE_MODES.get(name, 0o644))
+        for name in TEMPLATES
+    ]
+
+
+def render(settings: Settings, *, output_dir: Path | None = None) -> RenderResult:
+    """Render the compose target into ``output_dir`` (default: ``settings.output_dir``).
+
+    Existing secrets in ``.env`` are kept; missing ones are generated and
+    appended. A second render with the same settings changes no byte.
+    """
+    out = output_dir or settings.output_dir
+    existing = read_env_file(out / ENV_FILENAME)
+    secret_values, generated = plan_secrets(existing)
+    files = render_stack(settings, secret_values)
+    warnings = [] if existing is None else _make_private(existing.path)
+    written = []
+    for rendered in files:
+        if rendered.name == ENV_FILENAME and existing is not None:
+            written.append(_append_missing_secrets(existing, rendered, generated))
+        else:
+            written.append(write_file(out / rendered.name, rendered.content, rendered.mode))
+    if settings.binds_publicly:
+        warnings.append(
+            f"ports bind to {settings.bind_address} ({settings.source_of('bind_address')}): "
+            "MySQL, Redis and the search engine are reachable from other hosts"
+        )
+    return RenderResult(output_dir=out, files=tuple(written), generated_secrets=generated, warnings=tuple(warnings))
+
+
+def _make_private(path: Path) -> list[str]:
+    """An existing ``.env`` that others may read (copied, checked out) is made 0600 again; says so."""
+    try:
+        mode = path.stat().st_mode & 0o777
+        if not mode & 0o077:
+            return []
+        os.chmod(path, FILE_MODES[ENV_FILENAME])
+    except OSError as error:
+        raise FileWriteError(
+            f"{path}: cannot make it private (mode 0600): {error.strerror}", hint="fix its owner or permissions"
+        ) from None
+    return [f"{path} was readable by other users (mode {mode:04o}); it is 0600 now"]
+
+
+def _append_missing_secrets(existing: EnvFile, rendered: RenderedFile, generated: tuple[str, ...]) -> WrittenFile:
+    """Keep an existing ``.env`` as it is, adding only the secrets it lacks."""
+    path = existing.path
+    if not generated:
+        return WrittenFile(path, "unchanged")
+    current = path.read_text(encoding="utf-8")
+    new_lines = [line for line in rendered.content.splitlines() if line.split("=", 1)[0] in generated]
+    separator = "" if current.endswith("\n") or not current else "\n"
+    content = current + separator + "\n# Added by ticketctl " + __version__ + "\n" + "\n".join(new_lines) + "\n"
+    return write_file(path, content, 0o600)

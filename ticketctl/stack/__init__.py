@@ -1,0 +1,1 @@
+"""The stack model: the services, images, ports, volumes and healthchecks of one project, as pure data."""

@@ -1,0 +1,342 @@
+"""The stack model: the single source of truth every output is rendered from.
+
+:func:`build_stack` turns settings into pure data: services, their images,
+commands, environment, ports, volumes, healthchecks and dependencies. The
+Compose file, the Kubernetes manifests, the architecture diagram and the
+Docker runtime all read this model; none of them invents a value of its own.
+
+Values are what the container sees at run time. A reference to a secret is a
+:class:`SecretRef`, resolved from ``.env`` by whoever needs the value; the
+renderers turn it into ``${NAME}`` (Compose) or a ``secretKeyRef`` (Kubernetes).
+
+Design choices (explained once here, and in docs/architecture.md):
+
+* **MySQL**: one server, three databases, each with its own application user
+  holding ALL on its own database only. utf8mb4 with ``utf8mb4_unicode_ci``,
+  which exists on MySQL 8 and MariaDB alike (``utf8mb4_0900_ai_ci`` does not
+  exist on MariaDB). The healthcheck goes over TCP, because the official
+  image's first-start initialisation runs a socket-only server, and passes only
+  once all three databases exist.
+* **Redis**: ``maxmemory-policy noeviction``. Seat locks are keys with a TTL;
+  every ``volatile-*`` policy would evict exactly those, and ``allkeys-*`` any
+  key. With ``noeviction`` a full Redis rejects writes (the application sees an
+  error) instead of silently dropping a lock and double-selling a seat. Caches
+  must therefore set TTLs. Persistence: AOF with ``appendfsync everysec`` (at
+  most one second of writes lost on a crash) plus the default RDB snapshots,
+  so lock state and warm caches survive a restart of the container.
+* **Search**: single node, security off and ``discovery.type=single-node``
+  for local development; heap from settings (-Xms = -Xmx); the disk watermark
+  check is off (a developer's nearly full disk would otherwise turn every index
+  read-only); ``action.destructive_requires_name`` keeps ``DELETE /*`` away.
+  The host needs ``vm.max_map_count >= 262144`` (:data:`SEARCH_MIN_MAX_MAP_COUNT`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ticketctl.config.settings import Settings
+from ticketctl.stack.types import (
+    ConfigFile,
+    Dependency,
+    EnvValue,
+    Healthcheck,
+    PortBinding,
+    SecretRef,
+    VolumeMount,
+)
+
+NETWORK = "backend"
+APPS_PROFILE = "apps"
+MYSQL_INIT_SCRIPT = "mysql-init/01-create-databases.sh"
+MYSQL_INIT_TARGET = "/docker-entrypoint-initdb.d/01-create-databases.sh"
+MYSQL_COLLATION = "utf8mb4_unicode_ci"
+# The search engine refuses to start (or fails to mmap its indices) below this kernel setting.
+SEARCH_MIN_MAX_MAP_COUNT = 262144
+
+
+@dataclass(frozen=True)
+class Service:
+    """One container of the stack."""
+
+    name: str
+    image: str
+    image_setting: str
+    description: str
+    role: str  # "infrastructure" | "application"
+    technology: str
+    command: tuple[str, ...] | None = None
+    environment: tuple[tuple[str, EnvValue], ...] = ()
+    ports: tuple[PortBinding, ...] = ()
+    volumes: tuple[VolumeMount, ...] = ()
+    configs: tuple[ConfigFile, ...] = ()
+    healthcheck: Healthcheck | None = None
+    depends_on: tuple[Dependency, ...] = ()
+    profiles: tuple[str, ...] = ()
+    ulimits: tuple[tuple[str, int, int], ...] = ()
+    stop_grace_period: float = 10.0
+    # The first port the service listens on inside the cluster (for diagrams and Kubernetes).
+    internal_port: int | None = None
+
+    @property
+    def secret_names(self) -> tuple[str, ...]:
+        return tuple(value.name for _, value in self.environment if isinstance(value, SecretRef))
+
+
+@dataclass(frozen=True)
+class Stack:
+    """The whole stack of one project."""
+
+    project: str
+    network: str
+    volumes: tuple[str, ...]
+    services: tuple[Service, ...]
+    search_engine: str
+    databases: tuple[str, ...] = ()
+    active_profiles: tuple[str, ...] = field(default=())
+
+    def service(self, name: str) -> Service:
+        for service in self.services:
+            if service.name == name:
+                return service
+        raise KeyError(name)
+
+    @property
+    def active_services(self) -> tuple[Service, ...]:
+        """Services without a profile, plus those whose profile is enabled."""
+        return tuple(
+            service
+            for service in self.services
+            if not service.profiles or set(service.profiles) & set(self.active_profiles)
+        )
+
+    @property
+    def infrastructure(self) -> tuple[Service, ...]:
+        return tuple(service for service in self.services if service.role == "infrastructure")
+
+    @property
+    def search_service(self) -> Service:
+        return self.service(self.search_engine)
+
+
+def build_stack(settings: Settings) -> Stack:
+    """The stack model for these settings."""
+    search = _search_service(settings)
+    services = (_mysql_service(settings), _redis_service(settings), search, *_application_services(settings))
+    volumes = tuple(sorted({mount.volume for service in services for mount in service.volumes}))
+    return Stack(
+        project=settings.project,
+        network=NETWORK,
+        volumes=volumes,
+        services=services,
+        search_engine=settings.search.engine,
+        databases=tuple(database.name for database in settings.mysql.databases),
+        active_profiles=settings.profiles,
+    )
+
+
+def _healthcheck(
+    test: tuple[str, ...], *, interval: float = 5, timeout: float = 5, retries: int = 20, start_period: float = 30
+) -> Healthcheck:
+    return Healthcheck(
+        test=test, interval=interval, timeout=timeout, retries=retries, start_period=start_period, start_interval=1.0
+    )
+
+
+def _mysql_service(settings: Settings) -> Service:
+    names = ", ".join(f"'{db.name}'" for db in settings.mysql.databases)
+    count = len(settings.mysql.databases)
+    probe = (
+        'mysql --protocol=TCP -h127.0.0.1 -uroot -p"$MYSQL_ROOT_PASSWORD" -N -s -e '
+        f'"SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME IN ({names})" '
+        f"2>/dev/null | grep -qx {count}"
+    )
+    environment: list[tuple[str, EnvValue]] = [("MYSQL_ROOT_PASSWORD", SecretRef("MYSQL_ROOT_PASSWORD"))]
+    environment += [(db.password_env, SecretRef(db.password_env)) for db in settings.mysql.databases]
+    return Service(
+        name="mysql",
+        image=settings.images.mysql,
+        image_setting="images.mysql",
+        description="One MySQL 8 server holding events_db, inventory_db and bookings_db",
+        role="infrastructure",
+        technology="MySQL 8",
+        command=(
+            "mysqld",
+            "--character-set-server=utf8mb4",
+            f"--collation-server={MYSQL_COLLATION}",
+            "--skip-name-resolve",
+        ),
+        environment=tuple(environment),
+        ports=(PortBinding(settings.bind_address, settings.ports.mysql, 3306, setting="ports.mysql"),),
+        volumes=(VolumeMount("mysql-data", "/var/lib/mysql"),),
+        configs=(ConfigFile("mysql-init", MYSQL_INIT_SCRIPT, MYSQL_INIT_TARGET),),
+        healthcheck=_healthcheck(("CMD-SHELL", probe), start_period=60, retries=30),
+        stop_grace_period=30.0,
+        internal_port=3306,
+    )
+
+
+def _redis_service(settings: Settings) -> Service:
+    server = (
+        "exec redis-server --appendonly yes --appendfsync everysec "
+        f"--maxmemory {settings.redis.maxmemory} --maxmemory-policy noeviction "
+        '--requirepass "$REDIS_PASSWORD"'
+    )
+    probe = 'REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli -h 127.0.0.1 ping | grep -q PONG'
+    return Service(
+        name="redis",
+        image=settings.images.redis,
+        image_setting="images.redis",
+        description="Distributed seat locks and caching",
+        role="infrastructure",
+        technology="Redis 7",
+        command=("sh", "-c", server),
+        environment=(("REDIS_PASSWORD", SecretRef("REDIS_PASSWORD")),),
+        ports=(PortBinding(settings.bind_address, settings.ports.redis, 6379, setting="ports.redis"),),
+        volumes=(VolumeMount("redis-data", "/data"),),
+        healthcheck=_healthcheck(("CMD-SHELL", probe), start_period=10),
+        internal_port=6379,
+    )
+
+
+def _search_service(settings: Settings) -> Service:
+    engine = settings.search.engine
+    heap = settings.search.heap
+    common: list[tuple[str, EnvValue]] = [
+        ("cluster.name", f"{settings.project}-search"),
+        ("discovery.type", "single-node"),
+        ("bootstrap.memory_lock", "false"),
+        ("cluster.routing.allocation.disk.threshold_enabled", "false"),
+        ("action.destructive_requires_name", "true"),
+    ]
+    if engine == "elasticsearch":
+        environment = [*common, ("xpack.security.enabled", "false"), ("ES_JAVA_OPTS", f"-Xms{heap} -Xmx{heap}")]
+        home, technology, image = "/usr/share/elasticsearch", "Elasticsearch 8", settings.images.elasticsearch
+    else:
+        environment = [
+            *common,
+            ("DISABLE_SECURITY_PLUGIN", "true"),
+            ("DISABLE_INSTALL_DEMO_CONFIG", "true"),
+            ("OPENSEARCH_JAVA_OPTS", f"-Xms{heap} -Xmx{heap}"),
+        ]
+        home, technology, image = "/usr/share/opensearch", "OpenSearch 3", settings.images.opensearch
+    probe = "curl -fsS 'http://127.0.0.1:9200/_cluster/health?wait_for_status=yellow&timeout=1s' >/dev/null"
+    return Service(
+        name=engine,
+        image=image,
+        image_setting=f"images.{engine}",
+        description="Full-text event search (keyword, city, date range, category)",
+        role="infrastructure",
+        technology=technology,
+        environment=tuple(environment),
+        ports=(PortBinding(settings.bind_address, settings.ports.search, 9200, setting="ports.search"),),
+        volumes=(VolumeMount(f"{engine}-data", f"{home}/data"),),
+        healthcheck=_healthcheck(("CMD-SHELL", probe), interval=5, timeout=10, retries=40, start_period=90),
+        ulimits=(("nofile", settings.search.nofile, settings.search.nofile),),
+        stop_grace_period=30.0,
+        internal_port=9200,
+    )
+
+
+@dataclass(frozen=True)
+class _AppSpec:
+    name: str
+    description: str
+    technology: str
+    databases: tuple[str, ...] = ()
+    redis: bool = False
+    search: bool = False
+    calls: tuple[str, ...] = ()
+
+
+# The nine application services of the seed's architecture (T1.1), in port order.
+APPLICATIONS: tuple[_AppSpec, ...] = (
+    _AppSpec(
+        "api-gateway",
+        "Single entry point: routing, auth check, rate limiting",
+        "FastAPI",
+        redis=True,
+        calls=("auth-service", "events-service", "inventory-service", "booking-service", "search-service"),
+    ),
+    _AppSpec("auth-service", "Users, login, JWT issuing and sessions", "FastAPI", redis=True),
+    _AppSpec("events-service", "Events and pricing rules; writes the outbox", "FastAPI", databases=("events",)),
+    _AppSpec(
+        "inventory-service",
+        "Seats, holds and reservations under high concurrency",
+        "Go",
+        databases=("inventory",),
+        redis=True,
+    ),
+    _AppSpec(
+        "booking-service",
+        "Bookings, idempotency keys, payment orchestration",
+        "FastAPI",
+        databases=("bookings",),
+        redis=True,
+        calls=("inventory-service", "payment-adapter"),
+    ),
+    _AppSpec("payment-adapter", "Adapter to the external payment provider", "FastAPI", databases=("bookings",)),
+    _AppSpec("search-service", "Event search API over the search engine", "FastAPI", search=True),
+    _AppSpec("notification-service", "E-mail and push notifications for bookings", "FastAPI", redis=True),
+    _AppSpec(
+        "indexer-service",
+        "Reads the events outbox and indexes events for search",
+        "FastAPI",
+        databases=("events",),
+        search=True,
+    ),
+)
+
+
+def _application_services(settings: Settings) -> tuple[Service, ...]:
+    services = []
+    placeholder = (
+        "trap 'exit 0' TERM INT; echo \"$SERVICE_NAME placeholder: replace images.apps with the real image\"; "
+        "while true; do sleep 3600 & wait $!; done"
+    )
+    for offset, app in enumerate(APPLICATIONS):
+        port = settings.ports.apps + offset
+        environment: list[tuple[str, EnvValue]] = [("SERVICE_NAME", app.name), ("PORT", str(port))]
+        depends: list[Dependency] = []
+        for key in app.databases:
+            database = settings.mysql.database(key)
+            environment += [
+                ("MYSQL_HOST", "mysql"),
+                ("MYSQL_PORT", "3306"),
+                ("MYSQL_DATABASE", database.name),
+                ("MYSQL_USER", database.user),
+                ("MYSQL_PASSWORD", SecretRef(database.password_env)),
+            ]
+            depends.append(Dependency("mysql", "service_healthy"))
+        if app.redis:
+            environment += [
+                ("REDIS_HOST", "redis"),
+                ("REDIS_PORT", "6379"),
+                ("REDIS_PASSWORD", SecretRef("REDIS_PASSWORD")),
+            ]
+            depends.append(Dependency("redis", "service_healthy"))
+        if app.search:
+            environment += [
+                ("SEARCH_URL", f"http://{settings.search.engine}:9200"),
+                ("SEARCH_INDEX", settings.search.index),
+            ]
+            depends.append(Dependency(settings.search.engine, "service_healthy"))
+        depends += [Dependency(callee, "service_started") for callee in app.calls]
+        services.append(
+            Service(
+                name=app.name,
+                image=settings.images.apps,
+                image_setting="images.apps",
+                description=app.description,
+                role="application",
+                technology=app.technology,
+                command=("sh", "-c", placeholder),
+                environment=tuple(environment),
+                ports=(PortBinding(settings.bind_address, port, port, setting="ports.apps"),),
+                depends_on=tuple(dict.fromkeys(depends)),
+                profiles=(APPS_PROFILE,),
+                stop_grace_period=5.0,
+                internal_port=port,
+            )
+        )
+    return tuple(services)
