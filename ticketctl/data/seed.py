@@ -265,10 +265,12 @@ def _table_names(database: _Database) -> list[str]:
 def _survey(database: _Database) -> None:
     """Count each table's rows, and among them those a previous seed recorded."""
     session = database.session
-    if session.query_one(
+    has_records = _count(
+        session,
         "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = %s AND table_name = %s",
         (database.name, RECORD_TABLE),
-    )[0]:  # type: ignore[index]
+    )
+    if has_records:
         for table, column, first, last, options in session.query(
             f"SELECT table_name, id_column, first_id, last_id, options FROM {RECORD_TABLE}"
         ):
@@ -276,14 +278,16 @@ def _survey(database: _Database) -> None:
             database.recorded_options = str(options)
     for table in _table_names(database):
         quoted = quote_identifier(table)
-        database.counts[table] = int(session.query_one(f"SELECT COUNT(*) FROM {quoted}")[0])  # type: ignore[index]
+        database.counts[table] = _count(session, f"SELECT COUNT(*) FROM {quoted}")
         record = database.records.get(table)
         if record and database.counts[table]:
-            column, first, last = record
-            where, args = _range(column, first, last)
-            database.seeded[table] = int(
-                session.query_one(f"SELECT COUNT(*) FROM {quoted} WHERE {where}", args)[0]  # type: ignore[index]
-            )
+            where, args = _range(*record)
+            database.seeded[table] = _count(session, f"SELECT COUNT(*) FROM {quoted} WHERE {where}", args)
+
+
+def _count(session: Session, sql: str, args: tuple[Any, ...] | None = None) -> int:
+    row = session.query_one(sql, args)
+    return int(row[0]) if row else 0
 
 
 def _range(column: str, first: int, last: int | None) -> tuple[str, tuple[int, ...]]:
