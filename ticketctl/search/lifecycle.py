@@ -538,7 +538,14 @@ def _reindex_into_new_version(
 ) -> MigrateResult:
     assert session.mapping is not None
     connection = session.connection
-    require_reindex_module(connection)
+    try:
+        require_reindex_module(connection)
+    except SearchError as error:
+        raise SearchError(
+            error.message,
+            hint=f"{error.hint}; or copy from the events database: 'ticketctl index migrate --reindex --source "
+            "database' (the default)",
+        ) from error
     dest = version_name(session.alias, state.next_version)
     plan = plan_copy(source.name, dest, _version_body(session, replicas, wanted))
     swap = _swap_request(session.alias, source.name, dest)
