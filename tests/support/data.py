@@ -125,7 +125,6 @@ class SearchSide:
     server: SearchServer
     alias: str
     mapping: Path
-    folds_accents: bool
 
     @property
     def engine(self) -> str:
@@ -152,11 +151,6 @@ class SearchSide:
 
     def target(self) -> str:
         return str(next(iter(self.server.ok("GET", f"/_alias/{self.alias}"))))
-
-
-def without_asciifolding(document: dict[str, Any]) -> None:
-    document["settings"]["analysis"]["analyzer"]["event_name_analyzer"]["filter"] = ["lowercase"]
-    document["mappings"]["_meta"]["analyzer_examples"] = {"event_name_analyzer": {"São Paulo": ["são", "paulo"]}}
 
 
 def mapping_variant(folder: Path, name: str, *edits: Any) -> Path:

@@ -1,10 +1,7 @@
 """Fixtures of the data tests: migrated databases of one test, and an index of its own on each engine.
 
-``engine`` runs a test on OpenSearch and on Elasticsearch. The Elasticsearch test
-server (the integ-test-zip) may lack ``asciifolding`` (analysis-common); there the
-index is made from the packaged mapping without that filter, so everything but
-accent-folding is tested on both engines; with the filter (a full distribution, or
-the plugin of issue 16) the packaged mapping itself is used.
+``search`` runs a test on OpenSearch and on Elasticsearch, both with the packaged mapping
+(the test Elasticsearch has the analysis plugin of ``scripts/test-services``).
 """
 
 from __future__ import annotations
@@ -14,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.data import DataProject, SearchSide, mapping_variant, without_asciifolding
+from tests.support.data import DataProject, SearchSide
 from tests.support.servers import MySQLServer, SearchServer, unique_name
 from ticketctl.config.resources import mappings_dir
 
@@ -37,16 +34,11 @@ def migrated(project: DataProject) -> DataProject:
 
 
 @pytest.fixture(params=["opensearch", "elasticsearch"])
-def search(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SearchSide]:
-    """An alias of this test's own (deleted afterwards, versions and all) on one engine."""
+def search(request: pytest.FixtureRequest) -> Iterator[SearchSide]:
+    """An alias of this test's own (deleted afterwards, versions and all) on one engine, for the packaged mapping."""
     server: SearchServer = request.getfixturevalue(f"{request.param}_server")
     scratch = request.getfixturevalue(f"{request.param}_scratch")
-    probe = server.request("POST", "/_analyze", {"tokenizer": "standard", "filter": ["asciifolding"], "text": "São"})
-    folds = probe.status == 200
-    mapping = (
-        mappings_dir() / "events.json" if folds else mapping_variant(tmp_path, "lowercase.json", without_asciifolding)
-    )
-    side = SearchSide(server, scratch.index("events"), mapping, folds)
+    side = SearchSide(server, scratch.index("events"), mappings_dir() / "events.json")
     yield side
     server.request("DELETE", f"/.ticketctl-locks/_doc/{side.alias}?refresh=true")
 
