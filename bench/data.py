@@ -7,8 +7,8 @@
   session settings as ticketctl's (strict ``sql_mode``, UTC, ``foreign_key_checks = 0``).
 - ``sync``: ``ticketctl index sync --full`` of the seeded events into an empty index, beside
   ``curl`` posting the same documents, pre-built as NDJSON (untimed) in ticketctl's chunks, to
-  ``_bulk``, then a refresh and a count (as ticketctl's check does). OpenSearch, the test
-  server: the Elasticsearch one lacks the analyzer's ``asciifolding``.
+  ``_bulk``, then a refresh and a count (as ticketctl's check does), on the test OpenSearch
+  (one engine: what is measured is ticketctl's side of the bulk API).
 
 Every sample starts from the same state (fresh databases, a fresh index), and every sample
 is checked afterwards: each table holds the rows it should, the index the documents.
