@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from ticketctl.clients.search import Request, SearchConnection, ServerInfo, connect
@@ -53,6 +54,7 @@ COPY_CHUNK = 5_000  # events per bulk request of a copy (about 2.5 MB)
 # Bulk requests of a copy in flight at once: while the server indexes one chunk, the next one travels
 # and is parsed; more only queue on a small cluster (the write thread pool is one per core).
 BULK_CONCURRENCY = 2
+COPY_READERS = 2  # sessions that read the snapshot, each its part of the events: the server builds documents in both
 OUTBOX_BATCH = 500  # outbox rows per transaction of the incremental sync
 CATCH_UP_BATCH = 1_000
 CATCH_UP_PASSES = 5  # passes before the final one under the freeze; each is shorter than the last
@@ -315,15 +317,25 @@ class _Copy:
     def __post_init__(self) -> None:
         self.writer = BulkWriter(self.connection, self.index)
 
-    def snapshot(self, lock: Session, snapshot: Session) -> int:
-        """Open a consistent snapshot at a known outbox position (see :func:`outbox.frozen`); returns it."""
+    def snapshot(self, lock: Session, snapshots: Sequence[Session]) -> int:
+        """Open consistent snapshots at a known outbox position (see :func:`outbox.frozen`); returns it.
+
+        Every snapshot opened while the outbox is frozen sees the same data: no transaction
+        that changes an event can commit then, since each also writes the outbox. So the
+        copy can read with several sessions, each its part of the events, as one snapshot.
+        """
         with outbox.frozen(lock) as position:
-            snapshot.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT")
+            for session in snapshots:
+                session.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT")
         return position
 
-    def copy(self, snapshot: Session, version: int) -> tuple[int, BulkCounts, set[int]]:
+    def copy(self, snapshots: Sequence[Session], version: int) -> tuple[int, BulkCounts, set[int]]:
         """Every event of the snapshot, at ``version``; returns the event count, the tallies and the ids."""
-        total = count_events(snapshot)
+        total = count_events(snapshots[0])
+        parts = split_ids(id_bounds(snapshots[0]), len(snapshots))
+        makers = [
+            partial(document_chunks, session, version, part) for session, part in zip(snapshots, parts, strict=False)
+        ]
         counts = BulkCounts()
         ids: set[int] = set()
         self.emit(IndexEvent("step", f"copying {total} events into {self.index} (outbox position {version})"))
@@ -337,13 +349,14 @@ class _Copy:
             self.emit(IndexEvent("progress", "copy", done=len(ids), total=total))
 
         with ThreadPoolExecutor(max_workers=BULK_CONCURRENCY, thread_name_prefix="ticketctl-bulk") as pool:
-            for actions, body in _prefetch(lambda: document_chunks(snapshot, version)):
+            for actions, body in _prefetch(makers):
                 in_flight.append((pool.submit(self.writer.write, actions, body), actions))
                 if len(in_flight) >= BULK_CONCURRENCY:
                     collect()
             while in_flight:
                 collect()
-        snapshot.commit()
+        for session in snapshots:
+            session.commit()
         return total, counts, ids
 
     def prune(self, copied: set[int], version: int) -> BulkCounts:
@@ -423,15 +436,16 @@ def copy_database(
     with ExitStack() as stack:
         lock = stack.enter_context(open_events_database(settings, secrets))
         reader = stack.enter_context(open_events_database(settings, secrets))
-        snapshot = stack.enter_context(
-            open_events_database(settings, secrets, autocommit=False, isolation="REPEATABLE READ")
-        )
+        snapshots = [
+            stack.enter_context(open_events_database(settings, secrets, autocommit=False, isolation="REPEATABLE READ"))
+            for _ in range(COPY_READERS)
+        ]
         check_database(reader, settings)
-        position = work.snapshot(lock, snapshot)
+        position = work.snapshot(lock, snapshots)
         # An index that held nothing before the copy has nothing to prune: what is there now was written since.
         prune = prune and count_documents(connection, index) > 0
         copy_started = time.monotonic()
-        events, copied, ids = work.copy(snapshot, position)
+        events, copied, ids = work.copy(snapshots, position)
         copy_seconds = time.monotonic() - copy_started
         pruned = work.prune(ids, position) if prune else BulkCounts()
         caught_up, catch_up = 0, BulkCounts()
@@ -464,12 +478,15 @@ def copy_database(
     )
 
 
-def document_chunks(session: Session, version: int) -> Iterator[tuple[list[Action], bytes]]:
-    """Every event's document, :data:`COPY_CHUNK` ids at a time, as bulk actions at ``version`` and their NDJSON."""
-    low, high = id_bounds(session)
+def document_chunks(
+    session: Session, version: int, bounds: tuple[int, int] | None = None
+) -> Iterator[tuple[list[Action], bytes]]:
+    """The documents of the events with ids in ``bounds`` (inclusive; default: all), :data:`COPY_CHUNK` ids at a
+    time, as bulk actions at ``version`` and their NDJSON."""
+    low, high = bounds or id_bounds(session)
     after = low - 1
     while after < high:
-        documents = read_range(session, after, after + COPY_CHUNK)
+        documents = read_range(session, after, min(after + COPY_CHUNK, high))
         after += COPY_CHUNK
         if documents:
             actions = [Action(document.event_id, version, document.source) for document in documents]
@@ -481,15 +498,27 @@ def document_chunks(session: Session, version: int) -> Iterator[tuple[list[Actio
             after = int(row[0]) - 1
 
 
+def split_ids(bounds: tuple[int, int], parts: int) -> list[tuple[int, int]]:
+    """``bounds`` (inclusive) cut into ``parts`` contiguous ranges, none empty."""
+    low, high = bounds
+    if high < low:
+        return []
+    size = max(1, -(-(high - low + 1) // parts))
+    return [(start, min(start + size - 1, high)) for start in range(low, high + 1, size)]
+
+
 _DONE = object()
 
 
-def _prefetch(make: Callable[[], Iterator[Any]], depth: int = 2) -> Iterator[Any]:
-    """Iterate ``make()`` in a thread, ``depth`` items ahead: the next chunk is read while this one is sent."""
-    items: queue.Queue[Any] = queue.Queue(maxsize=depth)
+def _prefetch(makers: Sequence[Callable[[], Iterator[Any]]], depth: int = 2) -> Iterator[Any]:
+    """Iterate every ``maker()`` in a thread of its own, ``depth`` items ahead, in the order items come.
+
+    The next chunks are read from the database while the current ones travel to the search engine.
+    """
+    items: queue.Queue[Any] = queue.Queue(maxsize=depth * len(makers))
     stop = threading.Event()
 
-    def produce() -> None:
+    def produce(make: Callable[[], Iterator[Any]]) -> None:
         try:
             for item in make():
                 while not stop.is_set():
@@ -504,19 +533,23 @@ def _prefetch(make: Callable[[], Iterator[Any]], depth: int = 2) -> Iterator[Any
         except BaseException as error:  # handed to the consumer, which raises it
             items.put(error)
 
-    thread = Worker(produce, name="ticketctl-sync-reader")
-    thread.start()
+    threads = [Worker(produce, make, name=f"ticketctl-sync-reader-{number}") for number, make in enumerate(makers)]
+    for thread in threads:
+        thread.start()
+    running = len(threads)
     try:
-        while True:
+        while running:
             item = items.get()
             if item is _DONE:
-                return
-            if isinstance(item, BaseException):
+                running -= 1
+            elif isinstance(item, BaseException):
                 raise item
-            yield item
+            else:
+                yield item
     finally:
         stop.set()
-        thread.ended.wait(timeout=5)
+        for thread in threads:
+            thread.ended.wait(timeout=5)
 
 
 def _document_ids(connection: SearchConnection, index: str) -> Iterator[int]:
