@@ -12,15 +12,16 @@ the source write-blocked, :mod:`ticketctl.search.reindex`) stays for ``--source 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ticketctl.clients.search import Request, SearchConnection
 from ticketctl.data.projection import DOCUMENT_FIELDS
 from ticketctl.errors import ConfigError, DatabaseError
+from ticketctl.events import Event, EventSink, ignore
 from ticketctl.search.lock import IndexLock
 from ticketctl.search.reindex import LOCK_REFRESH_SECONDS, send_create
-from ticketctl.search.results import IndexEvent, OnEvent
+from ticketctl.search.results import IndexEvent
 from ticketctl.search.spec import MappingFile
 from ticketctl.search.sync import (
     ContentCheck,
@@ -59,10 +60,10 @@ def rebuild_from_database(
     dest: str,
     lock: IndexLock,
     force: bool,
-    on_event: OnEvent | None,
+    on_event: EventSink | None,
 ) -> CopyReport:
     """Create ``dest``, fill it from the database, and send ``swap`` if it matches the database (or ``force``)."""
-    emit = on_event or (lambda event: None)
+    emit = on_event or ignore
     require_projected_fields(mapping)
     try:
         with open_events_database(settings, secrets) as session:  # before anything is created
@@ -105,11 +106,11 @@ def swap_alias(swap: Request) -> str:
     return str(next(iter(actions[-1].values()))["alias"])
 
 
-def _refreshing(lock: IndexLock, emit: OnEvent) -> Callable[[IndexEvent], None]:
+def _refreshing(lock: IndexLock, emit: EventSink) -> EventSink:
     """Pass events on, and keep the migration lock alive while the copy reports progress."""
     last = time.monotonic()
 
-    def forward(event: IndexEvent) -> None:
+    def forward(event: Event) -> None:
         nonlocal last
         if time.monotonic() - last > LOCK_REFRESH_SECONDS:
             lock.refresh()

@@ -40,10 +40,12 @@ from ticketctl.data.projection import (
     read_range,
 )
 from ticketctl.data.schema import require_columns
-from ticketctl.errors import ExitCode, SearchError, TicketctlError
+from ticketctl.errors import DriftError, ExitCode, MissingError, SearchError, TicketctlError
+from ticketctl.events import EventSink, ignore
 from ticketctl.parallel import Worker
 from ticketctl.search.bulk import Action, BulkCounts, BulkWriter, WriteBlockedError, encode
-from ticketctl.search.results import IndexEvent, OnEvent
+from ticketctl.search.results import IndexEvent
+from ticketctl.search.session import target_of
 from ticketctl.search.state import LiveIndex, count_documents, read_state
 
 if TYPE_CHECKING:
@@ -231,21 +233,14 @@ def check_database(session: Session, settings: Settings) -> None:
 
 def check_target(connection: SearchConnection, alias: str) -> LiveIndex:
     """The write index behind ``alias``; refuses a missing alias and a mapping without a projected field."""
-    from ticketctl.search.lifecycle import DriftError, MissingIndexError
-
     state = read_state(connection, alias)
     info = connection.info
     if not state.exists:
-        raise MissingIndexError(
+        raise MissingError(
             f"alias {alias} does not exist on {info.label} at {info.url}",
             hint=f"create it with 'ticketctl index create --index {alias}'",
         )
-    target = state.target
-    if target is None:
-        raise SearchError(
-            f"alias {alias} points to several indices without a write index",
-            hint=f"point it at one with 'ticketctl index rollback --to <version>' (alias {alias})",
-        )
+    target = target_of(state)
     require_mapped_fields(target, alias, DriftError)
     return target
 
@@ -262,8 +257,8 @@ def require_mapped_fields(index: LiveIndex, alias: str, error: type[TicketctlErr
         )
 
 
-def _emit(on_event: OnEvent | None) -> OnEvent:
-    return on_event or (lambda event: None)
+def _emit(on_event: EventSink | None) -> EventSink:
+    return on_event or ignore
 
 
 def _actions(rows: Sequence[OutboxRow], documents: Mapping[int, Document]) -> list[Action]:
@@ -289,7 +284,7 @@ def _split_usable(rows: Sequence[OutboxRow]) -> tuple[list[OutboxRow], list[Unus
     return usable, unusable
 
 
-def _warn_unusable(emit: OnEvent, item: Unusable) -> None:
+def _warn_unusable(emit: EventSink, item: Unusable) -> None:
     emit(
         IndexEvent(
             "warning",
@@ -308,7 +303,7 @@ class _Copy:
     settings: Settings
     secrets: Mapping[str, str]
     index: str
-    emit: OnEvent
+    emit: EventSink
     writer: BulkWriter = field(init=False)
     applied: set[int] = field(default_factory=set)  # outbox ids the catch-up applied
     touched: set[int] = field(default_factory=set)  # events the catch-up wrote
@@ -416,7 +411,7 @@ def copy_database(
     *,
     prune: bool,
     at_freeze: Callable[[ContentCheck], None],
-    on_event: OnEvent | None = None,
+    on_event: EventSink | None = None,
 ) -> CopyReport:
     """Fill ``index`` from the events database without losing a write made meanwhile.
 
@@ -608,7 +603,7 @@ def sync_full(
     settings: Settings,
     secrets: Mapping[str, str],
     *,
-    on_event: OnEvent | None = None,
+    on_event: EventSink | None = None,
     connection: SearchConnection | None = None,
 ) -> FullSyncResult:
     """Every event into the index behind the alias, extra documents deleted, then checked.
@@ -666,7 +661,7 @@ def sync_outbox(
     follow: bool = False,
     interval: float = 1.0,
     stop: threading.Event | None = None,
-    on_event: OnEvent | None = None,
+    on_event: EventSink | None = None,
     connection: SearchConnection | None = None,
 ) -> OutboxSyncResult:
     """Apply the unprocessed outbox rows to the index behind the alias, in id order, and mark them.
@@ -731,7 +726,7 @@ class _OutboxRun:
     skip_locked: bool
     upto: int | None  # without --follow: the last row when the run began (a busy outbox does not keep it going)
     result: OutboxSyncResult
-    emit: OnEvent
+    emit: EventSink
     stop: threading.Event
     reported: set[int] = field(default_factory=set)
     blocked: bool = False  # the index refused writes; a warning was emitted
@@ -789,7 +784,7 @@ class _OutboxRun:
 
 
 @contextmanager
-def _exclusive(session: Session, settings: Settings, emit: OnEvent, stop: threading.Event) -> Iterator[None]:
+def _exclusive(session: Session, settings: Settings, emit: EventSink, stop: threading.Event) -> Iterator[None]:
     """One sync at a time, for servers without SKIP LOCKED (MySQL < 8.0.1, MariaDB < 10.6): a named lock."""
     from ticketctl.clients.mysql import lock_name
 
