@@ -746,7 +746,8 @@ class Environment:
             (self.peers.flyway_classpath, "$FLYWAY/lib/*"),
         ]
         for long, name in names:
-            text = text.replace(long, name)
+            if long:  # a peer not fetched for this run (Peers.none()) has no path to shorten
+                text = text.replace(long, name)
         text = self.short(text)
         where = self.short(str(cwd))
         if settings:

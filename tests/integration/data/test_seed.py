@@ -3,6 +3,7 @@ and what it does with data that is already there."""
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from decimal import Decimal
 
@@ -233,3 +234,28 @@ def test_a_database_that_is_not_migrated_is_refused_before_any_write(
         "'ticketctl migrate' ('ticketctl migrate status' lists what is pending)\n"
     )  # one line, before any progress: nothing was counted or written
     assert project.scalar("SELECT COUNT(*) FROM {inventory}.seats") == 0
+
+
+def test_seed_runs_as_the_users_that_migrate_created_from_their_password_hashes(
+    project: DataProject, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``migrate`` with the root password creates each application user with its password sent as a hash;
+    seed then logs in as those users, its loader session included (LOAD DATA LOCAL INFILE)."""
+    project.drop()  # no users, no databases: migrate makes both
+    for name, value in project.environ().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("MYSQL_ROOT_PASSWORD", project.server.root_password)
+    assert invoke(capsys, ["migrate", "--json"]).exit_code == 0
+    created = project.root(
+        "SELECT User, authentication_string FROM mysql.user WHERE User IN (%s, %s, %s)",
+        tuple(project.user(key) for key in ("events", "inventory", "bookings")),
+    )
+    assert len(created) == 3 and all(stored.startswith("*") for _, stored in created)  # MariaDB's native hash
+    monkeypatch.delenv("MYSQL_ROOT_PASSWORD")  # seed needs none
+
+    result = invoke(capsys, ["seed", "--events", "4", "--seats-per-event", "10", "--seed", "5", "--json"])
+
+    assert result.exit_code == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["method"] == "load-data"
+    assert project.scalar("SELECT COUNT(*) FROM {inventory}.seats") == 40
