@@ -20,7 +20,7 @@ from ticketctl.errors import DriftError, MissingError, SearchError
 from ticketctl.search.changes import Change, diff_specs, is_dynamic_setting, needs_reindex
 from ticketctl.search.lock import IndexLock
 from ticketctl.search.reindex import copy_and_swap, plan_copy, plan_copy_and_swap, require_reindex_module
-from ticketctl.search.results import Confirm, DiffResult, MigrateResult, StatusResult
+from ticketctl.search.results import Confirm, DiffResult, MigrateAction, MigrateResult, StatusResult
 from ticketctl.search.session import (
     MappedOptions,
     MappedSession,
@@ -129,10 +129,11 @@ def migrate_index(
                     **session.base(), action="up_to_date", from_index=target.name, to_index=target.name
                 )
             elif (needs_reindex(changes) or rebuild) and source == "database":
-                copy = _Copy(secrets or {}, force, started)
-                result = _rebuild_into_new_version(session, lock, state, target, wanted, replicas, changes, copy)
+                version = _new_version(session, state, target, wanted, replicas, changes)
+                result = _rebuild_into_new_version(session, lock, version, _Copy(secrets or {}, force, started))
             elif needs_reindex(changes) or rebuild:
-                result = _reindex_into_new_version(session, lock, state, target, wanted, replicas, changes, started)
+                version = _new_version(session, state, target, wanted, replicas, changes)
+                result = _reindex_into_new_version(session, lock, version, started)
             else:
                 _apply_in_place(session, target, changes, wanted)
                 result = MigrateResult(
@@ -201,15 +202,48 @@ def _apply_in_place(session: MappedSession, target: LiveIndex, changes: list[Cha
         )
 
 
-def _reindex_into_new_version(
+@dataclass(frozen=True)
+class _NewVersion:
+    """The version a reindex makes: the one it replaces, its name, its creation body, the swap, and why."""
+
+    source: LiveIndex
+    dest: str
+    body: dict[str, Any]
+    swap: Request
+    changes: list[Change]
+
+    def result(
+        self, session: MappedSession, action: MigrateAction, source: ReindexSource, **extra: Any
+    ) -> MigrateResult:
+        return MigrateResult(
+            **session.base(),
+            action=action,
+            from_index=self.source.name,
+            to_index=self.dest,
+            changes=self.changes,
+            source=source,
+            **extra,
+        )
+
+
+def _new_version(
     session: MappedSession,
-    lock: IndexLock,
     state: AliasState,
     source: LiveIndex,
     wanted: NormalSpec,
     replicas: int,
     changes: list[Change],
-    started: float,
+) -> _NewVersion:
+    """The next version, with the file's spec and no alias yet (the swap adds it)."""
+    dest = version_name(session.alias, state.next_version)
+    body = creation_body(
+        session.mapping, shards=session.settings.search.shards, replicas=replicas, alias=None, spec_hash=wanted.digest()
+    )
+    return _NewVersion(source, dest, body, swap_request(session.alias, source.name, dest), changes)
+
+
+def _reindex_into_new_version(
+    session: MappedSession, lock: IndexLock, version: _NewVersion, started: float
 ) -> MigrateResult:
     connection = session.connection
     try:
@@ -220,27 +254,14 @@ def _reindex_into_new_version(
             hint=f"{error.hint}; or copy from the events database: 'ticketctl index migrate --reindex --source "
             "database' (the default)",
         ) from error
-    dest = version_name(session.alias, state.next_version)
-    plan = plan_copy(source.name, dest, _version_body(session, replicas, wanted))
-    swap = swap_request(session.alias, source.name, dest)
+    plan = plan_copy(version.source.name, version.dest, version.body)
     if connection.dry_run:
-        plan_copy_and_swap(connection, plan, swap)
-        return MigrateResult(
-            **session.base(), action="planned", from_index=source.name, to_index=dest, changes=changes, source="index"
-        )
+        plan_copy_and_swap(connection, plan, version.swap)
+        return version.result(session, "planned", "index")
     documents = copy_and_swap(
-        connection, plan, swap, session.mapping, lock=lock, on_event=session.on_event, alias=session.alias
+        connection, plan, version.swap, session.mapping, lock=lock, on_event=session.on_event, alias=session.alias
     )
-    return MigrateResult(
-        **session.base(),
-        action="reindexed",
-        from_index=source.name,
-        to_index=dest,
-        changes=changes,
-        documents=documents,
-        seconds=time.monotonic() - started,
-        source="index",
-    )
+    return version.result(session, "reindexed", "index", documents=documents, seconds=time.monotonic() - started)
 
 
 @dataclass(frozen=True)
@@ -253,59 +274,33 @@ class _Copy:
 
 
 def _rebuild_into_new_version(
-    session: MappedSession,
-    lock: IndexLock,
-    state: AliasState,
-    source: LiveIndex,
-    wanted: NormalSpec,
-    replicas: int,
-    changes: list[Change],
-    copy: _Copy,
+    session: MappedSession, lock: IndexLock, version: _NewVersion, copy: _Copy
 ) -> MigrateResult:
     from ticketctl.search.rebuild import rebuild_from_database
 
-    dest = version_name(session.alias, state.next_version)
-    create = Request("PUT", f"/{dest}", {"wait_for_active_shards": "1"}, _version_body(session, replicas, wanted))
-    swap = swap_request(session.alias, source.name, dest)
+    create = Request("PUT", f"/{version.dest}", {"wait_for_active_shards": "1"}, version.body)
     if session.connection.dry_run:
-        for request in (create, swap):
+        for request in (create, version.swap):
             session.connection.plan(request)
-        return MigrateResult(
-            **session.base(),
-            action="planned",
-            from_index=source.name,
-            to_index=dest,
-            changes=changes,
-            source="database",
-        )
+        return version.result(session, "planned", "database")
     report = rebuild_from_database(
         session.connection,
         session.settings,
         copy.secrets,
         mapping=session.mapping,
         create=create,
-        swap=swap,
-        old_index=source.name,
-        dest=dest,
+        swap=version.swap,
+        old_index=version.source.name,
+        dest=version.dest,
         lock=lock,
         force=copy.force,
         on_event=session.on_event,
     )
-    return MigrateResult(
-        **session.base(),
-        action="reindexed",
-        from_index=source.name,
-        to_index=dest,
-        changes=changes,
+    return version.result(
+        session,
+        "reindexed",
+        "database",
         documents=report.check.documents,
         seconds=time.monotonic() - copy.started,
-        source="database",
         copy=report.as_dict(),
-    )
-
-
-def _version_body(session: MappedSession, replicas: int, wanted: NormalSpec) -> dict[str, Any]:
-    """The creation body of a new version: the file's spec, no alias yet (the swap adds it)."""
-    return creation_body(
-        session.mapping, shards=session.settings.search.shards, replicas=replicas, alias=None, spec_hash=wanted.digest()
     )
