@@ -52,6 +52,7 @@ from ticketctl.runtime.translate import (
     container_labels,
     container_name,
     create_body,
+    is_current,
     network_labels,
     network_name,
     volume_labels,
@@ -378,6 +379,8 @@ class ServiceInspection:
     service: str
     container: Container | None
     expected_hash: str | None  # None when the image is not present locally
+    compose_hash: str = ""  # what Docker Compose computes for the service in the rendered file
+    image_id: str = ""
 
     @property
     def outdated(self) -> bool:
@@ -385,8 +388,13 @@ class ServiceInspection:
         return (
             self.container is not None
             and self.expected_hash is not None
-            and self.container.config_hash != self.expected_hash
+            and not is_current(self.container.labels, self.expected_hash, self.compose_hash, self.image_id)
         )
+
+    @property
+    def compose_would_recreate(self) -> bool:
+        """``docker compose up`` would recreate the container: its label is not Compose's hash of the file."""
+        return self.container is not None and self.container.compose_hash != self.compose_hash
 
 
 @dataclass(frozen=True)
@@ -416,7 +424,9 @@ def inspect_project(
         container = next((c for c in existing if c.name == name), None)
         image_id = runtime.image_id(service.image)
         expected = config_hash(runtime.features.effective(service), image_id) if image_id else None
-        services.append(ServiceInspection(service.name, container, expected))
+        services.append(
+            ServiceInspection(service.name, container, expected, compose.compose_hashes[service.name], image_id or "")
+        )
     mounted = {volume_name(settings.project, m.volume) for service in active for m in service.mounts}
     unused = tuple(sorted(v.name for v in runtime.volumes(settings.project) if v.name not in mounted))
     conflicts = find_conflicts(
@@ -759,7 +769,7 @@ class _UpRun:
             current = next((c for c in mine if c.name == name), None)
             plans[service.name] = _Plan(
                 service=effective,
-                action=self._decide(current, digest),
+                action=self._decide(current, digest, self.compose.compose_hashes[service.name], image_id),
                 config_hash=digest,
                 image_id=image_id,
                 existing=current,
@@ -768,13 +778,13 @@ class _UpRun:
             )
         return plans
 
-    def _decide(self, current: Container | None, digest: str) -> Action:
+    def _decide(self, current: Container | None, digest: str, compose_hash: str, image_id: str) -> Action:
         if current is None:
             return "created"
         # A container that never started may lack its config files (interrupted run): recreate it.
         if (
             self.force_recreate
-            or current.config_hash != digest
+            or not is_current(current.labels, digest, compose_hash, image_id)
             or current.state in ("created", "dead", "removing", "paused")
         ):
             return "recreated"

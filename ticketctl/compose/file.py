@@ -12,13 +12,14 @@ names the file and the key, rather than being silently ignored.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ticketctl.compose.hash import compose_service_hash
 from ticketctl.compose.interpolation import compose_variables, interpolate_tree
+from ticketctl.compose.syntax import PORT_RE, parse_duration
 from ticketctl.errors import ConfigError
 
 SERVICE_KEYS = frozenset(
@@ -43,10 +44,6 @@ SERVICE_KEYS = frozenset(
 TOP_LEVEL_KEYS = frozenset({"name", "version", "services", "networks", "volumes", "configs"})
 DEPENDENCY_CONDITIONS = ("service_started", "service_healthy", "service_completed_successfully")
 RESTART_POLICIES = ("no", "always", "on-failure", "unless-stopped")
-DURATION_PART_RE = re.compile(r"([0-9]+(?:\.[0-9]+)?)(us|ms|h|m|s)")
-PORT_RE = re.compile(
-    r"^(?:(?:(?P<ip>\[[0-9a-fA-F:.]+\]|[0-9.]+):)?(?P<host>[0-9]+):)?(?P<container>[0-9]+)(?:/(?P<proto>tcp|udp|sctp))?$"
-)
 
 
 # --------------------------------------------------------------------------- the specs
@@ -142,6 +139,8 @@ class ComposeFile:
     services: tuple[ServiceSpec, ...]
     networks: Mapping[str, Mapping[str, str]]  # name in the file → labels
     volumes: Mapping[str, Mapping[str, str]]
+    # Service name → the config hash Docker Compose computes for it (its com.docker.compose.config-hash).
+    compose_hashes: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def working_dir(self) -> Path:
@@ -253,6 +252,9 @@ class _Loader:
             services=services,
             networks=networks,
             volumes=volumes,
+            compose_hashes={
+                service_name: compose_service_hash(body) for service_name, body in self.tree["services"].items()
+            },
         )
 
     def _named_labels(self, section: str) -> dict[str, dict[str, str]]:
@@ -505,20 +507,10 @@ class _Loader:
         return tuple(names)
 
     def _duration(self, value: Any, path: str) -> float:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
-        text = str(value).strip()
-        position, total = 0, 0.0
-        units = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-        while position < len(text):
-            match = DURATION_PART_RE.match(text, position)
-            if match is None:
-                raise self.error(path, f"expected a duration such as 5s, 500ms or 1m30s, got {text!r}")
-            total += float(match.group(1)) * units[match.group(2)]
-            position = match.end()
-        if not text:
-            raise self.error(path, "expected a duration such as 5s")
-        return total
+        try:
+            return parse_duration(value)
+        except ValueError:
+            raise self.error(path, f"expected a duration such as 5s, 500ms or 1m30s, got {value!r}") from None
 
     def _check_dependencies(self, services: tuple[ServiceSpec, ...]) -> None:
         names = {service.name for service in services}

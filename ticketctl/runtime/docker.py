@@ -248,7 +248,8 @@ class Container:
         return self.labels.get(SERVICE_LABEL)
 
     @property
-    def config_hash(self) -> str | None:
+    def compose_hash(self) -> str | None:
+        """The config hash Compose compares (``com.docker.compose.config-hash``)."""
         return self.labels.get(HASH_LABEL)
 
     @property

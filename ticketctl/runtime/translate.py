@@ -18,9 +18,7 @@ from typing import Any
 
 from ticketctl import __version__
 from ticketctl.compose.file import ComposeFile, ServiceSpec
-
-# The Compose version we present ourselves as in com.docker.compose.version.
-COMPOSE_VERSION = "2.40.3"
+from ticketctl.compose.hash import COMPOSE_VERSION
 
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
@@ -38,6 +36,8 @@ TICKETCTL_MANAGED_LABEL = "io.ticketctl.managed-by"
 TICKETCTL_VERSION_LABEL = "io.ticketctl.version"
 TICKETCTL_PROJECT_LABEL = "io.ticketctl.project"
 TICKETCTL_SERVICE_LABEL = "io.ticketctl.service"
+# ticketctl's own fingerprint (effective config, config file contents, image ID); Compose's is HASH_LABEL.
+TICKETCTL_HASH_LABEL = "io.ticketctl.config-hash"
 
 NANOSECONDS = 1_000_000_000
 
@@ -114,7 +114,12 @@ def volume_labels(compose: ComposeFile, volume: str) -> dict[str, str]:
 
 
 def container_labels(compose: ComposeFile, service: ServiceSpec, config_hash: str, image_id: str) -> dict[str, str]:
-    """The Compose labels of a service's container plus ticketctl's own."""
+    """The Compose labels of a service's container plus ticketctl's own.
+
+    ``com.docker.compose.config-hash`` is the hash Compose itself computes for
+    the service, so that ``docker compose up`` finds the container up to date;
+    ticketctl's :func:`config_hash` goes into its own label.
+    """
     depends = ",".join(f"{d.service}:{d.condition}:false" for d in service.depends_on)
     return {
         **dict(service.labels),
@@ -122,7 +127,8 @@ def container_labels(compose: ComposeFile, service: ServiceSpec, config_hash: st
         SERVICE_LABEL: service.name,
         NUMBER_LABEL: "1",
         ONEOFF_LABEL: "False",
-        HASH_LABEL: config_hash,
+        HASH_LABEL: compose.compose_hashes[service.name],
+        TICKETCTL_HASH_LABEL: config_hash,
         WORKING_DIR_LABEL: str(compose.working_dir),
         CONFIG_FILES_LABEL: str(compose.path),
         DEPENDS_ON_LABEL: depends,
@@ -186,6 +192,23 @@ def create_body(
         if health.start_interval is not None:
             body["Healthcheck"]["StartInterval"] = _ns(health.start_interval)
     return body
+
+
+def is_current(labels: Mapping[str, str], config_hash: str, compose_hash: str | None, image_id: str) -> bool:
+    """Whether a container with these labels already runs this configuration and image.
+
+    A container of this ticketctl carries :data:`TICKETCTL_HASH_LABEL`; one of
+    an older ticketctl has that hash in Compose's label; one created by
+    ``docker compose up`` has Compose's hash and the image ID in
+    ``com.docker.compose.image``, and is taken as it is, as Compose would.
+    """
+    own = labels.get(TICKETCTL_HASH_LABEL)
+    if own is not None:
+        return own == config_hash
+    compose_label = labels.get(HASH_LABEL)
+    if compose_label == config_hash:
+        return True
+    return compose_hash is not None and compose_label == compose_hash and labels.get(IMAGE_LABEL) == image_id
 
 
 def _ns(seconds: float) -> int:
