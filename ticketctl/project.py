@@ -37,12 +37,20 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ticketctl.compose.file import ComposeFile, ServiceSpec, dependency_order, load_compose_file, with_dependencies
-from ticketctl.config.secrets import Secrets, load_secrets, scrub_known
+from ticketctl.config.secrets import Secrets, load_secrets
 from ticketctl.config.settings import FIELDS, Settings
-from ticketctl.errors import ConfigError, DockerError, LockedError, PortConflictError, UnhealthyError
+from ticketctl.errors import ConfigError, DockerError, ExitCode, LockedError, PortConflictError, TicketctlError
 from ticketctl.events import Event, EventSink, Notice, StepEvent
 from ticketctl.runtime.docker import ConflictError, Container, DockerRuntime, PullFailedError, UlimitError
 from ticketctl.runtime.events import Action, Phase, ResourceEvent, ServiceEvent
+from ticketctl.runtime.health import (
+    NotHealthy,
+    ServiceFailedError,
+    WaitCancelled,
+    failed,
+    health_budget,
+    wait_healthy,
+)
 from ticketctl.runtime.lock import project_lock
 from ticketctl.runtime.ports import PortConflict, PortNeed, find_conflicts
 from ticketctl.runtime.translate import (
@@ -65,11 +73,6 @@ Initialiser = Callable[[Settings, Secrets, EventSink, frozenset[str]], Mapping[s
 returns a summary for the report. Raises a TicketctlError on failure."""
 
 DEFAULT_LOCK_TIMEOUT = 120.0
-LOG_LINES = 20
-# How often a starting container is inspected for its health: a service is seen healthy at most
-# this long after the Engine says so. One inspect is about 1 ms of client CPU on a local Engine.
-POLL_SECONDS = 0.1
-NO_HEALTHCHECK_BUDGET = 30.0
 
 
 # --------------------------------------------------------------------------- reports
@@ -188,23 +191,6 @@ class ServiceStatus:
             "uptime_seconds": round(self.uptime) if self.uptime is not None else None,
             "orphan": self.orphan,
         }
-
-
-class ServiceFailedError(UnhealthyError):
-    """A service exited, turned unhealthy or timed out; carries its last logs and health output."""
-
-    def __init__(self, service: str, reason: str, *, logs: Sequence[str] = (), health_output: str = ""):
-        last = next((line for line in reversed(logs) if line.strip()), "")
-        message = f"{service}: {reason}" + (f"; last log line: {last.strip()[:200]}" if last else "")
-        super().__init__(
-            message,
-            hint="fix the cause shown in its logs and run `ticketctl up` again "
-            "(--keep-on-failure keeps the containers for `docker logs`)",
-        )
-        self.service = service
-        self.reason = reason
-        self.logs = tuple(logs)
-        self.health_output = health_output
 
 
 # --------------------------------------------------------------------------- public API
@@ -342,6 +328,113 @@ def down(
         removed_volumes=tuple(removed_volumes),
         kept_volumes=tuple(kept_volumes),
     )
+
+
+@dataclass(frozen=True)
+class RestartReport:
+    project: str
+    services: tuple[ServiceResult, ...]
+    elapsed: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "project": self.project,
+            "services": [result.as_dict() for result in self.services],
+            "elapsed_seconds": round(self.elapsed, 3),
+        }
+
+
+def restart(
+    settings: Settings,
+    runtime: DockerRuntime,
+    services: Sequence[str] = (),
+    *,
+    wait: bool = True,
+    stop_timeout: float | None = None,
+    wait_timeout: float | None = None,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    on_event: EventSink | None = None,
+) -> RestartReport:
+    """Restart the containers of ``services`` (default: all of the project) in place and wait until they are healthy.
+
+    The same containers are stopped and started again (nothing is recreated, so a
+    changed file is not applied: that is ``up``'s job). Each is stopped with its
+    own grace period unless ``stop_timeout``; the wait fails at once when one
+    exits or turns unhealthy, with its last log lines.
+    """
+    emit = _serialised(on_event)
+    started = time.monotonic()
+    deadline = started + (settings.wait_timeout if wait_timeout is None else wait_timeout)
+    with project_lock(
+        runtime.endpoint.url,
+        settings.project,
+        "restart",
+        timeout=lock_timeout,
+        on_wait=lambda holder: emit(StepEvent("lock", "started", f"waiting for {holder}")),
+    ):
+        containers = select_containers(settings, runtime, services)
+        results: dict[str, ServiceResult] = {}
+
+        def restart_one(container: Container) -> None:
+            service = container.service or container.name
+            began = time.monotonic()
+
+            def event(phase: Phase, health: str | None = None, detail: str = "") -> None:
+                emit(ServiceEvent(service, phase, "restarted", health, detail, time.monotonic() - began))
+
+            event("restarting")
+            runtime.restart(container, stop_timeout)
+            current = container.reload()
+            if wait:
+                own_deadline = min(deadline, time.monotonic() + health_budget(current.healthcheck))
+                try:
+                    current = wait_healthy(current, own_deadline, on_change=lambda health: event("running", health))
+                except NotHealthy as problem:
+                    event("failed", detail=problem.reason)
+                    raise failed(
+                        service,
+                        problem.container,
+                        problem.reason,
+                        hint=f"see why with `ticketctl logs {service}`; `ticketctl up` recreates it from the file",
+                    ) from None
+            event("healthy" if current.health == "healthy" else "ready", current.health)
+            results[service] = ServiceResult(
+                service, "restarted", current.name, current.id, current.state, current.health
+            )
+
+        _parallel([functools.partial(restart_one, container) for container in containers])
+    ordered = tuple(results[c.service or c.name] for c in containers if (c.service or c.name) in results)
+    return RestartReport(settings.project, ordered, time.monotonic() - started)
+
+
+def select_containers(settings: Settings, runtime: DockerRuntime, services: Sequence[str]) -> list[Container]:
+    """The project's containers of ``services`` (all when empty); a service without a container is an error."""
+    existing = runtime.containers(settings.project)
+    if not services:
+        if not existing:
+            raise TicketctlError(
+                f"project {settings.project} has no containers",
+                hint="start it with `ticketctl up`",
+                exit_code=ExitCode.MISSING,
+            )
+        return existing
+    known = {service.name for service in build_stack(settings).services} | {c.service or "" for c in existing}
+    selected = []
+    for name in dict.fromkeys(services):
+        if name not in known:
+            raise ConfigError(
+                f"no service named {name!r} in project {settings.project}",
+                hint=f"choose from: {', '.join(sorted(known - {''}))}",
+            )
+        found = [c for c in existing if c.service == name]
+        if not found:
+            raise TicketctlError(
+                f"{name} has no container in project {settings.project}",
+                hint=f"start it with `ticketctl up {name}`",
+                exit_code=ExitCode.MISSING,
+            )
+        selected += found
+    return selected
 
 
 def project_volumes(settings: Settings, runtime: DockerRuntime) -> list[str]:
@@ -933,44 +1026,18 @@ class _UpRun:
 
     def _wait_healthy(self, plan: _Plan, container: Container, began: float, event: Callable[..., None]) -> Container:
         service = plan.service
-        budget = self.service_timeout
-        if budget is None:
-            budget = service.healthcheck.budget + 10 if service.healthcheck else NO_HEALTHCHECK_BUDGET
+        budget = health_budget(service.healthcheck) if self.service_timeout is None else self.service_timeout
         deadline = min(time.monotonic() + budget, self.deadline)
-        restarts = container.restart_count
-        last_health: str | None = "?"
-        while True:
-            self._checkpoint()
-            current = container.reload()
-            if current.state in ("exited", "dead"):
-                raise self._failed(plan.service.name, current, f"exited with code {current.exit_code} while starting")
-            if current.state == "restarting" or current.restart_count > restarts:
-                code = f" with code {current.exit_code}" if current.state == "restarting" else ""
-                raise self._failed(plan.service.name, current, f"exited{code} while starting and is being restarted")
-            if current.has_healthcheck and current.health == "unhealthy":
-                raise self._failed(plan.service.name, current, "turned unhealthy")
-            if current.state == "running" and (current.health == "healthy" or not current.has_healthcheck):
-                return current
-            if current.health != last_health:
-                event("running", current.health)
-                last_health = current.health
-            now = time.monotonic()
-            if now >= deadline:
-                which = "--wait-timeout" if deadline == self.deadline else "its health budget (--service-timeout)"
-                raise self._failed(
-                    plan.service.name,
-                    current,
-                    f"not healthy after {now - began:.0f}s ({which}; health: {current.health or current.state})",
-                )
-            self.stop.wait(min(POLL_SECONDS, max(0.0, deadline - now)))
-
-    def _failed(self, service: str, container: Container, reason: str) -> ServiceFailedError:
         try:
-            logs = [scrub_known(line) for line in container.last_log_lines(LOG_LINES)]
-        except DockerError:
-            logs = []
-        health_output = scrub_known(container.health_output)
-        return ServiceFailedError(service, reason, logs=logs, health_output=health_output)
+            return wait_healthy(container, deadline, stop=self.stop, on_change=lambda health: event("running", health))
+        except WaitCancelled:
+            raise _Cancelled() from None
+        except NotHealthy as problem:
+            reason = problem.reason
+            if problem.timed_out:
+                which = "--wait-timeout" if deadline == self.deadline else "its health budget (--service-timeout)"
+                reason = f"not healthy after {time.monotonic() - began:.0f}s ({which}; {problem.reason})"
+            raise failed(service.name, problem.container, reason) from None
 
     def _clean_up(self) -> None:
         """Remove what this run created (containers, networks), never volumes."""
