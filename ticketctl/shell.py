@@ -31,7 +31,7 @@ from ticketctl.errors import ConfigError, ExitCode, TicketctlError, UnhealthyErr
 from ticketctl.runtime.docker import DockerRuntime
 from ticketctl.runtime.exec import Streams, pump
 from ticketctl.runtime.translate import container_name
-from ticketctl.stack.model import build_stack
+from ticketctl.stack.model import MYSQL_PORT, REDIS_PORT, build_stack
 
 PASSWORD_VARIABLE = "TICKETCTL_CLIENT_PASSWORD"
 # Runs the mysql client with its password in an option file on fd 3: never in argv, and not left in
@@ -78,8 +78,7 @@ def mysql_client(
     else:
         assert chosen is not None
         user, password = chosen.user, secrets.require(chosen.password_env, env_file=env_file)
-    port = build_stack(settings).service("mysql").internal_port or 3306
-    argv = ["sh", "-c", MYSQL_WRAPPER, "mysql", "--protocol=TCP", "--host=127.0.0.1", f"--port={port}"]
+    argv = ["sh", "-c", MYSQL_WRAPPER, "mysql", "--protocol=TCP", "--host=127.0.0.1", f"--port={MYSQL_PORT}"]
     argv.append(f"--user={user}")
     if chosen is not None:
         argv.append(f"--database={chosen.name}")
@@ -106,8 +105,7 @@ def _database(settings: Settings, wanted: str | None) -> DatabaseSettings:
 def redis_client(settings: Settings, secrets: Secrets, arguments: Sequence[str] = ()) -> ClientCommand:
     """``redis-cli`` on the stack's Redis and logical database; the password in ``REDISCLI_AUTH``."""
     password = secrets.require("REDIS_PASSWORD", env_file=settings.output_dir / ".env")
-    port = build_stack(settings).service("redis").internal_port or 6379
-    argv = ("redis-cli", "-h", "127.0.0.1", "-p", str(port), "-n", str(settings.redis.db), *arguments)
+    argv = ("redis-cli", "-h", "127.0.0.1", "-p", str(REDIS_PORT), "-n", str(settings.redis.db), *arguments)
     return ClientCommand("redis", argv, {"REDISCLI_AUTH": password}, f"database {settings.redis.db}")
 
 

@@ -10,7 +10,7 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
-    from ticketctl.cli import config, doctor, index, migrate, render, shell, stack
+    from ticketctl.cli import config, doctor, env, index, logs, migrate, render, shell, stack
 
     render.register(app)
     config.register(app)
@@ -18,4 +18,6 @@ def register(app: typer.Typer) -> None:
     migrate.register(app)
     index.register(app)
     doctor.register(app)
+    logs.register(app)
+    env.register(app)
     shell.register(app)

@@ -33,6 +33,7 @@ def register(app: typer.Typer) -> None:
     app.command("up")(up_command)
     app.command("down")(down_command)
     app.command("status")(status_command)
+    app.command("restart")(restart_command)
 
 
 def connect(settings: Settings) -> DockerRuntime:
@@ -229,6 +230,56 @@ def status_command(ctx: typer.Context, json_output: bool = JSON_OPTION) -> None:
     if not wide.is_terminal:
         wide.width = 200
     wide.print(table)
+
+
+def restart_command(
+    ctx: typer.Context,
+    services: list[str] = typer.Argument(None, help="Only these services (default: every container of the project)."),
+    timeout: float = typer.Option(
+        None, "--timeout", "-t", metavar="SECONDS", help="Stop grace period (default: each service's own)."
+    ),
+    no_wait: bool = typer.Option(False, "--no-wait", help="Do not wait until the services are healthy again."),
+    wait_timeout: float = typer.Option(
+        None, "--wait-timeout", metavar="SECONDS", help="Overall health wait (default: wait_timeout setting, 300)."
+    ),
+    lock_timeout: float = LOCK_TIMEOUT_OPTION,
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Restart services in place (the same containers, the same data) and wait until they are healthy again.
+
+    A changed configuration is not applied: `ticketctl up` does that.
+    """
+    from ticketctl.project import restart
+    from ticketctl.runtime.health import ServiceFailedError
+
+    settings = load(ctx)
+    runtime = connect(settings)
+    live = not json_output and sys.stderr.isatty()
+    view = UpView(console(stderr=True) if live else None, live=live, quiet=json_output)
+    try:
+        with view:
+            report = restart(
+                settings,
+                runtime,
+                services or (),
+                wait=not no_wait,
+                stop_timeout=timeout,
+                wait_timeout=wait_timeout,
+                lock_timeout=lock_timeout,
+                on_event=view,
+            )
+    except ServiceFailedError as error:
+        _print_failure(error)
+        raise
+    except KeyboardInterrupt:
+        raise _interrupted("restart") from None
+    if json_output:
+        print_json(report.as_dict())
+        return
+    typer.echo(f"{settings.project}: restarted {len(report.services)} service(s) in {report.elapsed:.1f}s")
+    for result in report.services:
+        state = result.state + (f" ({result.health})" if result.health else "")
+        typer.echo(f"  {result.service:<22} {state:<19} {result.container}")
 
 
 def _duration(seconds: float) -> str:
