@@ -10,7 +10,7 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
-    from ticketctl.cli import config, doctor, env, index, logs, migrate, render, shell, stack
+    from ticketctl.cli import completion, config, doctor, env, index, logs, migrate, render, shell, stack, version
 
     render.register(app)
     config.register(app)
@@ -21,3 +21,5 @@ def register(app: typer.Typer) -> None:
     logs.register(app)
     env.register(app)
     shell.register(app)
+    version.register(app)
+    completion.register(app)

@@ -8,6 +8,7 @@ import sys
 import typer
 
 from ticketctl.cli.common import JSON_OPTION, load
+from ticketctl.cli.completion import complete_env_targets, complete_formats
 
 
 def register(app: typer.Typer) -> None:
@@ -19,8 +20,11 @@ def env_command(
     service: str = typer.Argument(
         None,
         help="An application service (e.g. booking-service), or mysql, redis or search. Default: the whole stack.",
+        autocompletion=complete_env_targets,
     ),
-    fmt: str = typer.Option("dotenv", "--format", "-f", metavar="FORMAT", help="dotenv, shell or json."),
+    fmt: str = typer.Option(
+        "dotenv", "--format", "-f", metavar="FORMAT", help="dotenv, shell or json.", autocompletion=complete_formats
+    ),
     show_secrets: bool = typer.Option(
         False, "--show-secrets", help="Print the passwords (in URLs too) instead of ***."
     ),

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from ticketctl.cli.common import JSON_OPTION, load
+from ticketctl.cli.completion import complete_services
 
 if TYPE_CHECKING:
     from ticketctl.runtime.logs import LogItem
@@ -29,7 +30,9 @@ def register(app: typer.Typer) -> None:
 
 def logs_command(
     ctx: typer.Context,
-    services: list[str] = typer.Argument(None, help="Only these services (default: every container of the project)."),
+    services: list[str] = typer.Argument(
+        None, help="Only these services (default: every container of the project).", autocompletion=complete_services
+    ),
     follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing new lines until Ctrl-C."),
     since: str = typer.Option(
         None,

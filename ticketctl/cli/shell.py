@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from ticketctl.cli.common import load, print_error
+from ticketctl.cli.completion import complete_databases, complete_service
 
 if TYPE_CHECKING:
     from ticketctl.clients.search import SearchReply
@@ -42,7 +43,9 @@ def register(app: typer.Typer) -> None:
 def mysql_command(
     ctx: typer.Context,
     database: str = typer.Argument(
-        None, help="events, inventory or bookings (or the database's name). Default: events, as its own user."
+        None,
+        help="events, inventory or bookings (or the database's name). Default: events, as its own user.",
+        autocompletion=complete_databases,
     ),
     client_args: list[str] = typer.Argument(
         None, metavar="[-- CLIENT_OPTION...]", help="More options for the mysql client, after the database."
@@ -121,7 +124,9 @@ def search_command(
 
 def exec_command(
     ctx: typer.Context,
-    service: str = typer.Argument(..., help="The service whose container runs the command."),
+    service: str = typer.Argument(
+        ..., help="The service whose container runs the command.", autocompletion=complete_service
+    ),
     command: list[str] = typer.Argument(..., metavar="COMMAND [ARG...]", help="The command and its arguments."),
     no_tty: bool = typer.Option(False, "--no-tty", "-T", help="Do not allocate a terminal (default: when on one)."),
     env: list[str] = typer.Option(None, "--env", "-e", metavar="KEY=VALUE", help="Set an environment variable."),

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from ticketctl.cli.common import JSON_OPTION, console, flag, load, print_json, print_warning
+from ticketctl.cli.completion import complete_services
 from ticketctl.errors import AbortedError, ConfigError, ExitCode, TicketctlError
 
 if TYPE_CHECKING:
@@ -62,7 +63,9 @@ LOCK_TIMEOUT_OPTION = typer.Option(
 
 def up_command(
     ctx: typer.Context,
-    services: list[str] = typer.Argument(None, help="Only these services (and what they depend on)."),
+    services: list[str] = typer.Argument(
+        None, help="Only these services (and what they depend on).", autocompletion=complete_services
+    ),
     no_render: bool = typer.Option(False, "--no-render", help="Use the files already rendered; do not render first."),
     force_recreate: bool = typer.Option(False, "--force-recreate", help="Recreate containers even if unchanged."),
     remove_orphans: bool = typer.Option(
@@ -234,7 +237,9 @@ def status_command(ctx: typer.Context, json_output: bool = JSON_OPTION) -> None:
 
 def restart_command(
     ctx: typer.Context,
-    services: list[str] = typer.Argument(None, help="Only these services (default: every container of the project)."),
+    services: list[str] = typer.Argument(
+        None, help="Only these services (default: every container of the project).", autocompletion=complete_services
+    ),
     timeout: float = typer.Option(
         None, "--timeout", "-t", metavar="SECONDS", help="Stop grace period (default: each service's own)."
     ),
