@@ -13,9 +13,9 @@ from ticketctl.config.secrets import Secrets
 from ticketctl.errors import DockerError, LockedError, PortConflictError
 from ticketctl.events import Event
 from ticketctl.project import down, status, up
-from ticketctl.runtime.health import ServiceFailedError
 from ticketctl.render.compose import render
 from ticketctl.runtime.events import PullEvent, ResourceEvent, ServiceEvent
+from ticketctl.runtime.health import ServiceFailedError
 from ticketctl.runtime.lock import project_lock
 
 INFRA = ["unit-mysql-1", "unit-redis-1", "unit-elasticsearch-1"]
