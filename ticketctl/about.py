@@ -12,7 +12,6 @@ import dataclasses
 import platform
 import sys
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -22,6 +21,7 @@ from ticketctl.compose.hash import COMPOSE_VERSION
 from ticketctl.config.secrets import Secrets, scrub_known
 from ticketctl.config.settings import Settings
 from ticketctl.errors import TicketctlError
+from ticketctl.parallel import fan_out
 
 LIBRARIES = ("typer", "rich", "docker", "PyMySQL", "redis", "elasticsearch", "opensearch-py", "Jinja2", "PyYAML")
 SERVER_TIMEOUT = 3.0
@@ -88,14 +88,12 @@ def server_versions(settings: Settings, secrets: Secrets, *, timeout: float) -> 
     ]
     if settings.docker_enabled:
         probes.insert(0, ("Docker Engine", lambda: _docker(timeout)))
-    with ThreadPoolExecutor(max_workers=len(probes), thread_name_prefix="version") as pool:
-        futures = [(name, pool.submit(probe)) for name, probe in probes]
-        return [_component(name, future.result) for name, future in futures]
+    return fan_out(lambda item: _component(*item), probes, name="version")
 
 
-def _component(name: str, result: Callable[[], tuple[str, str]]) -> Component:
+def _component(name: str, probe: Callable[[], tuple[str, str]]) -> Component:
     try:
-        found, where = result()
+        found, where = probe()
     except TicketctlError as error:
         return Component(name, None, scrub_known(error.message))
     except Exception as error:  # a probe must never stop the report; its reason is the answer

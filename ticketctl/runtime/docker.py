@@ -30,7 +30,6 @@ import docker
 import docker.errors
 import requests
 
-from ticketctl.compose.file import HealthSpec, PortSpec
 from ticketctl.errors import DockerError
 from ticketctl.events import EventSink, ignore
 from ticketctl.runtime.events import PullEvent
@@ -45,6 +44,7 @@ from ticketctl.runtime.translate import (
     SERVICE_LABEL,
     EngineFeatures,
 )
+from ticketctl.stack.types import Healthcheck, PortBinding
 
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 START_DOCKER_HINT = "start Docker: `sudo dockerd &` (Linux) or Docker Desktop; if it runs elsewhere, check DOCKER_HOST"
@@ -279,13 +279,13 @@ class Container:
         return bool(test) and test[0] != "NONE"
 
     @property
-    def healthcheck(self) -> HealthSpec | None:
+    def healthcheck(self) -> Healthcheck | None:
         """The container's healthcheck in seconds, with the Engine's defaults for what it leaves at zero."""
         config = (self._data.get("Config") or {}).get("Healthcheck") or {}
         test = config.get("Test") or []
         if not test or test[0] == "NONE":
             return None
-        return HealthSpec(
+        return Healthcheck(
             test=tuple(test),
             interval=(config.get("Interval") or 30 * NANOSECONDS) / NANOSECONDS,
             timeout=(config.get("Timeout") or 30 * NANOSECONDS) / NANOSECONDS,
@@ -323,7 +323,7 @@ class Container:
         return int(value) if value is not None else None
 
     @property
-    def ports(self) -> list[PortSpec]:
+    def ports(self) -> list[PortBinding]:
         """Published ports: live bindings when running, else the declared ones."""
         live = (self._data.get("NetworkSettings") or {}).get("Ports") or {}
         declared = (self._data.get("HostConfig") or {}).get("PortBindings") or {}
@@ -334,7 +334,7 @@ class Container:
             for binding in bindings or []:
                 if binding.get("HostPort"):
                     ports.append(
-                        PortSpec(
+                        PortBinding(
                             host_ip=binding.get("HostIp") or "0.0.0.0",
                             host_port=int(binding["HostPort"]),
                             container_port=int(container_port),

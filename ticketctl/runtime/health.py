@@ -13,10 +13,10 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-from ticketctl.compose.file import HealthSpec
 from ticketctl.config.secrets import scrub_known
 from ticketctl.errors import DockerError, UnhealthyError
 from ticketctl.runtime.docker import Container
+from ticketctl.stack.types import Healthcheck
 
 # How often a starting container is inspected for its health: a service is seen healthy at most
 # this long after the Engine says so. One inspect is about 1 ms of client CPU on a local Engine.
@@ -59,7 +59,7 @@ class WaitCancelled(Exception):
     """The caller asked the wait to stop (another service failed, or Ctrl-C)."""
 
 
-def health_budget(healthcheck: HealthSpec | None) -> float:
+def health_budget(healthcheck: Healthcheck | None) -> float:
     """Seconds to wait for a service: a little over what Docker needs to call it unhealthy."""
     return healthcheck.budget + 10 if healthcheck is not None else NO_HEALTHCHECK_BUDGET
 
