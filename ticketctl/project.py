@@ -13,8 +13,10 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager as ContextManager
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from ticketctl.compose.file import ServiceSpec, load_compose_file, with_dependencies
@@ -180,13 +182,7 @@ def up(
         emit(Notice(warning, "warning"))
     for note in _dropped_features(runtime, selected):
         emit(Notice(note, "info"))
-    with project_lock(
-        runtime.endpoint.url,
-        settings.project,
-        "up",
-        timeout=lock_timeout,
-        on_wait=lambda holder: emit(StepEvent("lock", "started", f"waiting for {holder}")),
-    ):
+    with _locked(runtime, settings.project, "up", lock_timeout, emit):
         run = ConvergeRun(
             settings=settings,
             runtime=runtime,
@@ -237,13 +233,7 @@ def down(
     """
     emit = serialised(on_event)
     project = settings.project
-    with project_lock(
-        runtime.endpoint.url,
-        project,
-        "down",
-        timeout=lock_timeout,
-        on_wait=lambda holder: emit(StepEvent("lock", "started", f"waiting for {holder}")),
-    ):
+    with _locked(runtime, project, "down", lock_timeout, emit):
         containers = runtime.containers(project, include_oneoff=True)
         for group in _stop_order(containers):
             fan_out(lambda container: stop_and_remove(runtime, container, emit), group, name="down")
@@ -305,13 +295,7 @@ def restart(
     emit = serialised(on_event)
     started = time.monotonic()
     deadline = started + (settings.wait_timeout if wait_timeout is None else wait_timeout)
-    with project_lock(
-        runtime.endpoint.url,
-        settings.project,
-        "restart",
-        timeout=lock_timeout,
-        on_wait=lambda holder: emit(StepEvent("lock", "started", f"waiting for {holder}")),
-    ):
+    with _locked(runtime, settings.project, "restart", lock_timeout, emit):
         containers = select_containers(settings, runtime, services)
 
         def restart_one(container: Container) -> ServiceResult:
@@ -341,6 +325,17 @@ def restart(
 
         results = fan_out(restart_one, containers, name="restart")
     return RestartReport(settings.project, tuple(results), time.monotonic() - started)
+
+
+def _locked(runtime: DockerRuntime, project: str, verb: str, timeout: float, emit: EventSink) -> ContextManager[Path]:
+    """The project's lock for ``verb``; while another holds it, a ``lock`` step says whom we wait for."""
+    return project_lock(
+        runtime.endpoint.url,
+        project,
+        verb,
+        timeout=timeout,
+        on_wait=lambda holder: emit(StepEvent("lock", "started", f"waiting for {holder}")),
+    )
 
 
 def select_containers(settings: Settings, runtime: DockerRuntime, services: Sequence[str]) -> list[Container]:

@@ -81,7 +81,8 @@ class Project:
     def command(self, *args: str) -> list[str]:
         return [sys.executable, "-m", "ticketctl", *args]
 
-    def ticketctl(self, *args: str, timeout: float = 600, **extra: str) -> Run:
+    def ticketctl(self, *args: str, timeout: float = 600, stdin: str | None = None, **extra: str) -> Run:
+        """Run ticketctl to its end; ``stdin`` is its input (none: /dev/null)."""
         started = time.monotonic()
         done = subprocess.run(
             self.command(*args),
@@ -90,18 +91,19 @@ class Project:
             capture_output=True,
             text=True,
             timeout=timeout,
-            stdin=subprocess.DEVNULL,
+            **({"input": stdin} if stdin is not None else {"stdin": subprocess.DEVNULL}),
         )
         return Run(done.returncode, done.stdout, done.stderr, time.monotonic() - started)
 
-    def start(self, *args: str) -> subprocess.Popen[str]:
+    def start(self, *args: str, stdin: int = subprocess.DEVNULL) -> subprocess.Popen[str]:
+        """Start ticketctl and return at once (``stdin=subprocess.PIPE`` to write to it)."""
         return subprocess.Popen(
             self.command(*args),
             cwd=self.folder,
             env=self.environment(),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            stdin=subprocess.DEVNULL,
+            stdin=stdin,
             text=True,
         )
 

@@ -63,16 +63,20 @@ def mysql_command(
     """
     from ticketctl.shell import mysql_client
 
+    arguments = list(client_args or [])
+    chosen: str | None = database
+    if database is not None and database.startswith("-"):  # `shell mysql -- --opt`: no database named
+        chosen, arguments = None, [database, *arguments]
     settings, secrets = _setup(ctx)
     streams = _streams(interactive=execute is None, reads_stdin=execute is None)
     command = mysql_client(
         settings,
         secrets,
-        database,
+        chosen,
         root=root,
         execute=execute,
         table=execute is not None and sys.stdout.isatty(),
-        arguments=client_args or [],
+        arguments=arguments,
     )
     _run(settings, command, streams)
 

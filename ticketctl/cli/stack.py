@@ -11,8 +11,9 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
@@ -28,6 +29,9 @@ if TYPE_CHECKING:
     from ticketctl.project import Initialiser
     from ticketctl.runtime.docker import DockerRuntime
     from ticketctl.runtime.health import ServiceFailedError
+
+
+_Report = TypeVar("_Report")
 
 
 def register(app: typer.Typer) -> None:
@@ -96,36 +100,29 @@ def up_command(
     run removes the containers it created.
     """
     from ticketctl.project import up
-    from ticketctl.runtime.health import ServiceFailedError
 
     overrides = {"profiles": flag(list(profile) if profile else None, "--profile")}
     settings = load(ctx, overrides)
     runtime = connect(settings)
-    live = not json_output and sys.stderr.isatty()
-    # Without the live table the view writes plain lines: rich (20-40 ms to import) is not needed.
-    view = UpView(console(stderr=True) if live else None, live=live, quiet=json_output)
-    try:
-        with view:
-            report = up(
-                settings,
-                runtime,
-                render=not no_render,
-                services=services or None,
-                force_recreate=force_recreate,
-                remove_orphans=remove_orphans,
-                wait=not no_wait,
-                wait_timeout=wait_timeout,
-                service_timeout=service_timeout,
-                keep_on_failure=keep_on_failure,
-                initialise=None if no_init else initialiser(),
-                lock_timeout=lock_timeout,
-                on_event=view,
-            )
-    except ServiceFailedError as error:
-        _print_failure(error)
-        raise
-    except KeyboardInterrupt:
-        raise _interrupted("up") from None
+    report = _with_progress(
+        "up",
+        json_output,
+        lambda view: up(
+            settings,
+            runtime,
+            render=not no_render,
+            services=services or None,
+            force_recreate=force_recreate,
+            remove_orphans=remove_orphans,
+            wait=not no_wait,
+            wait_timeout=wait_timeout,
+            service_timeout=service_timeout,
+            keep_on_failure=keep_on_failure,
+            initialise=None if no_init else initialiser(),
+            lock_timeout=lock_timeout,
+            on_event=view,
+        ),
+    )
     if json_output:
         print_json(report.as_dict())
         return
@@ -140,6 +137,26 @@ def up_command(
         typer.echo(f"  {result.service:<22} {result.action:<10} {state:<19} {result.container}")
     for orphan in report.orphans:
         print_warning(f"orphan container {orphan}: its service is not active; remove it with --remove-orphans")
+
+
+def _with_progress(command: str, json_output: bool, call: Callable[[UpView], _Report]) -> _Report:
+    """Run ``call`` drawing its events: a live table on a terminal, lines otherwise, only warnings with --json.
+
+    A failed service's last log lines come before its error; a Ctrl-C says what is left.
+    """
+    from ticketctl.runtime.health import ServiceFailedError
+
+    live = not json_output and sys.stderr.isatty()
+    # Without the live table the view writes plain lines: rich (20-40 ms to import) is not needed.
+    view = UpView(console(stderr=True) if live else None, live=live, quiet=json_output)
+    try:
+        with view:
+            return call(view)
+    except ServiceFailedError as error:
+        _print_failure(error)
+        raise
+    except KeyboardInterrupt:
+        raise _interrupted(command) from None
 
 
 def _interrupted(command: str) -> TicketctlError:
@@ -255,29 +272,23 @@ def restart_command(
     A changed configuration is not applied: `ticketctl up` does that.
     """
     from ticketctl.project import restart
-    from ticketctl.runtime.health import ServiceFailedError
 
     settings = load(ctx)
     runtime = connect(settings)
-    live = not json_output and sys.stderr.isatty()
-    view = UpView(console(stderr=True) if live else None, live=live, quiet=json_output)
-    try:
-        with view:
-            report = restart(
-                settings,
-                runtime,
-                services or (),
-                wait=not no_wait,
-                stop_timeout=timeout,
-                wait_timeout=wait_timeout,
-                lock_timeout=lock_timeout,
-                on_event=view,
-            )
-    except ServiceFailedError as error:
-        _print_failure(error)
-        raise
-    except KeyboardInterrupt:
-        raise _interrupted("restart") from None
+    report = _with_progress(
+        "restart",
+        json_output,
+        lambda view: restart(
+            settings,
+            runtime,
+            services or (),
+            wait=not no_wait,
+            stop_timeout=timeout,
+            wait_timeout=wait_timeout,
+            lock_timeout=lock_timeout,
+            on_event=view,
+        ),
+    )
     if json_output:
         print_json(report.as_dict())
         return

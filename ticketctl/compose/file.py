@@ -19,7 +19,7 @@ from typing import Any
 
 from ticketctl.compose.hash import compose_service_hash
 from ticketctl.compose.interpolation import compose_variables, interpolate_tree
-from ticketctl.compose.syntax import PORT_RE, parse_duration
+from ticketctl.compose.syntax import PORT_RE, parse_duration, scalar
 from ticketctl.errors import ConfigError
 from ticketctl.stack.types import Dependency, Healthcheck, PortBinding, VolumeMount
 
@@ -243,7 +243,7 @@ class _Loader:
             pairs = [str(item).split("=", 1) for item in value]
             return {pair[0]: pair[1] if len(pair) > 1 else "" for pair in pairs}
         if isinstance(value, dict):
-            return {str(key): "" if item is None else _scalar(item) for key, item in value.items()}
+            return {str(key): "" if item is None else scalar(item) for key, item in value.items()}
         raise self.error(path, "expected a mapping or a list of KEY=VALUE")
 
     def _service(
@@ -299,14 +299,14 @@ class _Loader:
 
             return tuple(shlex.split(value))
         if isinstance(value, list):
-            return tuple(_scalar(item) for item in value)
+            return tuple(scalar(item) for item in value)
         raise self.error(path, "expected a list or a string")
 
     def _environment(self, value: Any, path: str) -> tuple[tuple[str, str], ...]:
         if value is None:
             return ()
         if isinstance(value, dict):
-            items = {str(k): "" if v is None else _scalar(v) for k, v in value.items()}
+            items = {str(k): "" if v is None else scalar(v) for k, v in value.items()}
         elif isinstance(value, list):
             pairs = [str(item).split("=", 1) for item in value]
             items = {pair[0]: pair[1] if len(pair) > 1 else "" for pair in pairs}
@@ -322,7 +322,7 @@ class _Loader:
             host_ip, protocol = value.get("host_ip", "0.0.0.0"), value.get("protocol", "tcp")
             text = f"{host_ip}:{value['published']}:{value['target']}/{protocol}"
         else:
-            text = _scalar(value)
+            text = scalar(value)
         match = PORT_RE.match(text)
         if match is None or match.group("host") is None:
             raise self.error(
@@ -420,7 +420,7 @@ class _Loader:
             return None
         start_interval = value.get("start_interval")
         return Healthcheck(
-            test=tuple(_scalar(part) for part in test),
+            test=tuple(scalar(part) for part in test),
             interval=self._duration(value.get("interval", "30s"), f"{path}.interval"),
             timeout=self._duration(value.get("timeout", "30s"), f"{path}.timeout"),
             retries=int(value.get("retries", 3)),
@@ -478,14 +478,6 @@ class _Loader:
                         f"depends on {dependency.service!r}, which is not a service of the file",
                     )
         dependency_order(services)  # raises on a cycle
-
-
-def _scalar(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
 
 
 # --------------------------------------------------------------------------- order

@@ -25,7 +25,7 @@ import shlex
 from collections.abc import Mapping
 from typing import Any
 
-from ticketctl.compose.syntax import PORT_RE, go_duration, parse_duration
+from ticketctl.compose.syntax import PORT_RE, go_duration, parse_duration, scalar
 
 COMPOSE_VERSION = "2.40.3"
 """The Compose release whose hash this module reproduces (compose-go v2.9.1)."""
@@ -65,20 +65,12 @@ def compose_service_document(body: Mapping[str, Any]) -> dict[str, Any]:
     return document
 
 
-def _scalar(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
 def _command(value: Any) -> list[str] | None:
     if value is None:
         return None
     if isinstance(value, str):
         return shlex.split(value)
-    return [_scalar(item) for item in value]
+    return [scalar(item) for item in value]
 
 
 def _mapping(value: Any, *, keep_null: bool) -> dict[str, Any]:
@@ -86,7 +78,7 @@ def _mapping(value: Any, *, keep_null: bool) -> dict[str, Any]:
     items: dict[str, Any] = {}
     if isinstance(value, Mapping):
         for key, item in value.items():
-            items[str(key)] = None if item is None and keep_null else ("" if item is None else _scalar(item))
+            items[str(key)] = None if item is None and keep_null else ("" if item is None else scalar(item))
     else:
         for entry in value:
             key, equals, item = str(entry).partition("=")
@@ -100,7 +92,7 @@ def _config(value: Any) -> dict[str, Any]:
     reference: dict[str, Any] = {}
     for key in ("source", "target", "uid", "gid"):
         if value.get(key) not in (None, ""):
-            reference[key] = _scalar(value[key])
+            reference[key] = scalar(value[key])
     if value.get("mode") is not None:
         mode = value["mode"]
         reference["mode"] = "0%o" % (int(mode, 8) if isinstance(mode, str) else int(mode))
@@ -111,7 +103,7 @@ def _healthcheck(value: Mapping[str, Any]) -> dict[str, Any]:
     health: dict[str, Any] = {}
     test = value.get("test")
     if test is not None:
-        health["test"] = ["CMD-SHELL", test] if isinstance(test, str) else [_scalar(part) for part in test]
+        health["test"] = ["CMD-SHELL", test] if isinstance(test, str) else [scalar(part) for part in test]
     for key in ("timeout", "interval"):
         if value.get(key) is not None:
             health[key] = go_duration(parse_duration(value[key]))
@@ -138,10 +130,10 @@ def _port(value: Any) -> dict[str, Any]:
             port["host_ip"] = str(value["host_ip"])
         port["target"] = int(value["target"])
         if value.get("published") not in (None, ""):
-            port["published"] = _scalar(value["published"])
+            port["published"] = scalar(value["published"])
         port["protocol"] = value.get("protocol", "tcp")
         return port
-    match = PORT_RE.match(_scalar(value))
+    match = PORT_RE.match(scalar(value))
     if match is None:  # the loader refused it already
         raise ValueError(f"not a port: {value!r}")
     parsed: dict[str, Any] = {"mode": "ingress"}

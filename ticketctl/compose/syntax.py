@@ -63,3 +63,12 @@ def _decimal(value: int, size: int, digits: int) -> str:
     if not fraction:
         return str(whole)
     return f"{whole}." + f"{fraction:0{digits}d}".rstrip("0")
+
+
+def scalar(value: Any) -> str:
+    """A YAML scalar as Compose reads it into a string: ``true``, ``3`` (not ``3.0``), text as it is."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)

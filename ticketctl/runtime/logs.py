@@ -145,24 +145,16 @@ def _follow(
         stop.set()
 
 
+@dataclass
 class _Follower:
     """Follows one service's container; reattaches when it runs again after a stop or a recreation."""
 
-    def __init__(
-        self,
-        runtime: DockerRuntime,
-        name: str,
-        service: str,
-        start: int,
-        put: Callable[[LogItem], None],
-        stop: threading.Event,
-    ):
-        self.runtime = runtime
-        self.name = name
-        self.service = service
-        self.last = start
-        self.put = put
-        self.stop = stop
+    runtime: DockerRuntime
+    name: str  # the container's name: a recreated container has the same one
+    service: str
+    last: int  # the Engine's time of the last line delivered, in nanoseconds
+    put: Callable[[LogItem], None]
+    stop: threading.Event
 
     def run(self) -> None:
         reported: str | None = None  # the container whose exit was reported last
