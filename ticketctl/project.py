@@ -11,6 +11,7 @@ goes to ``on_event`` (:mod:`ticketctl.events`), results come back as reports.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager as ContextManager
@@ -297,6 +298,7 @@ def restart(
     deadline = started + (settings.wait_timeout if wait_timeout is None else wait_timeout)
     with _locked(runtime, settings.project, "restart", lock_timeout, emit):
         containers = select_containers(settings, runtime, services)
+        cancel = threading.Event()  # set by a Ctrl-C: the health waits end at once
 
         def restart_one(container: Container) -> ServiceResult:
             service = container.service or container.name
@@ -311,7 +313,9 @@ def restart(
             if wait:
                 own_deadline = min(deadline, time.monotonic() + health_budget(current.healthcheck))
                 try:
-                    current = wait_healthy(current, own_deadline, on_change=lambda health: event("running", health))
+                    current = wait_healthy(
+                        current, own_deadline, stop=cancel, on_change=lambda health: event("running", health)
+                    )
                 except NotHealthy as problem:
                     event("failed", detail=problem.reason)
                     raise failed(
@@ -323,7 +327,7 @@ def restart(
             event("healthy" if current.health == "healthy" else "ready", current.health)
             return ServiceResult(service, "restarted", current.name, current.id, current.state, current.health)
 
-        results = fan_out(restart_one, containers, name="restart")
+        results = fan_out(restart_one, containers, name="restart", cancel=cancel)
     return RestartReport(settings.project, tuple(results), time.monotonic() - started)
 
 
