@@ -12,8 +12,12 @@ completion never asks a server, and never fails (it completes nothing instead).
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 import typer
+
+if TYPE_CHECKING:
+    from ticketctl.config.settings import Settings
 
 SHELLS = ("bash", "zsh", "fish")
 COMPLETE_VARIABLE = "_TICKETCTL_COMPLETE"
@@ -58,7 +62,7 @@ def completion_command(
 # --------------------------------------------------------------------------- what is completed
 
 
-def _settings(ctx: typer.Context):  # type: ignore[no-untyped-def]
+def _settings(ctx: typer.Context) -> Settings | None:
     """The settings the command would use (``--config`` given before it included), or None."""
     from ticketctl.config.settings import load_settings
 

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from ticketctl.clients.search import SearchReply
     from ticketctl.config.secrets import Secrets
     from ticketctl.config.settings import Settings
+    from ticketctl.runtime.docker import DockerRuntime
     from ticketctl.runtime.exec import Streams
     from ticketctl.shell import ClientCommand, SearchCall
 
@@ -168,7 +169,7 @@ def _setup(ctx: typer.Context) -> tuple[Settings, Secrets]:
     return settings, load_secrets(settings.output_dir, os.environ)
 
 
-def _connect(settings: Settings):  # type: ignore[no-untyped-def]
+def _connect(settings: Settings) -> DockerRuntime:
     from ticketctl.cli.stack import connect
 
     return connect(settings)
