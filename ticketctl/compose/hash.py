@@ -60,6 +60,8 @@ def compose_service_document(body: Mapping[str, Any]) -> dict[str, Any]:
         document["stop_grace_period"] = go_duration(parse_duration(body["stop_grace_period"]))
     if body.get("ulimits"):
         document["ulimits"] = {name: _ulimit(value) for name, value in sorted(body["ulimits"].items())}
+    if body.get("user") not in (None, ""):
+        document["user"] = scalar(body["user"])
     if body.get("volumes"):
         document["volumes"] = [_volume(item) for item in body["volumes"]]
     return document

@@ -37,6 +37,7 @@ services:
       timeout: 1500ms
       start_period: 1h
     ulimits: {nofile: 1024, nproc: {soft: 10, hard: 20}}
+    user: "65534:65534"
     stop_grace_period: 90s
     restart: on-failure:3
   long:
