@@ -122,14 +122,14 @@ def _mysql(settings: Settings, secrets: Secrets, timeout: float) -> tuple[str, s
 
 
 def _redis(settings: Settings, secrets: Secrets, timeout: float) -> tuple[str, str]:
-    from ticketctl.clients.redis import connect, describe_error
+    from ticketctl.clients.redis import connect, translate
 
     try:
         client = connect(settings, secrets, timeout=timeout)
         found = str(client.info("server").get("redis_version", "?"))
         client.close()
     except Exception as error:
-        raise describe_error(error, settings, secrets) from error
+        raise translate(error, settings, secrets) from error
     return found, f"at {settings.redis.host}:{settings.redis.port}"
 
 

@@ -23,10 +23,10 @@ from typing import Any
 from ticketctl.compose.file import ServiceSpec, load_compose_file, with_dependencies
 from ticketctl.config.secrets import Secrets, load_secrets
 from ticketctl.config.settings import Settings
-from ticketctl.errors import ConfigError, ExitCode, TicketctlError
+from ticketctl.errors import ConfigError
 from ticketctl.events import EventSink, Notice, StepEvent, serialised
 from ticketctl.parallel import fan_out
-from ticketctl.runtime.converge import ConvergeResult, ConvergeRun, ServiceResult, stop_and_remove
+from ticketctl.runtime.converge import ConvergeOptions, ConvergeResult, ConvergeRun, ServiceResult, stop_and_remove
 from ticketctl.runtime.docker import Container, DockerRuntime
 from ticketctl.runtime.events import Phase, ResourceEvent, ServiceEvent
 from ticketctl.runtime.health import NotHealthy, failed, health_budget, wait_healthy
@@ -38,6 +38,7 @@ from ticketctl.runtime.translate import (
     config_hash,
     container_name,
     is_current,
+    select_containers,
     volume_name,
 )
 from ticketctl.stack.model import build_stack
@@ -184,19 +185,9 @@ def up(
     for note in _dropped_features(runtime, selected):
         emit(Notice(note, "info"))
     with _locked(runtime, settings.project, "up", lock_timeout, emit):
-        run = ConvergeRun(
-            settings=settings,
-            runtime=runtime,
-            compose=compose,
-            selected=selected,
-            active=active,
-            emit=emit,
-            force_recreate=force_recreate,
-            keep_on_failure=keep_on_failure,
-            wait=wait,
-            wait_timeout=settings.wait_timeout if wait_timeout is None else wait_timeout,
-            service_timeout=service_timeout,
-        )
+        timeout = settings.wait_timeout if wait_timeout is None else wait_timeout
+        options = ConvergeOptions(force_recreate, keep_on_failure, wait, timeout, service_timeout)
+        run = ConvergeRun(settings, runtime, compose, selected, active, emit, options)
         converged = run.execute(remove_orphans=remove_orphans)
         initialised = False
         initialisation: Mapping[str, Any] | None = None
@@ -297,7 +288,7 @@ def restart(
     started = time.monotonic()
     deadline = started + (settings.wait_timeout if wait_timeout is None else wait_timeout)
     with _locked(runtime, settings.project, "restart", lock_timeout, emit):
-        containers = select_containers(settings, runtime, services)
+        containers = select_containers(settings, runtime.containers(settings.project), services)
         cancel = threading.Event()  # set by a Ctrl-C: the health waits end at once
 
         def restart_one(container: Container) -> ServiceResult:
@@ -340,36 +331,6 @@ def _locked(runtime: DockerRuntime, project: str, verb: str, timeout: float, emi
         timeout=timeout,
         on_wait=lambda holder: emit(StepEvent("lock", "started", f"waiting for {holder}")),
     )
-
-
-def select_containers(settings: Settings, runtime: DockerRuntime, services: Sequence[str]) -> list[Container]:
-    """The project's containers of ``services`` (all when empty); a service without a container is an error."""
-    existing = runtime.containers(settings.project)
-    if not services:
-        if not existing:
-            raise TicketctlError(
-                f"project {settings.project} has no containers",
-                hint="start it with `ticketctl up`",
-                exit_code=ExitCode.MISSING,
-            )
-        return existing
-    known = {service.name for service in build_stack(settings).services} | {c.service or "" for c in existing}
-    selected = []
-    for name in dict.fromkeys(services):
-        if name not in known:
-            raise ConfigError(
-                f"no service named {name!r} in project {settings.project}",
-                hint=f"choose from: {', '.join(sorted(known - {''}))}",
-            )
-        found = [c for c in existing if c.service == name]
-        if not found:
-            raise TicketctlError(
-                f"{name} has no container in project {settings.project}",
-                hint=f"start it with `ticketctl up {name}`",
-                exit_code=ExitCode.MISSING,
-            )
-        selected += found
-    return selected
 
 
 def project_volumes(settings: Settings, runtime: DockerRuntime) -> list[str]:

@@ -27,9 +27,8 @@ from datetime import UTC, datetime, timedelta
 from ticketctl.compose.syntax import parse_duration
 from ticketctl.config.settings import Settings
 from ticketctl.errors import TicketctlError
-from ticketctl.project import select_containers
 from ticketctl.runtime.docker import Container, DockerRuntime
-from ticketctl.runtime.translate import container_name
+from ticketctl.runtime.translate import container_name, select_containers
 
 TIMESTAMP_RE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d)$")
 NANOSECONDS = 1_000_000_000
@@ -83,7 +82,7 @@ def logs(
     With ``follow`` it returns only when ``stop`` is set (or on KeyboardInterrupt
     in the caller's thread); ``on_item`` is always called from the caller's thread.
     """
-    containers = select_containers(settings, runtime, services)
+    containers = select_containers(settings, runtime.containers(settings.project), services)
     until_now = until
     follow_from = 0
     if follow:

@@ -4,21 +4,28 @@ Pure functions, no Docker calls: the names and labels Compose gives to
 containers, networks and volumes (so that ``docker compose -p <project> ps``
 and Docker Desktop see ticketctl's stack as a Compose project), the engine
 features that depend on the API version, the JSON body of
-``POST /containers/create``, and :func:`config_hash`, the fingerprint that
-decides whether a running container still matches its service.
+``POST /containers/create``, :func:`config_hash`, the fingerprint that
+decides whether a running container still matches its service, and which of a
+project's containers the service names on a command line mean.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ticketctl import __version__
 from ticketctl.compose.file import ComposeFile, ServiceSpec
 from ticketctl.compose.hash import COMPOSE_VERSION
+from ticketctl.config.settings import Settings
+from ticketctl.errors import ConfigError, ExitCode, TicketctlError
+from ticketctl.stack.model import build_stack
+
+if TYPE_CHECKING:  # docker.py imports this module
+    from ticketctl.runtime.docker import Container
 
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
@@ -239,3 +246,32 @@ def config_hash(service: ServiceSpec, image_id: str) -> str:
     document = {"service": canonical_config(service), "image_id": image_id}
     encoded = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(encoded.encode("utf-8")).hexdigest()
+
+
+def select_containers(settings: Settings, existing: Sequence[Container], services: Sequence[str]) -> list[Container]:
+    """The ``existing`` containers of ``services`` (all when empty); a service without a container is an error."""
+    if not services:
+        if not existing:
+            raise TicketctlError(
+                f"project {settings.project} has no containers",
+                hint="start it with `ticketctl up`",
+                exit_code=ExitCode.MISSING,
+            )
+        return list(existing)
+    known = {service.name for service in build_stack(settings).services} | {c.service or "" for c in existing}
+    selected = []
+    for name in dict.fromkeys(services):
+        if name not in known:
+            raise ConfigError(
+                f"no service named {name!r} in project {settings.project}",
+                hint=f"choose from: {', '.join(sorted(known - {''}))}",
+            )
+        found = [c for c in existing if c.service == name]
+        if not found:
+            raise TicketctlError(
+                f"{name} has no container in project {settings.project}",
+                hint=f"start it with `ticketctl up {name}`",
+                exit_code=ExitCode.MISSING,
+            )
+        selected += found
+    return selected
