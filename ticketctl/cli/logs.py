@@ -34,13 +34,15 @@ def logs_command(
         None, help="Only these services (default: every container of the project).", autocompletion=complete_services
     ),
     follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing new lines until Ctrl-C."),
-    since: str = typer.Option(
+    since: str | None = typer.Option(
         None,
         "--since",
         metavar="TIME",
         help="Lines since a time: 10m or 1h30m ago, 2026-11-30T10:00:00Z, Unix seconds.",
     ),
-    until: str = typer.Option(None, "--until", metavar="TIME", help="Lines before a time (same forms as --since)."),
+    until: str | None = typer.Option(
+        None, "--until", metavar="TIME", help="Lines before a time (same forms as --since)."
+    ),
     tail: str = typer.Option("all", "--tail", "-n", metavar="N", help="Only the last N lines of each container."),
     timestamps: bool = typer.Option(False, "--timestamps", "-t", help="Show the Engine's timestamp of each line."),
     no_color: bool = typer.Option(False, "--no-color", help="No colours (also NO_COLOR=1)."),

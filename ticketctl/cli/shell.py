@@ -134,9 +134,11 @@ def exec_command(
     ),
     command: list[str] = typer.Argument(..., metavar="COMMAND [ARG...]", help="The command and its arguments."),
     no_tty: bool = typer.Option(False, "--no-tty", "-T", help="Do not allocate a terminal (default: when on one)."),
-    env: list[str] = typer.Option(None, "--env", "-e", metavar="KEY=VALUE", help="Set an environment variable."),
-    user: str = typer.Option(None, "--user", "-u", help="Run as this user (name or uid[:gid])."),
-    workdir: str = typer.Option(None, "--workdir", "-w", help="Run in this folder of the container."),
+    env: list[str] | None = typer.Option(None, "--env", "-e", metavar="KEY=VALUE", help="Set an environment variable."),
+    user: str | None = typer.Option(None, "--user", "-u", metavar="USER", help="Run as this user (name or uid[:gid])."),
+    workdir: str | None = typer.Option(
+        None, "--workdir", "-w", metavar="DIR", help="Run in this folder of the container."
+    ),
 ) -> None:
     """Run a command in a service's running container, like `docker compose exec`; exits with its exit code."""
     from ticketctl.shell import exec_in_service

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from tests.support.cli import invoke
+from tests.support.servers import server_missing
 
 CONFIG = "search:\n  engine: opensearch\n"
 
@@ -83,23 +87,36 @@ def test_a_broken_settings_file_completes_nothing_and_prints_nothing(folder: Pat
     assert bash(folder, "ticketctl logs ") == []
 
 
-def test_the_bash_script_completes_through_bash_itself(folder: Path) -> None:
+@pytest.fixture
+def launcher(folder: Path) -> dict[str, str]:
+    """The environment of a user's shell whose PATH finds a ``ticketctl`` that runs this checkout."""
+    (folder / "bin").mkdir()
+    program = folder / "bin" / "ticketctl"
+    program.write_text(f'#!/bin/sh\nexec {sys.executable} -m ticketctl "$@"\n')
+    program.chmod(0o755)
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("TICKETCTL_", "_TICKETCTL", "_TYPER", "COMP_"))}
+    return {**clean, "PATH": f"{folder / 'bin'}:{os.environ['PATH']}", "HOME": str(folder), "TERM": "dumb"}
+
+
+def _installed(shell: str) -> str:
+    path = shutil.which(shell)
+    if path is None:
+        server_missing(shell, f"{shell} is not installed (scripts/test-services up installs it)")
+    return path
+
+
+def test_the_bash_script_completes_through_bash_itself(folder: Path, launcher: dict[str, str]) -> None:
     script = _ticketctl(folder, "completion", "bash")
     assert script.returncode == 0 and "complete -o default -F _ticketctl_completion ticketctl" in script.stdout
-    (folder / "bin").mkdir()
-    launcher = folder / "bin" / "ticketctl"
-    launcher.write_text(f'#!/bin/sh\nexec {sys.executable} -m ticketctl "$@"\n')
-    launcher.chmod(0o755)
     (folder / "ticketctl.bash").write_text(script.stdout)
     run = (
         "source ./ticketctl.bash; COMP_WORDS=(ticketctl restart m); COMP_CWORD=2; "
         '_ticketctl_completion ticketctl; printf "%s\\n" "${COMPREPLY[@]}"'
     )
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("TICKETCTL_")}
     done = subprocess.run(
-        ["bash", "--norc", "-c", run],
+        [_installed("bash"), "--norc", "-c", run],
         cwd=folder,
-        env={**clean, "PATH": f"{folder / 'bin'}:{os.environ['PATH']}"},
+        env=launcher,
         capture_output=True,
         text=True,
         timeout=60,
@@ -109,12 +126,82 @@ def test_the_bash_script_completes_through_bash_itself(folder: Path) -> None:
     assert done.stdout.split() == ["mysql"]
 
 
-@pytest.mark.parametrize(
-    ("shell", "marker"), [("zsh", "compdef _ticketctl_completion ticketctl"), ("fish", "complete --command ticketctl")]
-)
-def test_zsh_and_fish_scripts_call_back_with_the_variables_the_tests_use(shell: str, marker: str, folder: Path) -> None:
-    script = _ticketctl(folder, "completion", shell).stdout
-    assert marker in script and "_TICKETCTL_COMPLETE=complete_" + shell in script and "_TYPER_COMPLETE_ARGS" in script
+def test_the_fish_script_completes_through_fish_itself(folder: Path, launcher: dict[str, str]) -> None:
+    (folder / "ticketctl.fish").write_text(_ticketctl(folder, "completion", "fish").stdout)
+    run = (
+        'source ticketctl.fish; complete --do-complete "ticketctl sh"; echo ==; '
+        'complete --do-complete "ticketctl restart op"; echo ==; complete --do-complete "ticketctl shell mysql "'
+    )
+    done = subprocess.run(
+        [_installed("fish"), "--no-config", "-c", run],
+        cwd=folder,
+        env=launcher,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    commands, services, databases = (
+        [row.split("\t")[0] for row in part.splitlines() if row] for part in done.stdout.split("==\n")
+    )
+    assert commands == ["shell"]
+    assert services == ["opensearch"]
+    assert sorted(databases) == ["bookings", "events", "inventory"]
+
+
+def _zsh_tab(folder: Path, environment: dict[str, str], typed: str) -> tuple[str, str]:
+    """Type ``typed`` and Tab at an interactive zsh with compinit and the script loaded, on a terminal.
+
+    Returns the command line after the completion and everything zsh drew (a
+    list of candidates when it was ambiguous). The line is read back by typing
+    Ctrl-A and a ``print`` in front of it, whose markers differ from their echo.
+    """
+    import pty
+    import select
+
+    controller, terminal = pty.openpty()
+    zsh = subprocess.Popen(
+        [_installed("zsh"), "-f", "-i"], stdin=terminal, stdout=terminal, stderr=terminal, cwd=folder, env=environment
+    )
+    os.close(terminal)
+    transcript = b""
+
+    def read_until(pattern: bytes) -> re.Match[bytes]:
+        nonlocal transcript
+        deadline = time.monotonic() + 60
+        while (found := re.search(pattern, transcript, re.DOTALL)) is None:
+            assert time.monotonic() < deadline, f"zsh did not answer: {transcript[-2000:]!r}"
+            if select.select([controller], [], [], 0.2)[0]:
+                transcript += os.read(controller, 65536)
+        return found
+
+    try:
+        os.write(
+            controller, b"bindkey -e; autoload -U compinit; compinit -u -D; source ./ticketctl.zsh; print $((6*7))\n"
+        )
+        read_until(rb"\r\n42\r\n")
+        transcript = b""
+        # Typed ahead: zsh reads the keys after the Tab only once the completion has ended.
+        os.write(controller, typed.encode() + b'\t\x01print -r -- "<$((40+3))>" \x05 "<$((40+4))>"\n')
+        line = read_until(rb"<43> (.*?) <44>\r\n").group(1).decode()
+        os.write(controller, b"exit\n")
+        zsh.wait(timeout=30)
+    finally:
+        if zsh.poll() is None:
+            zsh.kill()
+            zsh.wait()
+        os.close(controller)
+    return line.strip(), transcript.decode(errors="replace")
+
+
+def test_the_zsh_script_completes_through_zsh_itself(folder: Path, launcher: dict[str, str]) -> None:
+    (folder / "ticketctl.zsh").write_text(_ticketctl(folder, "completion", "zsh").stdout)
+    assert _zsh_tab(folder, launcher, "ticketctl logs op")[0] == "ticketctl logs opensearch"
+    assert _zsh_tab(folder, launcher, "ticketctl shell mysql inv")[0] == "ticketctl shell mysql inventory"
+    line, drawn = _zsh_tab(folder, launcher, "ticketctl re")
+    assert line == "ticketctl re"
+    assert re.search(r"render +-- Render", drawn) and re.search(r"restart +-- Restart", drawn)
 
 
 def test_an_unknown_shell_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
