@@ -17,7 +17,7 @@ def register(app: typer.Typer) -> None:
 
 def env_command(
     ctx: typer.Context,
-    service: str = typer.Argument(
+    service: str | None = typer.Argument(
         None,
         help="An application service (e.g. booking-service), or mysql, redis or search. Default: the whole stack.",
         autocompletion=complete_env_targets,

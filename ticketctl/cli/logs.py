@@ -30,7 +30,7 @@ def register(app: typer.Typer) -> None:
 
 def logs_command(
     ctx: typer.Context,
-    services: list[str] = typer.Argument(
+    services: list[str] | None = typer.Argument(
         None, help="Only these services (default: every container of the project).", autocompletion=complete_services
     ),
     follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing new lines until Ctrl-C."),

@@ -43,12 +43,12 @@ def register(app: typer.Typer) -> None:
 @shell_app.command("mysql", context_settings=PASSTHROUGH)
 def mysql_command(
     ctx: typer.Context,
-    database: str = typer.Argument(
+    database: str | None = typer.Argument(
         None,
         help="events, inventory or bookings (or the database's name). Default: events, as its own user.",
         autocompletion=complete_databases,
     ),
-    client_args: list[str] = typer.Argument(
+    client_args: list[str] | None = typer.Argument(
         None, metavar="[-- CLIENT_OPTION...]", help="More options for the mysql client, after the database."
     ),
     execute: str = typer.Option(
@@ -103,8 +103,8 @@ def redis_command(
 @shell_app.command("search")
 def search_command(
     ctx: typer.Context,
-    method: str = typer.Argument(None, help="GET, POST, PUT, DELETE or HEAD; without it, a prompt (or stdin)."),
-    path: str = typer.Argument(None, help="The request path, e.g. /_cat/indices?v or /events/_search."),
+    method: str | None = typer.Argument(None, help="GET, POST, PUT, DELETE or HEAD; without it, a prompt (or stdin)."),
+    path: str | None = typer.Argument(None, help="The request path, e.g. /_cat/indices?v or /events/_search."),
     data: str = typer.Option(
         None, "--data", "-d", metavar="BODY", help="Request body: JSON text, @FILE, or @- for stdin."
     ),

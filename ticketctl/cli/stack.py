@@ -66,6 +66,9 @@ def initialiser(*, migrate: bool = True) -> Initialiser:
 LOCK_TIMEOUT_OPTION = typer.Option(
     120.0, "--lock-timeout", metavar="SECONDS", help="How long to wait for another up/down on this project."
 )
+WAIT_TIMEOUT_OPTION = typer.Option(
+    None, "--wait-timeout", metavar="SECONDS", help="Overall health wait (default: wait_timeout setting, 300)."
+)
 
 
 def up_command(
@@ -79,9 +82,7 @@ def up_command(
         False, "--remove-orphans", help="Remove containers of services no longer in the file or profiles."
     ),
     no_wait: bool = typer.Option(False, "--no-wait", help="Do not wait for health (and skip initialisation)."),
-    wait_timeout: float = typer.Option(
-        None, "--wait-timeout", metavar="SECONDS", help="Overall health wait (default: wait_timeout setting, 300)."
-    ),
+    wait_timeout: float | None = WAIT_TIMEOUT_OPTION,
     service_timeout: float = typer.Option(
         None,
         "--service-timeout",
@@ -261,16 +262,14 @@ def status_command(ctx: typer.Context, json_output: bool = JSON_OPTION) -> None:
 
 def restart_command(
     ctx: typer.Context,
-    services: list[str] = typer.Argument(
+    services: list[str] | None = typer.Argument(
         None, help="Only these services (default: every container of the project).", autocompletion=complete_services
     ),
-    timeout: float = typer.Option(
+    timeout: float | None = typer.Option(
         None, "--timeout", "-t", metavar="SECONDS", help="Stop grace period (default: each service's own)."
     ),
     no_wait: bool = typer.Option(False, "--no-wait", help="Do not wait until the services are healthy again."),
-    wait_timeout: float = typer.Option(
-        None, "--wait-timeout", metavar="SECONDS", help="Overall health wait (default: wait_timeout setting, 300)."
-    ),
+    wait_timeout: float | None = WAIT_TIMEOUT_OPTION,
     lock_timeout: float = LOCK_TIMEOUT_OPTION,
     json_output: bool = JSON_OPTION,
 ) -> None:

@@ -18,17 +18,17 @@ from tests.support.servers import server_missing
 CONFIG = "search:\n  engine: opensearch\n"
 
 
+def _run(argv: list[str], folder: Path, environment: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, cwd=folder, env=environment, capture_output=True, text=True, timeout=60, check=False)
+
+
+def _clean_environ() -> dict[str, str]:
+    """This process's environment without the test servers' settings or a completion request."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("TICKETCTL_", "_TICKETCTL", "_TYPER", "COMP_"))}
+
+
 def _ticketctl(folder: Path, *args: str, **environment: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("TICKETCTL_", "_TICKETCTL", "_TYPER", "COMP_"))}
-    return subprocess.run(
-        [sys.executable, "-m", "ticketctl", *args],
-        cwd=folder,
-        env={**clean, **environment},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return _run([sys.executable, "-m", "ticketctl", *args], folder, {**_clean_environ(), **environment})
 
 
 @pytest.fixture
@@ -94,8 +94,7 @@ def launcher(folder: Path) -> dict[str, str]:
     program = folder / "bin" / "ticketctl"
     program.write_text(f'#!/bin/sh\nexec {sys.executable} -m ticketctl "$@"\n')
     program.chmod(0o755)
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("TICKETCTL_", "_TICKETCTL", "_TYPER", "COMP_"))}
-    return {**clean, "PATH": f"{folder / 'bin'}:{os.environ['PATH']}", "HOME": str(folder), "TERM": "dumb"}
+    return {**_clean_environ(), "PATH": f"{folder / 'bin'}:{os.environ['PATH']}", "HOME": str(folder), "TERM": "dumb"}
 
 
 def _installed(shell: str) -> str:
@@ -113,15 +112,7 @@ def test_the_bash_script_completes_through_bash_itself(folder: Path, launcher: d
         "source ./ticketctl.bash; COMP_WORDS=(ticketctl restart m); COMP_CWORD=2; "
         '_ticketctl_completion ticketctl; printf "%s\\n" "${COMPREPLY[@]}"'
     )
-    done = subprocess.run(
-        [_installed("bash"), "--norc", "-c", run],
-        cwd=folder,
-        env=launcher,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = _run([_installed("bash"), "--norc", "-c", run], folder, launcher)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["mysql"]
 
@@ -132,15 +123,7 @@ def test_the_fish_script_completes_through_fish_itself(folder: Path, launcher: d
         'source ticketctl.fish; complete --do-complete "ticketctl sh"; echo ==; '
         'complete --do-complete "ticketctl restart op"; echo ==; complete --do-complete "ticketctl shell mysql "'
     )
-    done = subprocess.run(
-        [_installed("fish"), "--no-config", "-c", run],
-        cwd=folder,
-        env=launcher,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = _run([_installed("fish"), "--no-config", "-c", run], folder, launcher)
     assert done.returncode == 0, done.stderr
     commands, services, databases = (
         [row.split("\t")[0] for row in part.splitlines() if row] for part in done.stdout.split("==\n")
