@@ -51,7 +51,7 @@ def mysql_command(
     client_args: list[str] | None = typer.Argument(
         None, metavar="[-- CLIENT_OPTION...]", help="More options for the mysql client, after the database."
     ),
-    execute: str = typer.Option(
+    execute: str | None = typer.Option(
         None, "--execute", "-e", metavar="SQL", help="Run SQL, print the result and exit (for scripts)."
     ),
     root: bool = typer.Option(False, "--root", help="Log in as mysql.root_user (all databases) instead."),
@@ -85,7 +85,7 @@ def mysql_command(
 @shell_app.command("redis", context_settings=PASSTHROUGH)
 def redis_command(
     ctx: typer.Context,
-    arguments: list[str] = typer.Argument(
+    arguments: list[str] | None = typer.Argument(
         None, metavar="[COMMAND [ARG...]]", help="A Redis command to run once (e.g. INFO server); else interactive."
     ),
 ) -> None:
@@ -105,7 +105,7 @@ def search_command(
     ctx: typer.Context,
     method: str | None = typer.Argument(None, help="GET, POST, PUT, DELETE or HEAD; without it, a prompt (or stdin)."),
     path: str | None = typer.Argument(None, help="The request path, e.g. /_cat/indices?v or /events/_search."),
-    data: str = typer.Option(
+    data: str | None = typer.Option(
         None, "--data", "-d", metavar="BODY", help="Request body: JSON text, @FILE, or @- for stdin."
     ),
 ) -> None:
