@@ -10,34 +10,28 @@ from __future__ import annotations
 
 import socket
 import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pymysql
 import pytest
 
-from tests.support.servers import DockerScratch, LocalImages
-from tests.support.stack import PROJECT_LABEL, StackFolder, free_ports
+from tests.support.stacks import PROJECT_LABEL, VENV_BIN, Project, free_ports
 from ticketctl.errors import ExitCode
 
 pytestmark = pytest.mark.e2e
 
-VENV_BIN = Path(sys.executable).parent
-
 
 @pytest.fixture
-def stack(tmp_path: Path, docker_scratch: DockerScratch, local_images: LocalImages) -> Iterator[StackFolder]:
-    folder = tmp_path / "stack"
-    folder.mkdir()
-    yield StackFolder.create(folder, docker_scratch, local_images)
+def stack(project: Project) -> Project:
+    """The test's Compose project (tests/e2e/conftest.py), in a folder of its own."""
+    return project
 
 
-def _mysql_login(stack: StackFolder, user: str, password: str) -> Any:
+def _mysql_login(stack: Project, user: str, password: str) -> Any:
     return pymysql.connect(
         host="127.0.0.1",
-        port=int(stack.env["TICKETCTL_PORTS__MYSQL"]),
+        port=int(stack.settings["TICKETCTL_PORTS__MYSQL"]),
         user=user,
         password=password,
         connect_timeout=10,
@@ -45,7 +39,7 @@ def _mysql_login(stack: StackFolder, user: str, password: str) -> Any:
     )
 
 
-def _ids(stack: StackFolder) -> dict[str, str]:
+def _ids(stack: Project) -> dict[str, str]:
     return {name: container.id for name, container in stack.containers().items()}
 
 
@@ -58,7 +52,7 @@ def _one_line_error(err: str) -> str:
 # --------------------------------------------------------------------------- a lost .env
 
 
-def test_a_lost_env_is_refused_in_seconds_and_the_healthy_stack_is_left_alone(stack: StackFolder) -> None:
+def test_a_lost_env_is_refused_in_seconds_and_the_healthy_stack_is_left_alone(stack: Project) -> None:
     first = stack.ticketctl("up", "mysql", "redis")  # migrated: the data volume holds the three databases
     assert first.code == 0, first.err
     before = _ids(stack)
@@ -70,7 +64,7 @@ def test_a_lost_env_is_refused_in_seconds_and_the_healthy_stack_is_left_alone(st
         assert refused.code == ExitCode.CONFIG, (args, refused.err)
         assert refused.seconds < 20, refused.seconds  # not the 3.5 minutes of the health budget
         line = _one_line_error(refused.err)
-        assert f"{stack.folder}/.env is missing" in line and f"{stack.project}_mysql-data" in line, line
+        assert f"{stack.folder}/.env is missing" in line and f"{stack.name}_mysql-data" in line, line
         assert "bring the old .env back" in line and "ticketctl down --volumes" in line, line
         assert not (stack.folder / ".env").exists(), "no new secrets were written"
 
@@ -90,7 +84,7 @@ def test_a_lost_env_is_refused_in_seconds_and_the_healthy_stack_is_left_alone(st
     assert {s["action"] for s in again.json()["services"]} == {"unchanged"}
 
 
-def test_an_edited_password_is_refused_by_a_real_login_and_a_rotated_one_accepted(stack: StackFolder) -> None:
+def test_an_edited_password_is_refused_by_a_real_login_and_a_rotated_one_accepted(stack: Project) -> None:
     assert stack.ticketctl("up", "--no-init", "mysql").code == 0
     before = _ids(stack)
     root = stack.env_file()["MYSQL_ROOT_PASSWORD"]
@@ -111,14 +105,14 @@ def test_an_edited_password_is_refused_by_a_real_login_and_a_rotated_one_accepte
 
 
 def test_data_from_before_the_record_of_secrets_fails_at_the_first_login_not_after_the_health_budget(
-    stack: StackFolder,
+    stack: Project,
 ) -> None:
     """A volume created by an older ticketctl has no label; with no container left, the login decides."""
     assert stack.ticketctl("render").code == 0  # .env first: a volume that exists is never given new secrets
-    client = stack.scratch.client
+    client = stack.client
     client.volumes.create(
-        f"{stack.project}_mysql-data",
-        labels={PROJECT_LABEL: stack.project, "com.docker.compose.volume": "mysql-data"},
+        f"{stack.name}_mysql-data",
+        labels={PROJECT_LABEL: stack.name, "com.docker.compose.volume": "mysql-data"},
     )
     assert stack.ticketctl("up", "--no-init", "mysql").code == 0
     assert stack.ticketctl("down").code == 0
@@ -133,34 +127,37 @@ def test_data_from_before_the_record_of_secrets_fails_at_the_first_login_not_aft
     assert refused.seconds < 60, refused.seconds
     assert "MySQL refuses the login with MYSQL_ROOT_PASSWORD" in _one_line_error(refused.err)
     assert stack.containers() == {}  # what this run created is removed; the data volume is kept
-    assert stack.volumes() == [f"{stack.project}_mysql-data"]
+    assert stack.volumes() == [f"{stack.name}_mysql-data"]
 
 
 # --------------------------------------------------------------------------- the wrong folder
 
 
-def test_a_subfolder_finds_the_project_file_above_and_says_so(stack: StackFolder, tmp_path: Path) -> None:
-    del stack.env["TICKETCTL_PROJECT"]  # the project is named in the file only, as a user writes it
-    (stack.folder / "ticketctl.yaml").write_text(f"project: {stack.project}\n")
+def test_a_subfolder_finds_the_project_file_above_and_says_so(
+    stack: Project, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    del stack.settings["TICKETCTL_PROJECT"]  # the project is named in the file only, as a user writes it
+    (stack.folder / "ticketctl.yaml").write_text(f"project: {stack.name}\n")
     assert stack.ticketctl("up", "--no-init", "redis").code == 0
     sub = stack.folder / "sub" / "deeper"
     sub.mkdir(parents=True)
 
     status = stack.ticketctl("status", "--json", cwd=sub)
     assert status.code == 0, status.err
-    assert status.json()["project"] == stack.project  # not the default project 'ticketing'
+    assert status.json()["project"] == stack.name  # not the default project 'ticketing'
     assert "note: settings from ../../ticketctl.yaml" in status.err
     assert {row["service"]: row["state"] for row in status.json()["services"]}["redis"] == "running"
 
     rendered = stack.ticketctl("render", cwd=sub)
     assert rendered.code == 0, rendered.err
     assert not (sub / "docker-compose.yml").exists()  # output_dir is relative to the settings file
-    assert f"Rendered project {stack.project!r} into {stack.folder}" in rendered.out
+    assert f"Rendered project {stack.name!r} into {stack.folder}" in rendered.out
 
-    elsewhere = tmp_path / "no-project-here"
+    home = tmp_path_factory.mktemp("home")  # beside the stack's folder, not under it
+    elsewhere = home / "no-project-here"
     elsewhere.mkdir()
     # No Engine there (a dead socket): the default project's data, if this Engine has any, is none of this test's.
-    lonely = stack.ticketctl("render", cwd=elsewhere, DOCKER_HOST=f"unix://{tmp_path}/no.sock", HOME=str(tmp_path))
+    lonely = stack.ticketctl("render", cwd=elsewhere, DOCKER_HOST=f"unix://{home}/no.sock", HOME=str(home))
     assert lonely.code == 0, lonely.err
     assert f"note: no ticketctl.yaml in {elsewhere} or a parent folder: project 'ticketing' (default)" in lonely.err
 
@@ -173,7 +170,7 @@ def test_a_subfolder_finds_the_project_file_above_and_says_so(stack: StackFolder
 # --------------------------------------------------------------------------- profiles, ports, Compose
 
 
-def test_containers_started_with_a_profile_are_no_orphans_afterwards(stack: StackFolder) -> None:
+def test_containers_started_with_a_profile_are_no_orphans_afterwards(stack: Project) -> None:
     started = stack.ticketctl("up", "--no-init", "--profile", "apps", "events-service")
     assert started.code == 0, started.err
     status = stack.ticketctl("status", "--json")
@@ -182,10 +179,10 @@ def test_containers_started_with_a_profile_are_no_orphans_afterwards(stack: Stac
     again = stack.ticketctl("up", "--no-init", "--json", "mysql")
     assert again.code == 0, again.err
     assert again.json()["orphans"] == [] and "orphan" not in again.err
-    assert f"{stack.project}-events-service-1" in stack.containers()
+    assert f"{stack.name}-events-service-1" in stack.containers()
 
 
-def test_a_port_clash_stops_up_before_it_rewrites_the_compose_file(stack: StackFolder) -> None:
+def test_a_port_clash_stops_up_before_it_rewrites_the_compose_file(stack: Project) -> None:
     assert stack.ticketctl("up", "--no-init", "redis").code == 0
     compose = (stack.folder / "docker-compose.yml").read_text()
     env = (stack.folder / ".env").read_text()
@@ -199,14 +196,14 @@ def test_a_port_clash_stops_up_before_it_rewrites_the_compose_file(stack: StackF
     assert (stack.folder / ".env").read_text() == env
 
 
-def test_compose_v2_runs_the_file_render_writes_for_this_engine(stack: StackFolder) -> None:
+def test_compose_v2_runs_the_file_render_writes_for_this_engine(stack: Project) -> None:
     rendered = stack.ticketctl("render")
     assert rendered.code == 0, rendered.err
     text = (stack.folder / "docker-compose.yml").read_text()
-    version = stack.scratch.client.version()["ApiVersion"]
+    version = stack.client.version()["ApiVersion"]
     assert ("start_interval" in text) == (tuple(map(int, version.split("."))) >= (1, 44)), version
     created = subprocess.run(
-        [str(VENV_BIN / "docker-compose"), "-p", stack.project, "up", "--no-start", "redis"],
+        [str(VENV_BIN / "docker-compose"), "-p", stack.name, "up", "--no-start", "redis"],
         cwd=stack.folder,
         capture_output=True,
         text=True,
@@ -214,22 +211,22 @@ def test_compose_v2_runs_the_file_render_writes_for_this_engine(stack: StackFold
         check=False,
     )
     assert created.returncode == 0, created.stderr
-    assert f"{stack.project}-redis-1" in stack.containers(), created.stderr
+    assert f"{stack.name}-redis-1" in stack.containers(), created.stderr
 
 
 # --------------------------------------------------------------------------- small ones
 
 
-def test_a_paused_container_is_called_paused(stack: StackFolder) -> None:
+def test_a_paused_container_is_called_paused(stack: Project) -> None:
     assert stack.ticketctl("up", "--no-init", "redis").code == 0
     stack.container("redis").pause()
     doctor = stack.ticketctl("doctor", "containers.redis", "--json")
     check = {c["name"]: c for c in doctor.json()["checks"]}["containers.redis"]
-    assert check["status"] == "fail" and check["summary"] == f"{stack.project}-redis-1 is paused", check
+    assert check["status"] == "fail" and check["summary"] == f"{stack.name}-redis-1 is paused", check
     assert "docker unpause" in check["fix"]
 
 
-def test_debug_after_the_command_and_config_uncut_when_piped(stack: StackFolder, tmp_path: Path) -> None:
+def test_debug_after_the_command_and_config_uncut_when_piped(stack: Project, tmp_path: Path) -> None:
     status = stack.ticketctl("status", "--debug", "--json")
     assert status.code == 0, status.err
     long_folder = tmp_path / ("a-rather-long-folder-name-" * 4) / "stack"

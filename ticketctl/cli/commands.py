@@ -10,11 +10,17 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
-    from ticketctl.cli import config, doctor, index, migrate, render, stack
+    from ticketctl.cli import completion, config, doctor, env, index, logs, migrate, render, seed, shell, stack, version
 
     render.register(app)
     config.register(app)
     stack.register(app)
     migrate.register(app)
+    seed.register(app)
     index.register(app)
     doctor.register(app)
+    logs.register(app)
+    env.register(app)
+    shell.register(app)
+    version.register(app)
+    completion.register(app)
