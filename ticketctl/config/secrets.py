@@ -102,10 +102,6 @@ class Secrets(Mapping[str, str]):
             hint="run 'ticketctl render' to generate .env, or export the variable",
         )
 
-    def values_for_scrubbing(self) -> list[str]:
-        """Every secret value, longest first, for masking text before it is shown."""
-        return sorted((v for v in self._values.values() if v), key=len, reverse=True)
-
 
 def generate_secret() -> str:
     """A new random password: 32 URL-safe characters, 192 bits of entropy."""
@@ -180,12 +176,3 @@ def resolve_secrets(env_file: EnvFile | None, environ: Mapping[str, str]) -> Sec
 def load_secrets(output_dir: Path, environ: Mapping[str, str]) -> Secrets:
     """Secrets for commands that talk to the stack: ``<output_dir>/.env`` plus the environment."""
     return resolve_secrets(read_env_file(output_dir / ENV_FILENAME), environ)
-
-
-def scrub(text: str, secrets: Secrets | None) -> str:
-    """Replace every secret value in ``text`` with ``***``."""
-    if not secrets:
-        return text
-    for value in secrets.values_for_scrubbing():
-        text = text.replace(value, "***")
-    return text
