@@ -15,21 +15,33 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from ticketctl.compose.file import ServiceSpec, load_compose_file, with_dependencies
+from ticketctl.compose.file import ComposeFile, ServiceSpec, load_compose_file, with_dependencies
 from ticketctl.config.secrets import Secrets, load_secrets
 from ticketctl.config.settings import Settings
 from ticketctl.errors import ConfigError
 from ticketctl.events import EventSink, Notice, StepEvent, serialised
 from ticketctl.parallel import fan_out
-from ticketctl.runtime.converge import ConvergeOptions, ConvergeResult, ConvergeRun, stop_and_remove
+from ticketctl.runtime.converge import (
+    ConvergeOptions,
+    ConvergePlan,
+    ConvergeResult,
+    ConvergeRun,
+    ServicePlan,
+    plan_converge,
+    stop_and_remove,
+)
 from ticketctl.runtime.docker import Container, DockerRuntime
 from ticketctl.runtime.events import ResourceEvent
 from ticketctl.runtime.lock import project_lock
-from ticketctl.runtime.ports import PortConflict, find_conflicts, port_needs
-from ticketctl.runtime.translate import DEPENDS_ON_LABEL, MINIMUM_API, config_hash, container_name, volume_name
+from ticketctl.runtime.ports import PortConflict
+from ticketctl.runtime.translate import DEPENDS_ON_LABEL, MINIMUM_API, volume_name
 from ticketctl.stack.model import build_stack
+
+if TYPE_CHECKING:
+    from ticketctl.render.compose import RenderPreview
 
 Initialiser = Callable[[Settings, Secrets, EventSink, frozenset[str]], Mapping[str, Any]]
 """Runs once the started services are healthy (migrations, search index); gets their names and
@@ -156,18 +168,7 @@ def up(
     warnings: list[str] = []
     if render:
         warnings += _render(settings, emit)
-    from ticketctl.render.compose import COMPOSE_FILENAME
-
-    compose = load_compose_file(settings.output_dir / COMPOSE_FILENAME, environ)
-    if compose.name != settings.project:
-        raise ConfigError(
-            f"{compose.path}: written for project {compose.name!r}, but the settings say {settings.project!r}",
-            hint="run `ticketctl render` (or `ticketctl up` without --no-render) to write it again",
-        )
-    active = compose.active_services(settings.profiles)
-    selected = with_dependencies(compose, active, list(services)) if services else active
-    if not selected:
-        raise ConfigError("no service to start", hint="check the profiles setting and the services you named")
+    compose, active, selected = _services_to_run(settings, services, environ)
     for warning in warnings:
         emit(Notice(warning, "warning"))
     for note in _dropped_features(runtime, selected):
@@ -202,6 +203,70 @@ def up(
         initialised=initialised,
         initialisation=initialisation,
         elapsed=time.monotonic() - started,
+    )
+
+
+@dataclass(frozen=True)
+class UpPreview:
+    """What ``up`` would do to the files and the Engine, read without changing either (``ticketctl plan``)."""
+
+    project: str
+    endpoint: str
+    compose_file: str
+    render: RenderPreview | None  # None with --no-render
+    converge: ConvergePlan
+    notes: tuple[str, ...] = ()
+    started: frozenset[str] = frozenset()  # the services up would run (and so initialise)
+
+    @property
+    def changed(self) -> bool:
+        return self.converge.changed or (self.render is not None and self.render.changed)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "project": self.project,
+            "endpoint": self.endpoint,
+            "compose_file": self.compose_file,
+            "render": self.render.as_dict() if self.render is not None else None,
+            **self.converge.as_dict(),
+            "notes": list(self.notes),
+        }
+
+
+def preview_up(
+    settings: Settings,
+    runtime: DockerRuntime,
+    *,
+    render: bool = True,
+    services: Sequence[str] | None = None,
+    force_recreate: bool = False,
+    remove_orphans: bool = False,
+    environ: Mapping[str, str] | None = None,
+) -> UpPreview:
+    """What :func:`up` with the same arguments would do now: the files it would write and the converge plan.
+
+    The files are rendered in memory and read back from there, so the plan is
+    made from what ``up`` would run, and nothing is written or sent but reads.
+    """
+    rendered: RenderPreview | None = None
+    if render:
+        from ticketctl.render.compose import preview
+
+        rendered = preview(settings)
+    compose, active, selected = _services_to_run(
+        settings, services, environ, rendered=rendered.contents if rendered is not None else None
+    )
+    plan = plan_converge(
+        settings, runtime, compose, selected, active, force_recreate=force_recreate, remove_orphans=remove_orphans
+    )
+    return UpPreview(
+        project=settings.project,
+        endpoint=runtime.endpoint.describe(),
+        compose_file=str(compose.path),
+        render=rendered,
+        converge=plan,
+        notes=tuple(_dropped_features(runtime, selected)),
+        started=frozenset(service.name for service in selected),
     )
 
 
@@ -290,28 +355,10 @@ def _expected_services(settings: Settings, environ: Mapping[str, str] | None) ->
 
 
 @dataclass(frozen=True)
-class ServiceInspection:
-    """One active service compared with what ``up`` would run now."""
-
-    service: str
-    container: Container | None
-    expected_hash: str | None  # None when the image is not present locally
-
-    @property
-    def outdated(self) -> bool:
-        """The container runs an older configuration or image than the rendered file asks for."""
-        return (
-            self.container is not None
-            and self.expected_hash is not None
-            and self.container.config_hash != self.expected_hash
-        )
-
-
-@dataclass(frozen=True)
 class ProjectInspection:
     """What doctor reports about the project on the Engine; nothing is changed to learn it."""
 
-    services: tuple[ServiceInspection, ...]
+    services: tuple[ServicePlan, ...]
     orphans: tuple[Container, ...]
     unused_volumes: tuple[str, ...]
     port_conflicts: tuple[PortConflict, ...]
@@ -321,39 +368,45 @@ class ProjectInspection:
 def inspect_project(
     settings: Settings, runtime: DockerRuntime, environ: Mapping[str, str] | None = None
 ) -> ProjectInspection:
-    """Compare the rendered compose file with the Engine's containers, volumes and ports."""
-    from ticketctl.render.compose import COMPOSE_FILENAME
-
-    compose = load_compose_file(settings.output_dir / COMPOSE_FILENAME, environ)
-    active = compose.active_services(settings.profiles)
-    active_names = {service.name for service in active}
-    existing = runtime.containers(settings.project)
-    services = []
-    for service in active:
-        name = container_name(settings.project, service.name)
-        container = next((c for c in existing if c.name == name), None)
-        image_id = runtime.image_id(service.image)
-        expected = config_hash(runtime.features.effective(service), image_id) if image_id else None
-        services.append(ServiceInspection(service.name, container, expected))
+    """The rendered compose file beside the Engine's containers, volumes and ports: ``up``'s plan, plus volumes."""
+    compose, active, _ = _services_to_run(settings, None, environ, require=False)
+    plan = plan_converge(settings, runtime, compose, active, active)
     mounted = {volume_name(settings.project, m.volume) for service in active for m in service.mounts}
     unused = tuple(sorted(v.name for v in runtime.volumes(settings.project) if v.name not in mounted))
-    conflicts = find_conflicts(
-        port_needs(build_stack(settings), active),
-        runtime.published_ports(),
-        project=settings.project,
-        releasing=set(),
-        local=runtime.endpoint.is_local,
-    )
     return ProjectInspection(
-        services=tuple(services),
-        orphans=tuple(c for c in existing if c.service not in active_names),
+        services=plan.services,
+        orphans=plan.orphans,
         unused_volumes=unused,
-        port_conflicts=tuple(conflicts),
+        port_conflicts=plan.port_conflicts,
         compose_file=str(compose.path),
     )
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _services_to_run(
+    settings: Settings,
+    services: Sequence[str] | None,
+    environ: Mapping[str, str] | None,
+    *,
+    rendered: Mapping[Path, str] | None = None,
+    require: bool = True,
+) -> tuple[ComposeFile, tuple[ServiceSpec, ...], tuple[ServiceSpec, ...]]:
+    """The rendered file, its active services and those ``up`` runs (the named ones and what they need)."""
+    from ticketctl.render.compose import COMPOSE_FILENAME
+
+    compose = load_compose_file(settings.output_dir / COMPOSE_FILENAME, environ, rendered=rendered)
+    if compose.name != settings.project:
+        raise ConfigError(
+            f"{compose.path}: written for project {compose.name!r}, but the settings say {settings.project!r}",
+            hint="run `ticketctl render` (or `ticketctl up` without --no-render) to write it again",
+        )
+    active = compose.active_services(settings.profiles)
+    selected = with_dependencies(compose, active, list(services)) if services else active
+    if require and not selected:
+        raise ConfigError("no service to start", hint="check the profiles setting and the services you named")
+    return compose, active, selected
 
 
 def _environ(environ: Mapping[str, str] | None) -> Mapping[str, str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -144,6 +145,53 @@ def render_stack(
     ]
 
 
+@dataclass(frozen=True)
+class RenderPreview:
+    """What :func:`render` would do, without writing: each file's status and the content it would leave."""
+
+    output_dir: Path
+    files: tuple[WrittenFile, ...]  # created | updated | unchanged, as render would report them
+    contents: Mapping[Path, str]
+    generated_secrets: tuple[str, ...] = ()
+
+    @property
+    def changed(self) -> bool:
+        return any(file.status != "unchanged" for file in self.files)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "output_dir": str(self.output_dir),
+            "files": [{"path": str(f.path), "status": f.status} for f in self.files],
+            "generated_secrets": list(self.generated_secrets),
+        }
+
+
+def preview(settings: Settings) -> RenderPreview:
+    """The files :func:`render` would write into ``settings.output_dir``, compared with those there; writes nothing."""
+    out = settings.output_dir
+    existing = read_env_file(out / ENV_FILENAME)
+    secret_values, generated = plan_secrets(existing)
+    files: list[WrittenFile] = []
+    contents: dict[Path, str] = {}
+    for rendered in render_stack(settings, secret_values):
+        path = out / rendered.name
+        content = rendered.content
+        if rendered.name == ENV_FILENAME and existing is not None:
+            content = _env_with_missing_secrets(existing, rendered, generated)
+        contents[path] = content
+        files.append(WrittenFile(path, _status_against_disk(path, content)))
+    return RenderPreview(output_dir=out, files=tuple(files), contents=contents, generated_secrets=generated)
+
+
+def _status_against_disk(path: Path, content: str) -> str:
+    try:
+        return "unchanged" if path.read_bytes() == content.encode("utf-8") else "updated"
+    except (FileNotFoundError, NotADirectoryError):
+        return "created"
+    except OSError as error:
+        raise FileWriteError(f"{path}: cannot read: {error.strerror}", hint="check the folder's permissions") from None
+
+
 def render(settings: Settings, *, output_dir: Path | None = None) -> RenderResult:
     """Render the compose target into ``output_dir`` (default: ``settings.output_dir``).
 
@@ -185,11 +233,16 @@ def _make_private(path: Path) -> list[str]:
 
 def _append_missing_secrets(existing: EnvFile, rendered: RenderedFile, generated: tuple[str, ...]) -> WrittenFile:
     """Keep an existing ``.env`` as it is, adding only the secrets it lacks."""
-    path = existing.path
     if not generated:
-        return WrittenFile(path, "unchanged")
-    current = path.read_text(encoding="utf-8")
+        return WrittenFile(existing.path, "unchanged")
+    return write_file(existing.path, _env_with_missing_secrets(existing, rendered, generated), 0o600)
+
+
+def _env_with_missing_secrets(existing: EnvFile, rendered: RenderedFile, generated: tuple[str, ...]) -> str:
+    """The text of an existing ``.env`` with the lines of the secrets it lacks appended."""
+    current = existing.path.read_text(encoding="utf-8")
+    if not generated:
+        return current
     new_lines = [line for line in rendered.content.splitlines() if line.split("=", 1)[0] in generated]
     separator = "" if current.endswith("\n") or not current else "\n"
-    content = current + separator + "\n# Added by ticketctl " + __version__ + "\n" + "\n".join(new_lines) + "\n"
-    return write_file(path, content, 0o600)
+    return current + separator + "\n# Added by ticketctl " + __version__ + "\n" + "\n".join(new_lines) + "\n"
