@@ -35,14 +35,15 @@ from pathlib import Path
 
 from ticketctl.clients.mysql import (
     CONNECTION_LOST,
-    DENIED,
-    ER_ACCESS_DENIED,
     ER_BAD_DB,
+    SESSION_CHARSET,
+    SESSION_COLLATION,
+    CreateDenied,
     ServerError,
     Session,
     app_credentials,
     connect,
-    quote_identifier,
+    create_database,
     root_credentials,
 )
 from ticketctl.config.settings import DatabaseSettings, Settings
@@ -112,7 +113,7 @@ def migrate(
     """
     started = time.monotonic()
     selected = select_databases(settings, databases)
-    files = _discover_all(selected, schemas_dir)
+    files = discover_all(selected, schemas_dir)
     context = _Context(settings, secrets, serialised(on_event), target, allow_out_of_order)
 
     def run(database: DatabaseSettings) -> DatabaseResult:
@@ -142,7 +143,7 @@ def status(
 ) -> StatusReport:
     """Every version of the selected databases, what is pending and what would refuse; changes nothing."""
     selected = select_databases(settings, databases)
-    files = _discover_all(selected, schemas_dir)
+    files = discover_all(selected, schemas_dir)
     context = _Context(settings, secrets, serialised(None), target, allow_out_of_order)
     results = fan_out(
         lambda database: _status_database(context, database, files[database.key]), selected, name="migrate"
@@ -171,7 +172,7 @@ def repair(
     history updates.
     """
     selected = select_databases(settings, databases)
-    files = _discover_all(selected, schemas_dir)
+    files = discover_all(selected, schemas_dir)
     context = _Context(settings, secrets, serialised(on_event))
     results = fan_out(
         lambda database: _repair_database(context, database, files[database.key]), selected, name="migrate"
@@ -606,33 +607,19 @@ def _open_existing(context: _Context, database: DatabaseSettings) -> Session | N
 def _create_database(context: _Context, database: DatabaseSettings) -> None:
     """CREATE DATABASE as the application user if it holds CREATE on it, else as the root user."""
     mysql = context.settings.mysql
-    sql = (
-        f"CREATE DATABASE IF NOT EXISTS {quote_identifier(database.name)} "
-        "CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
-    )
-    credentials = app_credentials(database, context.secrets)
-    try:
-        with connect(mysql, credentials) as session:
-            session.execute(sql)
-            return
-    except ServerError as error:
-        if error.errno not in DENIED or error.errno == ER_ACCESS_DENIED:
-            raise
     root = root_credentials(context.settings, context.secrets)
-    where = f"{mysql.host}:{mysql.port}"
-    if root is None:
-        raise ServerError(
-            f"database {database.name} does not exist on {where} and {database.user} lacks the CREATE privilege "
-            "to create it; MYSQL_ROOT_PASSWORD is not set, so it was not tried as the root user",
-            hint=f"set MYSQL_ROOT_PASSWORD (in .env or the environment), or as an administrator run "
-            f"CREATE DATABASE `{database.name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci",
-        )
+    candidates = [app_credentials(database, context.secrets), *([root] if root is not None else [])]
     try:
-        with connect(mysql, root) as session:
-            session.execute(sql)
-    except ServerError as error:
-        if error.errno not in DENIED or error.errno == ER_ACCESS_DENIED:
-            raise
+        create_database(mysql, candidates, database.name, charset=SESSION_CHARSET, collation=SESSION_COLLATION)
+    except CreateDenied as error:
+        where = f"{mysql.host}:{mysql.port}"
+        if root is None:
+            raise ServerError(
+                f"database {database.name} does not exist on {where} and {database.user} lacks the CREATE privilege "
+                "to create it; MYSQL_ROOT_PASSWORD is not set, so it was not tried as the root user",
+                hint=f"set MYSQL_ROOT_PASSWORD (in .env or the environment), or as an administrator run "
+                f"CREATE DATABASE `{database.name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci",
+            ) from error
         raise ServerError(
             f"database {database.name} does not exist on {where} and neither {database.user} nor {root.user} "
             f"holds the CREATE privilege on it: {error.detail}",
@@ -695,7 +682,7 @@ def _lock_holder(session: Session, name: str) -> str:
 # --------------------------------------------------------------------------- helpers
 
 
-def _discover_all(selected: Sequence[DatabaseSettings], schemas_dir: Path | None) -> dict[str, list[MigrationFile]]:
+def discover_all(selected: Sequence[DatabaseSettings], schemas_dir: Path | None) -> dict[str, list[MigrationFile]]:
     from ticketctl.config.resources import schemas_dir as packaged_schemas
 
     folder = schemas_dir if schemas_dir is not None else packaged_schemas()

@@ -15,6 +15,7 @@ from ticketctl.clients.search import Request, SearchRequestError
 from ticketctl.config.settings import Settings
 from ticketctl.errors import DriftError, MissingError, SearchError
 from ticketctl.search.changes import Change, diff_specs, is_dynamic_setting, needs_reindex
+from ticketctl.search.drift import hand_changes
 from ticketctl.search.lock import IndexLock
 from ticketctl.search.reindex import copy_and_swap, plan_copy, plan_copy_and_swap, require_reindex_module
 from ticketctl.search.results import Confirm, DiffResult, MigrateResult, StatusResult
@@ -64,6 +65,7 @@ def index_status(
             docs=docs,
             live_hash=live.digest(),
             changes=changes,
+            drift=hand_changes(target, wanted),
             **common,
         )
 
@@ -81,6 +83,7 @@ def diff(settings: Settings, secrets: Mapping[str, str] | None = None, **options
         index=status.index.name if status.index else None,
         changes=status.changes,
         mapping_file=status.mapping_file,
+        drift=status.drift,
     )
 
 
@@ -167,9 +170,7 @@ def _apply_in_place(session: MappedSession, target: LiveIndex, changes: list[Cha
         session.connection.send(Request("PUT", f"/{target.name}/_settings", body={"index": setting_changes}))
     session.emit("step", f"updating the mapping of {target.name}")
     try:
-        session.connection.send(
-            Request("PUT", f"/{target.name}/_mapping", body=mappings_body(session.mapping, wanted.digest()))
-        )
+        session.connection.send(Request("PUT", f"/{target.name}/_mapping", body=mappings_body(session.mapping, wanted)))
     except SearchRequestError as error:
         raise SearchError(
             f"{target.name}: the server refused the mapping change in place: {error.reason}",
@@ -200,7 +201,7 @@ def _reindex_into_new_version(
     require_reindex_module(connection)
     dest = version_name(session.alias, state.next_version)
     body = creation_body(
-        session.mapping, shards=session.settings.search.shards, replicas=replicas, alias=None, spec_hash=wanted.digest()
+        session.mapping, shards=session.settings.search.shards, replicas=replicas, alias=None, spec=wanted
     )
     plan = plan_copy(source.name, dest, body)
     swap = swap_request(session.alias, source.name, dest)
