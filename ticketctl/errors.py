@@ -34,6 +34,7 @@ class ExitCode(IntEnum):
     ABORTED = 16  # the user declined a confirmation
     IO = 17  # a file could not be written or read
     CHECKS_FAILED = 18  # doctor: at least one check failed
+    CHANGES = 19  # plan: up would change something (and nothing drifted)
     INTERRUPTED = 130  # Ctrl-C
 
 

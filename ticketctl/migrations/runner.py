@@ -151,6 +151,20 @@ def status(
     return StatusReport(tuple(results))
 
 
+def status_of_new_databases(
+    settings: Settings, *, databases: Sequence[str] | None = None, schemas_dir: Path | None = None
+) -> StatusReport:
+    """``status`` of databases that do not exist yet (a server ``up`` has still to create): every file pending."""
+    selected = select_databases(settings, databases)
+    files = discover_all(selected, schemas_dir)
+    return StatusReport(
+        tuple(
+            DatabaseStatus(d.key, d.name, None, exists=False, has_history=False, plan=plan_database(files[d.key], None))
+            for d in selected
+        )
+    )
+
+
 # ``plan`` is ``status``: the steps of its report carry the statements ``migrate`` would run, and
 # ``StatusReport.as_dict(statements=True)`` lists each with its ``file:line`` and whether it commits implicitly.
 plan = status
