@@ -172,11 +172,12 @@ def print_github(report: PlanReport) -> None:
 
 
 def github_command(finding: Finding) -> str:
-    properties = {"title": f"ticketctl plan: {finding.section} ({finding.kind})"}
+    properties = {}
     if finding.file:
         properties["file"] = finding.file
         if finding.line:
             properties["line"] = str(finding.line)
+    properties["title"] = f"ticketctl plan: {finding.section} ({finding.kind})"
     joined = ",".join(f"{key}={_property(value)}" for key, value in properties.items())
     return f"::{finding.level} {joined}::{_data(finding.message)}"
 
