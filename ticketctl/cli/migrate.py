@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, ClassVar
 import typer
 
 from ticketctl.cli.common import JSON_OPTION, console, load, print_json
-from ticketctl.errors import ConfigError, ExitCode
+from ticketctl.errors import ConfigError, ExitCode, TicketctlError
 
 if TYPE_CHECKING:
     from ticketctl.config.secrets import Secrets
@@ -177,7 +177,10 @@ def drift_command(
     from ticketctl.migrations.drift import drift
 
     settings, secrets = _context(ctx)
-    report = drift(settings, secrets, databases=db, schemas_dir=schemas_dir)
+    try:
+        report = drift(settings, secrets, databases=db, schemas_dir=schemas_dir)
+    except KeyboardInterrupt:
+        raise drift_interrupted("migrate drift") from None
     if json_output:
         print_json(report.as_dict())
     else:
@@ -355,24 +358,46 @@ def _print_plan(report: StatusReport) -> None:
                 out.print(statement.text + ";", markup=False, highlight=False)
 
 
+def drift_interrupted(command: str) -> TicketctlError:
+    """Typer would exit 130 silently: say that the shadow databases went with the run."""
+    return TicketctlError(
+        f"{command} interrupted: its shadow databases were dropped on the way out (a leftover of a second "
+        "interrupt is dropped by a later run)",
+        hint=f"run `ticketctl {command}` again",
+        exit_code=ExitCode.INTERRUPTED,
+    )
+
+
 def _print_drift(report: DriftReport) -> None:
     out = console()
     for database in report.databases:
         server = f" ({database.server})" if database.server else ""
         if database.error is not None:
-            out.print(f"{database.name}{server}: not checked: {database.error.message}", style="red", markup=False)
+            out.print(
+                f"{database.name}{server}: not checked: {database.error.message}",
+                style="red",
+                markup=False,
+                soft_wrap=True,
+            )
             continue
         if not database.drifted:
             applied = f" ({', '.join(database.applied)})" if database.applied else ""
-            out.print(f"{database.name}{server}: matches its applied migrations{applied}", markup=False)
+            out.print(f"{database.name}{server}: matches its applied migrations{applied}", markup=False, soft_wrap=True)
         else:
-            out.print(f"{database.name}{server}: {len(database.differences)} difference(s)", style="bold", markup=False)
+            out.print(
+                f"{database.name}{server}: {len(database.differences)} difference(s)",
+                style="bold",
+                markup=False,
+                soft_wrap=True,
+            )
             for difference in database.differences:
                 out.print(f"  {difference.describe()}", style="red", markup=False, soft_wrap=True)
             out.print(f"  fix: {database.fix}", markup=False, soft_wrap=True)
         for note in database.notes:
-            out.print(f"  note: {note}", style="dim", markup=False)
+            out.print(f"  note: {note}", style="dim", markup=False, soft_wrap=True)
     for name in report.cleaned:
-        out.print(f"dropped {name}, a shadow database left by an interrupted run", style="dim", markup=False)
+        out.print(
+            f"dropped {name}, a shadow database left by an interrupted run", style="dim", markup=False, soft_wrap=True
+        )
     verdict = "drift found" if report.drifted else "no drift"
-    out.print(f"{verdict} in {report.seconds:.2f}s", markup=False)
+    out.print(f"{verdict} in {report.seconds:.2f}s", markup=False, soft_wrap=True)

@@ -82,7 +82,12 @@ def plan_command(
         initialise=not no_init,
         schema_drift=schema_drift,
     )
-    report = plan(settings, load_secrets(settings.output_dir, os.environ), runtime, options)
+    try:
+        report = plan(settings, load_secrets(settings.output_dir, os.environ), runtime, options)
+    except KeyboardInterrupt:
+        from ticketctl.cli.migrate import drift_interrupted
+
+        raise drift_interrupted("plan") from None
     if chosen == "json":
         print_json(report.as_dict(statements=sql))
     elif chosen == "github":
