@@ -10,6 +10,8 @@ Sections (``--only`` selects some):
 - ``stack``: cold ``up`` to all healthy, no-op ``up`` on a healthy stack, ``doctor`` all green
   and with one server paused or stopped; ticketctl vs docker-compose 1.29 vs Compose v2, each on its
   own Compose project built from the same ``ticketctl render`` output.
+- ``plan``: ``plan`` on the healthy ticketctl stack beside a no-op ``up`` on the same stack (with
+  and without the initialisation), and ``migrate drift`` of its three databases.
 
 Measured commands are interleaved round by round (the order rotates), so a
 ratio is taken between samples of the same round. Each command runs once
@@ -39,7 +41,7 @@ from bench import report, stacks
 from bench.measure import Command, CommandFailed, Sample, clean_environment, run
 
 REPO = Path(__file__).resolve().parent.parent
-SECTIONS = ("startup", "migrate", "cold", "noop", "doctor")
+SECTIONS = ("startup", "migrate", "cold", "noop", "plan", "doctor")
 BEFORE = "ticketctl (before)"  # the tool of --before series: shown with a ratio before ÷ after
 TOOLS_DB = ("tc", "fw", "gm", "tb")  # ticketctl, Flyway, golang-migrate, ticketctl --before: databases each
 DOCTOR_EXIT_FAILED = 18
@@ -557,6 +559,58 @@ def section_noop(cfg: Config, results: Results, env: Environment) -> None:
     rounds(cfg.runs, entries)
 
 
+def section_plan(cfg: Config, results: Results, env: Environment) -> None:
+    tc = env.stack("ticketctl")
+    ensure_stacks_up(env)
+    log("plan: beside a no-op up on the same healthy stack; drift of its three databases")
+    plan = results.measure(
+        "plan.noop",
+        "`plan` on a healthy stack with nothing to do, beside a no-op `up` on the same stack",
+        "`plan` ≤ 1.0× the no-op `up`",
+        "ticketctl",
+        "plan vs no-op up",
+    )
+    plan.other_baselines = ["plan.noop.ticketctl-noinit"]
+    entries = [
+        entry(plan, "ticketctl", "ticketctl", "ticketctl plan", [env.ticketctl_command(tc, "plan")]),
+        entry(plan, "up", "ticketctl up", "ticketctl up (no-op)", [env.ticketctl_command(tc, "up")]),
+        entry(
+            plan,
+            "ticketctl-noinit",
+            "ticketctl",
+            "ticketctl plan --no-init",
+            [env.ticketctl_command(tc, "plan", "--no-init")],
+        ),
+        entry(
+            plan,
+            "up-noinit",
+            "ticketctl up",
+            "ticketctl up --no-init (no-op)",
+            [env.ticketctl_command(tc, "up", "--no-init")],
+        ),
+    ]
+    rounds(cfg.runs, entries)
+    drift = results.measure(
+        "drift.schema",
+        "`migrate drift` of the three databases (three shadow databases created, migrated, compared, dropped)",
+        "≤ 1.5 s",
+        "ticketctl",
+        "migrate drift",
+    )
+    rounds(
+        cfg.runs,
+        [
+            entry(
+                drift,
+                "ticketctl",
+                "ticketctl",
+                "ticketctl migrate drift",
+                [env.ticketctl_command(tc, "migrate", "drift")],
+            )
+        ],
+    )
+
+
 def section_doctor(cfg: Config, results: Results, env: Environment) -> None:
     tc = env.stack("ticketctl")
     ensure_stacks_up(env)
@@ -868,6 +922,8 @@ def main(argv: list[str] | None = None) -> int:
                 section_cold(cfg, results, env)
             if "noop" in cfg.sections:
                 section_noop(cfg, results, env)
+            if "plan" in cfg.sections:
+                section_plan(cfg, results, env)
             if "doctor" in cfg.sections:
                 section_doctor(cfg, results, env)
     except (CommandFailed, RuntimeError) as error:
