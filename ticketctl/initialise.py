@@ -121,24 +121,85 @@ ServerState = Literal["running", "to_start", "new"]
 first), or ``new`` (up creates it on a new, empty volume)."""
 
 
+@dataclass(frozen=True)
+class AccountPlan:
+    """One application user as ``up`` would find it: ``created`` (made as ``mysql.root_user`` with ALL on its own
+    database), ``password-set`` (``--sync-users``), or None (it logs in)."""
+
+    database: str  # its key
+    name: str
+    user: str
+    action: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"database": self.database, "name": self.name, "user": self.user, "action": self.action}
+
+
+@dataclass(frozen=True)
+class UsersPlan:
+    """What ``up`` (with or without ``--no-init``) would do to the application users; ``known`` is False where
+    MySQL cannot be read until up has started it (``note`` says why)."""
+
+    accounts: tuple[AccountPlan, ...] = ()
+    known: bool = True
+    note: str = ""
+
+    @property
+    def to_create(self) -> frozenset[str]:
+        return frozenset(account.database for account in self.accounts if account.action is not None)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"accounts": [a.as_dict() for a in self.accounts], "known": self.known, "note": self.note}
+
+
+def preview_users(settings: Settings, secrets: Secrets, services: frozenset[str], server: ServerState) -> UsersPlan:
+    """:func:`initialise_users` without doing it: a login attempt per user, ``mysql.user`` read for a refused one."""
+    from ticketctl.errors import DatabaseError
+    from ticketctl.migrations import ensure_users
+    from ticketctl.migrations.reports import ACCOUNT_CREATED
+
+    databases = settings.mysql.databases
+    if "mysql" not in services:
+        return UsersPlan(note="mysql is not started by this up: no user is made")
+    if server == "new":
+        return UsersPlan(tuple(AccountPlan(db.key, db.name, db.user, ACCOUNT_CREATED) for db in databases))
+    try:
+        done = ensure_users(settings, secrets, dry_run=True)
+    except DatabaseError as error:
+        if server == "to_start":
+            return UsersPlan(known=False, note=f"unknown until up has started MySQL ({error.message})")
+        raise
+    return UsersPlan(tuple(AccountPlan(db.key, db.name, db.user, done.get(db.key)) for db in databases))
+
+
 def preview_migrations(
     settings: Settings, secrets: Secrets, services: frozenset[str], server: ServerState
-) -> tuple[StatusReport | None, str]:
-    """``migrate status`` as ``up`` would migrate, and a note. Where MySQL does not answer because up has still to
-    start it, a new server has every file pending and one on an existing volume is unknown until it runs."""
+) -> tuple[UsersPlan, StatusReport | None, str]:
+    """The users up would make, ``migrate status`` as ``up`` would migrate, and a note. Where MySQL does not answer
+    because up has still to start it, a new server has every file pending and one on an existing volume is unknown
+    until it runs. A database whose user is still to be made is read as ``mysql.root_user``."""
     from ticketctl.errors import DatabaseError
     from ticketctl.migrations import status
     from ticketctl.migrations.runner import status_of_new_databases
 
     if "mysql" not in services:
-        return None, "mysql is not started by this up: nothing is migrated"
+        return UsersPlan(), None, "mysql is not started by this up: nothing is migrated"
+    users = preview_users(settings, secrets, services, server)
     try:
-        return status(settings, secrets), ""
+        return users, status(settings, secrets, as_root=users.to_create), ""
     except DatabaseError as error:
         if server == "new":
-            return status_of_new_databases(settings), "MySQL is still to be created by up: every migration applies"
+            return (
+                users,
+                status_of_new_databases(settings),
+                "MySQL is still to be created by up: every migration applies",
+            )
         if server == "to_start":
-            return None, f"unknown until up has started MySQL ({error.message}); run plan again after 'up --no-init'"
+            return (
+                users,
+                None,
+                f"unknown until up has started MySQL ({error.message}); run plan again after 'up --no-init'",
+            )
         raise
 
 

@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from ticketctl.config.secrets import Secrets
 from ticketctl.config.settings import Settings
 from ticketctl.errors import ExitCode, TicketctlError
-from ticketctl.initialise import IndexPlan, ServerState, preview_index, preview_migrations
+from ticketctl.initialise import IndexPlan, ServerState, UsersPlan, preview_index, preview_migrations, preview_users
+from ticketctl.migrations.reports import ACCOUNT_CREATED
 from ticketctl.parallel import fan_out
 
 if TYPE_CHECKING:
@@ -54,7 +55,7 @@ class Finding:
     change ``up`` would make, ``warning`` for what cannot be known yet."""
 
     level: Level
-    section: Literal["files", "containers", "ports", "migrations", "index", "schema", "plan"]
+    section: Literal["files", "containers", "ports", "users", "migrations", "index", "schema", "plan"]
     message: str
     file: str | None = None
     line: int | None = None
@@ -94,6 +95,7 @@ class PlanReport:
     migrations: StatusReport | None
     index: IndexPlan | None
     schema_drift: DriftReport | None = None
+    users: UsersPlan | None = None
     notes: tuple[str, ...] = ()
     unknown: tuple[str, ...] = ()  # what cannot be read before up has started a server
     errors: tuple[SectionError, ...] = ()
@@ -133,6 +135,7 @@ class PlanReport:
             "drift": self.drifted,
             "exit_code": int(self.exit_code),
             "stack": self.stack.as_dict() if self.stack else None,
+            "users": self.users.as_dict() if self.users else None,
             "migrations": self.migrations.as_dict(statements=statements) if self.migrations else None,
             "index": self.index.as_dict() if self.index else None,
             "schema_drift": self.schema_drift.as_dict() if self.schema_drift else None,
@@ -182,8 +185,11 @@ def plan(
     services = stack.started if stack is not None else frozenset(s.name for s in build_stack(settings).active_services)
     states = _server_states(settings, stack)
 
-    def migrations() -> tuple[StatusReport | None, str]:
+    def migrations() -> tuple[UsersPlan, StatusReport | None, str]:
         return preview_migrations(settings, secrets, services, states.get("mysql", "running"))
+
+    def users() -> UsersPlan:
+        return preview_users(settings, secrets, services, states.get("mysql", "running"))
 
     def index() -> IndexPlan:
         return preview_index(settings, secrets, services, states.get(settings.search.engine, "running"))
@@ -200,16 +206,23 @@ def plan(
     if options.initialise:
         tasks |= {"migrations": migrations, "index": index}
     else:
-        notes.append("--no-init: the migrations and the index are not planned")
+        tasks["users"] = users
+        notes.append("--no-init: the migrations and the index are not planned (the application users are)")
     if options.schema_drift:
         tasks["schema"] = schema
     outcomes = dict(zip(tasks, fan_out(_attempt, list(tasks.values()), name="plan"), strict=True))
     for section, (_, failure) in outcomes.items():
         if failure is not None:
             errors.append(SectionError(section, failure))
-    status, note = outcomes.get("migrations", ((None, ""), None))[0] or (None, "")
+    users_plan, status, note = outcomes.get("migrations", (None, None))[0] or (
+        outcomes.get("users", (None, None))[0],
+        None,
+        "",
+    )
     unknown = [f"migrations: {note}"] if status is None and note and "mysql" in services else []
     notes += [f"migrations: {note}"] if note and not unknown else []
+    if users_plan is not None and not users_plan.known:
+        unknown.append(f"users: {users_plan.note}")
     index_plan: IndexPlan | None = outcomes.get("index", (None, None))[0]
     if index_plan is not None and index_plan.action == "unknown":
         unknown.append(f"index: {index_plan.note}")
@@ -222,6 +235,7 @@ def plan(
         migrations=status,
         index=index_plan,
         schema_drift=schema_report,
+        users=users_plan,
         notes=tuple(notes),
         unknown=tuple(unknown),
         errors=tuple(errors),
@@ -260,6 +274,8 @@ def _findings(report: PlanReport) -> list[Finding]:
     found: list[Finding] = []
     if report.stack is not None:
         found += _stack_findings(report.stack)
+    if report.users is not None:
+        found += _user_findings(report.users)
     if report.migrations is not None:
         found += _migration_findings(report.migrations)
     if report.index is not None:
@@ -319,6 +335,19 @@ def _verb(action: str) -> str:
     return {"created": "would be created", "recreated": "would be recreated", "started": "would be started"}.get(
         action, action
     )
+
+
+def _user_findings(users: UsersPlan) -> list[Finding]:
+    found: list[Finding] = []
+    for account in users.accounts:
+        on = account.name
+        if account.action == ACCOUNT_CREATED:
+            found.append(
+                Finding("notice", "users", f"{account.user} would be created as the root user, with ALL on {on} only")
+            )
+        elif account.action is not None:
+            found.append(Finding("notice", "users", f"{account.user}: its password would be set to the one in .env"))
+    return found
 
 
 def _migration_findings(report: StatusReport) -> list[Finding]:

@@ -115,7 +115,7 @@ def print_text(report: PlanReport, *, sql: bool) -> None:
     sections: dict[str, list[Finding]] = {}
     for finding in report.findings:
         sections.setdefault(finding.section, []).append(finding)
-    for section in ("files", "ports", "containers", "migrations", "index", "schema", "plan"):
+    for section in ("files", "ports", "containers", "users", "migrations", "index", "schema", "plan"):
         for finding in sections.get(section, []):
             mark, style = _MARKS[finding.kind], _STYLES[finding.kind]
             out.print(f"  [{style}]{mark}[/{style}] {section:<10} ", end="", highlight=False)

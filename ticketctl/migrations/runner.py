@@ -32,7 +32,7 @@ before it runs, so a run killed in it is refused rather than repeated blindly.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -101,6 +101,8 @@ class _Context:
     target: int | None = None
     allow_out_of_order: bool = False
     sync_users: bool = False
+    dry_run: bool = False  # accounts: say what would be done, do none of it
+    as_root: frozenset[str] = frozenset()  # database keys read as mysql.root_user (their user is still to be made)
 
 
 # --------------------------------------------------------------------------- public verbs
@@ -156,13 +158,17 @@ def ensure_users(
     databases: Sequence[str] | None = None,
     sync_users: bool = False,
     on_event: EventSink | None = None,
+    dry_run: bool = False,
 ) -> dict[str, str | None]:
     """Make each application user that cannot log in, as ``migrate`` does, without migrating.
 
     What ``up --no-init`` runs: the users exist after ``up`` whether or not it
     migrates. Returns database key → what was done to its user (None: nothing).
+    ``dry_run`` (``ticketctl plan``) returns what would be done and only reads: a
+    login attempt per user and, for a refused one, a ``SELECT`` on ``mysql.user``
+    as the root user; it raises where the real run would.
     """
-    context = _Context(settings, secrets, serialised(on_event), sync_users=sync_users)
+    context = _Context(settings, secrets, serialised(on_event), sync_users=sync_users, dry_run=dry_run)
 
     def run(database: DatabaseSettings) -> str | None:
         try:
@@ -187,11 +193,16 @@ def status(
     target: int | None = None,
     allow_out_of_order: bool = False,
     schemas_dir: Path | None = None,
+    as_root: Collection[str] = (),
 ) -> StatusReport:
-    """Every version of the selected databases, what is pending and what would refuse; changes nothing."""
+    """Every version of the selected databases, what is pending and what would refuse; changes nothing.
+
+    The databases keyed in ``as_root`` are read as ``mysql.root_user``: ``plan``
+    reads those whose application user ``up`` has still to create.
+    """
     selected = select_databases(settings, databases)
     files = discover_all(selected, schemas_dir)
-    context = _Context(settings, secrets, serialised(None), target, allow_out_of_order)
+    context = _Context(settings, secrets, serialised(None), target, allow_out_of_order, as_root=frozenset(as_root))
     results = fan_out(
         lambda database: _status_database(context, database, files[database.key]), selected, name="migrate"
     )
@@ -684,6 +695,10 @@ def _make_account(context: _Context, database: DatabaseSettings, denied: ServerE
             exists = account_exists(session, database.user)
         except ServerError:
             raise denied from None
+        if context.dry_run:
+            if exists and not context.sync_users:
+                raise denied
+            return ACCOUNT_PASSWORD_SET if exists else ACCOUNT_CREATED
         if not exists:
             create_account(session, database.user, credentials.password, database.name)
             context.emit(
@@ -704,8 +719,12 @@ def _make_account(context: _Context, database: DatabaseSettings, denied: ServerE
 
 
 def _open_existing(context: _Context, database: DatabaseSettings) -> Session | None:
-    """A session on the database as its application user (not autocommit); None when it does not exist."""
-    credentials = app_credentials(database, context.secrets)
+    """A session on the database as its application user (not autocommit); None when it does not exist.
+
+    As the root user instead where ``context.as_root`` names the database (and the root password is known).
+    """
+    root = root_credentials(context.settings, context.secrets) if database.key in context.as_root else None
+    credentials = root or app_credentials(database, context.secrets)
     try:
         return connect(context.settings.mysql, credentials, database=database.name, autocommit=False)
     except ServerError as error:

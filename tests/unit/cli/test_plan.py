@@ -12,6 +12,7 @@ import pytest
 from ticketctl.cli.main import run
 from ticketctl.cli.plan import github_command
 from ticketctl.errors import ExitCode
+from ticketctl.initialise import UsersPlan
 from ticketctl.plan import Finding
 
 ENVIRONMENT = {
@@ -38,6 +39,7 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, runtime: Any, capsys: p
     monkeypatch.setattr("ticketctl.cli.stack.connect", lambda settings: runtime)
     # No MySQL behind the fake Engine: `up --no-init` would make the application users there.
     monkeypatch.setattr("ticketctl.initialise.initialise_users", lambda settings, secrets, emit, services: {})
+    monkeypatch.setattr("ticketctl.plan.preview_users", lambda settings, secrets, services, server: UsersPlan())
 
     def invoke(*args: str) -> tuple[int, str, str]:
         with pytest.raises(SystemExit) as exited:
