@@ -9,45 +9,9 @@ from typing import Any
 
 import pytest
 
-from ticketctl.cli.main import run
 from ticketctl.cli.plan import github_command
 from ticketctl.errors import ExitCode
-from ticketctl.initialise import UsersPlan
 from ticketctl.plan import Finding
-
-ENVIRONMENT = {
-    "TICKETCTL_PROJECT": "unit",
-    "TICKETCTL_IMAGES__MYSQL": "test/mysql:1",
-    "TICKETCTL_IMAGES__REDIS": "test/redis:1",
-    "TICKETCTL_IMAGES__ELASTICSEARCH": "test/search:1",
-    "TICKETCTL_IMAGES__APPS": "test/apps:1",
-    "TICKETCTL_PORTS__MYSQL": "33306",
-    "TICKETCTL_PORTS__REDIS": "36379",
-    "TICKETCTL_PORTS__SEARCH": "39200",
-    "TICKETCTL_PORTS__APPS": "38080",
-}
-
-
-@pytest.fixture
-def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, runtime: Any, capsys: pytest.CaptureFixture[str]) -> Any:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
-    for name in ("DOCKER_HOST", "DOCKER_CONTEXT", "TICKETCTL_CONFIG", "TICKETCTL_DEBUG", "GITHUB_STEP_SUMMARY"):
-        monkeypatch.delenv(name, raising=False)
-    for name, value in ENVIRONMENT.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setattr("ticketctl.cli.stack.connect", lambda settings: runtime)
-    # No MySQL behind the fake Engine: `up --no-init` would make the application users there.
-    monkeypatch.setattr("ticketctl.initialise.initialise_users", lambda settings, secrets, emit, services: {})
-    monkeypatch.setattr("ticketctl.plan.preview_users", lambda settings, secrets, services, server: UsersPlan())
-
-    def invoke(*args: str) -> tuple[int, str, str]:
-        with pytest.raises(SystemExit) as exited:
-            run(list(args))
-        captured = capsys.readouterr()
-        return int(exited.value.code or 0), captured.out, captured.err
-
-    return invoke
 
 
 def test_plan_has_help(cli: Any) -> None:
