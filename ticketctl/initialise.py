@@ -177,29 +177,38 @@ def preview_migrations(
 ) -> tuple[UsersPlan, StatusReport | None, str]:
     """The users up would make, ``migrate status`` as ``up`` would migrate, and a note. Where MySQL does not answer
     because up has still to start it, a new server has every file pending and one on an existing volume is unknown
-    until it runs. A database whose user is still to be made is read as ``mysql.root_user``."""
+    until it runs.
+
+    ``status`` logs in as each application user, so when all log in no user is to be made and nothing more is
+    read; only a refused login costs the users' preview, then the status again with the databases whose user is
+    still to be made read as ``mysql.root_user``.
+    """
     from ticketctl.errors import DatabaseError
     from ticketctl.migrations import status
-    from ticketctl.migrations.runner import status_of_new_databases
+    from ticketctl.migrations.runner import login_refused, status_of_new_databases
 
     if "mysql" not in services:
         return UsersPlan(), None, "mysql is not started by this up: nothing is migrated"
-    users = preview_users(settings, secrets, services, server)
     try:
+        try:
+            report = status(settings, secrets)
+            everyone = tuple(AccountPlan(db.key, db.name, db.user, None) for db in settings.mysql.databases)
+            return UsersPlan(everyone), report, ""
+        except DatabaseError as error:
+            if not login_refused(error):
+                raise
+        users = preview_users(settings, secrets, services, server)
         return users, status(settings, secrets, as_root=users.to_create), ""
     except DatabaseError as error:
         if server == "new":
             return (
-                users,
+                preview_users(settings, secrets, services, "new"),
                 status_of_new_databases(settings),
                 "MySQL is still to be created by up: every migration applies",
             )
         if server == "to_start":
-            return (
-                users,
-                None,
-                f"unknown until up has started MySQL ({error.message}); run plan again after 'up --no-init'",
-            )
+            unknown = f"unknown until up has started MySQL ({error.message})"
+            return UsersPlan(known=False, note=unknown), None, f"{unknown}; run plan again after 'up --no-init'"
         raise
 
 

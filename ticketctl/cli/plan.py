@@ -19,8 +19,6 @@ import typer
 from ticketctl.cli.common import console, flag, load, print_json
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
     from ticketctl.plan import Finding, PlanReport
 
 FORMATS = ("text", "json", "github")
@@ -104,43 +102,57 @@ _MARKS = {"change": "~", "drift": "!", "blocked": "✗", "unknown": "?", "error"
 _STYLES = {"change": "yellow", "drift": "red", "blocked": "red", "unknown": "yellow", "error": "red", "note": "dim"}
 
 
+Line = list[tuple[str, str]]  # one line of text as (text, rich style) pieces
+
+
 def print_text(report: PlanReport, *, sql: bool) -> None:
-    from ticketctl.config.secrets import scrub_known
+    """The plan for a person: styled on a terminal; plain lines otherwise (a pipe, a CI log), without importing
+    rich (its 30-90 ms would be most of what a no-op ``plan`` costs beyond a no-op ``up``)."""
+    lines = text_lines(report, sql=sql)
+    if not sys.stdout.isatty():
+        sys.stdout.write("".join("".join(text for text, _ in line) + "\n" for line in lines))
+        return
+    from rich.text import Text
 
     out = console()
-    if not out.is_terminal:
-        out.width = 200
+    for line in lines:
+        out.print(Text.assemble(*line), soft_wrap=True)
+
+
+def text_lines(report: PlanReport, *, sql: bool) -> list[Line]:
+    from ticketctl.config.secrets import scrub_known
+
     where = f" on {report.stack.endpoint}" if report.stack else ""
-    out.print(f"[bold]plan of {report.project}[/bold]{where}", highlight=False)
+    lines: list[Line] = [[(f"plan of {report.project}", "bold"), (where, "")]]
     sections: dict[str, list[Finding]] = {}
     for finding in report.findings:
         sections.setdefault(finding.section, []).append(finding)
     for section in ("files", "ports", "containers", "users", "migrations", "index", "schema", "plan"):
         for finding in sections.get(section, []):
             mark, style = _MARKS[finding.kind], _STYLES[finding.kind]
-            out.print(f"  [{style}]{mark}[/{style}] {section:<10} ", end="", highlight=False)
-            out.print(scrub_known(finding.message), markup=False, highlight=False, soft_wrap=True)
+            lines.append([("  ", ""), (mark, style), (f" {section:<10} {scrub_known(finding.message)}", "")])
     if sql and report.migrations is not None:
-        _print_sql(out, report)
-    for note in report.notes:
-        out.print(f"  · {note}", style="dim", markup=False, highlight=False)
-    for error in report.errors:
-        out.print(f"  fix ({error.section}): {error.error.hint}", markup=False, highlight=False)
-    out.print(_summary(report), markup=False, highlight=False)
+        lines += _sql_lines(report)
+    lines += [[(f"  · {note}", "dim")] for note in report.notes]
+    lines += [[(f"  fix ({error.section}): {error.error.hint}", "")] for error in report.errors]
+    lines.append([(_summary(report), "")])
+    return lines
 
 
-def _print_sql(out: Console, report: PlanReport) -> None:
+def _sql_lines(report: PlanReport) -> list[Line]:
     from ticketctl.migrations.planner import causes_implicit_commit
 
     assert report.migrations is not None
+    lines: list[Line] = []
     for database in report.migrations.databases:
         for step in database.pending:
             migration = step.migration
-            out.print(f"-- {database.name} {migration.label} {migration.description}", style="bold", markup=False)
+            lines.append([(f"-- {database.name} {migration.label} {migration.description}", "bold")])
             for statement in step.statements:
                 tag = "implicit commit" if causes_implicit_commit(statement) else "transactional"
-                out.print(f"-- {migration.where(statement)}  [{tag}]", style="dim", markup=False)
-                out.print(statement.text + ";", markup=False, highlight=False)
+                lines.append([(f"-- {migration.where(statement)}  [{tag}]", "dim")])
+                lines.append([(statement.text + ";", "")])
+    return lines
 
 
 def _summary(report: PlanReport) -> str:

@@ -174,7 +174,7 @@ def ensure_users(
         try:
             session = _open_existing(context, database)
         except ServerError as error:
-            if error.errno not in LOGIN_REFUSED:
+            if not login_refused(error):
                 raise
             return _make_account(context, database, error)
         if session is not None:
@@ -183,6 +183,11 @@ def ensure_users(
 
     selected = select_databases(settings, databases)
     return dict(zip((database.key for database in selected), fan_out(run, selected, name="users"), strict=True))
+
+
+def login_refused(error: Exception) -> bool:
+    """Whether ``error`` is MySQL refusing an application user's login (no such user, or another password)."""
+    return isinstance(error, ServerError) and error.errno in LOGIN_REFUSED
 
 
 def status(
@@ -663,7 +668,7 @@ def _open_database(context: _Context, database: DatabaseSettings) -> tuple[Sessi
     try:
         session = _open_existing(context, database)
     except ServerError as error:
-        if error.errno not in LOGIN_REFUSED:
+        if not login_refused(error):
             raise
         account = _make_account(context, database, error)
         session = _open_existing(context, database)
