@@ -122,10 +122,7 @@ def stack(docker_client: Any, local_images: LocalImages, tmp_path_factory: pytes
     created = Stack(tmp_path_factory.mktemp("plan-stack"), scratch)
     created.env = {
         "TICKETCTL_PROJECT": scratch.project,
-        "TICKETCTL_IMAGES__MYSQL": local_images.mysql,
-        "TICKETCTL_IMAGES__REDIS": local_images.redis,
-        "TICKETCTL_IMAGES__ELASTICSEARCH": local_images.elasticsearch,
-        "TICKETCTL_IMAGES__APPS": local_images.apps,
+        **local_images.environment(),
         "TICKETCTL_PORTS__MYSQL": str(free_port()),
         "TICKETCTL_PORTS__REDIS": str(free_port()),
         "TICKETCTL_PORTS__SEARCH": str(free_port()),
