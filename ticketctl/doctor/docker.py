@@ -93,14 +93,7 @@ def service_check(service: str) -> Callable[[CheckContext], Outcome]:
                 f"{container.name} is unhealthy: {probe}",
                 f"see `docker logs {container.name}`; ticketctl up --force-recreate {service} restarts it",
             )
-        if container.health == "starting":
-            return Outcome.warn(f"{container.name} is still starting", "wait, or run `ticketctl up` which waits for it")
-        if found.outdated:
-            changed = "; ".join(change.describe() for change in found.changes[:3])
-            return Outcome.warn(
-                f"{container.name} runs an older configuration or image than {inspection.compose_file}: {changed}",
-                f"ticketctl up recreates {service} (its volumes are kept)",
-            )
+        # A change made behind ticketctl's back fails the check whatever the health (a recreated one starts).
         if found.drift:
             changed = "; ".join(change.describe() for change in found.drift[:3])
             more = f" (+{len(found.drift) - 3} more)" if len(found.drift) > 3 else ""
@@ -108,6 +101,14 @@ def service_check(service: str) -> Callable[[CheckContext], Outcome]:
                 f"{container.name} was changed outside ticketctl: {changed}{more}",
                 f"ticketctl up --force-recreate {service} puts it back as the file says (its volumes are kept)",
                 drift=[change.as_dict() for change in found.drift],
+            )
+        if container.health == "starting":
+            return Outcome.warn(f"{container.name} is still starting", "wait, or run `ticketctl up` which waits for it")
+        if found.outdated:
+            changed = "; ".join(change.describe() for change in found.changes[:3])
+            return Outcome.warn(
+                f"{container.name} runs an older configuration or image than {inspection.compose_file}: {changed}",
+                f"ticketctl up recreates {service} (its volumes are kept)",
             )
         health = f" and {container.health}" if container.health else ""
         return Outcome.ok(f"{container.name} is running{health}")
