@@ -119,7 +119,7 @@ class PlanReport:
 
     @property
     def exit_code(self) -> ExitCode:
-        """A section's error, then what stops ``up`` (its own code), then drift (10), then changes (19), else 0."""
+        """A section's error, then what stops ``up`` (its own code), then drift (10), then changes (20), else 0."""
         if self.errors:
             return self.errors[0].error.exit_code
         if self.blocked:

@@ -11,8 +11,10 @@ goes to ``on_event`` (:mod:`ticketctl.events`), results come back as reports.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager as ContextManager
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,14 +32,21 @@ from ticketctl.runtime.converge import (
     ConvergeResult,
     ConvergeRun,
     ServicePlan,
+    ServiceResult,
     plan_converge,
     stop_and_remove,
 )
 from ticketctl.runtime.docker import Container, DockerRuntime
-from ticketctl.runtime.events import ResourceEvent
+from ticketctl.runtime.events import Phase, ResourceEvent, ServiceEvent
+from ticketctl.runtime.health import NotHealthy, failed, health_budget, wait_healthy
 from ticketctl.runtime.lock import project_lock
 from ticketctl.runtime.ports import PortConflict
-from ticketctl.runtime.translate import DEPENDS_ON_LABEL, MINIMUM_API, volume_name
+from ticketctl.runtime.translate import (
+    DEPENDS_ON_LABEL,
+    MINIMUM_API,
+    select_containers,
+    volume_name,
+)
 from ticketctl.stack.model import build_stack
 
 if TYPE_CHECKING:
@@ -173,13 +182,7 @@ def up(
         emit(Notice(warning, "warning"))
     for note in _dropped_features(runtime, selected):
         emit(Notice(note, "info"))
-    with project_lock(
-        runtime.endpoint.url,
-        settings.project,
-        "up",
-        timeout=lock_timeout,
-        on_wait=lambda holder: emit(StepEvent("lock", "started", f"waiting for {holder}")),
-    ):
+    with _locked(runtime, settings.project, "up", lock_timeout, emit):
         timeout = settings.wait_timeout if wait_timeout is None else wait_timeout
         options = ConvergeOptions(force_recreate, keep_on_failure, wait, timeout, service_timeout)
         run = ConvergeRun(settings, runtime, compose, selected, active, emit, options)
@@ -284,13 +287,7 @@ def down(
     """
     emit = serialised(on_event)
     project = settings.project
-    with project_lock(
-        runtime.endpoint.url,
-        project,
-        "down",
-        timeout=lock_timeout,
-        on_wait=lambda holder: emit(StepEvent("lock", "started", f"waiting for {holder}")),
-    ):
+    with _locked(runtime, project, "down", lock_timeout, emit):
         containers = runtime.containers(project, include_oneoff=True)
         for group in _stop_order(containers):
             fan_out(lambda container: stop_and_remove(runtime, container, emit), group, name="down")
@@ -314,6 +311,87 @@ def down(
         removed_networks=tuple(removed_networks),
         removed_volumes=tuple(removed_volumes),
         kept_volumes=tuple(kept_volumes),
+    )
+
+
+@dataclass(frozen=True)
+class RestartReport:
+    project: str
+    services: tuple[ServiceResult, ...]
+    elapsed: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "project": self.project,
+            "services": [result.as_dict() for result in self.services],
+            "elapsed_seconds": round(self.elapsed, 3),
+        }
+
+
+def restart(
+    settings: Settings,
+    runtime: DockerRuntime,
+    services: Sequence[str] = (),
+    *,
+    wait: bool = True,
+    stop_timeout: float | None = None,
+    wait_timeout: float | None = None,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    on_event: EventSink | None = None,
+) -> RestartReport:
+    """Restart the containers of ``services`` (default: all of the project) in place and wait until they are healthy.
+
+    The same containers are stopped and started again (nothing is recreated, so a
+    changed file is not applied: that is ``up``'s job). Each is stopped with its
+    own grace period unless ``stop_timeout``; the wait fails at once when one
+    exits or turns unhealthy, with its last log lines.
+    """
+    emit = serialised(on_event)
+    started = time.monotonic()
+    deadline = started + (settings.wait_timeout if wait_timeout is None else wait_timeout)
+    with _locked(runtime, settings.project, "restart", lock_timeout, emit):
+        containers = select_containers(settings, runtime.containers(settings.project), services)
+        cancel = threading.Event()  # set by a Ctrl-C: the health waits end at once
+
+        def restart_one(container: Container) -> ServiceResult:
+            service = container.service or container.name
+            began = time.monotonic()
+
+            def event(phase: Phase, health: str | None = None, detail: str = "") -> None:
+                emit(ServiceEvent(service, phase, "restarted", health, detail, time.monotonic() - began))
+
+            event("restarting")
+            runtime.restart(container, stop_timeout)
+            current = container.reload()
+            if wait:
+                own_deadline = min(deadline, time.monotonic() + health_budget(current.healthcheck))
+                try:
+                    current = wait_healthy(
+                        current, own_deadline, stop=cancel, on_change=lambda health: event("running", health)
+                    )
+                except NotHealthy as problem:
+                    event("failed", detail=problem.reason)
+                    raise failed(
+                        service,
+                        problem.container,
+                        problem.reason,
+                        hint=f"see why with `ticketctl logs {service}`; `ticketctl up` recreates it from the file",
+                    ) from None
+            event("healthy" if current.health == "healthy" else "ready", current.health)
+            return ServiceResult(service, "restarted", current.name, current.id, current.state, current.health)
+
+        results = fan_out(restart_one, containers, name="restart", cancel=cancel)
+    return RestartReport(settings.project, tuple(results), time.monotonic() - started)
+
+
+def _locked(runtime: DockerRuntime, project: str, verb: str, timeout: float, emit: EventSink) -> ContextManager[Path]:
+    """The project's lock for ``verb``; while another holds it, a ``lock`` step says whom we wait for."""
+    return project_lock(
+        runtime.endpoint.url,
+        project,
+        verb,
+        timeout=timeout,
+        on_wait=lambda holder: emit(StepEvent("lock", "started", f"waiting for {holder}")),
     )
 
 

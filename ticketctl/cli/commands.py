@@ -10,12 +10,32 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
-    from ticketctl.cli import config, doctor, index, migrate, plan, render, stack
+    from ticketctl.cli import (
+        completion,
+        config,
+        doctor,
+        env,
+        index,
+        logs,
+        migrate,
+        plan,
+        render,
+        seed,
+        shell,
+        stack,
+        version,
+    )
 
     render.register(app)
     config.register(app)
     stack.register(app)
     plan.register(app)
     migrate.register(app)
+    seed.register(app)
     index.register(app)
     doctor.register(app)
+    logs.register(app)
+    env.register(app)
+    shell.register(app)
+    version.register(app)
+    completion.register(app)

@@ -3,7 +3,7 @@
 The command loads settings and secrets, connects to the Engine (unless
 ``docker.enabled`` is false), makes one call (:func:`ticketctl.plan.plan`) and
 draws the report: as text, as JSON, or as GitHub Actions annotations. The exit
-code is the report's: 0 nothing to do, 19 changes, 10 drift, or the code of
+code is the report's: 0 nothing to do, 20 changes, 10 drift, or the code of
 what would stop ``up`` (5 a port, 8 a refused migration) or of a server that
 did not answer.
 """
@@ -55,7 +55,7 @@ def plan_command(
     Containers to create, recreate (with the fields that changed) or start, orphans, host ports that
     clash, files render would write, pending migrations per database (--sql prints them), the index
     change (create, in place, or a reindex that moves the alias) and drift of containers and the
-    index (--schema-drift adds the databases). Exit codes: 0 nothing would change, 19 up would
+    index (--schema-drift adds the databases). Exit codes: 0 nothing would change, 20 up would
     change something, 10 drift (something changed outside ticketctl, or the index differs from the
     mapping file), 5 a host port is taken, 8 a migration would be refused, 4/7/9 a server did not
     answer. In CI: 'ticketctl plan --format github' fails the job on anything but 0.

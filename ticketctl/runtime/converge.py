@@ -26,32 +26,36 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ticketctl.compose.file import ComposeFile, ServiceSpec, dependency_order
-from ticketctl.config.secrets import scrub_known
 from ticketctl.config.settings import FIELDS, Settings
-from ticketctl.errors import DockerError, LockedError, PortConflictError, UnhealthyError
+from ticketctl.errors import DockerError, LockedError, PortConflictError
 from ticketctl.events import EventSink, Notice, StepEvent
 from ticketctl.parallel import Worker, wait_for
 from ticketctl.runtime.compare import FieldChange, compare_container
 from ticketctl.runtime.docker import ConflictError, Container, DockerRuntime, Image, PullFailedError, UlimitError
 from ticketctl.runtime.events import Action, Phase, ResourceEvent, ServiceEvent
+from ticketctl.runtime.health import (
+    NotHealthy,
+    ServiceFailedError,
+    WaitCancelled,
+    failed,
+    health_budget,
+    wait_healthy,
+)
 from ticketctl.runtime.ports import PortConflict, find_conflicts, port_needs
 from ticketctl.runtime.translate import (
+    HASH_LABEL,
+    TICKETCTL_HASH_LABEL,
     config_hash,
     container_labels,
     container_name,
     create_body,
+    is_current,
     network_labels,
     network_name,
     volume_labels,
     volume_name,
 )
 from ticketctl.stack.model import Stack, build_stack
-
-LOG_LINES = 20
-# How often a starting container is inspected for its health: a service is seen healthy at most
-# this long after the Engine says so. One inspect is about 1 ms of client CPU on a local Engine.
-POLL_SECONDS = 0.1
-NO_HEALTHCHECK_BUDGET = 30.0
 
 
 @dataclass(frozen=True)
@@ -76,23 +80,6 @@ class ServiceResult:
         }
 
 
-class ServiceFailedError(UnhealthyError):
-    """A service exited, turned unhealthy or timed out; carries its last logs and health output."""
-
-    def __init__(self, service: str, reason: str, *, logs: Sequence[str] = (), health_output: str = ""):
-        last = next((line for line in reversed(logs) if line.strip()), "")
-        message = f"{service}: {reason}" + (f"; last log line: {last.strip()[:200]}" if last else "")
-        super().__init__(
-            message,
-            hint="fix the cause shown in its logs and run `ticketctl up` again "
-            "(--keep-on-failure keeps the containers for `docker logs`)",
-        )
-        self.service = service
-        self.reason = reason
-        self.logs = tuple(logs)
-        self.health_output = health_output
-
-
 @dataclass(frozen=True)
 class ServicePlan:
     """What ``up`` does to one service, decided before anything changes, and why.
@@ -111,13 +98,21 @@ class ServicePlan:
     extras: tuple[Container, ...] = ()
     changes: tuple[FieldChange, ...] = ()
     drift: tuple[FieldChange, ...] = ()
+    compose_hash: str | None = None  # what Docker Compose computes for the service in the rendered file
 
     @property
     def outdated(self) -> bool:
         """The container runs an older configuration or image than the rendered file asks for."""
         return (
-            self.existing is not None and self.config_hash is not None and self.existing.config_hash != self.config_hash
+            self.existing is not None
+            and self.config_hash is not None
+            and not is_current(self.existing.labels, self.config_hash, self.compose_hash, self.image_id or "")
         )
+
+    @property
+    def compose_would_recreate(self) -> bool:
+        """``docker compose up`` would recreate the container: its label is not Compose's hash of the file."""
+        return self.existing is not None and self.existing.compose_hash != self.compose_hash
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -340,7 +335,13 @@ class ConvergeRun:
             if dependency.condition == "service_healthy"
         }
         decisions = plan_services(
-            self.runtime, self.model, self.selected, existing, images, force_recreate=self.options.force_recreate
+            self.runtime,
+            self.model,
+            self.selected,
+            existing,
+            images,
+            self.compose.compose_hashes,
+            force_recreate=self.options.force_recreate,
         )
         return {
             decision.service.name: _Plan(
@@ -492,44 +493,19 @@ class ConvergeRun:
 
     def _wait_healthy(self, plan: _Plan, container: Container, began: float, event: Callable[..., None]) -> Container:
         service = plan.service
-        budget = self.options.service_timeout
-        if budget is None:
-            budget = service.healthcheck.budget + 10 if service.healthcheck else NO_HEALTHCHECK_BUDGET
+        timeout = self.options.service_timeout
+        budget = health_budget(service.healthcheck) if timeout is None else timeout
         deadline = min(time.monotonic() + budget, self.deadline)
-        restarts = container.restart_count
-        last_health: str | None = "?"
-        while True:
-            self._checkpoint()
-            current = container.reload()
-            if current.state in ("exited", "dead"):
-                raise self._failed(plan.service.name, current, f"exited with code {current.exit_code} while starting")
-            if current.state == "restarting" or current.restart_count > restarts:
-                code = f" with code {current.exit_code}" if current.state == "restarting" else ""
-                raise self._failed(plan.service.name, current, f"exited{code} while starting and is being restarted")
-            if current.has_healthcheck and current.health == "unhealthy":
-                raise self._failed(plan.service.name, current, "turned unhealthy")
-            if current.state == "running" and (current.health == "healthy" or not current.has_healthcheck):
-                return current
-            if current.health != last_health:
-                event("running", current.health)
-                last_health = current.health
-            now = time.monotonic()
-            if now >= deadline:
-                which = "--wait-timeout" if deadline == self.deadline else "its health budget (--service-timeout)"
-                raise self._failed(
-                    plan.service.name,
-                    current,
-                    f"not healthy after {now - began:.0f}s ({which}; health: {current.health or current.state})",
-                )
-            self.stop.wait(min(POLL_SECONDS, max(0.0, deadline - now)))
-
-    def _failed(self, service: str, container: Container, reason: str) -> ServiceFailedError:
         try:
-            logs = [scrub_known(line) for line in container.last_log_lines(LOG_LINES)]
-        except DockerError:
-            logs = []
-        health_output = scrub_known(container.health_output)
-        return ServiceFailedError(service, reason, logs=logs, health_output=health_output)
+            return wait_healthy(container, deadline, stop=self.stop, on_change=lambda health: event("running", health))
+        except WaitCancelled:
+            raise _Cancelled() from None
+        except NotHealthy as problem:
+            reason = problem.reason
+            if problem.timed_out:
+                which = "--wait-timeout" if deadline == self.deadline else "its health budget (--service-timeout)"
+                reason = f"not healthy after {time.monotonic() - began:.0f}s ({which}; {problem.reason})"
+            raise failed(service.name, problem.container, reason) from None
 
     def _clean_up(self) -> None:
         """Remove what this run created (containers, networks), never volumes."""
@@ -599,7 +575,9 @@ def plan_converge(
     orphans = [c for c in existing if c.service not in active_names]
     conflicts = port_conflicts(runtime, model, selected, project, orphans if remove_orphans else [])
     images = local_images(runtime, selected)
-    services = plan_services(runtime, model, selected, existing, images, force_recreate=force_recreate)
+    services = plan_services(
+        runtime, model, selected, existing, images, compose.compose_hashes, force_recreate=force_recreate
+    )
     names = [container_name(project, plan.service.name) for plan in services if plan.action == "created"]
     taken = [found for found in (runtime.inspect(name) for name in names) if found is not None]
     networks = sorted({network_name(project, n) for service in selected for n in (service.networks or ("default",))})
@@ -659,24 +637,36 @@ def plan_services(
     selected: Sequence[ServiceSpec],
     existing: Sequence[Container],
     images: Mapping[str, Image | None],
+    compose_hashes: Mapping[str, str],
     *,
     force_recreate: bool = False,
 ) -> list[ServicePlan]:
-    """The decision for every selected service: create, recreate, start or leave it, and which fields say so."""
+    """The decision for every selected service: create, recreate, start or leave it, and which fields say so.
+
+    ``compose_hashes``: Compose's config hash of each service in the rendered file (a container that
+    ``docker compose up`` created from it is taken as it is, as Compose would).
+    """
     plans = []
     for spec in selected:
         service = runtime.features.effective(spec)
         image = images.get(service.image)
-        digest = config_hash(service, image.id) if image is not None else None
+        image_id = image.id if image is not None else None
+        digest = config_hash(service, image_id) if image_id is not None else None
+        compose_hash = compose_hashes.get(service.name)
         name = container_name(model.project, service.name)
         mine = [c for c in existing if c.service == service.name]
         current = next((c for c in mine if c.name == name), None)
-        action = decide(current, digest, force_recreate=force_recreate)
+        current_config = (
+            current is not None
+            and digest is not None
+            and is_current(current.labels, digest, compose_hash, image_id or "")
+        )
+        action = decide(current, current_config, force_recreate=force_recreate)
         changes: list[FieldChange] = []
         drift: list[FieldChange] = []
         if current is not None:
             differences = _differences(runtime, model, service, current, image)
-            if digest is None or current.config_hash != digest:
+            if not current_config:
                 changes = differences or [_unexplained(runtime, service, current, digest)]
             else:
                 drift = differences
@@ -685,28 +675,25 @@ def plan_services(
             ServicePlan(
                 service=service,
                 action=action,
-                image_id=image.id if image is not None else None,
+                image_id=image_id,
                 config_hash=digest,
                 existing=current,
                 extras=tuple(c for c in mine if c is not current),
                 changes=tuple(changes),
                 drift=tuple(drift),
+                compose_hash=compose_hash,
             )
         )
     return plans
 
 
-def decide(current: Container | None, digest: str | None, *, force_recreate: bool = False) -> Action:
-    """Create, recreate, start or leave a service's container (``digest`` None: its image is still to be pulled)."""
+def decide(current: Container | None, current_config: bool, *, force_recreate: bool = False) -> Action:
+    """Create, recreate, start or leave a service's container (``current_config``: it runs the file's
+    configuration and image, see :func:`~ticketctl.runtime.translate.is_current`)."""
     if current is None:
         return "created"
     # A container that never started may lack its config files (interrupted run): recreate it.
-    if (
-        force_recreate
-        or digest is None
-        or current.config_hash != digest
-        or current.state in ("created", "dead", "removing", "paused")
-    ):
+    if force_recreate or not current_config or current.state in ("created", "dead", "removing", "paused"):
         return "recreated"
     if current.state == "exited":
         return "started"
@@ -735,9 +722,10 @@ def _unexplained(runtime: DockerRuntime, service: ServiceSpec, current: Containe
         placed = runtime.read_file(current, config.target)
         if placed != config.content:
             return FieldChange(f"config file {config.target}", "differs" if placed else None, f"{config.source}")
+    own = current.labels.get(TICKETCTL_HASH_LABEL)
     return FieldChange(
-        "config hash (com.docker.compose.config-hash)",
-        (current.config_hash or "(none)")[:12],
+        f"config hash ({TICKETCTL_HASH_LABEL if own is not None else HASH_LABEL})",
+        (own or current.compose_hash or "(none)")[:12],
         (digest or "(after the pull)")[:12],
     )
 

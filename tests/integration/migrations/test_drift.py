@@ -142,7 +142,7 @@ def test_changes_by_hand_are_named_doctor_turns_red_plan_exits_10_and_undone_all
     assert migrated.cli("plan", "--schema-drift", **search).returncode == ExitCode.OK
 
 
-def test_pending_changes_make_plan_exit_19_and_print_the_sql(
+def test_pending_changes_make_plan_exit_20_and_print_the_sql(
     project: Project, elasticsearch_scratch: SearchScratch
 ) -> None:
     project.use_packaged_schemas()

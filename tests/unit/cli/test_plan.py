@@ -17,7 +17,7 @@ from ticketctl.plan import Finding
 def test_plan_has_help(cli: Any) -> None:
     code, out, _ = cli("plan", "--help")
     text = " ".join(out.split())
-    assert code == 0 and "Changes nothing" in text and "19 up would change something" in text
+    assert code == 0 and "Changes nothing" in text and "20 up would change something" in text
 
 
 def test_nothing_planned_yet_then_up_then_nothing_to_do(cli: Any, fake_api: Any) -> None:
