@@ -71,7 +71,7 @@ def test_an_untouched_database_has_no_drift_and_the_shadow_is_dropped(
         ("inventory", (), None),
         ("bookings", (), None),
     ]
-    assert all(d.applied == ("V001",) for d in report.databases)
+    assert [d.applied for d in report.databases] == [("V001", "V002"), ("V001",), ("V001",)]
     # The application users may not create databases; the root user made the shadows.
     assert {d.shadow_user for d in report.databases} == {mysql_server.root_user}
     assert report.exit_code == ExitCode.OK
@@ -194,9 +194,9 @@ def test_a_shadow_left_by_a_killed_run_is_dropped_by_the_next(migrated: Project,
 
 
 def test_the_json_of_migrate_drift_says_what_was_applied_to_the_shadow(migrated: Project) -> None:
-    migrated.write("events", "V002__add_tag.sql", "ALTER TABLE events ADD COLUMN tag VARCHAR(20) NULL;\n")
+    migrated.write("events", "V003__add_tag.sql", "ALTER TABLE events ADD COLUMN tag VARCHAR(20) NULL;\n")
     migrate(migrated.settings(), migrated.secrets(), databases=["events"], schemas_dir=migrated.schemas)
     code, report = cli_json(migrated, "migrate", "drift", "--db", "events", "--schemas-dir", str(migrated.schemas))
     assert code == ExitCode.OK
     (events,) = report["databases"]
-    assert events["applied"] == ["V001", "V002"] and events["differences"] == []
+    assert events["applied"] == ["V001", "V002", "V003"] and events["differences"] == []
