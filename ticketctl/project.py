@@ -36,6 +36,7 @@ from ticketctl.runtime.converge import (
     plan_converge,
     stop_and_remove,
 )
+from ticketctl.runtime.data_secrets import LoginProbe
 from ticketctl.runtime.docker import Container, DockerRuntime
 from ticketctl.runtime.events import Phase, ResourceEvent, ServiceEvent
 from ticketctl.runtime.health import NotHealthy, failed, health_budget, wait_healthy
@@ -46,11 +47,12 @@ from ticketctl.runtime.translate import (
     MINIMUM_API,
     select_containers,
     volume_name,
+    writes_start_interval,
 )
 from ticketctl.stack.model import build_stack
 
 if TYPE_CHECKING:
-    from ticketctl.render.compose import RenderPreview
+    from ticketctl.render.compose import RenderPlan, RenderPreview
 
 Initialiser = Callable[[Settings, Secrets, EventSink, frozenset[str]], Mapping[str, Any]]
 """Runs once the started services are healthy (migrations, search index); gets their names and
@@ -135,6 +137,8 @@ class ServiceStatus:
     started_at: datetime | None
     uptime: float | None
     orphan: bool = False
+    # The service's profiles when none of them is enabled now: a container started with --profile earlier.
+    inactive_profiles: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -148,6 +152,7 @@ class ServiceStatus:
             "started_at": self.started_at.isoformat() if self.started_at else None,
             "uptime_seconds": round(self.uptime) if self.uptime is not None else None,
             "orphan": self.orphan,
+            "inactive_profiles": list(self.inactive_profiles),
         }
 
 
@@ -170,28 +175,55 @@ def up(
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     environ: Mapping[str, str] | None = None,
     on_event: EventSink | None = None,
+    mysql_login: LoginProbe,
 ) -> UpReport:
-    """Bring the project's stack up from the rendered files and converge it; see the module doc."""
+    """Bring the project's stack up from the rendered files and converge it; see the module doc.
+
+    Under the project's lock the render is planned, then written only once the checks before any change passed
+    (the data volumes know the secrets, the ports are free): a refused ``up`` leaves the files of what runs as
+    they were, and a second ``up`` that waited for the lock plans from what the first one wrote.
+    """
     emit = serialised(on_event)
     started = time.monotonic()
-    warnings: list[str] = []
-    if render:
-        warnings += _render(settings, emit)
-    compose, active, selected = _services_to_run(settings, services, environ)
-    for warning in warnings:
-        emit(Notice(warning, "warning"))
-    for note in _dropped_features(runtime, selected):
-        emit(Notice(note, "info"))
+    env = _environ(environ)
     with _locked(runtime, settings.project, "up", lock_timeout, emit):
+        plan, compose = _plan_files(settings, runtime, render=render, environ=environ, emit=emit)
+        active = compose.active_services(settings.profiles)
+        selected = with_dependencies(compose, active, list(services)) if services else active
+        if not selected:
+            raise ConfigError("no service to start", hint="check the profiles setting and the services you named")
+        secrets = plan.secrets(env) if plan is not None else load_secrets(settings.output_dir, env)
+        warnings: list[str] = list(plan.warnings) if plan is not None else []
+        for warning in warnings:
+            emit(Notice(warning, "warning"))
+        for note in _dropped_features(runtime, selected):
+            emit(Notice(note, "info"))
+
+        def write_rendered_files() -> None:
+            """Called once the checks passed, before the first change: the render is written only now."""
+            if plan is not None:
+                warnings.extend(_write_render(plan, emit))
+
         timeout = settings.wait_timeout if wait_timeout is None else wait_timeout
         options = ConvergeOptions(force_recreate, keep_on_failure, wait, timeout, service_timeout)
-        run = ConvergeRun(settings, runtime, compose, selected, active, emit, options)
+        run = ConvergeRun(
+            settings,
+            runtime,
+            compose,
+            selected,
+            active,
+            emit,
+            options,
+            secrets=secrets,
+            login=mysql_login,
+            generated=tuple(name for name in (plan.generated_secrets if plan else ()) if not env.get(name)),
+            before_changes=write_rendered_files,
+        )
         converged = run.execute(remove_orphans=remove_orphans)
         initialised = False
         initialisation: Mapping[str, Any] | None = None
         if initialise is not None and wait:
             emit(StepEvent("initialise", "started"))
-            secrets = load_secrets(settings.output_dir, _environ(environ))
             initialisation = initialise(settings, secrets, emit, frozenset(s.name for s in selected))
             emit(StepEvent("initialise", "done"))
             initialised = True
@@ -251,16 +283,16 @@ def preview_up(
     The files are rendered in memory and read back from there, so the plan is
     made from what ``up`` would run, and nothing is written or sent but reads.
     """
-    rendered: RenderPreview | None = None
-    if render:
-        from ticketctl.render.compose import preview
+    from ticketctl.render.compose import preview
 
-        rendered = preview(settings)
-    compose, active, selected = _services_to_run(
-        settings, services, environ, rendered=rendered.contents if rendered is not None else None
-    )
+    files, compose = _plan_files(settings, runtime, render=render, environ=environ, emit=lambda event: None)
+    rendered = preview(files) if files is not None else None
+    active = compose.active_services(settings.profiles)
+    selected = with_dependencies(compose, active, list(services)) if services else active
+    if not selected:
+        raise ConfigError("no service to start", hint="check the profiles setting and the services you named")
     plan = plan_converge(
-        settings, runtime, compose, selected, active, force_recreate=force_recreate, remove_orphans=remove_orphans
+        settings, runtime, compose, selected, force_recreate=force_recreate, remove_orphans=remove_orphans
     )
     return UpPreview(
         project=settings.project,
@@ -401,32 +433,38 @@ def project_volumes(settings: Settings, runtime: DockerRuntime) -> list[str]:
 
 
 def status(settings: Settings, runtime: DockerRuntime, environ: Mapping[str, str] | None = None) -> list[ServiceStatus]:
-    """Each active service's container (or ``missing``), then containers of services no longer active."""
-    expected = _expected_services(settings, environ)
+    """Each active service's container (or ``missing``); then containers of services the file defines under a
+    profile not enabled now (started with ``--profile``; not orphans, as in Compose); then orphans, whose service
+    the file no longer defines."""
+    defined = _defined_services(settings, environ)
+    enabled = set(settings.profiles)
     containers = runtime.containers(settings.project)
     by_service: dict[str, list[Container]] = {}
     for container in containers:
         by_service.setdefault(container.service or "?", []).append(container)
     now = datetime.now(UTC)
     rows = []
-    for name in expected:
+    for name, profiles in defined.items():
         found = by_service.pop(name, [])
-        if not found:
+        active = not profiles or bool(set(profiles) & enabled)
+        if not found and active:
             rows.append(ServiceStatus(name, None, None, "missing", None, (), None, None, None))
-        rows += [_status_row(name, container, now) for container in found]
+        rows += [_status_row(name, container, now, profiles=() if active else profiles) for container in found]
+    rows.sort(key=lambda row: bool(row.inactive_profiles))
     for name, found in sorted(by_service.items()):
         rows += [_status_row(name, container, now, orphan=True) for container in found]
     return rows
 
 
-def _expected_services(settings: Settings, environ: Mapping[str, str] | None) -> list[str]:
-    """What ``up`` runs: the active services of the rendered file, or of the model before anything is rendered."""
+def _defined_services(settings: Settings, environ: Mapping[str, str] | None) -> dict[str, tuple[str, ...]]:
+    """Every service that ``up`` may run, with its profiles: those of the rendered file, or of the model before
+    anything is rendered."""
     from ticketctl.render.compose import COMPOSE_FILENAME
 
     path = settings.output_dir / COMPOSE_FILENAME
     if not path.is_file():
-        return [service.name for service in build_stack(settings).active_services]
-    return [service.name for service in load_compose_file(path, environ).active_services(settings.profiles)]
+        return {service.name: service.profiles for service in build_stack(settings).services}
+    return {service.name: service.profiles for service in load_compose_file(path, environ).services}
 
 
 # --------------------------------------------------------------------------- inspection (doctor)
@@ -447,8 +485,11 @@ def inspect_project(
     settings: Settings, runtime: DockerRuntime, environ: Mapping[str, str] | None = None
 ) -> ProjectInspection:
     """The rendered compose file beside the Engine's containers, volumes and ports: ``up``'s plan, plus volumes."""
-    compose, active, _ = _services_to_run(settings, None, environ, require=False)
-    plan = plan_converge(settings, runtime, compose, active, active)
+    from ticketctl.render.compose import COMPOSE_FILENAME
+
+    compose = load_compose_file(settings.output_dir / COMPOSE_FILENAME, environ)
+    active = compose.active_services(settings.profiles)
+    plan = plan_converge(settings, runtime, compose, active)
     mounted = {volume_name(settings.project, m.volume) for service in active for m in service.mounts}
     unused = tuple(sorted(v.name for v in runtime.volumes(settings.project) if v.name not in mounted))
     return ProjectInspection(
@@ -461,30 +502,6 @@ def inspect_project(
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _services_to_run(
-    settings: Settings,
-    services: Sequence[str] | None,
-    environ: Mapping[str, str] | None,
-    *,
-    rendered: Mapping[Path, str] | None = None,
-    require: bool = True,
-) -> tuple[ComposeFile, tuple[ServiceSpec, ...], tuple[ServiceSpec, ...]]:
-    """The rendered file, its active services and those ``up`` runs (the named ones and what they need)."""
-    from ticketctl.render.compose import COMPOSE_FILENAME
-
-    compose = load_compose_file(settings.output_dir / COMPOSE_FILENAME, environ, rendered=rendered)
-    if compose.name != settings.project:
-        raise ConfigError(
-            f"{compose.path}: written for project {compose.name!r}, but the settings say {settings.project!r}",
-            hint="run `ticketctl render` (or `ticketctl up` without --no-render) to write it again",
-        )
-    active = compose.active_services(settings.profiles)
-    selected = with_dependencies(compose, active, list(services)) if services else active
-    if require and not selected:
-        raise ConfigError("no service to start", hint="check the profiles setting and the services you named")
-    return compose, active, selected
 
 
 def _environ(environ: Mapping[str, str] | None) -> Mapping[str, str]:
@@ -504,17 +521,47 @@ def _dropped_features(runtime: DockerRuntime, services: Sequence[ServiceSpec]) -
     ]
 
 
-def _render(settings: Settings, emit: EventSink) -> list[str]:
-    from ticketctl.render.compose import render
+def _plan_files(
+    settings: Settings,
+    runtime: DockerRuntime,
+    *,
+    render: bool,
+    environ: Mapping[str, str] | None,
+    emit: EventSink,
+) -> tuple[RenderPlan | None, ComposeFile]:
+    """The render ``up`` would write (None with --no-render) and the Compose file as it will read once written."""
+    from ticketctl.render.compose import COMPOSE_FILENAME, plan_render
 
-    emit(StepEvent("render", "started"))
-    result = render(settings)
+    plan = None
+    if render:
+        emit(StepEvent("render", "started"))
+        plan = plan_render(settings, start_interval=writes_start_interval(settings, runtime.api_version))
+    compose = load_compose_file(
+        settings.output_dir / COMPOSE_FILENAME, environ, pending=plan.contents() if plan is not None else None
+    )
+    if compose.name != settings.project:
+        raise ConfigError(
+            f"{compose.path}: written for project {compose.name!r}, but the settings say {settings.project!r}",
+            hint="run `ticketctl render` (or `ticketctl up` without --no-render) to write it again",
+        )
+    return plan, compose
+
+
+def _write_render(plan: RenderPlan, emit: EventSink) -> list[str]:
+    from ticketctl.render.compose import write_render
+
+    result = write_render(plan)
     changed = [str(f.path.name) for f in result.files if f.status != "unchanged"]
     emit(StepEvent("render", "done", f"{len(changed)} file(s) changed" if changed else "files unchanged"))
-    return list(result.warnings)
+    written = [warning for warning in result.warnings if warning not in plan.warnings]
+    for warning in written:
+        emit(Notice(warning, "warning"))
+    return written
 
 
-def _status_row(service: str, container: Container, now: datetime, *, orphan: bool = False) -> ServiceStatus:
+def _status_row(
+    service: str, container: Container, now: datetime, *, orphan: bool = False, profiles: tuple[str, ...] = ()
+) -> ServiceStatus:
     started = container.started_at if container.state == "running" else None
     return ServiceStatus(
         service=service,
@@ -527,6 +574,7 @@ def _status_row(service: str, container: Container, now: datetime, *, orphan: bo
         started_at=started,
         uptime=(now - started).total_seconds() if started else None,
         orphan=orphan,
+        inactive_profiles=profiles,
     )
 
 

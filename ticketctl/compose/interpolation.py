@@ -113,11 +113,12 @@ def interpolate_tree(node: Any, variables: Mapping[str, str], path: str, display
 
 
 def compose_variables(
-    env_file: Path, environ: Mapping[str, str] | None = None, *, text: str | None = None
+    env_file: Path, environ: Mapping[str, str] | None = None, *, env_text: str | None = None
 ) -> dict[str, str]:
-    """Variables for interpolation: ``.env`` beside the file (or ``text`` for it), overridden by the environment."""
+    """Variables for interpolation: ``.env`` beside the file (or ``env_text``, its content about to be
+    written), overridden by the process environment."""
     environ = os.environ if environ is None else environ
-    parsed = read_env_file(env_file) if text is None else parse_env_text(text, env_file)
+    parsed = read_env_file(env_file) if env_text is None else parse_env_text(env_text, env_file)
     variables = dict(parsed.values) if parsed is not None else {}
     variables.update(environ)
     # The stack's secrets now live in this process: mask them in anything shown (logs, errors).

@@ -129,7 +129,7 @@ def read_env_file(path: Path) -> EnvFile | None:
 
 
 def parse_env_text(text: str, path: Path) -> EnvFile:
-    """Parse the text of a ``.env`` file; ``path`` names it in errors."""
+    """Parse the text of a ``.env`` file (read from ``path``, or about to be written there)."""
     values: dict[str, str] = {}
     lines: dict[str, int] = {}
     for number, line in enumerate(text.splitlines(), start=1):

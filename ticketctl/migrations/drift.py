@@ -203,7 +203,7 @@ def drift(
     """Compare each selected database with the schema its applied migrations produce; changes no live data."""
     started = time.monotonic()
     selected = select_databases(settings, databases)
-    files = discover_all(selected, schemas_dir)
+    files = discover_all(settings, selected, schemas_dir)
     names = {database.name for database in settings.mysql.databases}
     cleaned: list[str] = []
 

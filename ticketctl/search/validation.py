@@ -59,7 +59,7 @@ def validate(
     ``live_index`` runs the analyzer samples on the index behind the alias
     instead of a probe index: reads only (``doctor``), and what users' queries meet.
     """
-    mapping = load_mapping(mapping_path)
+    mapping = load_mapping(mapping_path or settings.search.mapping)
     issues = check_mapping(mapping)
     alias = settings.search.index
     if offline or any(issue.severity == "error" for issue in issues):
