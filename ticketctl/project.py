@@ -188,10 +188,7 @@ def up(
     env = _environ(environ)
     with _locked(runtime, settings.project, "up", lock_timeout, emit):
         plan, compose = _plan_files(settings, runtime, render=render, environ=environ, emit=emit)
-        active = compose.active_services(settings.profiles)
-        selected = with_dependencies(compose, active, list(services)) if services else active
-        if not selected:
-            raise ConfigError("no service to start", hint="check the profiles setting and the services you named")
+        active, selected = _services_to_run(settings, compose, services)
         secrets = plan.secrets(env) if plan is not None else load_secrets(settings.output_dir, env)
         warnings: list[str] = list(plan.warnings) if plan is not None else []
         for warning in warnings:
@@ -287,10 +284,7 @@ def preview_up(
 
     files, compose = _plan_files(settings, runtime, render=render, environ=environ, emit=lambda event: None)
     rendered = preview(files) if files is not None else None
-    active = compose.active_services(settings.profiles)
-    selected = with_dependencies(compose, active, list(services)) if services else active
-    if not selected:
-        raise ConfigError("no service to start", hint="check the profiles setting and the services you named")
+    _, selected = _services_to_run(settings, compose, services)
     plan = plan_converge(
         settings, runtime, compose, selected, force_recreate=force_recreate, remove_orphans=remove_orphans
     )
@@ -545,6 +539,17 @@ def _plan_files(
             hint="run `ticketctl render` (or `ticketctl up` without --no-render) to write it again",
         )
     return plan, compose
+
+
+def _services_to_run(
+    settings: Settings, compose: ComposeFile, services: Sequence[str] | None
+) -> tuple[tuple[ServiceSpec, ...], tuple[ServiceSpec, ...]]:
+    """The file's active services, and those ``up`` runs: the named ones and what they need (all by default)."""
+    active = compose.active_services(settings.profiles)
+    selected = with_dependencies(compose, active, list(services)) if services else active
+    if not selected:
+        raise ConfigError("no service to start", hint="check the profiles setting and the services you named")
+    return active, selected
 
 
 def _write_render(plan: RenderPlan, emit: EventSink) -> list[str]:
