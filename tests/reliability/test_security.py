@@ -306,7 +306,12 @@ def test_each_application_user_reaches_its_own_database_only(
     assert again.code == 0, again.err
     assert [database["account"] for database in again.json()["databases"]] == [None] * 3
     doctor = workdir.run("doctor", "mysql", "--json")
-    assert doctor.code == 0, doctor.out
+    # Drift needs a shadow database: the application users may not create one and the .env's root
+    # password is not this server's, so those three checks warn (named privilege) and nothing fails.
+    assert doctor.code == ExitCode.WARNINGS, doctor.out
+    not_ok = {c["name"]: (c["status"], c["summary"]) for c in doctor.json()["checks"] if c["status"] != "ok"}
+    assert set(not_ok) == {f"mysql.{key}.drift" for key in KEYS}, not_ok
+    assert all(status == "warn" and "CREATE privilege" in summary for status, summary in not_ok.values()), not_ok
     rights = {c["name"]: c["status"] for c in doctor.json()["checks"] if c["name"].endswith(".rights")}
     assert rights == {f"mysql.{key}.rights": "ok" for key in KEYS}
 

@@ -451,19 +451,22 @@ def create_database(
 ) -> Credentials:
     """``CREATE DATABASE IF NOT EXISTS name`` as the first of ``candidates`` allowed to; returns who did.
 
-    A denial moves on to the next user; any other error (unreachable, a wrong
-    password) is raised at once. When all are denied, :class:`CreateDenied`.
+    A denial moves on to the next user; any other error (unreachable) is raised
+    at once, and so is a refused login of the first user (the one the verb works
+    as). A refused login of a later user (the root fallback, whose password in
+    ``.env`` need not be the server's) counts as its denial. When all are
+    denied, :class:`CreateDenied`.
     """
     sql = f"CREATE DATABASE IF NOT EXISTS {quote_identifier(name)} CHARACTER SET {charset} COLLATE {collation}"
     denials: list[tuple[str, str]] = []
     errno = None
-    for credentials in candidates:
+    for position, credentials in enumerate(candidates):
         try:
             with connect(mysql, credentials) as session:
                 session.execute(sql)
             return credentials
         except ServerError as error:
-            if error.errno not in DENIED or error.errno in LOGIN_REFUSED:
+            if error.errno not in DENIED or (error.errno in LOGIN_REFUSED and position == 0):
                 raise
             denials.append((credentials.user, error.detail))
             errno = error.errno
