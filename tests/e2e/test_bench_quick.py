@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.requirements import missing
+
 REPO = Path(__file__).resolve().parents[2]
 PREFIX = "tkbq"  # projects tkbq-tc, tkbq-dc1, tkbq-dc2; databases tkbq_*; users tkbq_*
 # 62500-62799: clear of bench/run's default 62000-62299, of the e2e tests' 30000-32699 and of Linux's
@@ -26,10 +28,7 @@ PORT_BASE = 62500
 
 
 def _missing(what: str) -> None:
-    message = f"{what}; start the servers with `scripts/test-services up`"
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(f"CI=true: {message}", pytrace=False)
-    pytest.skip(message)
+    missing(what, "start the servers with `scripts/test-services up`")
 
 
 @pytest.fixture(scope="module")

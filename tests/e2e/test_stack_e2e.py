@@ -5,7 +5,7 @@ nothing is pulled. Each test runs the CLI as a subprocess in its own folder
 with its own Compose project name and free 3xxxx ports, and removes every
 container, network and volume of that project afterwards (by the Compose
 project label). Without the images or the Engine the tests skip, naming
-``scripts/test-services up``; with ``CI=true`` they fail instead.
+``scripts/test-services up``; under CI they fail instead.
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ from typing import Any, NoReturn
 
 import pytest
 
+from tests.support.requirements import missing
+
 pytestmark = pytest.mark.e2e
 
 IMAGE_KEYS = ("mysql", "redis", "elasticsearch", "opensearch", "apps")
@@ -35,10 +37,7 @@ VENV_BIN = Path(sys.executable).parent
 
 
 def _missing(what: str) -> NoReturn:
-    message = f"{what}; build and start them with `scripts/test-services up` and `. <(scripts/test-services env)`"
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(f"CI=true: {message}", pytrace=False)
-    pytest.skip(message)
+    missing(what, "build and start them with `scripts/test-services up` and `. <(scripts/test-services env)`")
 
 
 @pytest.fixture(scope="module")

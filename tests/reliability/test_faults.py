@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 
 from tests.support.reliability import Databases, Transcript, Workdir, closed_port, free_port, write_migration
+from tests.support.requirements import REDIS_SERVER
 from ticketctl.errors import ExitCode
 
 pytestmark = pytest.mark.reliability
@@ -170,11 +171,7 @@ class PrivateRedis:
 
 @pytest.fixture
 def private_redis(tmp_path: Path, transcript: Transcript) -> Iterator[PrivateRedis]:
-    import shutil
-
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed (scripts/test-services up installs it)")
+    binary = REDIS_SERVER.require()
     port, password = free_port(), secrets.token_urlsafe(24)
     transcript.secret(password, "the private redis-server's password")
     process = subprocess.Popen(

@@ -43,6 +43,7 @@ def test_env_prints_the_test_variables_with_their_defaults() -> None:
         "TICKETCTL_TEST_REDIS_URL": "redis://127.0.0.1:16379",
         "TICKETCTL_TEST_ELASTICSEARCH_URL": "http://127.0.0.1:19200",
         "TICKETCTL_TEST_OPENSEARCH_URL": "http://127.0.0.1:19201",
+        "TICKETCTL_TEST_GO": "/usr/local/go/bin/go",
     }
     for name in IMAGES:
         assert re.fullmatch(rf"ticketctl-local/{name.lower()}:[0-9a-f]{{12}}", values[f"TICKETCTL_TEST_IMAGE_{name}"])
