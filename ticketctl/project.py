@@ -37,7 +37,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ticketctl.compose.file import ComposeFile, ServiceSpec, dependency_order, load_compose_file, with_dependencies
-from ticketctl.config.secrets import Secrets, load_secrets, scrub_known
+from ticketctl.config.masking import scrub_known
+from ticketctl.config.secrets import Secrets, load_secrets
 from ticketctl.config.settings import FIELDS, Settings
 from ticketctl.errors import ConfigError, DockerError, LockedError, PortConflictError, UnhealthyError
 from ticketctl.events import Event, EventSink, Notice, StepEvent

@@ -67,7 +67,7 @@ def _kill_when(process: Process, databases: Databases, key: str, statement_prefi
         running = _running_statement(databases, key)
         if progress and progress[1] >= after and running and running[1].startswith(statement_prefix):
             process.signal(signal.SIGKILL)
-            process.popen.wait(timeout=30)
+            process.killed()
             final = _progress(databases, key)
             assert final is not None and final[0] == "running"
             return final[1]

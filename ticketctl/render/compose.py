@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ticketctl import __version__
+from ticketctl.config.masking import remember
 from ticketctl.config.secrets import (
     ENV_EXAMPLE_FILENAME,
     ENV_FILENAME,
@@ -20,7 +21,6 @@ from ticketctl.config.secrets import (
     EnvFile,
     generate_secret,
     read_env_file,
-    remember,
     validate_secret,
 )
 from ticketctl.config.settings import Settings
@@ -112,7 +112,7 @@ def plan_secrets(existing: EnvFile | None) -> tuple[dict[str, str], tuple[str, .
         else:
             values[spec.name] = generate_secret()
             generated.append(spec.name)
-    remember(values)
+    remember(values.values())
     return values, tuple(generated)
 
 
