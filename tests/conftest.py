@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.golden import refusal_under_ci
 from tests.support.servers import (
     DockerScratch,
     LocalImages,
@@ -30,6 +31,13 @@ from tests.support.servers import (
 
 TESTS_DIR = Path(__file__).resolve().parent
 FOLDER_MARKERS = ("unit", "integration", "e2e", "reliability")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Refuse, before any test runs, a CI run asked to rewrite golden files (tests/support/golden.py)."""
+    refusal = refusal_under_ci()
+    if refusal:
+        raise pytest.UsageError(refusal)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -183,7 +183,9 @@ def test_env_is_0600_random_and_never_overwritten(workdir: Workdir) -> None:
     other.mkdir()
     second_project = workdir.run("render", "--out", str(other))
     assert second_project.code == 0
-    assert set(Workdir(other, workdir.transcript).env_file().values()).isdisjoint(secrets)
+    others = Workdir(other, workdir.transcript).env_file()
+    assert sorted(others) == sorted(SECRET_NAMES) and all(len(value) >= 22 for value in others.values())
+    assert set(others.values()).isdisjoint(secrets)
 
     before = env_path.read_bytes()
     again = workdir.run("render")

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from ticketctl import __version__
 from ticketctl.errors import ConfigError
 from ticketctl.search.jsonpos import key_lines
 from ticketctl.search.spec import (
@@ -193,7 +194,7 @@ def test_creation_body_sets_sizing_meta_and_the_alias_as_write_index() -> None:
     assert meta["schema_version"] == 1
     assert meta[TOOL_META_KEY]["spec_hash"] == digest
     assert meta[TOOL_META_KEY]["schema_version"] == 1
-    assert meta[TOOL_META_KEY]["tool_version"]
+    assert meta[TOOL_META_KEY]["tool_version"] == __version__
     assert "number_of_shards" in meta[TOOL_META_KEY]["managed_settings"]
     assert TOOL_META_KEY not in (mapping.mappings.get("_meta") or {})  # the file's dict was not mutated
 
