@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import importlib
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.support.golden import Golden, golden_folders, refusal_under_ci, remove_stale, update_requested
 from tests.support.requirements import CI_VARIABLE
+from tests.support.suite import run_pytest, this_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -100,17 +98,8 @@ def test_update_variables_are_refused_under_ci(variable: str) -> None:
 def test_a_ci_run_asked_to_update_goldens_stops_before_any_test(tmp_path: Path) -> None:
     golden = ROOT / "tests" / "unit" / "render" / "golden" / "compose" / "default" / "docker-compose.yml"
     before = golden.read_bytes()
-    environment = {k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}
-    environment.update({CI_VARIABLE: "true", "TICKETCTL_UPDATE_GOLDEN": "1"})
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "tests/unit/render/test_compose.py"],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    environment = {**this_environment(), CI_VARIABLE: "true", "TICKETCTL_UPDATE_GOLDEN": "1"}
+    done = run_pytest(["tests/unit/render/test_compose.py"], environment)
     assert done.returncode == pytest.ExitCode.USAGE_ERROR, done.stdout + done.stderr
     assert "TICKETCTL_UPDATE_GOLDEN is set under CI: golden files are compared in CI, never rewritten" in done.stderr
     assert "passed" not in done.stdout and golden.read_bytes() == before

@@ -6,15 +6,14 @@ fails the run, naming the tool and how to install it.
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.support.requirements import CI_VARIABLE, GO, KUBECTL, VENV_BIN, in_ci
+from tests.support.suite import run_pytest, this_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 TESTS = ROOT / "tests"
@@ -76,24 +75,12 @@ NEEDS_KUBECTL_AND_GO = [
 
 def _pytest_without_kubectl_and_go(ci: str | None, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     """The selection in a pytest of its own whose PATH holds only the virtualenv (no kubectl, no go)."""
-    environment = {
-        name: value
-        for name, value in os.environ.items()
-        if name not in (CI_VARIABLE, KUBECTL.variable, GO.variable, "PYTEST_ADDOPTS")
-    }
+    environment = this_environment(without=(CI_VARIABLE, KUBECTL.variable or "", GO.variable or ""))
     environment["PATH"] = str(VENV_BIN)
     environment["HOME"] = str(tmp_path)  # no Go caches or kube configs of this machine's user either
     if ci is not None:
         environment[CI_VARIABLE] = ci
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rfs", *NEEDS_KUBECTL_AND_GO],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    return run_pytest(NEEDS_KUBECTL_AND_GO, environment)
 
 
 def test_under_ci_a_missing_kubectl_or_go_fails_the_run_naming_it(tmp_path: Path) -> None:
