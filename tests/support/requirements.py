@@ -85,7 +85,8 @@ class Tool:
 
 KUBECTL = Tool(
     "kubectl",
-    f"{TEST_SERVICES} (Debian's kubernetes-client), or set TICKETCTL_TEST_KUBECTL",
+    "scripts/test-services up builds it (v1.34.4, from the k8s.io/kubernetes Go module) and its `env` "
+    "exports TICKETCTL_TEST_KUBECTL",
     variable="TICKETCTL_TEST_KUBECTL",
 )
 GO = Tool(
