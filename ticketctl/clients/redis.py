@@ -5,14 +5,22 @@ from __future__ import annotations
 import ssl
 from typing import TYPE_CHECKING, Any
 
+from ticketctl.clients import tls
 from ticketctl.config.secrets import Secrets
 from ticketctl.config.settings import Settings
-from ticketctl.errors import ConfigError, RedisError
+from ticketctl.errors import RedisError
 
 if TYPE_CHECKING:
     import redis
 
+    Client = redis.Redis
+
 PASSWORD_SECRET = "REDIS_PASSWORD"
+_TLS_FIXES = tls.Fixes(
+    host="set redis.host to a host name that the server's certificate lists",
+    ca="set redis.ca_certs to the CA bundle that signed the Redis server's certificate",
+    other="set redis.tls: true only for a server that speaks TLS on redis.port; check redis.ca_certs",
+)
 
 # Release a lock only if it still holds our token (compare-and-delete), atomically.
 RELEASE_LOCK_SCRIPT = """
@@ -23,7 +31,7 @@ return 0
 """
 
 
-def connect(settings: Settings, secrets: Secrets, *, timeout: float = 2.0) -> redis.Redis:
+def connect(settings: Settings, secrets: Secrets, *, timeout: float = 2.0) -> Client:
     """A client for the stack's Redis; the first command proves the connection."""
     import redis as redis_module
     from redis.backoff import NoBackoff
@@ -48,21 +56,15 @@ def _tls_options(settings: Settings) -> dict[str, Any]:
     """With ``redis.tls``: the server's certificate and name verified against ``redis.ca_certs`` (or the system)."""
     if not settings.redis.tls:
         return {}
-    path = settings.redis.ca_certs
-    if path is not None:
-        try:
-            with open(path, "rb"):
-                pass
-        except OSError as error:
-            raise ConfigError(
-                f"{settings.source_of('redis.ca_certs')}: redis.ca_certs: cannot read {path}: "
-                f"{error.strerror or error}",
-                hint="set redis.ca_certs to the CA bundle (PEM) of the Redis server, a file readable by this user",
-            ) from error
+    path = tls.readable(
+        settings.redis.ca_certs,
+        f"{settings.source_of('redis.ca_certs')}: redis.ca_certs",
+        hint="set redis.ca_certs to the CA bundle (PEM) of the Redis server, a file readable by this user",
+    )
     return {"ssl": True, "ssl_ca_certs": path, "ssl_cert_reqs": "required", "ssl_check_hostname": True}
 
 
-def describe_error(error: Exception, settings: Settings, secrets: Secrets | None = None) -> RedisError:
+def translate(error: Exception, settings: Settings, secrets: Secrets | None = None) -> RedisError:
     """A one-line RedisError with the fix, for a redis-py exception.
 
     ``secrets`` tells whether ``REDIS_PASSWORD`` was given, so that a server
@@ -71,9 +73,9 @@ def describe_error(error: Exception, settings: Settings, secrets: Secrets | None
     import redis as redis_module
 
     where = f"Redis at {settings.redis.host}:{settings.redis.port}"
-    tls = _tls_failure(error)
-    if tls is not None:
-        return _tls_error(where, settings, tls)
+    failure = tls.failure_of(error)
+    if failure is not None:
+        return _tls_error(where, settings, failure)
     text = str(error)
     refused = isinstance(error, redis_module.AuthenticationError) or "WRONGPASS" in text or "NOAUTH" in text
     if refused and secrets is not None and not secrets.get(PASSWORD_SECRET):
@@ -101,36 +103,10 @@ def describe_error(error: Exception, settings: Settings, secrets: Secrets | None
     return RedisError(f"{where}: {_first_line(error)}", hint="see the Redis server log")
 
 
-def _tls_failure(error: BaseException) -> ssl.SSLError | None:
-    """The TLS error behind a redis-py ConnectionError (its cause or context), if any."""
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        if isinstance(current, ssl.SSLError):
-            return current
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return None
-
-
 def _tls_error(where: str, settings: Settings, error: ssl.SSLError) -> RedisError:
-    if isinstance(error, ssl.SSLCertVerificationError):
-        detail = error.verify_message or _first_line(error)
-        if "mismatch" in detail.lower():
-            return RedisError(
-                f"{where}: its TLS certificate is not valid for {settings.redis.host!r} ({detail})",
-                hint="set redis.host to a host name that the server's certificate lists",
-            )
-        ca = settings.redis.ca_certs
-        trusted = f"the CA in redis.ca_certs ({ca})" if ca else "the system's CAs (redis.ca_certs unset)"
-        return RedisError(
-            f"{where}: its TLS certificate is not trusted by {trusted}: {detail}",
-            hint="set redis.ca_certs to the CA bundle that signed the Redis server's certificate",
-        )
-    return RedisError(
-        f"{where}: TLS failed: {_first_line(error)}",
-        hint="set redis.tls: true only for a server that speaks TLS on redis.port; check redis.ca_certs",
-    )
+    peer = tls.Peer(where, repr(settings.redis.host), "redis.ca_certs", settings.redis.ca_certs, _TLS_FIXES)
+    problem = tls.describe_failure(error, peer)
+    return RedisError(problem.message, hint=problem.hint)
 
 
 def _first_line(error: Exception) -> str:
