@@ -6,6 +6,8 @@ both from the same run, so a figure in the README is a figure of RESULTS.md, var
 
 from __future__ import annotations
 
+import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -14,6 +16,7 @@ import pytest
 from bench import report
 from bench.main import Measure, Results, Series, load_results
 from bench.measure import Command, Sample, clean_environment, run
+from tests.support.requirements import missing
 
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = load_results(ROOT / "bench" / "results.json")
@@ -36,6 +39,65 @@ def test_the_readme_quotes_the_figures_of_that_run_only() -> None:
     performance = readme.split("## Performance\n", 1)[1].split("\n## ", 1)[0]
     outside = performance.replace(report.readme_section(RESULTS), "")
     assert not any(unit in outside for unit in (" ms", " s ", "×")), "a figure outside the generated section"
+
+
+# A duration or a ratio, and the commands bench/run measures, as the README's prose names them.
+FIGURE = re.compile(r"\d(?:[.,]\d+)?\s?(?:ms|s|seconds?|×)(?![\w-])")
+MEASURED = re.compile(r"`(?:ticketctl )?(?:up|migrate|render|doctor)(?: [^`]*)?`|--help")
+
+
+def _paragraphs_outside_the_generated_section(readme: str) -> list[str]:
+    head, _, rest = readme.partition(report.README_BEGIN)
+    tail = rest.partition(report.README_END)[2]
+    prose = re.sub(r"^```.*?^```", "", head + tail, flags=re.S | re.M)  # code blocks are commands, not claims
+    return [paragraph for paragraph in re.split(r"\n\s*\n", prose) if paragraph.strip()]
+
+
+def test_no_figure_of_a_measured_command_is_quoted_outside_the_generated_section() -> None:
+    """A timing of `up`, `migrate`, `render`, `doctor` or `--help` in the README comes from results.json."""
+    stray = [
+        paragraph.strip()
+        for paragraph in _paragraphs_outside_the_generated_section((ROOT / "README.md").read_text())
+        if MEASURED.search(paragraph) and FIGURE.search(paragraph)
+    ]
+    assert stray == [], "figures the bench measures, quoted by hand (move them into bench/report.py):\n\n" + (
+        "\n\n".join(stray)
+    )
+
+
+def test_the_stray_figure_check_would_see_a_hand_written_timing() -> None:
+    planted = (
+        f"intro\n\na second `up` returns in about 0.5 s.\n\n{report.README_BEGIN}\n`up` 1 s\n{report.README_END}\n"
+    )
+    assert [p for p in _paragraphs_outside_the_generated_section(planted) if MEASURED.search(p)] == [
+        "a second `up` returns in about 0.5 s."
+    ]
+    assert FIGURE.search("a second `up` returns in about 0.5 s.")
+    assert not FIGURE.search("`scripts/test-services up` builds five images")
+
+
+def test_the_committed_run_is_a_full_run_of_a_clean_commit_of_this_history() -> None:
+    """RESULTS.md names the commit it measured: that commit, unmodified, is in the history of this one."""
+    assert not RESULTS.quick, "bench/results.json is from `bench/run --quick`: commit a full run only"
+    described = re.fullmatch(r"\S+ at commit (\S+) \(.*\)", RESULTS.machine["ticketctl"])
+    assert described, RESULTS.machine["ticketctl"]
+    commit = described.group(1)
+    assert not commit.endswith("-dirty"), f"bench/results.json measured {commit}: uncommitted changes, not a commit"
+    revision = commit.rpartition("-g")[2]
+    shallow = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--is-shallow-repository"], capture_output=True)
+    if shallow.returncode != 0 or shallow.stdout.strip() != b"false":
+        missing("the git history of the repository (a full clone)", "git clone without --depth")
+    ancestor = subprocess.run(["git", "-C", str(ROOT), "merge-base", "--is-ancestor", revision, "HEAD"], check=False)
+    assert ancestor.returncode == 0, f"bench/results.json measured {commit}, which is not in the history of HEAD"
+
+
+def test_the_analysis_explains_the_committed_run() -> None:
+    """bench/analysis.md quotes "this run": a new results.json makes it say which, after a reader checked it."""
+    analysis = (ROOT / "bench" / report.ANALYSIS).read_text()
+    assert f'"This run" is the run of\n{RESULTS.started}' in analysis, (
+        f"bench/results.json is the run of {RESULTS.started}, bench/analysis.md explains another: check its figures "
+        "against the new RESULTS.md, then put that date in its introduction"
+    )
 
 
 def test_readme_section_is_replaced_between_its_markers_only() -> None:

@@ -200,8 +200,7 @@ def test_invalid_json_names_line_and_column(tmp_path: Path) -> None:
     path = write(tmp_path, '{\n  "settings": {},\n  "mappings": {"properties": {},}\n}\n')
     with pytest.raises(ConfigError) as caught:
         load_mapping(path)
-    assert f"{path}:3:" in caught.value.message or "events.json:3:" in caught.value.message
-    assert "invalid JSON" in caught.value.message
+    assert caught.value.message == f"{path}:3:33: invalid JSON: Expecting property name enclosed in double quotes"
 
 
 def test_shards_in_the_file_are_refused_at_their_line(tmp_path: Path) -> None:
