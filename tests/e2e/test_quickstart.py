@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.support.ports import free_port
+from tests.support.ports import free_port, stack_ports
 from tests.support.requirements import missing
 
 if TYPE_CHECKING:
@@ -47,10 +47,7 @@ def environment(docker_scratch: DockerScratch, tmp_path: Path) -> dict[str, str]
     return {
         **inherited,
         "TICKETCTL_PROJECT": docker_scratch.project,
-        "TICKETCTL_PORTS__MYSQL": str(free_port()),
-        "TICKETCTL_PORTS__REDIS": str(free_port()),
-        "TICKETCTL_PORTS__SEARCH": str(free_port()),
-        "TICKETCTL_PORTS__APPS": str(free_port() - 10),
+        **stack_ports(),
         "CURL_HOME": str(curl_home),
         "NO_COLOR": "1",
     }

@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.ports import stack_ports
 from tests.support.reliability import Databases, Transcript, Workdir, closed_port, free_port, write_migration
 from tests.support.requirements import REDIS_SERVER
 from ticketctl.errors import ExitCode
@@ -329,10 +330,7 @@ def stack(workdir: Workdir, docker_scratch: Any, local_images: Any) -> Workdir:
     workdir.env.update(
         {
             "TICKETCTL_PROJECT": docker_scratch.project,
-            "TICKETCTL_PORTS__MYSQL": str(free_port()),
-            "TICKETCTL_PORTS__REDIS": str(free_port()),
-            "TICKETCTL_PORTS__SEARCH": str(free_port()),
-            "TICKETCTL_PORTS__APPS": str(free_port() - 10),
+            **stack_ports(free_port),
             "TICKETCTL_SEARCH__NOFILE": "20000",
             "TICKETCTL_IMAGES__MYSQL": local_images.mysql,
             "TICKETCTL_IMAGES__REDIS": local_images.redis,
