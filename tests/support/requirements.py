@@ -100,3 +100,29 @@ MYPY = Tool("mypy", DEV_EXTRAS, in_venv=True)
 REDIS_SERVER = Tool("redis-server", f"{TEST_SERVICES} (Debian's redis-server)", fallback="/usr/bin/redis-server")
 MARIADBD = Tool("mariadbd", f"{TEST_SERVICES} (Debian's mariadb-server)", fallback="/usr/sbin/mariadbd")
 NGINX = Tool("nginx", f"{TEST_SERVICES} (Debian's nginx)", fallback="/usr/sbin/nginx")
+
+
+# ------------------------------------------------------------------ the run as a whole: nothing skipped under CI
+# Hooks, imported by tests/conftest.py. A skip can come from elsewhere than the rule: pytest skips a test
+# whose parametrize list is empty (no golden case found, no file matched), and a plugin may skip. Under
+# CI any skip fails the run, whatever its origin, so "0 skipped" is a property of every green CI run.
+_skipped: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.skipped and not hasattr(report, "wasxfail"):
+        _skipped.append(report.nodeid)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _skipped and in_ci() and exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _skipped and in_ci():
+        terminalreporter.write_line(
+            f"{CI_VARIABLE}={os.environ.get(CI_VARIABLE)}: nothing may be skipped, and {len(_skipped)} test(s) "
+            f"were, so the run fails: {', '.join(_skipped[:5])}{' …' if len(_skipped) > 5 else ''}",
+            red=True,
+        )

@@ -99,3 +99,43 @@ def test_outside_ci_the_same_tests_are_skipped_with_the_reason(tmp_path: Path) -
     assert done.returncode == 0, output
     assert output.rstrip().splitlines()[-1].startswith("3 skipped in "), output
     assert output.count("SKIPPED [") >= 2 and "kubectl is not installed" in output and "go is not installed" in output
+
+
+# A skip that does not come from the rule: pytest skips a test whose parameter list is empty.
+EMPTY_PARAMETRIZE = """
+import pytest
+
+
+@pytest.mark.parametrize("case", [])
+def test_every_case(case):
+    assert case
+
+
+def test_something_real():
+    assert True
+"""
+
+
+def _pytest_with_an_empty_parametrize(ci: str | None, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    planted = tmp_path / "test_planted.py"
+    planted.write_text(EMPTY_PARAMETRIZE, encoding="utf-8")
+    environment = this_environment(without=(CI_VARIABLE,))
+    if ci is not None:
+        environment[CI_VARIABLE] = ci
+    return run_pytest(["-p", "tests.support.requirements", "--rootdir", str(tmp_path), str(planted)], environment)
+
+
+def test_under_ci_a_skip_from_anywhere_fails_the_run(tmp_path: Path) -> None:
+    done = _pytest_with_an_empty_parametrize("true", tmp_path)
+    output = done.stdout + done.stderr
+    assert done.returncode == pytest.ExitCode.TESTS_FAILED, output
+    assert "CI=true: nothing may be skipped, and 1 test(s) were, so the run fails: " in output
+    assert "were, so the run fails: test_planted.py::test_every_case[NOTSET]\n" in output
+    assert output.rstrip().splitlines()[-1].startswith("1 passed, 1 skipped in "), output
+
+
+def test_outside_ci_that_skip_is_only_reported(tmp_path: Path) -> None:
+    done = _pytest_with_an_empty_parametrize(None, tmp_path)
+    output = done.stdout + done.stderr
+    assert done.returncode == pytest.ExitCode.OK, output
+    assert "nothing may be skipped" not in output
