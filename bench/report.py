@@ -67,6 +67,18 @@ def baseline_of(measure: Measure) -> Series | None:
     return None
 
 
+RATES = ("rows_per_second", "documents_per_second")
+
+
+def rate(series: Series, unit: str = "") -> str:
+    """The median rate of a series that loads rows or documents (``rows/s``), or ""."""
+    for name in RATES:
+        stats = extra(series, name)
+        if stats.count:
+            return f"{stats.median:,.0f} {unit or name.split('_')[0]}/s"
+    return ""
+
+
 def _ratio_text(stats: Stats) -> str:
     if stats.count == 0:
         return ""
@@ -205,6 +217,36 @@ def verdicts(results: Results) -> list[Verdict]:
                         growth <= expected * 1.1 if tool_key == "ticketctl" else None,
                     )
                 )
+    for measure_key, peer_key, what, share, unit in (
+        ("seed.load", "mariadb", "`ticketctl seed` vs the `mariadb` client's LOAD DATA LOCAL INFILE", 0.7, "rows"),
+        (
+            "sync.full",
+            "curl",
+            "`ticketctl index sync --full` vs `curl` of pre-built NDJSON to `_bulk`",
+            0.8,
+            "documents",
+        ),
+    ):
+        measure = _find(results, measure_key)
+        peer, base = _series(measure, peer_key), _series(measure, "ticketctl")
+        if peer is not None and base is not None:
+            stats = ratio(peer, base)  # peer time ÷ ticketctl time = ticketctl rate ÷ peer rate
+            rates = f"{rate(base, unit)} vs {rate(peer, unit)}"
+            found.append(
+                Verdict(
+                    what, f"{unit}/s ≥ {share:g}× the peer's", f"{_ratio_text(stats)} ({rates})", stats.median >= share
+                )
+            )
+        insert = _series(measure, "ticketctl-insert")
+        if insert is not None and base is not None:
+            found.append(
+                Verdict(
+                    "`ticketctl seed --method insert` (multi-row INSERT) vs its LOAD DATA LOCAL INFILE",
+                    "report",
+                    f"{_ratio_text(ratio(base, insert))} ({rate(insert, unit)} vs {rate(base, unit)})",
+                    None,
+                )
+            )
     limit("doctor.green", "ticketctl", "`doctor`, all green", 1.0)
     down = _find(results, "doctor.down")
     for series in down.series if down else []:
@@ -237,7 +279,8 @@ def measure_table(measure: Measure, *, details: bool = True) -> list[str]:
     cold = measure.key == "up.cold"
     divisors = [base] if base is not None else []
     divisors += [series for series in measure.series if series.key in measure.other_baselines]
-    columns = ["command", "median", "min – max", "n", "peak RSS"]
+    rated = any(name in sample.extra for series in measure.series for sample in series.samples for name in RATES)
+    columns = ["command", "median", "min – max", "n", "peak RSS", *(["rate (median)"] if rated else [])]
     columns += [f"peer ÷ {divisor.label}" for divisor in divisors] or ["peer ÷ ticketctl"]
     if cold:
         columns[3:3] = [
@@ -256,6 +299,8 @@ def measure_table(measure: Measure, *, details: bool = True) -> list[str]:
         rss_sum = Stats.of([s.rss_sum_kb / 1024 for s in series.samples])
         memory = f"{rss.median:.0f} MB" + (f" (Σ {rss_sum.median:.0f} MB)" if rss_sum.median > rss.median + 1 else "")
         cells = [series.label, format_seconds(stats.median), format_range(stats), str(stats.count), memory]
+        if rated:
+            cells.append(rate(series))
         peer = series.tool not in ("ticketctl", BEFORE_TOOL)
         if series.tool == BEFORE_TOOL:  # before ÷ after, only against the same command
             pair = before_pair(measure, series)
@@ -441,7 +486,8 @@ def results_markdown(results: Results, repo: Path) -> str:
     lines = [
         "# Benchmarks: ticketctl against docker-compose, Flyway and golang-migrate",
         "",
-        f"Written by {mode} on {results.started} in {minutes:.1f} min. Every number below comes from that run;",
+        f"Written by {mode} on {results.started} in {minutes:.1f} min. Every number below comes from that run"
+        + (" (and from the later runs of some sections added to it, named under Machine);" if results.added else ";"),
         "`bench/README.md` says how the measures are taken and `bench/analysis.md` (included at the end)",
         "explains the targets ticketctl misses. Ratios are *peer ÷ ticketctl* of samples taken in the same",
         "round (> 1: ticketctl is faster).",
@@ -450,6 +496,11 @@ def results_markdown(results: Results, repo: Path) -> str:
         "",
         *(f"- {name}: {value}" for name, value in results.machine.items()),
         f"- Load average at the end: {results.load_after}",
+        *(
+            f"- Sections {run['sections']} were measured later, on {run['started']} ({run['minutes']} min, load "
+            f"average {run['load']}, {run['ticketctl']}), and added to this run (`bench/run --only … --add-to`)"
+            for run in results.added
+        ),
         "",
         "## Versions",
         "",
@@ -500,6 +551,8 @@ README_MEASURES = (
     "migrate.apply.",
     "doctor.green",
     "doctor.down",
+    "seed.load",
+    "sync.full",
 )
 
 
@@ -515,6 +568,11 @@ def readme_section(results: Results) -> str:
     )
     lines = [
         f"From {mode} of {results.started} (ticketctl {version}; {results.machine.get('CPU', '?')}).",
+        *(
+            f"Sections {run['sections']} are from a later run added to it, on {run['started']} (ticketctl "
+            f"{run['ticketctl'].split(' (', 1)[0]}; load average {run['load']})."
+            for run in results.added
+        ),
         "[bench/RESULTS.md](bench/RESULTS.md) has every sample, the commands and the chart. Medians;",
         "*peer ÷ ticketctl* is the median of the ratios of samples taken in the same round (> 1: ticketctl",
         f"is faster). A Flyway or golang-migrate process migrates one database: {peers_how}",
@@ -555,11 +613,15 @@ def _readme_rows(measure: Measure) -> list[str]:
         return [f"| {title} | {shown} | |"]
     rows = []
     for own in ours:
-        cells = [
-            f"{peer.label} {format_seconds(seconds(peer).median)} ({ratio(peer, own).median:.2f}×)" for peer in peers
-        ]
-        rows.append(f"| {title} | {own.label} {format_seconds(seconds(own).median)} | {'; '.join(cells)} |")
+        cells = [f"{_timed(peer)} ({ratio(peer, own).median:.2f}×)" for peer in peers]
+        rows.append(f"| {title} | {_timed(own)} | {'; '.join(cells)} |")
     return rows
+
+
+def _timed(series: Series) -> str:
+    """A series' label and median time, and its median rate when it loads rows or documents."""
+    shown = f"{series.label} {format_seconds(seconds(series).median)}"
+    return f"{shown}, {rate(series)}" if rate(series) else shown
 
 
 def with_readme_section(readme: str, section: str) -> str:

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -22,9 +24,23 @@ from tests.support.requirements import missing
 
 REPO = Path(__file__).resolve().parents[2]
 PREFIX = "tkbq"  # projects tkbq-tc, tkbq-dc1, tkbq-dc2; databases tkbq_*; users tkbq_*
-# 62500-62799: clear of bench/run's default 62000-62299, of the e2e tests' 30000-32699 and of Linux's
-# ephemeral range (32768-60999), where a closing client connection can hold a port for a minute.
-PORT_BASE = 62500
+# 62500-62799 first: clear of bench/run's default 62000-62299, of the e2e tests' 30000-32699 and of Linux's
+# ephemeral range (32768-60999), where a closing client connection can hold a port for a minute. When
+# something else holds one of those ports (another run's stack), the next block of 300 that is free.
+PORT_BASES = (62500, 64100, 64400, 64700)
+
+
+def _free_port_base() -> int:
+    """The first candidate whose three blocks of ports nothing listens on (the bench refuses taken ports)."""
+    for base in PORT_BASES:
+        try:
+            for port in range(base, base + 300):
+                with socket.socket() as probe:
+                    probe.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return base
+    pytest.fail(f"no free block of 300 ports at {PORT_BASES}", pytrace=False)
 
 
 def _missing(what: str) -> None:
@@ -37,13 +53,25 @@ def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.Comp
         [str(REPO / "scripts" / "test-services"), "status"], capture_output=True, text=True, check=False
     )
     states = {line.split()[0]: line.split()[1] for line in status.stdout.splitlines() if len(line.split()) >= 2}
-    if states.get("docker") != "up" or states.get("mariadb") != "up":
-        _missing(f"the Docker Engine or MariaDB is not running ({status.stdout.strip() or status.stderr.strip()})")
+    if any(states.get(server) != "up" for server in ("docker", "mariadb", "opensearch")):
+        _missing(
+            "the Docker Engine, MariaDB or OpenSearch is not running "
+            f"({status.stdout.strip() or status.stderr.strip()})"
+        )
     out = tmp_path_factory.mktemp("bench-quick")
     env = {key: value for key, value in os.environ.items() if not key.startswith("TICKETCTL_BENCH_")}
     env["TICKETCTL_BENCH_PYTHON"] = sys.executable  # the virtualenv running the tests
     done = subprocess.run(
-        [str(REPO / "bench" / "run"), "--quick", "--out", str(out), "--prefix", PREFIX, "--port-base", str(PORT_BASE)],
+        [
+            str(REPO / "bench" / "run"),
+            "--quick",
+            "--out",
+            str(out),
+            "--prefix",
+            PREFIX,
+            "--port-base",
+            str(_free_port_base()),
+        ],
         cwd=REPO,
         env=env,
         capture_output=True,
@@ -75,6 +103,8 @@ def test_results_have_every_measure_with_its_peers(quick_run: tuple[subprocess.C
         "### no-op `up` on a healthy stack",
         "### `doctor`, all green",
         "### `doctor` with one server down (check timeout 3 s)",
+        "### `ticketctl seed`, 100 events × 100 seats = 10,000 seats",
+        "### `ticketctl index sync --full`, 2,000 events into an empty index (OpenSearch, 1 shard)",
     ):
         assert heading in text
     for row in (
@@ -83,6 +113,9 @@ def test_results_have_every_measure_with_its_peers(quick_run: tuple[subprocess.C
         "| golang-migrate up, 3 processes side by side |",
         "| golang-migrate up, 3 processes one after another |",
         "| ticketctl doctor, opensearch paused |",
+        "| ticketctl seed --method insert |",
+        "| mariadb --local-infile=1 -e 'LOAD DATA LOCAL INFILE …', 3 processes side by side |",
+        "| ticketctl index sync --full |",
     ):
         assert row in text
     assert "Flyway migrate, 3 processes side by side" in text
@@ -116,6 +149,9 @@ def test_nothing_of_the_run_is_left(quick_run: tuple[subprocess.CompletedProcess
         user=os.environ.get("TICKETCTL_TEST_MYSQL_ROOT_USER", "root"),
         password=os.environ.get("TICKETCTL_TEST_MYSQL_ROOT_PASSWORD", "ticketctl-test-root"),
     )
+    url = os.environ.get("TICKETCTL_TEST_OPENSEARCH_URL", "http://127.0.0.1:19201").rstrip("/")
+    with urllib.request.urlopen(f"{url}/_cat/indices/{PREFIX}-*?format=json&h=index") as answer:
+        assert json.loads(answer.read()) == []
     with server, server.cursor() as cursor:
         cursor.execute("SHOW DATABASES LIKE %s", (f"{PREFIX}\\_%",))
         assert cursor.fetchall() == ()
@@ -146,6 +182,7 @@ def test_raw_results_are_written_beside_the_report(
     raw = json.loads((out / "results.json").read_text())
     keys = {measure["key"] for measure in raw["measures"]}
     assert {"startup.help", "startup.render", "migrate.noop", "up.cold", "up.noop", "doctor.green"} <= keys
+    assert {"seed.load", "sync.full"} <= keys
     for measure in raw["measures"]:
         for series in measure["series"]:
             assert series["samples"], f"{series['key']} has no sample"

@@ -79,16 +79,18 @@ def test_the_stray_figure_check_would_see_a_hand_written_timing() -> None:
 def test_the_committed_run_is_a_full_run_of_a_clean_commit_of_this_history() -> None:
     """RESULTS.md names the commit it measured: that commit, unmodified, is in the history of this one."""
     assert not RESULTS.quick, "bench/results.json is from `bench/run --quick`: commit a full run only"
-    described = re.fullmatch(r"\S+ at commit (\S+) \(.*\)", RESULTS.machine["ticketctl"])
-    assert described, RESULTS.machine["ticketctl"]
-    commit = described.group(1)
-    assert not commit.endswith("-dirty"), f"bench/results.json measured {commit}: uncommitted changes, not a commit"
-    revision = commit.rpartition("-g")[2]
     shallow = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--is-shallow-repository"], capture_output=True)
     if shallow.returncode != 0 or shallow.stdout.strip() != b"false":
         missing("the git history of the repository (a full clone)", "git clone without --depth")
-    ancestor = subprocess.run(["git", "-C", str(ROOT), "merge-base", "--is-ancestor", revision, "HEAD"], check=False)
-    assert ancestor.returncode == 0, f"bench/results.json measured {commit}, which is not in the history of HEAD"
+    # The run, and each later run of some sections added to it with --add-to.
+    for ticketctl in [RESULTS.machine["ticketctl"], *(added["ticketctl"] for added in RESULTS.added)]:
+        described = re.fullmatch(r"\S+ at commit (\S+) \(.*\)", ticketctl)
+        assert described, ticketctl
+        commit = described.group(1)
+        assert not commit.endswith("-dirty"), f"bench/results.json measured {commit}: uncommitted changes"
+        revision = commit.rpartition("-g")[2]
+        ancestor = subprocess.run(["git", "-C", str(ROOT), "merge-base", "--is-ancestor", revision, "HEAD"])
+        assert ancestor.returncode == 0, f"bench/results.json measured {commit}, which is not in the history of HEAD"
 
 
 def test_the_analysis_explains_the_committed_run() -> None:

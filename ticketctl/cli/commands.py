@@ -10,11 +10,12 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
-    from ticketctl.cli import config, doctor, index, migrate, render, stack
+    from ticketctl.cli import config, doctor, index, migrate, render, seed, stack
 
     render.register(app)
     config.register(app)
     stack.register(app)
     migrate.register(app)
+    seed.register(app)
     index.register(app)
     doctor.register(app)
