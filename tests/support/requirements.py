@@ -100,6 +100,8 @@ MYPY = Tool("mypy", DEV_EXTRAS, in_venv=True)
 REDIS_SERVER = Tool("redis-server", f"{TEST_SERVICES} (Debian's redis-server)", fallback="/usr/bin/redis-server")
 MARIADBD = Tool("mariadbd", f"{TEST_SERVICES} (Debian's mariadb-server)", fallback="/usr/sbin/mariadbd")
 NGINX = Tool("nginx", f"{TEST_SERVICES} (Debian's nginx)", fallback="/usr/sbin/nginx")
+# The shells whose completion tests/unit/cli/test_completion.py runs through the shell itself.
+SHELLS = {name: Tool(name, f"{TEST_SERVICES} (Debian's {name})") for name in ("bash", "zsh", "fish")}
 
 
 # ------------------------------------------------------------------ the run as a whole: nothing skipped under CI

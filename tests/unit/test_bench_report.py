@@ -50,7 +50,8 @@ def _paragraphs_outside_the_generated_section(readme: str) -> list[str]:
     head, _, rest = readme.partition(report.README_BEGIN)
     tail = rest.partition(report.README_END)[2]
     prose = re.sub(r"^```.*?^```", "", head + tail, flags=re.S | re.M)  # code blocks are commands, not claims
-    return [paragraph for paragraph in re.split(r"\n\s*\n", prose) if paragraph.strip()]
+    # Paragraphs, and each item of a list on its own.
+    return [paragraph for paragraph in re.split(r"\n\s*\n|\n(?=- )", prose) if paragraph.strip()]
 
 
 def test_no_figure_of_a_measured_command_is_quoted_outside_the_generated_section() -> None:

@@ -10,7 +10,7 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
-    from ticketctl.cli import config, doctor, index, migrate, render, seed, stack
+    from ticketctl.cli import completion, config, doctor, env, index, logs, migrate, render, seed, shell, stack, version
 
     render.register(app)
     config.register(app)
@@ -19,3 +19,8 @@ def register(app: typer.Typer) -> None:
     seed.register(app)
     index.register(app)
     doctor.register(app)
+    logs.register(app)
+    env.register(app)
+    shell.register(app)
+    version.register(app)
+    completion.register(app)

@@ -114,6 +114,14 @@ class MaskedStream(io.TextIOBase):
         return getattr(self.wrapped, name)
 
 
+def write_unmasked(text: str) -> None:
+    """Write ``text`` to stdout around the masking: only for output that is the secrets, asked for by
+    name (``ticketctl env --show-secrets``, the equivalent of ``docker compose config`` with its values)."""
+    stream = sys.stdout.wrapped if isinstance(sys.stdout, MaskedStream) else sys.stdout
+    stream.write(text)
+    stream.flush()
+
+
 @contextmanager
 def masked_output() -> Iterator[None]:
     """stdout and stderr through :func:`scrub_known` for the duration (the CLI's whole run)."""
