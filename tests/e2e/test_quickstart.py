@@ -21,8 +21,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.support.ports import free_port, stack_ports
+from tests.support.ports import free_port
 from tests.support.requirements import missing
+from tests.support.stacks import free_ports
 
 if TYPE_CHECKING:
     from tests.support.servers import DockerScratch, LocalImages
@@ -31,6 +32,9 @@ pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
 NO_REGISTRY = "quickstart: no image registry is reachable: building images from Debian packages (a few minutes, once)"
+
+
+PORT_VARIABLES = tuple(f"TICKETCTL_PORTS__{name}" for name in ("MYSQL", "REDIS", "SEARCH", "APPS"))
 
 
 @pytest.fixture
@@ -47,7 +51,7 @@ def environment(docker_scratch: DockerScratch, tmp_path: Path) -> dict[str, str]
     return {
         **inherited,
         "TICKETCTL_PROJECT": docker_scratch.project,
-        **stack_ports(),
+        **dict(zip(PORT_VARIABLES, map(str, free_ports(4, consecutive=9)), strict=True)),  # apps: a block of 9
         "CURL_HOME": str(curl_home),
         "NO_COLOR": "1",
     }

@@ -26,6 +26,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import dataclasses
 import json
 import os
 import re
@@ -42,6 +43,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.cli import without_notes
 from ticketctl.config.masking import url_password
 from ticketctl.config.secrets import OPTIONAL_SECRETS, STACK_SECRETS
 from ticketctl.config.settings import CONFIG_FILENAME, FIELDS
@@ -228,6 +230,12 @@ class Run:
         return json.loads(self.out)
 
 
+def _without_settings_notes(run: Run) -> Run:
+    """The run as the tests compare it: without the ``note:`` lines saying which settings file is used (a
+    workdir has none, so commands that change something say so); the transcript keeps them."""
+    return dataclasses.replace(run, err=without_notes(run.err))
+
+
 def _check_no_traceback(run: Run, allow: bool) -> Run:
     if not allow:
         assert "Traceback" not in run.output, f"ticketctl {' '.join(run.args)} printed a traceback:\n{run.output}"
@@ -264,7 +272,7 @@ class Process:
         except subprocess.TimeoutExpired:
             run = self.collect("did not end in time: killed")
             pytest.fail(f"ticketctl {' '.join(self.args)} did not end within {timeout}s:\n{run.out}\n{run.err}")
-        return _check_no_traceback(self._record(out, err), allow_traceback)
+        return _check_no_traceback(_without_settings_notes(self._record(out, err)), allow_traceback)
 
     def killed(self, timeout: float = 30) -> Run:
         """Wait for a process the test sent a fatal signal (``kill -9``); its output (no traceback check)."""
@@ -334,7 +342,7 @@ class Workdir:
         )
         run = Run(args, done.returncode, done.stdout, done.stderr, time.monotonic() - started)
         self.learn(run)
-        return _check_no_traceback(run, allow_traceback)
+        return _check_no_traceback(_without_settings_notes(run), allow_traceback)
 
     def start(self, *args: str, env: Mapping[str, str] | None = None) -> Process:
         popen = subprocess.Popen(

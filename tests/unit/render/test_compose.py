@@ -16,6 +16,7 @@ from ticketctl.config.secrets import STACK_SECRETS, read_env_file
 from ticketctl.config.settings import load_settings
 from ticketctl.errors import ConfigError, FileWriteError
 from ticketctl.render.compose import render, render_stack
+from ticketctl.runtime.translate import writes_start_interval
 from ticketctl.stack.model import build_stack
 
 FIXED_SECRETS = {spec.name: f"fixed-{spec.name.lower().replace('_', '-')}" for spec in STACK_SECRETS}
@@ -30,12 +31,15 @@ def settings_for(tmp_path: Path, text: str = "", **environ: str):
 VARIANTS = {
     "default": "",
     "opensearch-apps": "search:\n  engine: opensearch\n  heap: 1g\nprofiles: [apps]\nproject: shop\n"
-    "ports:\n  mysql: 13306\n  redis: 16379\n  search: 19200\n  apps: 18080\n",
+    "ports:\n  mysql: 13306\n  redis: 16379\n  search: 19200\n  apps: 18080\n"
+    "docker:\n  start_interval: true\n",
 }
 
 
 def _render_variant(variant: str, tmp_path: Path) -> dict[str, str]:
-    return {f.name: f.content for f in render_stack(settings_for(tmp_path, VARIANTS[variant]), FIXED_SECRETS)}
+    settings = settings_for(tmp_path, VARIANTS[variant])
+    rendered = render_stack(settings, FIXED_SECRETS, start_interval=writes_start_interval(settings, None))
+    return {f.name: f.content for f in rendered}
 
 
 GOLDEN = Golden(Path(__file__).parent / "golden" / "compose", tuple(sorted(VARIANTS)), _render_variant)
