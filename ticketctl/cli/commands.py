@@ -10,11 +10,26 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
-    from ticketctl.cli import completion, config, doctor, env, index, logs, migrate, render, seed, shell, stack, version
+    from ticketctl.cli import (
+        completion,
+        config,
+        doctor,
+        env,
+        index,
+        logs,
+        migrate,
+        plan,
+        render,
+        seed,
+        shell,
+        stack,
+        version,
+    )
 
     render.register(app)
     config.register(app)
     stack.register(app)
+    plan.register(app)
     migrate.register(app)
     seed.register(app)
     index.register(app)
