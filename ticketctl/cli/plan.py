@@ -120,7 +120,7 @@ def print_text(report: PlanReport, *, sql: bool) -> None:
 
 
 def text_lines(report: PlanReport, *, sql: bool) -> list[Line]:
-    from ticketctl.config.secrets import scrub_known
+    from ticketctl.config.masking import scrub_known
 
     where = f" on {report.stack.endpoint}" if report.stack else ""
     lines: list[Line] = [[(f"plan of {report.project}", "bold"), (where, "")]]
@@ -204,7 +204,7 @@ def _cell(text: str) -> str:
 
 
 def _data(text: str) -> str:
-    from ticketctl.config.secrets import scrub_known
+    from ticketctl.config.masking import scrub_known
 
     return scrub_known(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 

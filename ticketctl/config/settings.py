@@ -22,6 +22,7 @@ from typing import Any, cast
 
 from ticketctl import __version__
 from ticketctl.config.files import read_text
+from ticketctl.config.masking import mask_url, remember_url_credentials
 from ticketctl.errors import ConfigError
 
 CONFIG_FILENAME = "ticketctl.yaml"
@@ -267,6 +268,7 @@ class _Declared:
     name: str | None = None  # the last part of the dotted path, where it is not the attribute's name
     resolve: Callable[[Any, _Resolving], Any] | None = None  # the value as given → the value the model holds
     show: Callable[[Any], Any] | None = None  # the value the model holds → the value as a user writes it
+    url: bool = False  # a URL: the password of its userinfo is a secret, masked wherever the value is shown
 
 
 def _setting(
@@ -277,9 +279,10 @@ def _setting(
     name: str | None = None,
     resolve: Callable[[Any, _Resolving], Any] | None = None,
     show: Callable[[Any], Any] | None = None,
+    url: bool = False,
 ) -> Any:
     """A field that is a setting. ``default`` and ``help`` may name the ``{placeholders}`` of its group."""
-    return field(metadata={_SETTING: _Declared(parse, default, help, name, resolve, show)})
+    return field(metadata={_SETTING: _Declared(parse, default, help, name, resolve, show, url)})
 
 
 def _group(kind: type, **context: str) -> Any:
@@ -484,7 +487,11 @@ class RedisSettings:
 class SearchSettings:
     engine: str = _setting(_choice(*SEARCH_ENGINES), "elasticsearch", "Search engine: elasticsearch or opensearch.")
     url: str = _setting(
-        _url, None, "Search engine URL (default: http://127.0.0.1:<ports.search>).", resolve=_search_url
+        _url,
+        None,
+        "Search engine URL (default: http://127.0.0.1:<ports.search>).",
+        resolve=_search_url,
+        url=True,
     )
     username: str | None = _setting(
         _parse_optional_str, None, "User for a secured remote cluster (password: SEARCH_PASSWORD)."
@@ -754,6 +761,7 @@ class FieldSpec:
     attributes: tuple[str, ...]  # the attribute names from Settings down to the value
     resolve: Callable[[Any, _Resolving], Any] | None = None
     show: Callable[[Any], Any] | None = None
+    url: bool = False
 
     @property
     def env_var(self) -> str:
@@ -788,6 +796,7 @@ def _declared_fields(
                     (*attributes, item.name),
                     declared.resolve,
                     declared.show,
+                    declared.url,
                 )
             )
         elif _GROUP in item.metadata:
@@ -994,6 +1003,8 @@ def _validate(raw: Mapping[str, _Value]) -> tuple[dict[str, Any], dict[str, str]
             values[path] = spec.default
             continue
         given = raw[path]
+        if spec.url and isinstance(given.value, str):
+            remember_url_credentials(given.value)  # before anything, even this value's error, can show it
         try:
             values[path] = spec.parse(given.value)
         except _Invalid as error:
@@ -1099,9 +1110,17 @@ def describe_fields() -> list[dict[str, Any]]:
 
 
 def effective_settings(settings: Settings) -> list[dict[str, Any]]:
-    """The value and source of every setting, for ``ticketctl config``."""
+    """The value and source of every setting, for ``ticketctl config``; a URL's password shows as ``***``."""
     flat = flatten_settings(settings)
-    return [{"setting": path, "value": flat[path], "source": settings.source_of(path)} for path in FIELDS]
+    return [
+        {"setting": path, "value": shown(spec, flat[path]), "source": settings.source_of(path)}
+        for path, spec in FIELDS.items()
+    ]
+
+
+def shown(spec: FieldSpec, value: Any) -> Any:
+    """A setting's value as any output may show it: a URL without the password of its userinfo."""
+    return mask_url(value) if spec.url and isinstance(value, str) else value
 
 
 def flatten_settings(settings: Settings) -> dict[str, Any]:
