@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from ticketctl.config.settings import Settings
     from ticketctl.events import Event
     from ticketctl.migrations import MigrateReport, StatusReport
+    from ticketctl.migrations.runner import Selection
 
 app = typer.Typer(
     name="migrate",
@@ -58,6 +59,11 @@ def _context(ctx: typer.Context, schemas_dir: Path | None = None, *, changes: bo
     return settings, load_secrets(settings.output_dir, os.environ)
 
 
+def _selection(db: list[str], target: int | None, allow_out_of_order: bool) -> Selection:
+    """The options --db, --target and --allow-out-of-order as the selection of migrate, status and plan."""
+    return {"databases": db, "target": target, "allow_out_of_order": allow_out_of_order}
+
+
 def _schemas_override(schemas_dir: Path | None) -> dict[str, tuple[object, str]]:
     return {"schemas_dir": flag(str(schemas_dir.resolve()) if schemas_dir else None, "--schemas-dir")}
 
@@ -90,16 +96,8 @@ def migrate_command(
 
     settings, secrets = _context(ctx, schemas_dir, changes=True)
     renderer = None if json_output else _EventPrinter()
-    report = migrate(
-        settings,
-        secrets,
-        databases=db,
-        target=target,
-        allow_out_of_order=allow_out_of_order,
-        on_event=renderer,
-        check=False,
-        sync_users=sync_users,
-    )
+    selection = _selection(db, target, allow_out_of_order)
+    report = migrate(settings, secrets, on_event=renderer, check=False, sync_users=sync_users, **selection)
     if json_output:
         print_json(report.as_dict())
     else:
@@ -123,7 +121,7 @@ def status_command(
     from ticketctl.migrations import status
 
     settings, secrets = _context(ctx, schemas_dir)
-    report = status(settings, secrets, databases=db, target=target, allow_out_of_order=allow_out_of_order)
+    report = status(settings, secrets, **_selection(db, target, allow_out_of_order))
     if json_output:
         print_json(report.as_dict())
     else:
@@ -148,7 +146,7 @@ def plan_command(
     from ticketctl.migrations import plan
 
     settings, secrets = _context(ctx, schemas_dir)
-    report = plan(settings, secrets, databases=db, target=target, allow_out_of_order=allow_out_of_order)
+    report = plan(settings, secrets, **_selection(db, target, allow_out_of_order))
     if json_output:
         print_json(report.as_dict(statements=True))
     else:
