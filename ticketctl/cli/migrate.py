@@ -47,10 +47,6 @@ OUT_OF_ORDER_OPTION = typer.Option(
 )
 
 
-def register(root: typer.Typer) -> None:
-    root.add_typer(app, name="migrate")
-
-
 def _context(ctx: typer.Context, schemas_dir: Path | None = None, *, changes: bool = False) -> tuple[Settings, Secrets]:
     """Settings with --schemas-dir as the schemas_dir setting (relative to the working directory), and secrets."""
     from ticketctl.config.secrets import load_secrets

@@ -34,13 +34,6 @@ if TYPE_CHECKING:
 _Report = TypeVar("_Report")
 
 
-def register(app: typer.Typer) -> None:
-    app.command("up")(up_command)
-    app.command("down")(down_command)
-    app.command("status")(status_command)
-    app.command("restart")(restart_command)
-
-
 def connect(settings: Settings) -> DockerRuntime:
     """The Docker Engine of DOCKER_HOST or the current docker context."""
     if not settings.docker_enabled:
