@@ -10,7 +10,21 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
-    from ticketctl.cli import completion, config, doctor, env, index, logs, migrate, render, seed, shell, stack, version
+    from ticketctl.cli import (
+        completion,
+        config,
+        doctor,
+        env,
+        index,
+        logs,
+        migrate,
+        plan,
+        render,
+        seed,
+        shell,
+        stack,
+        version,
+    )
 
     app.command("render")(render.render_command)
     app.command("config")(config.config_command)
@@ -18,6 +32,7 @@ def register(app: typer.Typer) -> None:
     app.command("down")(stack.down_command)
     app.command("status")(stack.status_command)
     app.command("restart")(stack.restart_command)
+    app.command("plan")(plan.plan_command)
     app.add_typer(migrate.app, name="migrate")
     app.command("seed")(seed.seed_command)
     app.add_typer(index.index_app, name="index")
