@@ -12,10 +12,12 @@ from typing import TYPE_CHECKING, ClassVar
 
 import typer
 
-from ticketctl.cli.common import JSON_OPTION, console, flag, load, print_json
-from ticketctl.errors import ConfigError, ExitCode, TicketctlError
+from ticketctl.cli.common import JSON_OPTION, console, flag, interruption, load, print_json
+from ticketctl.errors import ConfigError, ExitCode
 
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
     from ticketctl.config.secrets import Secrets
     from ticketctl.config.settings import Settings
     from ticketctl.events import Event
@@ -170,10 +172,8 @@ def drift_command(
     from ticketctl.migrations.drift import drift
 
     settings, secrets = _context(ctx)
-    try:
+    with drift_interruption("migrate drift"):
         report = drift(settings, secrets, databases=db, schemas_dir=schemas_dir)
-    except KeyboardInterrupt:
-        raise drift_interrupted("migrate drift") from None
     if json_output:
         print_json(report.as_dict())
     else:
@@ -348,13 +348,12 @@ def _print_plan(report: StatusReport) -> None:
                 out.print(statement.text + ";", markup=False, highlight=False)
 
 
-def drift_interrupted(command: str) -> TicketctlError:
-    """Typer would exit 130 silently: say that the shadow databases went with the run."""
-    return TicketctlError(
-        f"{command} interrupted: its shadow databases were dropped on the way out (a leftover of a second "
-        "interrupt is dropped by a later run)",
-        hint=f"run `ticketctl {command}` again",
-        exit_code=ExitCode.INTERRUPTED,
+def drift_interruption(command: str) -> AbstractContextManager[None]:
+    """A Ctrl-C of a command that compares schemas: its shadow databases went with the run."""
+    return interruption(
+        command,
+        "its shadow databases were dropped on the way out (a leftover of a second interrupt is dropped by a later run)",
+        f"run `ticketctl {command}` again",
     )
 
 
