@@ -9,12 +9,15 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
+
+from ticketctl.errors import ExitCode, TicketctlError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -115,6 +118,16 @@ def print_note(message: str) -> None:
 def print_warning(message: str) -> None:
     prefix = "\x1b[33mwarning:\x1b[0m" if _color_enabled(sys.stderr) else "warning:"
     sys.stderr.write(f"{prefix} {message}\n")
+
+
+@contextmanager
+def interruption(command: str, left: str, hint: str) -> Iterator[None]:
+    """Turns a Ctrl-C inside into an error that says what state is ``left`` and what to do: Typer would exit 130
+    silently."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise TicketctlError(f"{command} interrupted: {left}", hint=hint, exit_code=ExitCode.INTERRUPTED) from None
 
 
 def print_json(data: Any) -> None:

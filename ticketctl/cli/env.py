@@ -11,10 +11,6 @@ from ticketctl.cli.common import JSON_OPTION, load
 from ticketctl.cli.completion import complete_env_targets, complete_formats
 
 
-def register(app: typer.Typer) -> None:
-    app.command("env")(env_command)
-
-
 def env_command(
     ctx: typer.Context,
     service: str | None = typer.Argument(

@@ -24,10 +24,6 @@ if TYPE_CHECKING:
 FORMATS = ("text", "json", "github")
 
 
-def register(app: typer.Typer) -> None:
-    app.command("plan")(plan_command)
-
-
 def plan_command(
     ctx: typer.Context,
     services: list[str] = typer.Argument(None, help="Only these services (and what they depend on), as for up."),
@@ -80,12 +76,10 @@ def plan_command(
         initialise=not no_init,
         schema_drift=schema_drift,
     )
-    try:
-        report = plan(settings, load_secrets(settings.output_dir, os.environ), runtime, options)
-    except KeyboardInterrupt:
-        from ticketctl.cli.migrate import drift_interrupted
+    from ticketctl.cli.migrate import drift_interruption
 
-        raise drift_interrupted("plan") from None
+    with drift_interruption("plan"):
+        report = plan(settings, load_secrets(settings.output_dir, os.environ), runtime, options)
     if chosen == "json":
         print_json(report.as_dict(statements=sql))
     elif chosen == "github":

@@ -285,6 +285,11 @@ def _setting(
     return field(metadata={_SETTING: _Declared(parse, default, help, name, resolve, show, url)})
 
 
+def _optional_setting(regex: re.Pattern[str], expected: str, help: str) -> Any:
+    """A setting that is unset (None) by default and, when set, must match ``regex``."""
+    return _setting(_optional_pattern(regex, expected), None, help)
+
+
 def _group(kind: type, **context: str) -> Any:
     """A field holding a settings object of ``kind``; ``context`` fills its placeholders and plain fields."""
     return field(metadata={_GROUP: (kind, context)})
@@ -612,19 +617,19 @@ class KubernetesJob:
 class KubernetesSettings:
     """Settings of ``render --target kubernetes``; the Compose target ignores them."""
 
-    namespace: str | None = _setting(
-        _optional_pattern(DNS_LABEL_RE, "a DNS label: lowercase letters, digits and -, at most 63"),
-        None,
+    namespace: str | None = _optional_setting(
+        DNS_LABEL_RE,
+        "a DNS label: lowercase letters, digits and -, at most 63",
         "Namespace of the manifests (default: the project name with _ turned into -).",
     )
-    existing_secret: str | None = _setting(
-        _optional_pattern(DNS_SUBDOMAIN_RE, "a Kubernetes Secret name"),
-        None,
+    existing_secret: str | None = _optional_setting(
+        DNS_SUBDOMAIN_RE,
+        "a Kubernetes Secret name",
         "Name of an existing Secret holding the stack's passwords; then no Secret manifest is written.",
     )
-    storage_class: str | None = _setting(
-        _optional_pattern(DNS_SUBDOMAIN_RE, "a StorageClass name"),
-        None,
+    storage_class: str | None = _optional_setting(
+        DNS_SUBDOMAIN_RE,
+        "a StorageClass name",
         "StorageClass of the volume claims (default: the cluster's default class).",
     )
     max_map_count: str = _setting(
@@ -640,9 +645,9 @@ class KubernetesSettings:
         "Render the namespace (with its Pod Security labels); false for a namespace you manage, "
         "which kubectl delete -k then never deletes.",
     )
-    image_registry: str | None = _setting(
-        _optional_pattern(IMAGE_REGISTRY_RE, "a registry host, maybe with a path: registry.example.com/mirror"),
-        None,
+    image_registry: str | None = _optional_setting(
+        IMAGE_REGISTRY_RE,
+        "a registry host, maybe with a path: registry.example.com/mirror",
         "Registry (and path) put before every image that names none (default: Docker Hub, written docker.io/...).",
     )
     image_pull_policy: str = _setting(
