@@ -96,25 +96,25 @@ class MySQLScratch:
     def database(self) -> str:
         """Creates a database with a unique name and returns the name."""
         name = self.database_name()
-        self._execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+        self.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
         return name
 
     def user(self, grant_database: str | None = None) -> tuple[str, str]:
         """Creates a user ``name@'%'`` (all rights on ``grant_database`` if given); returns name and password."""
         name, password = unique_name("u"), secrets.token_urlsafe(12)
         self.users.append(name)
-        self._execute(f"CREATE USER '{name}'@'%' IDENTIFIED BY '{password}'")
+        self.execute(f"CREATE USER '{name}'@'%' IDENTIFIED BY '{password}'")
         if grant_database:
-            self._execute(f"GRANT ALL PRIVILEGES ON `{grant_database}`.* TO '{name}'@'%'")
+            self.execute(f"GRANT ALL PRIVILEGES ON `{grant_database}`.* TO '{name}'@'%'")
         return name, password
 
     def cleanup(self) -> None:
         for name in self.databases:
-            self._execute(f"DROP DATABASE IF EXISTS `{name}`")
+            self.execute(f"DROP DATABASE IF EXISTS `{name}`")
         for name in self.users:
-            self._execute(f"DROP USER IF EXISTS '{name}'@'%'")
+            self.execute(f"DROP USER IF EXISTS '{name}'@'%'")
 
-    def _execute(self, sql: str) -> None:
+    def execute(self, sql: str) -> None:
         with self.server.connect() as connection, connection.cursor() as cursor:
             cursor.execute(sql)
 

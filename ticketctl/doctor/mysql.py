@@ -71,15 +71,24 @@ def _object_of(grant: str) -> str:
 
 
 def _grant_is_too_wide(grant: str, own_database: str) -> bool:
-    """True for a grant on another database or a global privilege other than USAGE."""
+    """True for a grant on another database or a global privilege other than USAGE.
+
+    The grant that ``migrate drift`` asks for (on the pattern of its throwaway
+    shadow databases, which it alone creates and drops) is not too wide: the
+    drift check's own fix must not turn this check red.
+    """
+    from ticketctl.migrations.drift import SHADOW_PREFIX
+
     match = GRANT_RE.match(grant)
     if match is None:
         return False  # roles, proxies: not a privilege on objects
     privileges, target = match.group("privileges").strip().upper(), match.group("object")
     if target in ("*.*", "*"):
         return privileges != "USAGE"
-    schema = target.split(".", 1)[0].strip("`").replace("``", "`").replace("\\_", "_")
-    return schema != own_database
+    quoted = target.split(".", 1)[0].strip("`").replace("``", "`")
+    if quoted == SHADOW_PREFIX.replace("_", "\\_") + "%":  # the escaped pattern only: `_` alone matches any character
+        return False
+    return quoted.replace("\\_", "_") != own_database
 
 
 def migrations_check(database: DatabaseSettings) -> Callable[[CheckContext], Outcome]:
