@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import urlparse
 
 import docker
@@ -344,6 +344,20 @@ class Container:
 
 
 @dataclass(frozen=True)
+class ExecResult:
+    """The exit code, captured stdout (unless streamed elsewhere) and stderr of a command in a container."""
+
+    exit_code: int
+    stdout: bytes
+    stderr: str
+
+    @property
+    def last_error_line(self) -> str:
+        lines = [line.strip() for line in self.stderr.splitlines() if line.strip()]
+        return lines[-1] if lines else f"exit code {self.exit_code}"
+
+
+@dataclass(frozen=True)
 class Network:
     id: str
     name: str
@@ -584,6 +598,83 @@ class DockerRuntime:
                 return []
         text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
         return [line.rstrip() for line in text.splitlines() if line.strip()][-count:]
+
+    # ------------------------------------------------------------------ files and commands (snapshot, rotation)
+
+    def exec(
+        self,
+        container: Container,
+        command: list[str],
+        *,
+        environment: Mapping[str, str] | None = None,
+        user: str = "",
+        output: BinaryIO | None = None,
+    ) -> ExecResult:
+        """Run ``command`` in a running container; stdout goes to ``output`` (streamed) or is returned.
+
+        Secrets go in ``environment``, never in ``command``: an exec's command line is
+        visible in ``ps`` and in the Engine's events, its environment is not.
+        """
+        with self._errors(f"run {command[0]} in {container.name}"):
+            created = self._api.exec_create(
+                container.id, command, environment=dict(environment or {}), user=user, stdout=True, stderr=True
+            )
+            stream = self._api.exec_start(created["Id"], stream=True, demux=True)
+            captured = io.BytesIO()
+            errors = io.BytesIO()
+            for out, err in stream:
+                if out:
+                    (output or captured).write(out)
+                if err:
+                    errors.write(err[: max(0, 65536 - errors.tell())])
+            code = self._api.exec_inspect(created["Id"]).get("ExitCode")
+        return ExecResult(
+            int(code if code is not None else -1),
+            captured.getvalue(),
+            errors.getvalue().decode("utf-8", "replace"),
+        )
+
+    def archive_from(self, container: Container, path: str) -> Iterator[bytes]:
+        """A tar stream of ``path`` in the container (running or stopped; volumes included)."""
+        with self._errors(f"copy {path} out of {container.name}"):
+            stream, _ = self._api.get_archive(container.id, path, chunk_size=4 << 20)
+        with self._errors(f"copy {path} out of {container.name}"):
+            yield from stream
+
+    def archive_into(self, container: Container, path: str, data: BinaryIO) -> None:
+        """Unpack the tar stream ``data`` into ``path`` of the container (running or stopped)."""
+        with self._errors(f"copy into {path} of {container.name}"):
+            self._api.put_archive(container.id, path, data)
+
+    def run_helper(
+        self,
+        image: str,
+        command: list[str],
+        *,
+        volumes: Mapping[str, str],
+        project: str,
+        timeout: float = 300.0,
+    ) -> ExecResult:
+        """Run a throwaway root container of ``image`` with the named volumes mounted; removed afterwards."""
+        binds = [f"{volume}:{target}" for volume, target in volumes.items()]
+        labels = {"io.ticketctl.throwaway": "true", "io.ticketctl.helper-of": project}
+        with self._errors(f"run a helper container of {image}"):
+            created = self._api.create_container(
+                image,
+                command[1:],
+                entrypoint=command[:1],
+                user="0:0",
+                labels=labels,
+                host_config=self._api.create_host_config(binds=binds),
+            )
+            try:
+                self._api.start(created["Id"])
+                status = self._api.wait(created["Id"], timeout=int(timeout))
+                logs = self._api.logs(created["Id"], stdout=False, stderr=True)
+            finally:
+                self._api.remove_container(created["Id"], force=True)
+        text = logs.decode("utf-8", "replace") if isinstance(logs, bytes) else str(logs)
+        return ExecResult(int(status.get("StatusCode", -1)), b"", text)
 
     # ------------------------------------------------------------------ images
 
