@@ -10,7 +10,7 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
-    from ticketctl.cli import config, doctor, index, migrate, render, stack
+    from ticketctl.cli import config, doctor, index, migrate, render, snapshot, stack
 
     render.register(app)
     config.register(app)
@@ -18,3 +18,4 @@ def register(app: typer.Typer) -> None:
     migrate.register(app)
     index.register(app)
     doctor.register(app)
+    snapshot.register(app)

@@ -416,6 +416,32 @@ def _error_parts(error: Exception) -> tuple[int | None, str]:
     return None, " ".join(str(error).split()) or type(error).__name__
 
 
+def stack_accounts(session: Session, users: list[str]) -> list[tuple[str, str]]:
+    """The (user, host) accounts of these users on the server (root usually has '%' and 'localhost')."""
+    marks = ", ".join(["%s"] * len(users))
+    rows = session.query(f"SELECT User, Host FROM mysql.user WHERE User IN ({marks}) ORDER BY User, Host", tuple(users))
+    return [(str(user), str(host)) for user, host in rows]
+
+
+def password_statement(flavor: str, *, retain_current: bool = False) -> str:
+    """The statement that gives an account a new password, with ``%s`` for user, host and password.
+
+    MariaDB: ``SET PASSWORD``, which keeps an account's other ways in (``root@localhost``
+    is ``mysql_native_password OR unix_socket`` there), where ``ALTER USER ... IDENTIFIED BY``
+    would drop them. MySQL 8: ``ALTER USER``, optionally ``RETAIN CURRENT PASSWORD`` (8.0.14+:
+    the old password keeps working until ``DISCARD OLD PASSWORD``). The values are always
+    bound, never pasted into the text.
+    """
+    if flavor == "mariadb":
+        return "SET PASSWORD FOR %s@%s = PASSWORD(%s)"
+    return "ALTER USER %s@%s IDENTIFIED BY %s" + (" RETAIN CURRENT PASSWORD" if retain_current else "")
+
+
+def supports_dual_passwords(server: ServerInfo) -> bool:
+    """MySQL 8.0.14+ keeps a retained old password next to the new one; MariaDB has no such thing."""
+    return not server.is_mariadb and server.version >= (8, 0, 14)
+
+
 def quote_identifier(name: str) -> str:
     """A backtick-quoted identifier (settings already restrict names to [A-Za-z0-9_])."""
     return "`" + name.replace("`", "``") + "`"

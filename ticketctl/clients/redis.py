@@ -23,8 +23,13 @@ return 0
 """
 
 
-def connect(settings: Settings, secrets: Secrets, *, timeout: float = 2.0) -> redis.Redis:
-    """A client for the stack's Redis; the first command proves the connection."""
+def connect(
+    settings: Settings, secrets: Secrets, *, timeout: float = 2.0, decode: bool = True, db: int | None = None
+) -> redis.Redis:
+    """A client for the stack's Redis; the first command proves the connection.
+
+    ``decode=False`` returns bytes (``DUMP`` payloads are binary); ``db`` picks another logical database.
+    """
     import redis as redis_module
     from redis.backoff import NoBackoff
     from redis.retry import Retry
@@ -33,11 +38,11 @@ def connect(settings: Settings, secrets: Secrets, *, timeout: float = 2.0) -> re
     client = redis_module.Redis(
         host=settings.redis.host,
         port=settings.redis.port,
-        db=settings.redis.db,
+        db=settings.redis.db if db is None else db,
         password=secrets.get(PASSWORD_SECRET) or None,
         socket_timeout=timeout,
         socket_connect_timeout=timeout,
-        decode_responses=True,
+        decode_responses=decode,
         retry=Retry(NoBackoff(), 0),
         **_tls_options(settings),
     )

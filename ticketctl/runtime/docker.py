@@ -560,15 +560,8 @@ class DockerRuntime:
 
     def copy_file(self, container: Container, target: str, content: bytes, mode: int) -> None:
         """Place one file into a (not yet started) container; missing folders are created."""
-        buffer = io.BytesIO()
-        with tarfile.open(fileobj=buffer, mode="w") as archive:
-            info = tarfile.TarInfo(target.lstrip("/"))
-            info.size = len(content)
-            info.mode = mode
-            info.mtime = int(time.time())
-            archive.addfile(info, io.BytesIO(content))
         with self._errors(f"copy {target} into {container.name}"):
-            self._api.put_archive(container.id, "/", buffer.getvalue())
+            self._api.put_archive(container.id, "/", _tar_of(target, content, mode))
 
     def start(self, container: Container) -> None:
         with self._errors(f"start {container.name}"):
@@ -653,9 +646,14 @@ class DockerRuntime:
         *,
         volumes: Mapping[str, str],
         project: str,
+        files: Mapping[str, bytes] | None = None,
         timeout: float = 300.0,
     ) -> ExecResult:
-        """Run a throwaway root container of ``image`` with the named volumes mounted; removed afterwards."""
+        """Run a throwaway root container of ``image`` with the named volumes mounted; removed afterwards.
+
+        ``files`` (path → content, mode 0600) are placed into it before it starts: a secret goes
+        there rather than into its command line, and leaves with the container.
+        """
         binds = [f"{volume}:{target}" for volume, target in volumes.items()]
         labels = {"io.ticketctl.throwaway": "true", "io.ticketctl.helper-of": project}
         with self._errors(f"run a helper container of {image}"):
@@ -668,6 +666,8 @@ class DockerRuntime:
                 host_config=self._api.create_host_config(binds=binds),
             )
             try:
+                for path, content in (files or {}).items():
+                    self._api.put_archive(created["Id"], "/", _tar_of(path, content, 0o600))
                 self._api.start(created["Id"])
                 status = self._api.wait(created["Id"], timeout=int(timeout))
                 logs = self._api.logs(created["Id"], stdout=False, stderr=True)
@@ -800,6 +800,18 @@ class DockerRuntime:
                 self._api.remove_volume(volume.name)
             except docker.errors.NotFound:
                 return
+
+
+def _tar_of(path: str, content: bytes, mode: int) -> bytes:
+    """A tar holding one file, for ``put_archive``."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        info = tarfile.TarInfo(path.lstrip("/"))
+        info.size = len(content)
+        info.mode = mode
+        info.mtime = int(time.time())
+        archive.addfile(info, io.BytesIO(content))
+    return buffer.getvalue()
 
 
 def _split_reference(reference: str) -> tuple[str, str | None]:

@@ -51,6 +51,9 @@ APPS_PROFILE = "apps"
 MYSQL_INIT_SCRIPT = "mysql-init/01-create-databases.sh"
 MYSQL_INIT_TARGET = "/docker-entrypoint-initdb.d/01-create-databases.sh"
 MYSQL_COLLATION = "utf8mb4_unicode_ci"
+# The search engine's snapshot repositories (path.repo): `ticketctl snapshot` writes one there, copies it out
+# of the container and removes it, so it lives in the container's own layer and needs no volume.
+SEARCH_SNAPSHOT_REPOSITORY = "/tmp/ticketctl-snapshots"
 # The search engine refuses to start (or fails to mmap its indices) below this kernel setting.
 SEARCH_MIN_MAX_MAP_COUNT = 262144
 
@@ -208,6 +211,7 @@ def _search_service(settings: Settings) -> Service:
         ("bootstrap.memory_lock", "false"),
         ("cluster.routing.allocation.disk.threshold_enabled", "false"),
         ("action.destructive_requires_name", "true"),
+        ("path.repo", SEARCH_SNAPSHOT_REPOSITORY),
     ]
     if engine == "elasticsearch":
         environment = [*common, ("xpack.security.enabled", "false"), ("ES_JAVA_OPTS", f"-Xms{heap} -Xmx{heap}")]
