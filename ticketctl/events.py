@@ -7,6 +7,7 @@ them or ignore them.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -39,3 +40,16 @@ EventSink = Callable[[Event], None]
 
 def ignore(event: Event) -> None:
     """The default sink: drop the event."""
+
+
+def serialised(sink: EventSink | None) -> EventSink:
+    """``sink``, called by one thread at a time (a sink draws or writes and need not be thread-safe)."""
+    if sink is None:
+        return ignore
+    lock = threading.Lock()
+
+    def emit(event: Event) -> None:
+        with lock:
+            sink(event)
+
+    return emit

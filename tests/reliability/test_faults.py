@@ -418,7 +418,7 @@ def test_after_ctrl_c_up_still_waits_for_its_workers() -> None:
     """
     import threading
 
-    from ticketctl.project import _wait_for, _Worker
+    from ticketctl.parallel import Worker, wait_for
 
     release = threading.Event()
     finished: list[str] = []
@@ -431,18 +431,18 @@ def test_after_ctrl_c_up_still_waits_for_its_workers() -> None:
     def interrupt(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
-    worker = _Worker(work)
+    worker = Worker(work)
     worker.start()
     previous = signal.signal(signal.SIGALRM, interrupt)
     try:
         signal.setitimer(signal.ITIMER_REAL, 0.3)
         with pytest.raises(KeyboardInterrupt):
-            _wait_for([worker])
+            wait_for([worker])
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
     release.set()
-    _wait_for([worker])  # as up does after the interrupt: it must not return before the worker has ended
+    wait_for([worker])  # as up does after the interrupt: it must not return before the worker has ended
     assert finished == ["done"]
 
 

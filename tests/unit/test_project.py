@@ -12,8 +12,9 @@ import pytest
 from ticketctl.config.secrets import Secrets
 from ticketctl.errors import DockerError, LockedError, PortConflictError
 from ticketctl.events import Event
-from ticketctl.project import ServiceFailedError, down, status, up
+from ticketctl.project import down, status, up
 from ticketctl.render.compose import render
+from ticketctl.runtime.converge import ServiceFailedError
 from ticketctl.runtime.events import PullEvent, ResourceEvent, ServiceEvent
 from ticketctl.runtime.lock import project_lock
 

@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 
     from ticketctl.config.settings import Settings
     from ticketctl.events import Event
-    from ticketctl.project import Initialiser, ServiceFailedError
+    from ticketctl.project import Initialiser
+    from ticketctl.runtime.converge import ServiceFailedError
     from ticketctl.runtime.docker import DockerRuntime
 
 
@@ -90,7 +91,8 @@ def up_command(
     volumes are kept). Ports are checked before anything is created; a failed
     run removes the containers it created.
     """
-    from ticketctl.project import ServiceFailedError, up
+    from ticketctl.project import up
+    from ticketctl.runtime.converge import ServiceFailedError
 
     overrides = {"profiles": flag(list(profile) if profile else None, "--profile")}
     settings = load(ctx, overrides)

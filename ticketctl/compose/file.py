@@ -20,6 +20,7 @@ from typing import Any
 
 from ticketctl.compose.interpolation import compose_variables, interpolate_tree
 from ticketctl.errors import ConfigError
+from ticketctl.stack.types import Dependency, Healthcheck, PortBinding, VolumeMount
 
 SERVICE_KEYS = frozenset(
     {
@@ -53,28 +54,6 @@ PORT_RE = re.compile(
 
 
 @dataclass(frozen=True)
-class PortSpec:
-    """A published port: ``host_ip:host_port:container_port/protocol``."""
-
-    host_ip: str
-    host_port: int
-    container_port: int
-    protocol: str = "tcp"
-
-    def __str__(self) -> str:
-        return f"{self.host_ip}:{self.host_port}->{self.container_port}/{self.protocol}"
-
-
-@dataclass(frozen=True)
-class MountSpec:
-    """A named volume of the file (not yet prefixed with the project) mounted at ``target``."""
-
-    volume: str
-    target: str
-    read_only: bool = False
-
-
-@dataclass(frozen=True)
 class ConfigSpec:
     """A file copied into the container before it starts (Compose ``configs``)."""
 
@@ -90,29 +69,6 @@ class ConfigSpec:
 
 
 @dataclass(frozen=True)
-class HealthSpec:
-    """A healthcheck in seconds; ``start_interval`` needs Engine API 1.44."""
-
-    test: tuple[str, ...]
-    interval: float
-    timeout: float
-    retries: int
-    start_period: float
-    start_interval: float | None = None
-
-    @property
-    def budget(self) -> float:
-        """Seconds after which Docker itself would report the container unhealthy."""
-        return self.start_period + self.retries * (self.interval + self.timeout)
-
-
-@dataclass(frozen=True)
-class DependencySpec:
-    service: str
-    condition: str
-
-
-@dataclass(frozen=True)
 class ServiceSpec:
     """One service of the file, interpolated and normalised."""
 
@@ -120,12 +76,12 @@ class ServiceSpec:
     image: str
     command: tuple[str, ...] | None = None
     environment: tuple[tuple[str, str], ...] = ()
-    ports: tuple[PortSpec, ...] = ()
-    mounts: tuple[MountSpec, ...] = ()
+    ports: tuple[PortBinding, ...] = ()
+    mounts: tuple[VolumeMount, ...] = ()
     configs: tuple[ConfigSpec, ...] = ()
     ulimits: tuple[tuple[str, int, int], ...] = ()
-    healthcheck: HealthSpec | None = None
-    depends_on: tuple[DependencySpec, ...] = ()
+    healthcheck: Healthcheck | None = None
+    depends_on: tuple[Dependency, ...] = ()
     profiles: tuple[str, ...] = ()
     stop_grace_period: float = 10.0
     restart: str = "no"
@@ -356,7 +312,7 @@ class _Loader:
             raise self.error(path, "expected a mapping or a list of KEY=VALUE")
         return tuple(sorted(items.items()))
 
-    def _port(self, value: Any, path: str) -> PortSpec:
+    def _port(self, value: Any, path: str) -> PortBinding:
         if isinstance(value, dict):
             allowed = {"target", "published", "host_ip", "protocol", "mode"}
             if not set(value) <= allowed or "published" not in value:
@@ -374,14 +330,14 @@ class _Loader:
         for number in (host_port, container_port):
             if not 1 <= number <= 65535:
                 raise self.error(path, f"port {number} is out of range 1-65535")
-        return PortSpec(
+        return PortBinding(
             host_ip=(match.group("ip") or "0.0.0.0").strip("[]"),
             host_port=host_port,
             container_port=container_port,
             protocol=match.group("proto") or "tcp",
         )
 
-    def _mount(self, value: Any, volumes: Mapping[str, Any], path: str) -> MountSpec:
+    def _mount(self, value: Any, volumes: Mapping[str, Any], path: str) -> VolumeMount:
         if isinstance(value, str):
             parts = value.split(":")
             if len(parts) not in (2, 3):
@@ -403,7 +359,7 @@ class _Loader:
             raise self.error(path, f"volume {source!r} is not declared under the top-level volumes:")
         if not target.startswith("/"):
             raise self.error(path, f"target {target!r} must be an absolute path")
-        return MountSpec(volume=source, target=target, read_only=read_only)
+        return VolumeMount(volume=source, target=target, read_only=read_only)
 
     def _config(self, value: Any, configs: Mapping[str, Path], path: str) -> ConfigSpec:
         if isinstance(value, str):
@@ -442,7 +398,7 @@ class _Loader:
                 raise self.error(f"{path}.{name}", "expected a number or soft/hard")
         return tuple(sorted(limits))
 
-    def _healthcheck(self, value: Any, path: str) -> HealthSpec | None:
+    def _healthcheck(self, value: Any, path: str) -> Healthcheck | None:
         if value is None:
             return None
         if not isinstance(value, dict):
@@ -461,7 +417,7 @@ class _Loader:
         if test[0] == "NONE":
             return None
         start_interval = value.get("start_interval")
-        return HealthSpec(
+        return Healthcheck(
             test=tuple(_scalar(part) for part in test),
             interval=self._duration(value.get("interval", "30s"), f"{path}.interval"),
             timeout=self._duration(value.get("timeout", "30s"), f"{path}.timeout"),
@@ -470,11 +426,11 @@ class _Loader:
             start_interval=None if start_interval is None else self._duration(start_interval, f"{path}.start_interval"),
         )
 
-    def _depends_on(self, value: Any, path: str) -> tuple[DependencySpec, ...]:
+    def _depends_on(self, value: Any, path: str) -> tuple[Dependency, ...]:
         if value is None:
             return ()
         if isinstance(value, list):
-            return tuple(DependencySpec(str(name), "service_started") for name in value)
+            return tuple(Dependency(str(name), "service_started") for name in value)
         if not isinstance(value, dict):
             raise self.error(path, "expected a list or a mapping")
         dependencies = []
@@ -482,7 +438,7 @@ class _Loader:
             condition = (body or {}).get("condition", "service_started") if isinstance(body, dict) else None
             if condition not in DEPENDENCY_CONDITIONS:
                 raise self.error(f"{path}.{name}.condition", f"expected one of {', '.join(DEPENDENCY_CONDITIONS)}")
-            dependencies.append(DependencySpec(str(name), condition))
+            dependencies.append(Dependency(str(name), condition))
         return tuple(dependencies)
 
     def _service_networks(self, value: Any, networks: Mapping[str, Any], path: str) -> tuple[str, ...]:

@@ -30,7 +30,6 @@ import docker
 import docker.errors
 import requests
 
-from ticketctl.compose.file import PortSpec
 from ticketctl.errors import DockerError
 from ticketctl.events import EventSink, ignore
 from ticketctl.runtime.events import PullEvent
@@ -43,6 +42,7 @@ from ticketctl.runtime.translate import (
     SERVICE_LABEL,
     EngineFeatures,
 )
+from ticketctl.stack.types import PortBinding
 
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 START_DOCKER_HINT = "start Docker: `sudo dockerd &` (Linux) or Docker Desktop; if it runs elsewhere, check DOCKER_HOST"
@@ -305,7 +305,7 @@ class Container:
         return int(value) if value is not None else None
 
     @property
-    def ports(self) -> list[PortSpec]:
+    def ports(self) -> list[PortBinding]:
         """Published ports: live bindings when running, else the declared ones."""
         live = (self._data.get("NetworkSettings") or {}).get("Ports") or {}
         declared = (self._data.get("HostConfig") or {}).get("PortBindings") or {}
@@ -316,7 +316,7 @@ class Container:
             for binding in bindings or []:
                 if binding.get("HostPort"):
                     ports.append(
-                        PortSpec(
+                        PortBinding(
                             host_ip=binding.get("HostIp") or "0.0.0.0",
                             host_port=int(binding["HostPort"]),
                             container_port=int(container_port),

@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import errno
 import socket
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ticketctl.compose.file import ServiceSpec
 from ticketctl.config.settings import FIELDS
+from ticketctl.stack.model import Stack
 
 
 @dataclass(frozen=True)
@@ -243,3 +245,21 @@ def _socket_inodes(port: int, protocol: str, proc: Path, *, listening: bool = Tr
             if local_port == port and state_matches and fields[9] != "0":
                 inodes.add(fields[9])
     return inodes
+
+
+def port_needs(stack: Stack, services: Sequence[ServiceSpec]) -> list[PortNeed]:
+    """The host ports these services publish, each with the setting that chooses it (named by the model)."""
+    settings_of = {
+        (service.name, port.container_port): port.setting for service in stack.services for port in service.ports
+    }
+    return [
+        PortNeed(
+            service.name,
+            port.host_ip,
+            port.host_port,
+            port.protocol,
+            settings_of.get((service.name, port.container_port), ""),
+        )
+        for service in services
+        for port in service.ports
+    ]

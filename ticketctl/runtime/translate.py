@@ -196,6 +196,11 @@ def canonical_config(service: ServiceSpec) -> dict[str, Any]:
     """What decides the container: the spec without depends_on and profiles, configs by digest."""
     data = asdict(service)
     del data["depends_on"], data["profiles"]
+    # Which setting chose a host port is a hint for messages, not part of the container.
+    data["ports"] = [
+        {"host_ip": p.host_ip, "host_port": p.host_port, "container_port": p.container_port, "protocol": p.protocol}
+        for p in service.ports
+    ]
     data["configs"] = [
         {"name": c.name, "target": c.target, "mode": c.mode, "sha256": c.digest} for c in service.configs
     ]

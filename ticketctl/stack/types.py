@@ -1,12 +1,13 @@
-"""The leaf types of a stack: what a service's healthcheck, ports, volumes and dependencies are.
+"""The leaf types of a stack: a service's healthcheck, ports, volumes and dependencies.
 
-Pure data with no behaviour of their own, shared by the stack model (built from
-settings) and whatever reads a rendered stack back.
+One family of types for the stack model (built from settings) and for the
+Compose file read back (:mod:`ticketctl.compose.file`), so that what is rendered
+and what runs can be compared field by field.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -31,22 +32,34 @@ class Healthcheck:
     # Probe every second during the start period; needs Engine API 1.44 or newer.
     start_interval: float | None = None
 
+    @property
+    def budget(self) -> float:
+        """Seconds after which Docker itself would report the container unhealthy."""
+        return self.start_period + self.retries * (self.interval + self.timeout)
+
 
 @dataclass(frozen=True)
 class PortBinding:
+    """A published port: ``host_ip:host_port:container_port/protocol``."""
+
     host_ip: str
     host_port: int
     container_port: int
     protocol: str = "tcp"
-    setting: str = ""  # the setting that chooses host_port, named in error messages
+    # The setting that chooses host_port, named in error messages; a file read back does not know it.
+    setting: str = field(default="", compare=False)
+
+    def __str__(self) -> str:
+        return f"{self.host_ip}:{self.host_port}->{self.container_port}/{self.protocol}"
 
 
 @dataclass(frozen=True)
 class VolumeMount:
-    """A named volume of the stack mounted into a container."""
+    """A named volume of the stack (not yet prefixed with the project) mounted at ``target``."""
 
     volume: str
     target: str
+    read_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -61,5 +74,7 @@ class ConfigFile:
 
 @dataclass(frozen=True)
 class Dependency:
+    """A service that must be started (or healthy) before this one."""
+
     service: str
     condition: str  # service_started | service_healthy

@@ -7,18 +7,12 @@ from typing import Any
 
 import pytest
 
-from ticketctl.compose.file import (
-    DependencySpec,
-    HealthSpec,
-    PortSpec,
-    ServiceSpec,
-    dependency_order,
-    load_compose_file,
-    with_dependencies,
-)
+from ticketctl.compose.file import ServiceSpec, dependency_order, load_compose_file, with_dependencies
 from ticketctl.config.secrets import read_env_file
 from ticketctl.errors import ConfigError
 from ticketctl.render.compose import render
+from ticketctl.stack.model import build_stack
+from ticketctl.stack.types import Dependency, Healthcheck, PortBinding, SecretRef
 
 # --------------------------------------------------------------------------- the rendered file
 
@@ -40,7 +34,7 @@ def test_loads_the_rendered_file_with_secrets_from_env(rendered: Path) -> None:
     mysql = compose.service("mysql")
     environment = dict(mysql.environment)
     assert environment["MYSQL_ROOT_PASSWORD"] == secrets.values["MYSQL_ROOT_PASSWORD"]
-    assert mysql.ports == (PortSpec("127.0.0.1", 33306, 3306, "tcp"),)
+    assert mysql.ports == (PortBinding("127.0.0.1", 33306, 3306, "tcp"),)
     assert mysql.mounts[0].volume == "mysql-data" and mysql.mounts[0].target == "/var/lib/mysql"
     assert mysql.configs[0].target == "/docker-entrypoint-initdb.d/01-create-databases.sh"
     assert mysql.configs[0].content.startswith(b"#!/bin/sh")
@@ -56,8 +50,8 @@ def test_loads_the_rendered_file_with_secrets_from_env(rendered: Path) -> None:
     search = compose.service("elasticsearch")
     assert search.ulimits == (("nofile", 65536, 65536),)
     gateway = compose.service("api-gateway")
-    assert DependencySpec("redis", "service_healthy") in gateway.depends_on
-    assert DependencySpec("auth-service", "service_started") in gateway.depends_on
+    assert Dependency("redis", "service_healthy") in gateway.depends_on
+    assert Dependency("auth-service", "service_started") in gateway.depends_on
 
 
 def test_process_environment_wins_over_env_file(rendered: Path) -> None:
@@ -144,16 +138,16 @@ def test_short_syntax_and_defaults(tmp_path: Path) -> None:
     web = load_compose_file(path, environ={}).service("web")
     assert web.command == ("sh", "-c", "sleep 1")
     assert web.environment == (("A", "1"), ("B", ""))
-    assert web.ports == (PortSpec("0.0.0.0", 8080, 80), PortSpec("127.0.0.1", 9000, 9000, "udp"))
+    assert web.ports == (PortBinding("0.0.0.0", 8080, 80), PortBinding("127.0.0.1", 9000, 9000, "udp"))
     assert web.mounts[0].read_only is True
-    assert web.healthcheck == HealthSpec(("CMD-SHELL", "true"), 90.0, 0.5, 3, 0.0, None)
+    assert web.healthcheck == Healthcheck(("CMD-SHELL", "true"), 90.0, 0.5, 3, 0.0, None)
 
 
 # --------------------------------------------------------------------------- order
 
 
 def _service(name: str, *needs: str) -> ServiceSpec:
-    return ServiceSpec(name=name, image="x", depends_on=tuple(DependencySpec(n, "service_healthy") for n in needs))
+    return ServiceSpec(name=name, image="x", depends_on=tuple(Dependency(n, "service_healthy") for n in needs))
 
 
 def test_dependency_order_groups_independent_services() -> None:
@@ -177,3 +171,38 @@ def test_with_dependencies_adds_what_a_named_service_needs(rendered: Path) -> No
     assert names == ["mysql", "redis", "inventory-service", "booking-service", "payment-adapter"]
     with pytest.raises(ConfigError, match="no service named 'nope'"):
         with_dependencies(compose, active, ["nope"])
+
+
+@pytest.mark.parametrize("values", [{"profiles": ["apps"]}, {"profiles": ["apps"], "search.engine": "opensearch"}])
+def test_loading_the_rendered_file_gives_back_the_model(make_settings: Any, values: dict[str, Any]) -> None:
+    """What up runs (the rendered file) is what the model says, for every service and every field of it."""
+    settings = make_settings(**values)
+    render(settings)
+    compose = load_compose_file(settings.output_dir / "docker-compose.yml", environ={})
+    env = read_env_file(settings.output_dir / ".env")
+    assert env is not None
+    model = build_stack(settings)
+    assert [service.name for service in compose.services] == [service.name for service in model.services]
+    for service in model.services:
+        loaded = compose.service(service.name)
+        environment = {
+            name: env.values[value.name] if isinstance(value, SecretRef) else value
+            for name, value in service.environment
+        }
+        assert (loaded.image, loaded.command, dict(loaded.environment)) == (
+            service.image,
+            service.command,
+            environment,
+        )
+        assert loaded.ports == service.ports  # a file does not know which setting chose a port
+        assert loaded.mounts == service.volumes
+        assert loaded.healthcheck == service.healthcheck
+        assert loaded.depends_on == service.depends_on
+        assert (loaded.profiles, loaded.ulimits, loaded.stop_grace_period) == (
+            service.profiles,
+            service.ulimits,
+            service.stop_grace_period,
+        )
+        # The template writes no config mode: the file gives the target, the model's mode is Kubernetes'.
+        assert [(c.name, c.target) for c in loaded.configs] == [(c.name, c.target) for c in service.configs]
+        assert dict(loaded.labels)["io.ticketctl.image-setting"] == service.image_setting

@@ -8,16 +8,8 @@ from typing import Any
 
 import pytest
 
-from ticketctl.compose.file import (
-    ComposeFile,
-    ConfigSpec,
-    DependencySpec,
-    HealthSpec,
-    MountSpec,
-    PortSpec,
-    ServiceSpec,
-    load_compose_file,
-)
+from tests.support.kubernetes import FAKE_SECRETS, write_env
+from ticketctl.compose.file import ComposeFile, ConfigSpec, ServiceSpec, load_compose_file
 from ticketctl.render.compose import render
 from ticketctl.runtime.translate import (
     EngineFeatures,
@@ -31,17 +23,18 @@ from ticketctl.runtime.translate import (
     volume_labels,
     volume_name,
 )
+from ticketctl.stack.types import Dependency, Healthcheck, PortBinding, VolumeMount
 
 SERVICE = ServiceSpec(
     name="mysql",
     image="mysql:8.4",
     command=("mysqld", "--skip-name-resolve"),
     environment=(("MYSQL_ROOT_PASSWORD", "s3cret-value"),),
-    ports=(PortSpec("127.0.0.1", 33306, 3306),),
-    mounts=(MountSpec("mysql-data", "/var/lib/mysql"),),
+    ports=(PortBinding("127.0.0.1", 33306, 3306),),
+    mounts=(VolumeMount("mysql-data", "/var/lib/mysql"),),
     ulimits=(("nofile", 1024, 2048),),
-    healthcheck=HealthSpec(("CMD-SHELL", "true"), 5, 5, 30, 60, 1),
-    depends_on=(DependencySpec("redis", "service_healthy"),),
+    healthcheck=Healthcheck(("CMD-SHELL", "true"), 5, 5, 30, 60, 1),
+    depends_on=(Dependency("redis", "service_healthy"),),
     stop_grace_period=30,
     restart="unless-stopped",
     networks=("backend",),
@@ -138,10 +131,10 @@ BASE = ServiceSpec(
     image="mysql:8.4",
     command=("mysqld",),
     environment=(("A", "1"), ("B", "2")),
-    ports=(PortSpec("127.0.0.1", 3306, 3306),),
+    ports=(PortBinding("127.0.0.1", 3306, 3306),),
     configs=(ConfigSpec("init", "/x/init.sh", "/docker-entrypoint-initdb.d/init.sh", 0o755, b"echo hi\n"),),
-    healthcheck=HealthSpec(("CMD-SHELL", "true"), 5, 5, 3, 10, 1),
-    depends_on=(DependencySpec("other", "service_started"),),
+    healthcheck=Healthcheck(("CMD-SHELL", "true"), 5, 5, 3, 10, 1),
+    depends_on=(Dependency("other", "service_started"),),
     labels=(("k", "v"),),
 )
 IMAGE_ID = "sha256:" + "1" * 64
@@ -161,10 +154,10 @@ def test_config_hash_ignores_what_does_not_change_the_container() -> None:
     "change",
     [
         {"environment": (("A", "1"), ("B", "3"))},
-        {"ports": (PortSpec("127.0.0.1", 3307, 3306),)},
+        {"ports": (PortBinding("127.0.0.1", 3307, 3306),)},
         {"command": ("mysqld", "--x")},
         {"configs": (ConfigSpec("init", "/x/init.sh", "/docker-entrypoint-initdb.d/init.sh", 0o755, b"echo bye\n"),)},
-        {"healthcheck": HealthSpec(("CMD-SHELL", "true"), 5, 5, 3, 10, None)},
+        {"healthcheck": Healthcheck(("CMD-SHELL", "true"), 5, 5, 3, 10, None)},
         {"image": "mysql:8.0"},
     ],
 )
@@ -184,3 +177,30 @@ def test_rendering_twice_gives_the_same_hashes(make_settings: Any) -> None:
     render(settings)
     second = {s.name: config_hash(s, IMAGE_ID) for s in load_compose_file(path, environ={}).services}
     assert first == second
+
+
+def _rendered_hashes(make_settings: Any, **values: Any) -> dict[str, str]:
+    settings = make_settings(**values)
+    settings.output_dir.mkdir(parents=True)
+    write_env(settings.output_dir, FAKE_SECRETS)
+    render(settings)
+    compose = load_compose_file(settings.output_dir / "docker-compose.yml", environ={})
+    return {service.name: config_hash(service, IMAGE_ID) for service in compose.services}
+
+
+def test_config_hashes_of_the_rendered_stack_are_stable_across_releases(make_settings: Any) -> None:
+    # A change of these values recreates every user's containers on upgrade: change them only on purpose.
+    assert _rendered_hashes(make_settings) == {
+        "mysql": "3d67cbb3dee1c11acfe12e74bb91675c59cff0b58d0802c39c3e4b98d6de2d47",
+        "redis": "089fb8ac5322e9364a943c4c27a43cacabd35dc72418112340c586d5a960f604",
+        "elasticsearch": "705b3569b59456aff4fbdbd7ae8a92e57a506383e201100e19287aefbfbfa5b1",
+        "api-gateway": "c92977b6e793d4198c43fbd252d5bf02de2e174ce7b183312c65f05a51f5a421",
+        "auth-service": "ff750766981025577b0fe13a9aa10d99135ad3de07cee9f089733897acfcb546",
+        "events-service": "ef7bb7aac08bf6db3adb19b0f136da0edc7fa6ad94f34848cb0a2db060e75909",
+        "inventory-service": "417574338d2fbfeca8af4485bd6c28879dc67535322c202270c5f779ef5c50d7",
+        "booking-service": "ab833219c2dd86cb3f495d5dd8fd1fedcd1667826830f95a986546adea72088c",
+        "payment-adapter": "c329214e5a1c229317984c5477fd0bc162913bba7a514bea09be03bd825f6915",
+        "search-service": "a58eae28b4b712fac9899100dac5d7cdc825c5b8e2705ce3413190c478b6412c",
+        "notification-service": "60f0bf069266522445bdc2f36149d712ef5fcac575c367e7b481fb20d8575725",
+        "indexer-service": "a79a2d81d5b844bcad4ecab47629649359dbd8bda2b3a40464b938a1b781efaa",
+    }
