@@ -90,7 +90,8 @@ def save_command(
     manifest = report.manifest
     typer.echo(
         f"snapshot {manifest.name} saved in {manifest.seconds:.1f}s: {_size(manifest.size)}, "
-        f"{manifest.index.get('documents', 0)} document(s), {manifest.redis.get('keys', 0)} Redis key(s) → {report.path}"
+        f"{manifest.index.get('documents', 0)} document(s), {manifest.redis.get('keys', 0)} Redis key(s) "
+        f"→ {report.path}"
     )
 
 

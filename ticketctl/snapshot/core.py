@@ -20,7 +20,7 @@ from ticketctl import __version__
 from ticketctl.config.secrets import ENV_FILENAME, STACK_SECRETS, Secrets
 from ticketctl.config.settings import Settings
 from ticketctl.errors import AbortedError
-from ticketctl.events import EventSink, Notice, StepEvent
+from ticketctl.events import EventSink, Notice, StepEvent, serialised
 from ticketctl.parallel import fan_out
 from ticketctl.runtime.docker import Container, DockerRuntime
 from ticketctl.runtime.lock import project_lock
@@ -187,7 +187,9 @@ def save(
     store = SnapshotStore(settings.snapshots_dir)
     _refuse_unfinished_restore(store)
     with project_lock(runtime.endpoint.url, settings.project, "snapshot save", timeout=lock_timeout):
-        return _save(settings, runtime, secrets, store, name or default_name(), include_secrets, None, _emit(on_event))
+        return _save(
+            settings, runtime, secrets, store, name or default_name(), include_secrets, None, serialised(on_event)
+        )
 
 
 def _save(
@@ -331,7 +333,7 @@ def restore(
 ) -> RestoreReport:
     """Put the stack back to snapshot ``name``: refuse what cannot work, take a safety snapshot, then replace."""
     started = time.monotonic()
-    emit = _emit(on_event)
+    emit = serialised(on_event)
     store = SnapshotStore(settings.snapshots_dir)
     journal = store.read_journal()
     if journal and journal.get("snapshot") != name:
@@ -513,19 +515,6 @@ def remove(settings: Settings, name: str) -> Path:
 def newest_snapshot(settings: Settings) -> Manifest | None:
     row = SnapshotStore(settings.snapshots_dir).newest()
     return row.manifest if row else None
-
-
-def _emit(on_event: EventSink | None) -> EventSink:
-    import threading
-
-    lock = threading.Lock()
-
-    def emit(event: Any) -> None:
-        if on_event is not None:
-            with lock:
-                on_event(event)
-
-    return emit
 
 
 def _now() -> str:
