@@ -10,7 +10,7 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
-    from ticketctl.cli import config, doctor, index, migrate, render, snapshot, stack
+    from ticketctl.cli import config, doctor, index, migrate, render, secrets, snapshot, stack
 
     render.register(app)
     config.register(app)
@@ -19,3 +19,4 @@ def register(app: typer.Typer) -> None:
     index.register(app)
     doctor.register(app)
     snapshot.register(app)
+    secrets.register(app)

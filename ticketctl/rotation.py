@@ -1,0 +1,311 @@
+"""``ticketctl secrets rotate``: new passwords, applied live, then written, then the containers recreated.
+
+The order is what keeps everyone logged in:
+
+1. **journal**: the new values are written to ``<output_dir>/.rotation-journal.json``
+   (0600) before anything changes, so a run that dies anywhere after it is finished
+   by the next run with the same values, never with a third set;
+2. **apply**: each MySQL account gets its new password (``SET PASSWORD`` on
+   MariaDB, ``ALTER USER ... RETAIN CURRENT PASSWORD`` on MySQL 8.0.14+, where the
+   old one keeps working until step 5), and Redis's default user gains the new
+   password beside the old one (``ACL SETUSER default >new``);
+3. **env**: ``.env`` is rewritten atomically with the new values;
+4. **recreate**: ``up`` recreates the containers whose environment holds a changed
+   secret (MySQL's healthcheck and Redis's ``--requirepass`` read it; the
+   application placeholders receive it);
+5. **finalize**: the old passwords are dropped (``DISCARD OLD PASSWORD``, ``ACL
+   SETUSER default <old``) and the journal removed.
+
+Between 2 and 3 on MariaDB, which has no dual passwords, ``.env`` lags the
+server: the journal holds the values that work, and ``secrets rotate`` (or any
+rerun) finishes the rotation. :func:`apply_mysql_passwords` is the same core the
+Kubernetes setup Job can call before the new Secret is used (docs/deployment.md).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ticketctl.clients.mysql import (
+    ROOT_PASSWORD_SECRET,
+    Credentials,
+    ServerError,
+    Session,
+    connect,
+    password_statement,
+    stack_accounts,
+    supports_dual_passwords,
+)
+from ticketctl.clients.redis import PASSWORD_SECRET as REDIS_SECRET
+from ticketctl.config.secrets import (
+    ENV_FILENAME,
+    STACK_SECRETS,
+    Secrets,
+    generate_secret,
+    read_env_file,
+    remember,
+    write_env_values,
+)
+from ticketctl.config.settings import Settings
+from ticketctl.errors import ConfigError, DatabaseError, RedisError
+from ticketctl.events import EventSink, Notice, StepEvent, serialised
+
+JOURNAL_FILENAME = ".rotation-journal.json"
+STEPS = ("apply", "env", "recreate", "finalize")
+Recreate = Callable[[], Sequence[str]]
+"""Recreates the containers that read changed secrets (``up``); returns the services it recreated."""
+
+
+@dataclass(frozen=True)
+class RotationReport:
+    rotated: tuple[str, ...]
+    dry_run: bool
+    resumed: bool
+    recreated: tuple[str, ...] = ()
+    plan: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "rotated": list(self.rotated),
+            "dry_run": self.dry_run,
+            "resumed": self.resumed,
+            "recreated": list(self.recreated),
+            "plan": list(self.plan),
+        }
+
+
+def rotatable() -> tuple[str, ...]:
+    return tuple(spec.name for spec in STACK_SECRETS if spec.generated)
+
+
+def journal_path(settings: Settings) -> Path:
+    return settings.output_dir / JOURNAL_FILENAME
+
+
+def pending_rotation(settings: Settings) -> dict[str, Any] | None:
+    """The journal of an unfinished rotation, or None."""
+    try:
+        data = json.loads(journal_path(settings).read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError):
+        return None
+    if isinstance(data, dict):
+        remember([value for pair in data.get("secrets", {}).values() for value in pair.values()])
+        return data
+    return None
+
+
+def rotate(
+    settings: Settings,
+    names: Sequence[str] | None,
+    *,
+    recreate: Recreate,
+    dry_run: bool = False,
+    on_event: EventSink | None = None,
+    step_hook: Callable[[str], None] | None = None,
+) -> RotationReport:
+    """Rotate ``names`` (default: every generated secret); see the module doc. ``step_hook`` runs before each step."""
+    emit = serialised(on_event)
+    env_file = read_env_file(settings.output_dir / ENV_FILENAME)
+    if env_file is None:
+        raise ConfigError(
+            f"{settings.output_dir / ENV_FILENAME}: not found: there are no secrets to rotate",
+            hint="run `ticketctl render` (or `up`) first",
+        )
+    journal = pending_rotation(settings)
+    resumed = journal is not None
+    if journal is None:
+        chosen = _chosen(names)
+        current = {name: env_file.values.get(name, "") for name in chosen}
+        missing = [name for name, value in current.items() if not value]
+        if missing:
+            raise ConfigError(
+                f"{env_file.path}: {', '.join(missing)} not set", hint="run `ticketctl render` to complete .env"
+            )
+        plan = tuple(f"{name}: new random value, applied live, then written to .env" for name in chosen)
+        if dry_run:
+            return RotationReport(tuple(chosen), True, False, plan=plan + _recreate_plan(chosen))
+        journal = {
+            "step": "apply",
+            "secrets": {name: {"old": current[name], "new": generate_secret()} for name in chosen},
+        }
+        _write_journal(settings, journal)
+    else:
+        emit(Notice(f"finishing the interrupted rotation of {', '.join(journal['secrets'])}"))
+        if names and set(names) != set(journal["secrets"]):
+            emit(Notice("the interrupted rotation is finished first; run again for the other secrets", "warning"))
+        if dry_run:
+            return RotationReport(tuple(journal["secrets"]), True, True, plan=(f"resume at step {journal['step']}",))
+    pairs: dict[str, dict[str, str]] = journal["secrets"]
+    remember([value for pair in pairs.values() for value in pair.values()])
+    recreated: Sequence[str] = ()
+    for step in STEPS[STEPS.index(journal["step"]) :]:
+        if step_hook is not None:
+            step_hook(step)
+        emit(StepEvent(step, "started"))
+        if step == "apply":
+            apply_live(settings, pairs)
+        elif step == "env":
+            write_env_values(settings.output_dir / ENV_FILENAME, {name: pair["new"] for name, pair in pairs.items()})
+        elif step == "recreate":
+            recreated = recreate()
+        else:
+            finalize(settings, pairs)
+        emit(StepEvent(step, "done"))
+        following = STEPS[STEPS.index(step) + 1] if step != STEPS[-1] else None
+        if following:
+            journal = {**journal, "step": following}
+            _write_journal(settings, journal)
+    journal_path(settings).unlink(missing_ok=True)
+    return RotationReport(tuple(pairs), False, resumed, tuple(recreated))
+
+
+def _chosen(names: Sequence[str] | None) -> list[str]:
+    known = rotatable()
+    if not names:
+        return list(known)
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise ConfigError(
+            f"cannot rotate {', '.join(unknown)}", hint=f"secrets that can be rotated: {', '.join(known)}"
+        )
+    return list(dict.fromkeys(names))
+
+
+def _recreate_plan(names: Sequence[str]) -> tuple[str, ...]:
+    return ("then `up` recreates the containers whose environment holds them (mysql, redis, the apps)",)
+
+
+def _write_journal(settings: Settings, journal: Mapping[str, Any]) -> None:
+    path = journal_path(settings)
+    temporary = path.with_suffix(".tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        json.dump(journal, handle)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+
+
+# --------------------------------------------------------------------------- live changes
+
+
+def apply_live(settings: Settings, pairs: Mapping[str, Mapping[str, str]]) -> None:
+    """Give the servers the new values, keeping the old ones working where the server can (step 2)."""
+    mysql = {name: pair for name, pair in pairs.items() if name != REDIS_SECRET}
+    if mysql:
+        with _root_session(settings, pairs) as session:
+            apply_mysql_passwords(session, settings, {name: pair["new"] for name, pair in mysql.items()})
+    if REDIS_SECRET in pairs:
+        pair = pairs[REDIS_SECRET]
+        client = _redis(settings, pair)
+        _redis_acl(client, "on", f">{pair['new']}")
+
+
+def apply_mysql_passwords(session: Session, settings: Settings, passwords: Mapping[str, str]) -> list[str]:
+    """Set each account of these secrets' users to its new password, values bound; returns the accounts changed.
+
+    Reusable wherever a root session exists (the Kubernetes setup Job runs it before the new Secret is used).
+    """
+    users = {_user_of(settings, name): name for name in passwords}
+    statement = password_statement(session.server.flavor, retain_current=supports_dual_passwords(session.server))
+    changed = []
+    for user, host in stack_accounts(session, list(users)):
+        session.execute(statement, (user, host, passwords[users[user]]))
+        changed.append(f"{user}@{host}")
+    return changed
+
+
+def finalize(settings: Settings, pairs: Mapping[str, Mapping[str, str]]) -> None:
+    """Drop the old passwords the servers kept beside the new ones (step 5); a no-op where none were kept."""
+    mysql = [name for name in pairs if name != REDIS_SECRET]
+    if mysql:
+        with _root_session(settings, pairs) as session:
+            if supports_dual_passwords(session.server):
+                users = [_user_of(settings, name) for name in mysql]
+                for user, host in stack_accounts(session, users):
+                    session.execute("ALTER USER %s@%s DISCARD OLD PASSWORD", (user, host))
+    if REDIS_SECRET in pairs:
+        pair = pairs[REDIS_SECRET]
+        client = _redis(settings, pair)
+        passwords = _redis_acl_passwords(client)
+        if len(passwords) > 1:
+            _redis_acl(client, f"<{pair['old']}")
+
+
+def _user_of(settings: Settings, name: str) -> str:
+    if name == ROOT_PASSWORD_SECRET:
+        return settings.mysql.root_user
+    for database in settings.mysql.databases:
+        if database.password_env == name:
+            return database.user
+    raise ConfigError(f"{name}: not a MySQL password", hint=f"rotatable: {', '.join(rotatable())}")
+
+
+def _root_session(settings: Settings, pairs: Mapping[str, Mapping[str, str]]) -> Session:
+    """Root, with the new password if the server already has it, else the old one (a rerun after step 2)."""
+    env_file = read_env_file(settings.output_dir / ENV_FILENAME)
+    current = env_file.values.get(ROOT_PASSWORD_SECRET, "") if env_file else ""
+    pair = pairs.get(ROOT_PASSWORD_SECRET)
+    candidates = [pair["new"], pair["old"]] if pair else [current]
+    last: ServerError | None = None
+    for password in dict.fromkeys(value for value in candidates if value):
+        try:
+            return connect(settings.mysql, Credentials(settings.mysql.root_user, password, ROOT_PASSWORD_SECRET))
+        except ServerError as error:
+            if error.errno != 1045:
+                raise
+            last = error
+    raise DatabaseError(
+        f"MySQL refused {settings.mysql.root_user} with every known value of {ROOT_PASSWORD_SECRET}"
+        + (f" ({last.detail})" if last else ""),
+        hint="bring back the .env the server was set up with, then run `ticketctl secrets rotate` again",
+    )
+
+
+def _redis(settings: Settings, pair: Mapping[str, str]) -> Any:
+    import redis as redis_module
+
+    from ticketctl.clients.redis import connect as redis_connect
+    from ticketctl.clients.redis import describe_error
+
+    for password in (pair["new"], pair["old"]):
+        client = redis_connect(settings, Secrets({REDIS_SECRET: password}))
+        try:
+            client.ping()
+            return client
+        except redis_module.AuthenticationError:
+            continue
+        except redis_module.RedisError as error:
+            raise describe_error(error, settings) from None
+    raise RedisError(
+        f"Redis at {settings.redis.host}:{settings.redis.port} refused both the old and the new {REDIS_SECRET}",
+        hint="bring back the .env the server was started with, then run `ticketctl secrets rotate` again",
+    )
+
+
+def _redis_acl(client: Any, *rules: str) -> None:
+    import redis as redis_module
+
+    try:
+        client.execute_command("ACL", "SETUSER", "default", *rules)
+    except redis_module.RedisError as error:
+        text = str(error).splitlines()[0] if str(error) else type(error).__name__
+        for rule in rules:  # the message may quote the rule, which holds a password
+            text = text.replace(rule, "***")
+        raise RedisError(f"Redis refused ACL SETUSER default: {text}", hint="Redis 6 or newer is needed") from None
+
+
+def _redis_acl_passwords(client: Any) -> list[str]:
+    answer = client.execute_command("ACL", "GETUSER", "default")
+    if isinstance(answer, dict):
+        return list(answer.get("passwords") or [])
+    fields = list(answer or [])
+    for index in range(0, len(fields) - 1, 2):
+        if fields[index] == "passwords":
+            return list(fields[index + 1] or [])
+    return []
