@@ -9,6 +9,7 @@ is taken. Both verbs hold the project's lock (no ``up``/``down`` meanwhile).
 from __future__ import annotations
 
 import secrets as _random
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -250,35 +251,59 @@ def _save(
 def _capture(
     stack: _Stack, search: Any, alias: str, index: Mapping[str, Any], token: str, folder: Path, emit: EventSink
 ) -> tuple[list[FileEntry], parts.RedisCapture]:
-    """Stop MySQL; take its volume, the Redis keys and the search snapshot side by side; start MySQL again."""
+    """Stop MySQL; take its volume, the Redis keys and the search snapshot side by side.
+
+    MySQL starts again as soon as its volume is copied and the other two are
+    taken (the search snapshot is taken when its API answers; copying it out of
+    the container goes on while MySQL starts).
+    """
     runtime = stack.runtime
+    others_taken = [threading.Event(), threading.Event()]
     emit(StepEvent("mysql", "started", "stopping the server (writes pause here)"))
     runtime.stop(stack.mysql)
-    try:
+    restarted = threading.Event()
 
-        def mysql_part() -> FileEntry:
+    def mysql_part() -> FileEntry:
+        try:
             entry = parts.capture_mysql_volume(runtime, stack.mysql, folder, FILE_MODE)
             emit(StepEvent("mysql", "done", f"{entry.size / 1e6:.0f} MB"))
-            return entry
+            for taken in others_taken:
+                while not taken.wait(0.1):
+                    pass
+        finally:
+            _start_mysql(stack, emit, wait_health=False)
+            restarted.set()
+        return entry
 
-        def redis_part() -> parts.RedisCapture:
+    def redis_part() -> parts.RedisCapture:
+        try:
             emit(StepEvent("redis", "started"))
             capture = parts.capture_redis(stack.redis, folder, FILE_MODE)
             emit(StepEvent("redis", "done", f"{capture.keys} key(s)"))
-            return capture
+        finally:
+            others_taken[0].set()
+        return capture
 
-        def search_part() -> FileEntry | None:
-            if not index["indices"]:
-                emit(StepEvent("search", "skipped", f"no index behind {alias}"))
-                return None
-            emit(StepEvent("search", "started", f"{len(index['indices'])} index(es) of {alias}"))
-            entry = parts.capture_search(runtime, stack.search_container, search, alias, token, folder, FILE_MODE)
-            emit(StepEvent("search", "done", f"{index['documents']} document(s)"))
-            return entry
+    def search_part() -> FileEntry | None:
+        if not index["indices"]:
+            others_taken[1].set()
+            emit(StepEvent("search", "skipped", f"no index behind {alias}"))
+            return None
+        emit(StepEvent("search", "started", f"{len(index['indices'])} index(es) of {alias}"))
+        try:
+            entry = parts.capture_search(
+                runtime, stack.search_container, search, alias, token, folder, FILE_MODE, taken=others_taken[1]
+            )
+        finally:
+            others_taken[1].set()
+        emit(StepEvent("search", "done", f"{index['documents']} document(s)"))
+        return entry
 
+    try:
         results = fan_out(lambda work: work(), [mysql_part, redis_part, search_part], name="snapshot-save")
     finally:
-        _start_mysql(stack, emit, wait_health=False)
+        if not restarted.is_set():
+            _start_mysql(stack, emit, wait_health=False)
     mysql_entry = cast(FileEntry, results[0])
     redis_capture = cast(parts.RedisCapture, results[1])
     search_entry = cast(FileEntry | None, results[2])

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import struct
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -248,8 +249,13 @@ def capture_search(
     token: str,
     folder: Path,
     mode: int,
+    *,
+    taken: threading.Event | None = None,
 ) -> FileEntry | None:
-    """Snapshot the alias's indices (with their aliases) into a fresh repository, then copy it out as a tar."""
+    """Snapshot the alias's indices (with their aliases) into a fresh repository, then copy it out as a tar.
+
+    ``taken`` is set once the engine has taken the snapshot, before it is copied out.
+    """
     name, location = _repository(token)
     _register(connection, name, location, readonly=False)
     try:
@@ -264,6 +270,8 @@ def capture_search(
                 f"{connection.info.label}: the snapshot of {alias} ended {state or 'without a state'}",
                 hint="see the search engine's log; then save again",
             )
+        if taken is not None:
+            taken.set()
         writer = HashingWriter(folder, SEARCH_ARCHIVE, mode)
         try:
             writer.write_all(runtime.archive_from(container, location))
