@@ -193,7 +193,7 @@ def test_config_hashes_of_the_rendered_stack_are_stable_across_releases(make_set
     assert _rendered_hashes(make_settings) == {
         "mysql": "3d67cbb3dee1c11acfe12e74bb91675c59cff0b58d0802c39c3e4b98d6de2d47",
         "redis": "089fb8ac5322e9364a943c4c27a43cacabd35dc72418112340c586d5a960f604",
-        "elasticsearch": "705b3569b59456aff4fbdbd7ae8a92e57a506383e201100e19287aefbfbfa5b1",
+        "elasticsearch": "259b66e8f42ad3e4098bc3d413ec212a52a9ac0d1fba839e05c898ef1521f880",
         "api-gateway": "c92977b6e793d4198c43fbd252d5bf02de2e174ce7b183312c65f05a51f5a421",
         "auth-service": "ff750766981025577b0fe13a9aa10d99135ad3de07cee9f089733897acfcb546",
         "events-service": "ef7bb7aac08bf6db3adb19b0f136da0edc7fa6ad94f34848cb0a2db060e75909",
