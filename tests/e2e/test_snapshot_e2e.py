@@ -212,7 +212,7 @@ def test_a_restore_brings_back_every_row_key_and_document(stack: Workdir) -> Non
     _doctor_green(stack)
 
     listed = stack.run("snapshot", "list", "--json").json()["snapshots"]
-    assert [(row["name"], row["state"]) for row in listed][0] == ("known-good", "complete")
+    assert (listed[0]["name"], listed[0]["state"]) == ("known-good", "complete")
     assert listed[1]["safety_for"] == "known-good" and listed[1]["size_bytes"] > 0
 
 
