@@ -10,6 +10,9 @@ Sections (``--only`` selects some):
 - ``stack``: cold ``up`` to all healthy, no-op ``up`` on a healthy stack, ``doctor`` all green
   and with one server paused or stopped; ticketctl vs docker-compose 1.29 vs Compose v2, each on its
   own Compose project built from the same ``ticketctl render`` output.
+- ``snapshot``: ``snapshot save`` vs ``mysqldump`` of the three databases, and ``snapshot restore``
+  vs the rebuild a user would otherwise do (``down --volumes``, ``up``, load the same data), on a
+  stack of its own loaded with 1,000,000 seats and 100,000 indexed events (quick: 20,000 and 2,000).
 
 Measured commands are interleaved round by round (the order rotates), so a
 ratio is taken between samples of the same round. Each command runs once
@@ -35,11 +38,11 @@ from typing import Any
 
 from bench import migrations as mig
 from bench import peers as peers_module
-from bench import report, stacks
+from bench import report, snapshots, stacks
 from bench.measure import Command, CommandFailed, Sample, clean_environment, run
 
 REPO = Path(__file__).resolve().parent.parent
-SECTIONS = ("startup", "migrate", "cold", "noop", "doctor")
+SECTIONS = ("startup", "migrate", "cold", "noop", "doctor", "snapshot")
 BEFORE = "ticketctl (before)"  # the tool of --before series: shown with a ratio before ÷ after
 TOOLS_DB = ("tc", "fw", "gm", "tb")  # ticketctl, Flyway, golang-migrate, ticketctl --before: databases each
 DOCTOR_EXIT_FAILED = 18
@@ -151,7 +154,7 @@ def parse_args(argv: list[str] | None) -> Config:
         "--port-base",
         type=int,
         default=62000,
-        help="host ports: three blocks of 100 from here (default 62000: above Linux's ephemeral range 32768-60999)",
+        help="host ports: four blocks of 100 from here (default 62000: above Linux's ephemeral range 32768-60999)",
     )
     parser.add_argument("--prefix", default="tkb", help="prefix of projects, databases and users")
     parser.add_argument("--keep", action="store_true", help="leave the stacks, databases and users in place")
@@ -173,8 +176,8 @@ def parse_args(argv: list[str] | None) -> Config:
     unknown = set(sections) - set(SECTIONS)
     if unknown:
         parser.error(f"unknown sections: {', '.join(sorted(unknown))}")
-    if not 1024 <= args.port_base <= 65535 - 300:
-        parser.error("--port-base must leave room for three blocks of 100 ports")
+    if not 1024 <= args.port_base <= 65535 - 400:
+        parser.error("--port-base must leave room for four blocks of 100 ports")
     return Config(
         quick=args.quick,
         runs=args.runs or (3 if args.quick else 15),
@@ -648,6 +651,101 @@ def with_server_down(
     return measure_once
 
 
+# --------------------------------------------------------------------------- section: snapshot
+
+SNAPSHOT_BASE = "bench-base"
+
+
+def section_snapshot(cfg: Config, results: Results, env: Environment) -> None:
+    """save vs mysqldump, restore vs the rebuild, on a stack of its own holding the same data every round."""
+    data = snapshots.Data(2_000, 20_000, 1_000) if cfg.quick else snapshots.Data(100_000, 1_000_000, 10_000)
+    project = project_name(cfg.prefix, "snapshot")
+    folder = cfg.work / "stacks" / "snapshot"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    stack = stacks.Stack("ticketctl", project, folder, stacks.Ports.block(cfg.port_base + 300))
+    (folder / "ticketctl.yaml").write_text(stacks.settings_yaml(project, stack.ports, env.images))
+    ticketctl = env.ticketctl
+    log(f"snapshot: up and load {data.describe()} (untimed)")
+    loader = f"PYTHONPATH={REPO} {sys.executable} -m bench.snapshots load {folder} {' '.join(data.argv)}"
+    run([env.command(["sh", "-c", f"{ticketctl} up && {loader}"], folder)], timeout=3600)
+    run([env.command([ticketctl, "snapshot", "save", SNAPSHOT_BASE], folder)], timeout=1800)
+
+    def without_extra_snapshots(measure_once: Callable[[], Sample]) -> Callable[[], Sample]:
+        def measured() -> Sample:
+            try:
+                return measure_once()
+            finally:
+                for extra_folder in (folder / "snapshots").iterdir():
+                    if extra_folder.name != SNAPSHOT_BASE:
+                        shutil.rmtree(extra_folder, ignore_errors=True)
+
+        return measured
+
+    root_password = stacks.env_value(folder, "MYSQL_ROOT_PASSWORD")
+    dump = (
+        f"docker exec -e MYSQL_PWD {project}-mysql-1 mysqldump -uroot --single-transaction --quick --routines "
+        f"--triggers --hex-blob --databases events_db inventory_db bookings_db > {cfg.work}/mysqldump.sql"
+    )
+    save = results.measure(
+        "snapshot.save",
+        f"`snapshot save` of the stack ({data.describe()}) vs `mysqldump` of the three databases alone",
+        "≤ 1.5× mysqldump's time",
+        "ticketctl",
+        "snapshot save",
+    )
+    series, save_once = entry(
+        save,
+        "ticketctl",
+        "ticketctl",
+        "ticketctl snapshot save",
+        [env.command([ticketctl, "snapshot", "save"], folder)],
+    )
+    dump_entry = entry(
+        save,
+        "mysqldump",
+        "mysqldump",
+        "mysqldump --single-transaction of the 3 databases (docker exec)",
+        [env.command(["sh", "-c", dump], folder, settings={"MYSQL_PWD": root_password}, secrets=[root_password])],
+    )
+    rounds(cfg.runs_cold, [(series, without_extra_snapshots(save_once)), dump_entry])
+
+    restore = results.measure(
+        "snapshot.restore",
+        f"`snapshot restore` ({data.describe()}) vs the rebuild: `down --volumes --yes`, `up`, load the same data",
+        "≤ 0.25× the rebuild's time",
+        "ticketctl",
+        "snapshot restore",
+    )
+    series, restore_once = entry(
+        restore,
+        "ticketctl",
+        "ticketctl",
+        "ticketctl snapshot restore --yes (safety snapshot first)",
+        [env.command([ticketctl, "snapshot", "restore", SNAPSHOT_BASE, "--yes"], folder)],
+    )
+    fast, fast_once = entry(
+        restore,
+        "ticketctl-no-backup",
+        "ticketctl",
+        "ticketctl snapshot restore --yes --no-backup",
+        [env.command([ticketctl, "snapshot", "restore", SNAPSHOT_BASE, "--yes", "--no-backup"], folder)],
+    )
+    rebuild = f"{ticketctl} down --volumes --yes && {ticketctl} up && {loader}"
+    rebuild_entry = entry(
+        restore,
+        "rebuild",
+        "rebuild",
+        "down --volumes --yes; up; load the same data",
+        [env.command(["sh", "-c", rebuild], folder)],
+    )
+    rounds(
+        cfg.runs_cold,
+        [(series, without_extra_snapshots(restore_once)), (fast, fast_once), rebuild_entry],
+        warmup=False,
+    )
+
+
 # --------------------------------------------------------------------------- environment
 
 
@@ -754,7 +852,7 @@ IMAGE_KEYS = ("mysql", "redis", "elasticsearch", "opensearch", "apps")
 
 def project_name(prefix: str, tool: str) -> str:
     """tkb-tc, tkb-dc1, tkb-dc2: the Compose project of each tool's stack."""
-    return f"{prefix}-" + {"ticketctl": "tc", "compose-v1": "dc1", "compose-v2": "dc2"}[tool]
+    return f"{prefix}-" + {"ticketctl": "tc", "compose-v1": "dc1", "compose-v2": "dc2", "snapshot": "snap"}[tool]
 
 
 def prepare_stacks(cfg: Config, results: Results, env: Environment) -> None:
@@ -853,7 +951,7 @@ def main(argv: list[str] | None = None) -> int:
         env.before, env.before_label = str(before), cfg.before_label
         results.versions["ticketctl (before)"] = f"{cfg.before_label} ({before})"
     cfg.work.mkdir(parents=True, exist_ok=True)
-    project_names = [project_name(cfg.prefix, tool) for tool in STACK_TOOLS]
+    project_names = [project_name(cfg.prefix, tool) for tool in (*STACK_TOOLS, "snapshot")]
     for project in project_names:  # leftovers of a killed run
         stacks.remove_project(env.engine, project)
     failure: BaseException | None = None
@@ -870,6 +968,8 @@ def main(argv: list[str] | None = None) -> int:
                 section_noop(cfg, results, env)
             if "doctor" in cfg.sections:
                 section_doctor(cfg, results, env)
+            if "snapshot" in cfg.sections:
+                section_snapshot(cfg, results, env)
     except (CommandFailed, RuntimeError) as error:
         failure = error
         log(f"FAILED: {error}")
