@@ -329,7 +329,11 @@ def _alias_indices(connection: SearchConnection, alias: str) -> list[str]:
         Request(
             "GET",
             f"/{alias}*",
-            {"expand_wildcards": "open,closed", "allow_no_indices": "true", "filter_path": "*.settings.index.provided_name"},
+            {
+                "expand_wildcards": "open,closed",
+                "allow_no_indices": "true",
+                "filter_path": "*.settings.index.provided_name",
+            },
         )
     )
     names = found if isinstance(found, Mapping) else {}
