@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import secrets as random
 import signal
-import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,24 +17,13 @@ from typing import Any
 
 import pytest
 
-from tests.support.reliability import Transcript, Workdir
+from tests.support.reliability import Transcript, Workdir, free_port
 from tests.support.servers import DockerScratch, LocalImages
 
 pytestmark = pytest.mark.e2e
 
 DATABASES = ("events", "inventory", "bookings")
 MYSQL_SECRETS = ("MYSQL_ROOT_PASSWORD", "EVENTS_DB_PASSWORD", "INVENTORY_DB_PASSWORD", "BOOKINGS_DB_PASSWORD")
-
-
-def _free_port() -> int:
-    while True:
-        port = 30000 + random.randbelow(2700)
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        return port
 
 
 @pytest.fixture(scope="module")
@@ -55,9 +43,9 @@ def stack(
     work = Workdir(folder, transcript)
     work.env = {
         "TICKETCTL_PROJECT": scratch.project,
-        "TICKETCTL_PORTS__MYSQL": str(_free_port()),
-        "TICKETCTL_PORTS__REDIS": str(_free_port()),
-        "TICKETCTL_PORTS__SEARCH": str(_free_port()),
+        "TICKETCTL_PORTS__MYSQL": str(free_port()),
+        "TICKETCTL_PORTS__REDIS": str(free_port()),
+        "TICKETCTL_PORTS__SEARCH": str(free_port()),
         "TICKETCTL_PORTS__APPS": "32600",
         "TICKETCTL_SEARCH__ENGINE": "opensearch",
         "TICKETCTL_SEARCH__HEAP": "512m",

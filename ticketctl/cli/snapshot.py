@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from ticketctl.cli.common import JSON_OPTION, console, load, print_json
-from ticketctl.cli.stack import LOCK_TIMEOUT_OPTION, connect
+from ticketctl.cli.stack import LOCK_TIMEOUT_OPTION, _duration, connect
 
 if TYPE_CHECKING:
     from ticketctl.events import Event
@@ -162,7 +162,7 @@ def list_command(ctx: typer.Context, json_output: bool = JSON_OPTION) -> None:
         data = row.as_dict(now)
         schema = ", ".join(f"{db}:V{version:03d}" for db, version in (data["schema_versions"] or {}).items())
         note = row.reason or (f"safety copy before restoring {data['safety_for']}" if data["safety_for"] else "")
-        table.add_row(row.name, _age(data["age_seconds"]), _size(row.size), row.state, schema, note)
+        table.add_row(row.name, _duration(data["age_seconds"]), _size(row.size), row.state, schema, note)
     wide = console()
     if not wide.is_terminal:
         wide.width = 200
@@ -193,13 +193,3 @@ def _size(size: int) -> str:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1000  # type: ignore[assignment]
     return f"{size} B"
-
-
-def _age(seconds: int) -> str:
-    if seconds < 120:
-        return f"{seconds}s"
-    if seconds < 7200:
-        return f"{seconds // 60}m"
-    if seconds < 172800:
-        return f"{seconds // 3600}h"
-    return f"{seconds // 86400}d"
