@@ -389,6 +389,8 @@ def restore(
         else:
             emit(Notice(f"resuming the interrupted restore of {name}"))
             resumed = True
+            if journal.get("phase") == "backup" and stack.mysql.reload().state != "running":
+                _start_mysql(stack, emit, wait_health=False)  # a killed safety snapshot left it stopped
         if backup and journal.get("phase") == "backup":
             safety_name = f"before-restore-{default_name()}"
             emit(StepEvent("backup", "started", f"safety snapshot {safety_name}"))
