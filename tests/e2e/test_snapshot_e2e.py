@@ -50,6 +50,7 @@ def stack(
         "TICKETCTL_SEARCH__ENGINE": "opensearch",
         "TICKETCTL_SEARCH__HEAP": "512m",
         "TICKETCTL_SEARCH__NOFILE": "20000",
+        "TICKETCTL_WAIT_TIMEOUT": "900",
         **{f"TICKETCTL_IMAGES__{key.upper()}": getattr(local_images, key) for key in ("mysql", "redis", "opensearch")},
     }
     try:
