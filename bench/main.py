@@ -664,7 +664,10 @@ def section_snapshot(cfg: Config, results: Results, env: Environment) -> None:
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     stack = stacks.Stack("ticketctl", project, folder, stacks.Ports.block(cfg.port_base + 300))
-    (folder / "ticketctl.yaml").write_text(stacks.settings_yaml(project, stack.ports, env.images))
+    # A search engine starting beside a million-row load may need more than up's default 300 s here.
+    (folder / "ticketctl.yaml").write_text(
+        stacks.settings_yaml(project, stack.ports, env.images) + "wait_timeout: 900\n"
+    )
     ticketctl = env.ticketctl
     log(f"snapshot: up and load {data.describe()} (untimed)")
     loader = f"PYTHONPATH={REPO} {sys.executable} -m bench.snapshots load {folder} {' '.join(data.argv)}"
