@@ -208,13 +208,22 @@ def _save(
     stack = _Stack(settings, runtime, secrets)
     stack.require_running()
     emit(StepEvent("inspect", "started", "versions, schema history, index"))
-    mysql_engine, schema_versions, accounts = stack.mysql_state()
-    redis_client = stack.redis(0)
-    redis_engine = parts.redis_engine(redis_client)
-    search = stack.search()
-    search_engine = parts.search_engine(search)
     alias = settings.search.index
-    index = parts.index_metadata(search, alias)
+
+    def search_state() -> tuple[Any, EngineVersion, dict[str, Any]]:
+        connection = stack.search()
+        return connection, parts.search_engine(connection), parts.index_metadata(connection, alias)
+
+    found: list[Any] = fan_out(
+        lambda inspect: inspect(),
+        [stack.mysql_state, lambda: parts.redis_engine(stack.redis(0)), search_state],
+        name="snapshot-inspect",
+    )
+    mysql_engine, schema_versions, accounts = cast(
+        tuple[EngineVersion, dict[str, int], list[tuple[str, str]]], found[0]
+    )
+    redis_engine = cast(EngineVersion, found[1])
+    search, search_engine, index = cast(tuple[Any, EngineVersion, dict[str, Any]], found[2])
     emit(StepEvent("inspect", "done", f"{mysql_engine.label}, {redis_engine.label}, {search_engine.label}"))
     token = f"{name}-{_random.token_hex(4)}"
     with store.staging(name, private=True) as folder:
