@@ -56,12 +56,21 @@ def stack(
     try:
         up = work.run("up", "--keep-on-failure", timeout=1000)
         if up.code == 6:  # on a loaded machine the search engine may miss its health budget: give it more
+            _wait_healthy(docker_client, scratch.project, deadline=time.monotonic() + 900)
             up = work.run("up", timeout=1000)
         assert up.code == 0, up.output
         yield work
     finally:
         work.stop_all()
         scratch.cleanup()
+
+
+def _wait_healthy(client: Any, project: str, *, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        containers = client.containers.list(all=True, filters={"label": f"com.docker.compose.project={project}"})
+        if all((c.attrs["State"].get("Health") or {}).get("Status") == "healthy" for c in containers):
+            return
+        time.sleep(2)
 
 
 # --------------------------------------------------------------------------- the stack's data, as a test sees it
