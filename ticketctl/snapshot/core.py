@@ -186,7 +186,7 @@ def save(
 ) -> SaveReport:
     """Take a snapshot of the running stack into ``<snapshots.dir>/<name>``; see the module doc."""
     store = SnapshotStore(settings.snapshots_dir)
-    _refuse_unfinished_restore(store)
+    _refuse_unfinished(settings, store)
     with project_lock(runtime.endpoint.url, settings.project, "snapshot save", timeout=lock_timeout):
         return _save(
             settings, runtime, secrets, store, name or default_name(), include_secrets, None, serialised(on_event)
@@ -480,12 +480,20 @@ def _reapply_passwords(stack: _Stack, manifest: Manifest, emit: EventSink) -> tu
 # --------------------------------------------------------------------------- refusals
 
 
-def _refuse_unfinished_restore(store: SnapshotStore) -> None:
+def _refuse_unfinished(settings: Settings, store: SnapshotStore) -> None:
+    """No snapshot of a half-restored stack, nor while a rotation has left .env behind the servers."""
+    from ticketctl.rotation import pending_rotation
+
     journal = store.read_journal()
     if journal:
         raise SnapshotError(
             f"the restore of snapshot {journal.get('snapshot')!r} was interrupted: the stack is half restored",
             hint=f"finish it first: `ticketctl snapshot restore {journal.get('snapshot')}`",
+        )
+    if pending_rotation(settings):
+        raise SnapshotError(
+            "a `secrets rotate` was interrupted: .env may not hold the passwords the servers have",
+            hint="finish it first: `ticketctl secrets rotate`",
         )
 
 
