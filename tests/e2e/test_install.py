@@ -72,3 +72,15 @@ def test_installed_package_carries_its_data_folders(installed: Path) -> None:
     for folder in printed:
         assert "/site-packages/ticketctl/_data/" in folder, folder
     assert sys.prefix not in printed[0]
+
+
+def test_installed_package_holds_no_test_infrastructure(installed: Path) -> None:
+    """The Elasticsearch analysis plugin (tests/search-plugin) and the image recipes are for tests and the
+    quick start only: nothing of them ships."""
+    python = installed.parent / "python"
+    code = "import ticketctl, pathlib; print(pathlib.Path(ticketctl.__file__).parent)"
+    package = Path(subprocess.run([str(python), "-c", code], capture_output=True, text=True, check=True).stdout.strip())
+    shipped = [path.relative_to(package).as_posix() for path in package.rglob("*") if path.is_file()]
+    assert shipped, package
+    assert [name for name in shipped if name.endswith((".java", ".class", ".jar", "named_components.json"))] == []
+    assert [name for name in shipped if "search-plugin" in name or "Dockerfile" in name] == []

@@ -240,6 +240,14 @@ def test_elasticsearch_image_takes_settings_from_the_environment(
     (node,) = nodes["nodes"].values()
     assert node["version"] == "8.19.21"
     assert node["jvm"]["mem"]["heap_max_in_bytes"] == 256 * 1024 * 1024
+    # ticketctl's analysis plugin brings the filters of analysis-common that the mapping uses.
+    assert _http_json(f"{url}/_cat/plugins?format=json&h=component") == [{"component": "ticketctl-analysis"}]
+    analysis = _http_json(
+        f"{url}/_analyze",
+        "POST",
+        {"tokenizer": "standard", "filter": ["lowercase", "asciifolding"], "text": "São Paulo"},
+    )
+    assert [token["token"] for token in analysis["tokens"]] == ["sao", "paulo"]
     _runs_as_uid_1000_and_owns_data(container, "/usr/share/elasticsearch")
 
 

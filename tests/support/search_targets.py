@@ -19,6 +19,15 @@ OPENSEARCH_VAR = "TICKETCTL_TEST_OPENSEARCH_URL"
 ELASTICSEARCH_VAR = "TICKETCTL_TEST_ELASTICSEARCH_URL"
 LOCK_INDEX = ".ticketctl-locks"
 
+# The engines of the test servers, and those that load the reindex module: OpenSearch's zip has it,
+# Elasticsearch's does not (ticketctl's analysis plugin brings token filters only).
+ENGINES = ("opensearch", "elasticsearch")
+WITH_REINDEX = ("opensearch",)
+ON_ENGINES_WITH_REINDEX: pytest.MarkDecorator = pytest.mark.parametrize("search", WITH_REINDEX, indirect=True)
+ON_ENGINES_WITHOUT_REINDEX: pytest.MarkDecorator = pytest.mark.parametrize(
+    "search", [engine for engine in ENGINES if engine not in WITH_REINDEX], indirect=True
+)
+
 
 class HttpError(Exception):
     def __init__(self, status: int, body: Any):
@@ -87,6 +96,29 @@ class SearchTarget:
     def http(self, method: str, path: str, body: Any = None, *, ndjson: bool = False) -> Any:
         return http(self.url, method, path, body, ndjson=ndjson)
 
+    def _node(self) -> dict[str, Any]:
+        answer = self.http("GET", "/_nodes/_local?filter_path=nodes.*.build_flavor,nodes.*.version")
+        (node,) = answer["nodes"].values()
+        return dict(node)
+
+    @property
+    def engine(self) -> str:
+        """``elasticsearch`` or ``opensearch``, from the node report (only Elasticsearch has a build flavor)."""
+        return "elasticsearch" if "build_flavor" in self._node() else "opensearch"
+
+    @property
+    def label(self) -> str:
+        """How ticketctl names the server in its messages, e.g. ``Elasticsearch 8.19.21``."""
+        return (
+            f"{ {'elasticsearch': 'Elasticsearch', 'opensearch': 'OpenSearch'}[self.engine] } {self._node()['version']}"
+        )
+
+    @property
+    def has_reindex(self) -> bool:
+        """Whether the server loads the reindex module (the ``_reindex`` API)."""
+        answer = self.http("GET", "/_nodes/plugins?filter_path=nodes.*.modules.name")
+        return any(module["name"] == "reindex" for node in answer["nodes"].values() for module in node["modules"])
+
     def index_names(self) -> list[str]:
         rows = self.http("GET", f"/_cat/indices/{self.alias}*?format=json&h=index&expand_wildcards=all")
         return sorted(row["index"] for row in rows)
@@ -122,6 +154,36 @@ class SearchTarget:
             )
         answer = self.http("POST", "/_bulk?refresh=true", "\n".join(lines) + "\n", ndjson=True)
         assert answer["errors"] is False, answer
+
+    def copy_into_next_version(self) -> tuple[str, str]:
+        """What ``index migrate --reindex`` leaves behind, made over plain HTTP for a server without ``_reindex``.
+
+        The next version gets the current one's settings, mappings and ticketctl ``_meta``, and its
+        documents (copied with ``_search`` and ``_bulk``); the current one is write-blocked and the
+        alias moves in one ``_aliases`` call. Returns (old, new).
+        """
+        (old,) = self.alias_targets()
+        new = f"{self.alias}_v{int(old.rsplit('_v', 1)[1]) + 1}"
+        live = self.http("GET", f"/{old}")[old]
+        index = live["settings"]["index"]
+        settings = {key: index[key] for key in ("number_of_shards", "number_of_replicas", "analysis")}
+        self.http("PUT", f"/{new}", {"settings": {"index": settings}, "mappings": live["mappings"]})
+        self.http("PUT", f"/{old}/_settings", {"index": {"blocks.write": True}})
+        self.http("POST", f"/{old}/_refresh")
+        hits = self.http("POST", f"/{old}/_search", {"size": 10000, "sort": ["_doc"]})["hits"]["hits"]
+        if hits:
+            lines = []
+            for hit in hits:
+                lines.append(json.dumps({"index": {"_index": new, "_id": hit["_id"]}}))
+                lines.append(json.dumps(hit["_source"], ensure_ascii=False))
+            answer = self.http("POST", "/_bulk?refresh=true", "\n".join(lines) + "\n", ndjson=True)
+            assert answer["errors"] is False, answer
+        actions = [
+            {"remove": {"index": old, "alias": self.alias}},
+            {"add": {"index": new, "alias": self.alias, "is_write_index": True}},
+        ]
+        self.http("POST", "/_aliases", {"actions": actions})
+        return old, new
 
     def mapping_variant(self, name: str, edit: Any) -> Path:
         """A copy of the packaged mapping changed by ``edit(document)``, written under tmp_path."""

@@ -5,6 +5,9 @@ them. Without a variable (or when the server does not answer) a test is
 skipped with the reason, and fails instead when ``CI=true``. Each test gets
 its own alias ``t<random>``; everything named after it is deleted afterwards,
 and the lock index if this session created it.
+
+``search`` runs a test once per engine (``search_targets.ENGINES``), and checks
+that the server still offers ``_reindex`` or not as ``WITH_REINDEX`` declares.
 """
 
 from __future__ import annotations
@@ -16,8 +19,10 @@ import pytest
 
 from tests.support.search_targets import (
     ELASTICSEARCH_VAR,
+    ENGINES,
     LOCK_INDEX,
     OPENSEARCH_VAR,
+    WITH_REINDEX,
     HttpError,
     SearchTarget,
     http,
@@ -54,19 +59,15 @@ def elasticsearch_url() -> Iterator[str]:
     yield from _with_lock_index_cleanup(url)
 
 
-def _target(url: str, tmp_path: Path) -> Iterator[SearchTarget]:
-    target = SearchTarget(url=url, alias=new_alias(), tmp_path=tmp_path)
+@pytest.fixture(params=ENGINES)
+def search(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SearchTarget]:
+    engine = request.param
+    target = SearchTarget(url=request.getfixturevalue(f"{engine}_url"), alias=new_alias(), tmp_path=tmp_path)
+    declared = engine in WITH_REINDEX
+    assert target.has_reindex == declared, (
+        f"{engine} at {target.url}: _reindex is no longer {declared}; see WITH_REINDEX"
+    )
     try:
         yield target
     finally:
         target.cleanup()
-
-
-@pytest.fixture
-def opensearch(opensearch_url: str, tmp_path: Path) -> Iterator[SearchTarget]:
-    yield from _target(opensearch_url, tmp_path)
-
-
-@pytest.fixture
-def elasticsearch(elasticsearch_url: str, tmp_path: Path) -> Iterator[SearchTarget]:
-    yield from _target(elasticsearch_url, tmp_path)
