@@ -36,6 +36,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from bench import migrations as mig
 from bench import peers as peers_module
 from bench import report, snapshots, stacks
@@ -664,10 +666,12 @@ def section_snapshot(cfg: Config, results: Results, env: Environment) -> None:
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     stack = stacks.Stack("ticketctl", project, folder, stacks.Ports.block(cfg.port_base + 300))
-    # A search engine starting beside a million-row load may need more than up's default 300 s here.
-    (folder / "ticketctl.yaml").write_text(
-        stacks.settings_yaml(project, stack.ports, env.images) + "wait_timeout: 900\n"
-    )
+    # Elasticsearch (its local image carries the analysis plugin the mapping needs) starts faster than
+    # OpenSearch here; a search engine starting on a loaded machine may need more than up's default 300 s.
+    document = yaml.safe_load(stacks.settings_yaml(project, stack.ports, env.images))
+    document["search"]["engine"] = "elasticsearch"
+    document["wait_timeout"] = 900
+    (folder / "ticketctl.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
     ticketctl = env.ticketctl
     log(f"snapshot: up and load {data.describe()} (untimed)")
     loader = f"PYTHONPATH={REPO} {sys.executable} -m bench.snapshots load {folder} {' '.join(data.argv)}"
