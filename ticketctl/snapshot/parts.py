@@ -300,6 +300,7 @@ def restore_search(
             connection.send(Request("DELETE", "/" + ",".join(current)))
         return
     runtime.exec(container, ["rm", "-rf", location])
+    runtime.exec(container, ["mkdir", "-p", SEARCH_SNAPSHOT_REPOSITORY])  # a recreated container has none yet
     with archive.open("rb") as handle:
         runtime.archive_into(container, SEARCH_SNAPSHOT_REPOSITORY, handle)
     _register(connection, name, location, readonly=True)
