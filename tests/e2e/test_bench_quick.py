@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-PREFIX = "tkbq"  # projects tkbq-tc, tkbq-dc1, tkbq-dc2; databases tkbq_*; users tkbq_*
-# 62500-62799: clear of bench/run's default 62000-62299, of the e2e tests' 30000-32699 and of Linux's
+PREFIX = "tkbq"  # projects tkbq-tc, tkbq-dc1, tkbq-dc2, tkbq-snap; databases tkbq_*; users tkbq_*
+# 62500-62899: clear of bench/run's default 62000-62399, of the e2e tests' 30000-32699 and of Linux's
 # ephemeral range (32768-60999), where a closing client connection can hold a port for a minute.
 PORT_BASE = 62500
 
@@ -76,6 +76,8 @@ def test_results_have_every_measure_with_its_peers(quick_run: tuple[subprocess.C
         "### no-op `up` on a healthy stack",
         "### `doctor`, all green",
         "### `doctor` with one server down (check timeout 3 s)",
+        "### `snapshot save` of the stack (20,000 seats, 2,000 events",
+        "### `snapshot restore` (20,000 seats, 2,000 events",
     ):
         assert heading in text
     for row in (
@@ -83,6 +85,8 @@ def test_results_have_every_measure_with_its_peers(quick_run: tuple[subprocess.C
         "| docker compose up -d (v2) |",
         "| golang-migrate up, 3 processes side by side |",
         "| ticketctl doctor, opensearch paused |",
+        "| mysqldump --single-transaction of the 3 databases (docker exec) |",
+        "| down --volumes --yes; up; load the same data |",
     ):
         assert row in text
     assert "Flyway migrate, 3 processes side by side" in text
@@ -104,7 +108,7 @@ def test_nothing_of_the_run_is_left(quick_run: tuple[subprocess.CompletedProcess
     done, _ = quick_run
     assert done.returncode == 0, done.stderr[-4000:]
     engine = docker.from_env()
-    for project in (f"{PREFIX}-tc", f"{PREFIX}-dc1", f"{PREFIX}-dc2"):
+    for project in (f"{PREFIX}-tc", f"{PREFIX}-dc1", f"{PREFIX}-dc2", f"{PREFIX}-snap"):
         label = {"label": f"com.docker.compose.project={project}"}
         assert engine.containers.list(all=True, filters=label) == []
         assert engine.volumes.list(filters=label) == []
@@ -130,6 +134,7 @@ def test_raw_results_are_written_beside_the_report(
     raw = json.loads((out / "results.json").read_text())
     keys = {measure["key"] for measure in raw["measures"]}
     assert {"startup.help", "startup.render", "migrate.noop", "up.cold", "up.noop", "doctor.green"} <= keys
+    assert {"snapshot.save", "snapshot.restore"} <= keys
     for measure in raw["measures"]:
         for series in measure["series"]:
             assert series["samples"], f"{series['key']} has no sample"
