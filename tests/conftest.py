@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import itertools
 import os
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.support.kube_cluster import KubeCluster, KubeNamespace
 from tests.support.servers import (
     DockerScratch,
     LocalImages,
@@ -172,6 +174,37 @@ def local_images(docker_client: Any) -> LocalImages:
             server_missing("local images", f"image {reference} is not built")
         names[key] = reference
     return LocalImages(**names)
+
+
+# ---------------------------------------------------------------- Kubernetes API server
+
+
+@pytest.fixture(scope="session")
+def kube_cluster() -> KubeCluster:
+    """The test API server (``scripts/test-services kubernetes``), checked to answer once."""
+    server = "Kubernetes API server"
+    cluster = KubeCluster(
+        kubeconfig=Path(required_env(server, "TICKETCTL_TEST_KUBECONFIG")),
+        kubectl_path=Path(required_env(server, "TICKETCTL_TEST_KUBECTL")),
+    )
+    if not cluster.kubectl_path.is_file():
+        server_missing(server, f"{cluster.kubectl_path} is not built")
+    try:
+        answer = cluster.kubectl("get", "--raw", "/readyz", check=False, timeout=15)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        server_missing(server, str(error))
+    if answer.returncode != 0 or answer.stdout.strip() != "ok":
+        lines = (answer.stderr or answer.stdout or "no answer").strip().splitlines()
+        server_missing(server, f"{cluster.kubeconfig}: {lines[-1] if lines else 'no answer'}")
+    return cluster
+
+
+@pytest.fixture
+def kube_namespace(kube_cluster: KubeCluster) -> Iterator[KubeNamespace]:
+    """A fresh namespace ``tkt-<hex>`` (no labels), deleted with its contents afterwards."""
+    namespace = kube_cluster.create_namespace()
+    yield namespace
+    namespace.delete()
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,8 @@
 """What ``ticketctl up`` does once the stack is healthy: migrate the databases, create the index.
 
+Migrating makes the application users too (as ``mysql.root_user``); ``up --no-init``
+makes only them (:func:`initialise_users`), so that they exist after every ``up``.
+
 These are the same library calls as ``ticketctl migrate`` and ``ticketctl index
 create``, so a stack brought up by ``up`` and one initialised by hand are the
 same. Both are idempotent: on a stack that is already initialised they change
@@ -30,6 +33,22 @@ def initialise_stack(
     else:
         emit(StepEvent("index", "skipped", f"{settings.search.engine} was not started by this run"))
     return summary
+
+
+def initialise_users(
+    settings: Settings, secrets: Secrets, emit: EventSink, services: frozenset[str]
+) -> Mapping[str, Any]:
+    """Only the application users (``up --no-init``): the init script makes the databases, not them."""
+    if "mysql" not in services:
+        emit(StepEvent("users", "skipped", "mysql was not started by this run"))
+        return {}
+    from ticketctl.migrations import ensure_users
+
+    emit(StepEvent("users", "started", ", ".join(db.user for db in settings.mysql.databases)))
+    done = ensure_users(settings, secrets)
+    created = [key for key, action in done.items() if action is not None]
+    emit(StepEvent("users", "done", f"created: {', '.join(created)}" if created else "all exist"))
+    return {"users": done}
 
 
 def _migrate(settings: Settings, secrets: Secrets, emit: EventSink) -> dict[str, Any]:

@@ -65,6 +65,22 @@ def check(report: dict[str, Any], name: str) -> dict[str, Any]:
     return next(c for c in report["checks"] if c["name"] == name)
 
 
+def service_container(scratch: DockerScratch, images: LocalImages, service: str) -> None:
+    """A container that ticketctl takes for the project's own ``service`` (as root, sleeping)."""
+    scratch.client.containers.run(
+        images.apps,
+        ["sh", "-c", "sleep 300"],
+        name=f"{scratch.project}-{service}-1",
+        detach=True,
+        labels={
+            "com.docker.compose.project": scratch.project,
+            "com.docker.compose.service": service,
+            "com.docker.compose.container-number": "1",
+            "com.docker.compose.oneoff": "False",
+        },
+    )
+
+
 def render(folder: Path, env: dict[str, str]) -> None:
     subprocess.run([*TICKETCTL, "render"], cwd=folder, env=env, capture_output=True, check=True, timeout=60)
 
@@ -158,18 +174,7 @@ def test_leftovers_of_an_older_configuration(
         f"{docker_scratch.project}_opensearch-data",
         labels={"com.docker.compose.project": docker_scratch.project, "com.docker.compose.volume": "opensearch-data"},
     )
-    client.containers.run(
-        local_images.apps,
-        ["sh", "-c", "sleep 300"],
-        name=f"{docker_scratch.project}-opensearch-1",
-        detach=True,
-        labels={
-            "com.docker.compose.project": docker_scratch.project,
-            "com.docker.compose.service": "opensearch",
-            "com.docker.compose.container-number": "1",
-            "com.docker.compose.oneoff": "False",
-        },
-    )
+    service_container(docker_scratch, local_images, "opensearch")
     code, report = doctor(tmp_path, env, "containers.leftovers")
     leftovers = check(report, "containers.leftovers")
     assert leftovers["status"] == "warn"
@@ -177,3 +182,37 @@ def test_leftovers_of_an_older_configuration(
     assert f"{docker_scratch.project}_opensearch-data" in leftovers["summary"]
     assert leftovers["fix"].startswith("ticketctl up --remove-orphans; check their data")
     assert code == ExitCode.WARNINGS
+
+
+def test_no_service_runs_as_root(tmp_path: Path, docker_scratch: DockerScratch, local_images: LocalImages) -> None:
+    """Redis (started through its entrypoint) and the placeholders run as their own users; a root one fails."""
+    env = environment(docker_scratch, local_images, TICKETCTL_PROFILES="apps")
+    up = subprocess.run(
+        [*TICKETCTL, "up", "redis", "auth-service", "--no-wait"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert up.returncode == 0, up.stderr
+    client = docker_scratch.client
+    redis = client.containers.get(f"{docker_scratch.project}-redis-1")
+    deadline = time.monotonic() + 30
+    while "redis-server" not in " ".join(" ".join(p) for p in redis.top(ps_args="-o pid,uid,comm")["Processes"]):
+        assert time.monotonic() < deadline, "redis-server did not start"
+        time.sleep(0.5)
+        redis.reload()
+    code, report = doctor(tmp_path, env, "containers.users")
+    users = check(report, "containers.users")
+    assert users["status"] == "ok", users
+    assert users["summary"] == "no service runs as root (2 running checked)"
+
+    # An image of the user's that keeps root is named, with the fix.
+    service_container(docker_scratch, local_images, "events-service")
+    code, report = doctor(tmp_path, env, "containers.users")
+    users = check(report, "containers.users")
+    assert users["status"] == "fail"
+    assert users["summary"] == f"running as root (uid 0): {docker_scratch.project}-events-service-1"
+    assert code == ExitCode.CHECKS_FAILED

@@ -346,12 +346,12 @@ def test_a_service_that_never_becomes_healthy_fails_in_time_with_its_logs(
 
 
 def test_a_container_that_exits_during_the_health_wait_fails_at_once(project: Project, images: dict[str, str]) -> None:
-    project.settings["TICKETCTL_IMAGES__REDIS"] = images["apps"]  # it has no redis-server: the command exits
+    project.settings["TICKETCTL_IMAGES__REDIS"] = images["apps"]  # it has no redis entrypoint: the command exits
     run = project.ticketctl("up", "--no-init", "mysql", "redis")
     assert run.code == 6, run.err
     assert run.seconds < 45
     assert "error: redis: exited" in run.err and "while starting" in run.err
-    assert "--- last " in run.err and "redis-server: not found" in run.err  # its logs, shown above the error
+    assert "--- last " in run.err and "docker-entrypoint.sh: not found" in run.err  # its logs, above the error
     assert project.containers() == {}
 
 

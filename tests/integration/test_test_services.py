@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from tests.support.kube_cluster import pod_security_labels
+
 if TYPE_CHECKING:
+    from tests.support.kube_cluster import KubeCluster, KubeNamespace
     from tests.support.servers import MySQLScratch, MySQLServer, RedisScratch, SearchScratch, SearchServer
 
 # ---------------------------------------------------------------- MariaDB
@@ -190,3 +194,39 @@ def test_opensearch_python_client_talks_to_it(opensearch_scratch: SearchScratch)
     client.index(index=index, id="7", body={"name": "Arena"}, refresh=True)
     assert client.get(index=index, id="7")["_source"] == {"name": "Arena"}
     assert client.info()["version"]["distribution"] == "opensearch"
+
+
+# ---------------------------------------------------------------- Kubernetes API server
+
+
+def test_kube_apiserver_is_the_release_it_was_built_from(kube_cluster: KubeCluster) -> None:
+    versions = json.loads(kube_cluster.kubectl("version", "-o", "json").stdout)
+    assert versions["serverVersion"]["gitVersion"] == versions["clientVersion"]["gitVersion"]
+    assert versions["serverVersion"]["gitVersion"].startswith("v1.34.")
+
+
+def test_kube_apiserver_enforces_pod_security(kube_cluster: KubeCluster) -> None:
+    """A namespace labelled restricted refuses a root pod; the server-side checks rely on this."""
+    namespace = kube_cluster.create_namespace(pod_security_labels("restricted"))
+    try:
+        pod = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "root"},
+            "spec": {"containers": [{"name": "c", "image": "registry.example/busybox:1", "command": ["true"]}]},
+        }
+        result = namespace.kubectl("create", "--dry-run=server", "-f", "-", input=json.dumps(pod), check=False)
+        assert result.returncode != 0
+        assert 'forbidden: violates PodSecurity "restricted:latest"' in result.stderr
+        assert "runAsNonRoot != true" in result.stderr
+    finally:
+        namespace.delete()
+
+
+def test_kube_namespace_is_removed_after_the_test(kube_cluster: KubeCluster, kube_namespace: KubeNamespace) -> None:
+    kube_namespace.kubectl("create", "configmap", "probe", "--from-literal=a=b")
+    assert kube_namespace.kubectl("get", "configmap", "probe", "-o", "name").stdout.strip() == "configmap/probe"
+    kube_namespace.delete()
+    gone = kube_cluster.kubectl("get", "namespace", kube_namespace.name, check=False)
+    assert gone.returncode == 1
+    assert "NotFound" in gone.stderr

@@ -20,7 +20,7 @@ from ticketctl.errors import ExitCode
 
 pytestmark = pytest.mark.reliability
 
-RENDERED = (".env", ".env.example", "docker-compose.yml", "mysql-init/01-create-databases.sh")
+RENDERED = (".env", ".env.example", "docker-compose.yml", "mysql-init/01-create-databases.sql")
 REPO = Path(__file__).resolve().parents[2]
 
 

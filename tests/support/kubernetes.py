@@ -94,6 +94,16 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "kubernetes.resources.search.requests": "cpu=1,memory=2Gi",
         "kubernetes.resources.search.limits": "cpu=2,memory=3Gi",
     },
-    "existing-secret": {"kubernetes.existing_secret": "prod-passwords", "kubernetes.sysctl_init": "false"},
+    "existing-secret": {"kubernetes.existing_secret": "prod-passwords", "kubernetes.max_map_count": "node"},
+    # The privileged choice for vm.max_map_count, and every optional object and image setting.
+    "init-container": {
+        "kubernetes.max_map_count": "init-container",
+        "kubernetes.pod_disruption_budget": "true",
+        "kubernetes.image_registry": "registry.example.com/mirror",
+        "kubernetes.image_pull_policy": "Always",
+        "kubernetes.image_pull_secrets": "regcred,backup-regcred",
+        "kubernetes.job.ttl": "3600",
+        "kubernetes.job.deadline": "900",
+    },
     "no-resources": {"profiles": "apps", **NO_RESOURCES},
 }

@@ -56,7 +56,7 @@ def test_the_mysql_init_script_is_copied_before_the_container_starts(
     assert fake_api.calls.index(("copy", "unit-mysql-1")) < fake_api.calls.index(("start", "unit-mysql-1"))
     with tarfile.open(fileobj=io.BytesIO(fake_api.archives["unit-mysql-1"])) as archive:
         [member] = archive.getmembers()
-        assert member.name == "docker-entrypoint-initdb.d/01-create-databases.sh"
+        assert member.name == "docker-entrypoint-initdb.d/01-create-databases.sql"
         assert member.mode == 0o755
         content = archive.extractfile(member)
         assert content is not None and b"CREATE DATABASE IF NOT EXISTS" in content.read()

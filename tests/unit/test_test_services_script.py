@@ -40,7 +40,8 @@ def test_env_prints_the_test_variables_with_their_defaults() -> None:
     result = run("env")
     assert result.returncode == 0, result.stderr
     values = exports(result.stdout)
-    assert {k: v for k, v in values.items() if not k.startswith("TICKETCTL_TEST_IMAGE_")} == {
+    kubernetes = {"TICKETCTL_TEST_KUBECONFIG", "TICKETCTL_TEST_KUBECTL"}
+    assert {k: v for k, v in values.items() if not k.startswith("TICKETCTL_TEST_IMAGE_") and k not in kubernetes} == {
         "TICKETCTL_TEST_STATE": "/var/tmp/ticketctl-test-services",
         "TICKETCTL_TEST_MYSQL_HOST": "127.0.0.1",
         "TICKETCTL_TEST_MYSQL_PORT": "13306",
@@ -53,6 +54,12 @@ def test_env_prints_the_test_variables_with_their_defaults() -> None:
     assert values["TICKETCTL_TEST_IMAGE_PREFIX"] == "ticketctl-local"
     for name in IMAGES:
         assert re.fullmatch(rf"ticketctl-local/{name.lower()}:[0-9a-f]{{12}}", values[f"TICKETCTL_TEST_IMAGE_{name}"])
+    state = "/var/tmp/ticketctl-test-services"
+    assert values["TICKETCTL_TEST_KUBECONFIG"] == f"{state}/kubernetes/admin.kubeconfig"
+    # The binaries are cached by release and recipe hash, like the images.
+    assert re.fullmatch(
+        rf"{state}/kubernetes/bin/v1\.34\.[0-9]+-[0-9a-f]{{12}}/kubectl", values["TICKETCTL_TEST_KUBECTL"]
+    )
 
 
 def test_env_follows_port_overrides_and_passes_docker_host() -> None:
@@ -149,6 +156,8 @@ def test_status_reports_each_server_down_and_fails(tmp_path: Path) -> None:
         TICKETCTL_TEST_REDIS_PORT="1",
         TICKETCTL_TEST_ELASTICSEARCH_PORT="1",
         TICKETCTL_TEST_OPENSEARCH_PORT="1",
+        TICKETCTL_TEST_ETCD_PORT="1",
+        TICKETCTL_TEST_KUBE_APISERVER_PORT="1",
         TICKETCTL_TEST_IMAGE_PREFIX="tkt-no-such-prefix",
         DOCKER_HOST=f"unix://{tmp_path}/no-docker.sock",
     )
@@ -163,6 +172,8 @@ def test_status_reports_each_server_down_and_fails(tmp_path: Path) -> None:
             "elasticsearch",
             "plugin:elasticsearch",
             "opensearch",
+            "etcd",
+            "kube-apiserver",
             *tuple(f"image:{image.lower()}" for image in IMAGES),
         )
     }

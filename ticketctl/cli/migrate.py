@@ -62,11 +62,18 @@ def migrate_command(
     target: int = TARGET_OPTION,
     allow_out_of_order: bool = OUT_OF_ORDER_OPTION,
     schemas_dir: Path = SCHEMAS_OPTION,
+    sync_users: bool = typer.Option(
+        False,
+        "--sync-users",
+        help="As mysql.root_user, also give an application user that refuses its password the one in "
+        ".env or the environment (after a rotation; the Kubernetes setup Job does this).",
+    ),
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Apply the pending migrations of events_db, inventory_db and bookings_db, the three in parallel.
 
     Each version runs once; a failed one resumes at its failed statement once the file is fixed.
+    An application user that does not exist is created as mysql.root_user (MYSQL_ROOT_PASSWORD).
     Exit codes: 0 applied or up to date, 7 database error, 8 migration refused or
     failed (file:line named), 11 another migrate holds the lock, 3 invalid files.
     """
@@ -85,6 +92,7 @@ def migrate_command(
         schemas_dir=schemas_dir,
         on_event=renderer,
         check=False,
+        sync_users=sync_users,
     )
     if json_output:
         print_json(report.as_dict())

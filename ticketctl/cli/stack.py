@@ -47,11 +47,14 @@ def connect(settings: Settings) -> DockerRuntime:
     return DockerRuntime.connect()
 
 
-def initialiser() -> Initialiser:
-    """What ``up`` runs once the stack is healthy: the library calls behind migrate and index create."""
-    from ticketctl.initialise import initialise_stack
+def initialiser(*, migrate: bool = True) -> Initialiser:
+    """What ``up`` runs once the stack is healthy: the library calls behind migrate and index create.
 
-    return initialise_stack
+    Without ``migrate`` (``--no-init``) only the MySQL application users are made.
+    """
+    from ticketctl.initialise import initialise_stack, initialise_users
+
+    return initialise_stack if migrate else initialise_users
 
 
 LOCK_TIMEOUT_OPTION = typer.Option(
@@ -80,7 +83,11 @@ def up_command(
     keep_on_failure: bool = typer.Option(
         False, "--keep-on-failure", help="On failure keep the containers of this run to inspect them."
     ),
-    no_init: bool = typer.Option(False, "--no-init", help="Do not run migrations or create the search index."),
+    no_init: bool = typer.Option(
+        False,
+        "--no-init",
+        help="Do not run migrations or create the search index (the MySQL application users are still made).",
+    ),
     profile: list[str] = typer.Option(None, "--profile", help="Enable a profile ('apps'); overrides the setting."),
     lock_timeout: float = LOCK_TIMEOUT_OPTION,
     json_output: bool = JSON_OPTION,
@@ -113,7 +120,7 @@ def up_command(
                 wait_timeout=wait_timeout,
                 service_timeout=service_timeout,
                 keep_on_failure=keep_on_failure,
-                initialise=None if no_init else initialiser(),
+                initialise=initialiser(migrate=not no_init),
                 lock_timeout=lock_timeout,
                 on_event=view,
             )

@@ -13,13 +13,22 @@ Every connection made here:
   server, the user and the database, and whose hint is the fix. Passwords never
   appear in a message.
 
+An account's password never appears in SQL text either (:func:`identified_by`):
+``CREATE USER ... IDENTIFIED BY '<password>'`` is written verbatim to MariaDB's
+general and binary logs (measured on 10.11; MySQL 8 rewrites it) and shows in
+``SHOW PROCESSLIST`` while it runs, and a bound parameter changes nothing,
+because pymysql interpolates it into the text. ticketctl sends the hash that the
+server would store, computed here for the server's authentication plugin.
+
 pymysql is imported inside the functions: ``ticketctl --help`` does not pay for it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import re
+import secrets
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -56,6 +65,9 @@ ROOT_PASSWORD_SECRET = "MYSQL_ROOT_PASSWORD"
 # MySQL client and server error numbers that this module gives their own message.
 ER_DBACCESS_DENIED = 1044
 ER_ACCESS_DENIED = 1045
+# "Access denied for user" without "(using password: ...)": how MariaDB refuses a user it does not
+# know on a datadir like the official images' (root by socket; measured on the local image).
+ER_ACCESS_DENIED_NO_PASSWORD = 1698
 ER_BAD_DB = 1049
 ER_TABLEACCESS_DENIED = 1142
 ER_NO_SUCH_TABLE = 1146
@@ -68,7 +80,9 @@ CR_SERVER_LOST = 2013
 CR_SSL_CONNECTION_ERROR = 2026
 ER_SECURE_TRANSPORT_REQUIRED = 3159  # MySQL 8 with require_secure_transport (MariaDB answers 1045)
 _UNREACHABLE = {CR_CONNECTION_ERROR, CR_CONN_HOST_ERROR, CR_UNKNOWN_HOST, CR_SERVER_GONE, CR_SERVER_LOST}
-DENIED = {ER_DBACCESS_DENIED, ER_ACCESS_DENIED, ER_TABLEACCESS_DENIED, ER_SPECIFIC_ACCESS_DENIED}
+# A refused login: a wrong password, or a user that does not exist.
+LOGIN_REFUSED = frozenset({ER_ACCESS_DENIED, ER_ACCESS_DENIED_NO_PASSWORD})
+DENIED = {ER_DBACCESS_DENIED, *LOGIN_REFUSED, ER_TABLEACCESS_DENIED, ER_SPECIFIC_ACCESS_DENIED}
 # The connection broke under a statement: the server restarted, was killed, or the network dropped.
 CONNECTION_LOST = {CR_SERVER_GONE, CR_SERVER_LOST}
 
@@ -367,7 +381,7 @@ def translate(
             errno=errno,
             detail=text,
         )
-    if errno == ER_ACCESS_DENIED:
+    if errno in LOGIN_REFUSED:
         secret = credentials.secret if credentials else "the password"
         unencrypted = "" if tls_configured else "; an account that requires TLS is denied so too: then set mysql.ssl_ca"
         return ServerError(
@@ -414,6 +428,112 @@ def _error_parts(error: Exception) -> tuple[int | None, str]:
     if len(args) >= 2 and isinstance(args[0], int):
         return args[0], " ".join(str(args[1]).split())
     return None, " ".join(str(error).split()) or type(error).__name__
+
+
+# --------------------------------------------------------------------------- accounts
+
+# caching_sha2_password (MySQL 8's default) stores "$A$<rounds/1000 as %03X>$<20-byte salt><43-char digest>":
+# SHA-256 crypt (Drepper's SHA-crypt) with the whole 20-byte salt and 5000 rounds.
+CACHING_SHA2_ROUNDS = 5000
+CACHING_SHA2_SALT_LENGTH = 20
+# The alphabet of SHA-crypt's digest; a salt drawn from it needs no escaping anywhere ("$" is not in it).
+CRYPT_ALPHABET = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+# Byte triples of the final SHA-256 digest, in the order SHA-crypt encodes them (then bytes 31 and 30).
+_SHA256_CRYPT_ORDER = (
+    (0, 10, 20),
+    (21, 1, 11),
+    (12, 22, 2),
+    (3, 13, 23),
+    (24, 4, 14),
+    (15, 25, 5),
+    (6, 16, 26),
+    (27, 7, 17),
+    (18, 28, 8),
+    (9, 19, 29),
+)
+
+
+def identified_by(server: ServerInfo, password: str, *, salt: bytes | None = None) -> tuple[str, str]:
+    """The ``IDENTIFIED ...`` clause (one ``%s``) of CREATE/ALTER USER for ``password``, and its argument.
+
+    The argument is the hash the server stores, never the password: MariaDB's
+    ``mysql_native_password`` (its default), ``caching_sha2_password`` on MySQL 8
+    and later (their default; 8.4 no longer loads ``mysql_native_password``), and
+    ``mysql_native_password`` on MySQL 5.7.
+    """
+    if server.is_mariadb:
+        return "IDENTIFIED BY PASSWORD %s", native_password_hash(password)
+    if server.version < (8, 0, 0):
+        return "IDENTIFIED WITH mysql_native_password AS %s", native_password_hash(password)
+    return "IDENTIFIED WITH caching_sha2_password AS %s", caching_sha2_hash(password, salt=salt)
+
+
+def native_password_hash(password: str) -> str:
+    """``mysql_native_password``'s stored form: ``*`` and SHA1(SHA1(password)) in upper-case hex."""
+    return "*" + hashlib.sha1(hashlib.sha1(password.encode("utf-8")).digest()).hexdigest().upper()
+
+
+def caching_sha2_hash(password: str, *, salt: bytes | None = None) -> str:
+    """``caching_sha2_password``'s stored form of ``password`` (a random 20-character salt unless given)."""
+    if salt is None:
+        salt = "".join(secrets.choice(CRYPT_ALPHABET) for _ in range(CACHING_SHA2_SALT_LENGTH)).encode("ascii")
+    digest = sha256_crypt(password.encode("utf-8"), salt, CACHING_SHA2_ROUNDS)
+    return f"$A${CACHING_SHA2_ROUNDS // 1000:03X}$" + salt.decode("latin-1") + digest
+
+
+def sha256_crypt(key: bytes, salt: bytes, rounds: int) -> str:
+    """The 43-character digest of SHA-256 crypt (Drepper's SHA-crypt), for a salt of any length."""
+    b = hashlib.sha256(key + salt + key).digest()
+    a = hashlib.sha256(key + salt)
+    a.update(_repeat(b, len(key)))
+    length = len(key)
+    while length:
+        a.update(b if length & 1 else key)
+        length >>= 1
+    c = a.digest()
+    p = _repeat(hashlib.sha256(key * len(key)).digest(), len(key))
+    s = _repeat(hashlib.sha256(salt * (16 + c[0])).digest(), len(salt))
+    for round_number in range(rounds):
+        step = hashlib.sha256(p if round_number & 1 else c)
+        if round_number % 3:
+            step.update(s)
+        if round_number % 7:
+            step.update(p)
+        step.update(c if round_number & 1 else p)
+        c = step.digest()
+    encoded = [_crypt_base64((c[x] << 16) | (c[y] << 8) | c[z], 4) for x, y, z in _SHA256_CRYPT_ORDER]
+    return "".join(encoded) + _crypt_base64((c[31] << 8) | c[30], 3)
+
+
+def _repeat(digest: bytes, length: int) -> bytes:
+    return digest * (length // len(digest)) + digest[: length % len(digest)]
+
+
+def _crypt_base64(value: int, count: int) -> str:
+    chars = []
+    for _ in range(count):
+        chars.append(CRYPT_ALPHABET[value & 0x3F])
+        value >>= 6
+    return "".join(chars)
+
+
+def account_exists(session: Session, user: str, host: str = "%") -> bool:
+    """Whether ``user@host`` exists (the session's user needs to read ``mysql.user``)."""
+    row = session.query_one("SELECT COUNT(*) FROM mysql.user WHERE User = %s AND Host = %s", (user, host))
+    return row is not None and int(row[0]) > 0
+
+
+def create_account(session: Session, user: str, password: str, database: str, host: str = "%") -> None:
+    """``user@host`` with ALL on ``database`` only; its password reaches the server as a hash."""
+    clause, argument = identified_by(session.server, password)
+    session.execute(f"CREATE USER IF NOT EXISTS %s@%s {clause}", (user, host, argument))
+    session.execute(f"GRANT ALL PRIVILEGES ON {quote_identifier(database)}.* TO %s@%s", (user, host))
+
+
+def set_account_password(session: Session, user: str, password: str, host: str = "%") -> None:
+    """``ALTER USER`` to ``password``, sent as a hash; existing sessions of the user stay logged in."""
+    clause, argument = identified_by(session.server, password)
+    session.execute(f"ALTER USER %s@%s {clause}", (user, host, argument))
 
 
 def stack_accounts(session: Session, users: list[str]) -> list[tuple[str, str]]:

@@ -38,6 +38,7 @@ SERVICE_KEYS = frozenset(
         "restart",
         "networks",
         "labels",
+        "user",
         "container_name",
     }
 )
@@ -87,6 +88,7 @@ class ServiceSpec:
     restart: str = "no"
     networks: tuple[str, ...] = ()
     labels: tuple[tuple[str, str], ...] = ()
+    user: str | None = None
 
 
 @dataclass(frozen=True)
@@ -287,6 +289,7 @@ class _Loader:
             restart=restart,
             networks=service_networks,
             labels=tuple(sorted(self._labels(body.get("labels"), f"{path}.labels").items())),
+            user=None if body.get("user") is None else _scalar(body["user"]),
         )
 
     def _command(self, value: Any, path: str) -> tuple[str, ...] | None:

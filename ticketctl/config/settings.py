@@ -43,6 +43,10 @@ STORAGE_SIZE_RE = re.compile(r"^[1-9][0-9]*(Mi|Gi|Ti)$")
 CPU_QUANTITY_RE = re.compile(r"^([1-9][0-9]*m|[0-9]+(\.[0-9]{1,3})?)$")
 MEMORY_QUANTITY_RE = re.compile(r"^[1-9][0-9]*(Ki|Mi|Gi|Ti|k|M|G|T)?$")
 KNOWN_PROFILES = ("apps",)
+MAX_MAP_COUNT_CHOICES = ("no-mmap", "node", "init-container")
+PULL_POLICIES = ("IfNotPresent", "Always", "Never")
+# A registry host (with a port or a dot, or localhost) and an optional path below it.
+IMAGE_REGISTRY_RE = re.compile(r"^(localhost|[a-z0-9-]+(\.[a-z0-9-]+)+|[a-z0-9.-]+:[0-9]+)(:[0-9]+)?(/[a-z0-9._-]+)*$")
 SEARCH_ENGINES = ("elasticsearch", "opensearch")
 
 
@@ -97,6 +101,15 @@ def _int_range(low: int, high: int) -> Callable[[Any], int]:
     return lambda value: _parse_int(value, low, high)
 
 
+def _optional_int_range(low: int, high: int) -> Callable[[Any], int | None]:
+    def parse(value: Any) -> int | None:
+        if value is None or (isinstance(value, str) and value.strip() in ("", "null", "~")):
+            return None
+        return _parse_int(value, low, high)
+
+    return parse
+
+
 def _positive_float(value: Any) -> float:
     if isinstance(value, bool):
         raise _Invalid(f"expected a number of seconds, got {_describe(value)}")
@@ -148,6 +161,30 @@ def _optional_pattern(regex: re.Pattern[str], expected: str) -> Callable[[Any], 
     return parse_optional
 
 
+def _pull_policy(value: Any) -> str:
+    text = _parse_str(value)
+    for policy in PULL_POLICIES:
+        if text.lower() == policy.lower():
+            return policy
+    raise _Invalid(f"expected one of {', '.join(PULL_POLICIES)}, got {text!r}")
+
+
+def _list_items(value: Any, what: str) -> list[Any]:
+    """A YAML list or a comma-separated string (an environment variable), empty items dropped."""
+    items = [part.strip() for part in value.split(",")] if isinstance(value, str) else value
+    if not isinstance(items, list | tuple):
+        raise _Invalid(f"expected a list of {what}, got {_describe(value)}")
+    return [item for item in items if item != ""]
+
+
+def _secret_names(value: Any) -> tuple[str, ...]:
+    names = [] if value is None else _list_items(value, "Secret names")
+    for name in names:
+        if not isinstance(name, str) or not DNS_SUBDOMAIN_RE.fullmatch(name):
+            raise _Invalid(f"expected Kubernetes Secret names, got {name!r}")
+    return tuple(dict.fromkeys(names))
+
+
 def _image(value: Any) -> str:
     text = _parse_str(value)
     if any(ch.isspace() for ch in text) or text.startswith(("-", ":", "@")):
@@ -165,20 +202,11 @@ def _url(value: Any) -> str | None:
 
 
 def _profiles(value: Any) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    items = [part.strip() for part in value.split(",")] if isinstance(value, str) else value
-    if not isinstance(items, list | tuple):
-        raise _Invalid(f"expected a list of profiles ({', '.join(KNOWN_PROFILES)}), got {_describe(value)}")
-    profiles: list[str] = []
+    items = [] if value is None else _list_items(value, f"profiles ({', '.join(KNOWN_PROFILES)})")
     for item in items:
-        if item == "":
-            continue
         if not isinstance(item, str) or item not in KNOWN_PROFILES:
             raise _Invalid(f"unknown profile {item!r}; known profiles: {', '.join(KNOWN_PROFILES)}")
-        if item not in profiles:
-            profiles.append(item)
-    return tuple(profiles)
+    return tuple(dict.fromkeys(items))
 
 
 def _replicas(value: Any) -> int | str:
@@ -546,6 +574,24 @@ class KubernetesResources(_ByName):
 
 
 @dataclass(frozen=True)
+class KubernetesJob:
+    """The setup Job (migrate, index create): how long it may take and how long it is kept."""
+
+    deadline: int = _setting(
+        _int_range(60, 86400),
+        1800,
+        "Seconds the setup Job may run in all, waiting and retries included (activeDeadlineSeconds); "
+        "an image that cannot be pulled fails it then.",
+    )
+    ttl: int | None = _setting(
+        _optional_int_range(0, 31536000),
+        None,
+        "Seconds after which a finished setup Job is deleted (default: kept; a GitOps tool would "
+        "otherwise create and run it again).",
+    )
+
+
+@dataclass(frozen=True)
 class KubernetesSettings:
     """Settings of ``render --target kubernetes``; the Compose target ignores them."""
 
@@ -564,11 +610,43 @@ class KubernetesSettings:
         None,
         "StorageClass of the volume claims (default: the cluster's default class).",
     )
-    sysctl_init: bool = _setting(
+    max_map_count: str = _setting(
+        _choice(*MAX_MAP_COUNT_CHOICES),
+        "no-mmap",
+        "How the search engine copes with vm.max_map_count: no-mmap (node.store.allow_mmap: false, "
+        "Pod Security restricted), node (the nodes already set it to 262144 or more; restricted), "
+        "init-container (a privileged init container raises it; the namespace becomes privileged).",
+    )
+    create_namespace: bool = _setting(
         _parse_bool,
         True,
-        "Raise vm.max_map_count for the search engine with a privileged init container; "
-        "false when the nodes already set it.",
+        "Render the namespace (with its Pod Security labels); false for a namespace you manage, "
+        "which kubectl delete -k then never deletes.",
+    )
+    image_registry: str | None = _setting(
+        _optional_pattern(IMAGE_REGISTRY_RE, "a registry host, maybe with a path: registry.example.com/mirror"),
+        None,
+        "Registry (and path) put before every image that names none (default: Docker Hub, written docker.io/...).",
+    )
+    image_pull_policy: str = _setting(
+        _pull_policy, "IfNotPresent", "imagePullPolicy of every container: IfNotPresent, Always or Never."
+    )
+    image_pull_secrets: tuple[str, ...] = _setting(
+        _secret_names,
+        (),
+        "Secrets (comma-separated names in the namespace) the pods pull their images with.",
+        show=list,
+    )
+    job: KubernetesJob = _group(KubernetesJob)
+    pod_disruption_budget: bool = _setting(
+        _parse_bool,
+        False,
+        "A PodDisruptionBudget per stateful service (node drains then wait until you move it yourself).",
+    )
+    network_policy: bool = _setting(
+        _parse_bool,
+        True,
+        "A default-deny NetworkPolicy for incoming traffic that admits only the stack's own pods.",
     )
     storage: KubernetesStorage = _group(KubernetesStorage)
     resources: KubernetesResources = _group(KubernetesResources)

@@ -116,6 +116,32 @@ def check_leftovers(context: CheckContext) -> Outcome:
     return Outcome.ok("no containers or volumes left from an older configuration")
 
 
+def check_users(context: CheckContext) -> Outcome:
+    """No service's main process runs as root: each image's entrypoint drops to its own user."""
+    inspection = _inspection(context)
+    runtime = _runtime(context)
+    as_root: list[str] = []
+    checked = 0
+    for found in inspection.services:
+        container = found.container
+        if container is None or container.state != "running":
+            continue
+        uid = runtime.main_process_uid(container)
+        if uid is None:
+            continue
+        checked += 1
+        if uid == 0:
+            as_root.append(container.name)
+    if as_root:
+        return Outcome.fail(
+            f"running as root (uid 0): {', '.join(as_root)}",
+            "ticketctl render and ticketctl up recreate them as their own users; an image of yours "
+            "should set USER or drop privileges in its entrypoint",
+            containers=as_root,
+        )
+    return Outcome.ok(f"no service runs as root ({checked} running checked)", checked=checked)
+
+
 def check_ports(context: CheckContext) -> Outcome:
     inspection = _inspection(context)
     if inspection.port_conflicts:
@@ -154,6 +180,13 @@ def docker_checks(services: list[str]) -> list[Check]:
             "containers.leftovers",
             "no containers or volumes from an older configuration",
             check_leftovers,
+            needs=("docker.daemon",),
+            needs_docker=True,
+        ),
+        Check(
+            "containers.users",
+            "no service runs as root (uid 0)",
+            check_users,
             needs=("docker.daemon",),
             needs_docker=True,
         ),

@@ -28,10 +28,19 @@ if TYPE_CHECKING:
         RepairReport,
         StatusReport,
     )
-    from ticketctl.migrations.runner import baseline, migrate, plan, repair, select_databases, status
+    from ticketctl.migrations.runner import (
+        baseline,
+        ensure_users,
+        migrate,
+        plan,
+        repair,
+        select_databases,
+        status,
+    )
 
 _EXPORTS = {
     "migrate": "runner",
+    "ensure_users": "runner",
     "status": "runner",
     "plan": "runner",
     "repair": "runner",
@@ -63,6 +72,7 @@ __all__ = [
     "RepairReport",
     "StatusReport",
     "baseline",
+    "ensure_users",
     "lint_migrations",
     "lint_paths",
     "migrate",

@@ -28,6 +28,10 @@ WARNING = "warning"
 BASELINED = "baselined"
 REPAIRED = "repaired"
 
+# What migrate did to a database's application user (DatabaseResult.account).
+ACCOUNT_CREATED = "created"
+ACCOUNT_PASSWORD_SET = "password-set"
+
 
 @dataclass(frozen=True)
 class MigrationEvent:
@@ -79,6 +83,8 @@ class DatabaseResult:
     name: str
     server: str | None = None
     created: bool = False
+    # What was done to its application user as mysql.root_user: ACCOUNT_CREATED, ACCOUNT_PASSWORD_SET or nothing.
+    account: str | None = None
     applied: list[AppliedMigration] = field(default_factory=list)
     error: TicketctlError | None = None
 
@@ -92,6 +98,7 @@ class DatabaseResult:
             "name": self.name,
             "server": self.server,
             "created": self.created,
+            "account": self.account,
             "applied": [migration.as_dict() for migration in self.applied],
             "ok": self.ok,
             "error": _error_dict(self.error),

@@ -6,8 +6,12 @@ report. Progress goes to ``on_event``; nothing here prints.
 
 How one database migrates (:func:`_migrate_database`):
 
-1. connect as its application user; create the database when it is missing,
-   as that user if it may, else as ``mysql.root_user``;
+1. connect as its application user; when that user does not exist, create it
+   as ``mysql.root_user`` with ALL on its database only (with ``sync_users``,
+   also set the password of one that exists but refuses it); create the
+   database when it is missing, as that user if it may, else as the root user.
+   A password reaches the server only as the hash it stores, never in SQL text
+   (:func:`~ticketctl.clients.mysql.identified_by`);
 2. read the history without a lock: when nothing is pending the run ends here,
    so a no-op ``migrate`` costs one connection and one query per database;
 3. otherwise take the named lock ``ticketctl_migrate_<database>`` on a session
@@ -39,14 +43,17 @@ from typing import TypeVar
 from ticketctl.clients.mysql import (
     CONNECTION_LOST,
     DENIED,
-    ER_ACCESS_DENIED,
     ER_BAD_DB,
+    LOGIN_REFUSED,
     ServerError,
     Session,
+    account_exists,
     app_credentials,
     connect,
+    create_account,
     quote_identifier,
     root_credentials,
+    set_account_password,
 )
 from ticketctl.config.settings import DatabaseSettings, Settings
 from ticketctl.errors import ConfigError, LockedError, MigrationError, TicketctlError
@@ -55,6 +62,8 @@ from ticketctl.migrations.files import MigrationFile, discover
 from ticketctl.migrations.lexer import Statement
 from ticketctl.migrations.planner import DatabasePlan, Problem, Step, causes_implicit_commit, plan_database
 from ticketctl.migrations.reports import (
+    ACCOUNT_CREATED,
+    ACCOUNT_PASSWORD_SET,
     APPLIED,
     APPLY,
     BASELINED,
@@ -92,6 +101,7 @@ class _Context:
     emit: Callable[[MigrationEvent], None]
     target: int | None = None
     allow_out_of_order: bool = False
+    sync_users: bool = False
 
 
 # --------------------------------------------------------------------------- public verbs
@@ -107,16 +117,22 @@ def migrate(
     schemas_dir: Path | None = None,
     on_event: EventCallback | None = None,
     check: bool = True,
+    sync_users: bool = False,
 ) -> MigrateReport:
     """Apply the pending migrations of the selected databases (all three by default), in parallel.
 
     With ``check`` (the default) the first database's error is raised once every
     database has finished; with ``check=False`` errors stay in the report.
+    A missing application user is created as ``mysql.root_user``; with
+    ``sync_users`` an existing one that refuses its secret's password gets that
+    password (the secrets are the truth: the Kubernetes setup Job after a rotation).
+    Without it a refused password stays an error: a typo in ``.env`` must not
+    change the password that other clients of the server use.
     """
     started = time.monotonic()
     selected = select_databases(settings, databases)
     files = _discover_all(selected, schemas_dir)
-    context = _Context(settings, secrets, _serialised(on_event), target, allow_out_of_order)
+    context = _Context(settings, secrets, _serialised(on_event), target, allow_out_of_order, sync_users)
 
     def run(database: DatabaseSettings) -> DatabaseResult:
         result = DatabaseResult(database.key, database.name)
@@ -132,6 +148,36 @@ def migrate(
     if check:
         report.raise_first_error()
     return report
+
+
+def ensure_users(
+    settings: Settings,
+    secrets: Mapping[str, str],
+    *,
+    databases: Sequence[str] | None = None,
+    sync_users: bool = False,
+    on_event: EventCallback | None = None,
+) -> dict[str, str | None]:
+    """Make each application user that cannot log in, as ``migrate`` does, without migrating.
+
+    What ``up --no-init`` runs: the users exist after ``up`` whether or not it
+    migrates. Returns database key → what was done to its user (None: nothing).
+    """
+    context = _Context(settings, secrets, _serialised(on_event), sync_users=sync_users)
+
+    def run(database: DatabaseSettings) -> str | None:
+        try:
+            session = _open_existing(context, database)
+        except ServerError as error:
+            if error.errno not in LOGIN_REFUSED:
+                raise
+            return _make_account(context, database, error)
+        if session is not None:
+            session.close()
+        return None
+
+    selected = select_databases(settings, databases)
+    return dict(zip((database.key for database in selected), _parallel(run, selected), strict=True))
 
 
 def status(
@@ -239,8 +285,8 @@ def select_databases(settings: Settings, keys: Sequence[str] | None) -> list[Dat
 def _migrate_database(
     context: _Context, database: DatabaseSettings, files: list[MigrationFile], result: DatabaseResult
 ) -> None:
-    session, created = _open_database(context, database)
-    result.created = created
+    session, created, account = _open_database(context, database)
+    result.created, result.account = created, account
     with session:
         result.server = session.server.label
         context.emit(MigrationEvent(CONNECTED, database.key, f"{database.name} on {session.server.label}"))
@@ -597,15 +643,64 @@ def _baseline_database(context: _Context, database: DatabaseSettings, version: i
 # --------------------------------------------------------------------------- connections and the lock
 
 
-def _open_database(context: _Context, database: DatabaseSettings) -> tuple[Session, bool]:
-    """A session on the database as its application user, creating the database when it is missing."""
-    session = _open_existing(context, database)
+def _open_database(context: _Context, database: DatabaseSettings) -> tuple[Session, bool, str | None]:
+    """A session on the database as its application user, making the user and the database when missing.
+
+    Returns the session, whether the database was created, and what was done to the user.
+    """
+    account = None
+    try:
+        session = _open_existing(context, database)
+    except ServerError as error:
+        if error.errno not in LOGIN_REFUSED:
+            raise
+        account = _make_account(context, database, error)
+        session = _open_existing(context, database)
     if session is not None:
-        return session, False
+        return session, False, account
     _create_database(context, database)
     context.emit(MigrationEvent(CREATED, database.key, f"created database {database.name}"))
     credentials = app_credentials(database, context.secrets)
-    return connect(context.settings.mysql, credentials, database=database.name, autocommit=False), True
+    return connect(context.settings.mysql, credentials, database=database.name, autocommit=False), True, account
+
+
+def _make_account(context: _Context, database: DatabaseSettings, denied: ServerError) -> str:
+    """As the root user: create the application user that does not exist, or (``sync_users``) set its password.
+
+    ``denied`` (the application user's refused login) is raised again when the
+    root user is not available or cannot tell, and when the user exists and
+    ``sync_users`` is off.
+    """
+    root = root_credentials(context.settings, context.secrets)
+    if root is None:
+        raise denied
+    credentials = app_credentials(database, context.secrets)
+    try:
+        session = connect(context.settings.mysql, root)
+    except ServerError:
+        raise denied from None
+    with session:
+        try:
+            exists = account_exists(session, database.user)
+        except ServerError:
+            raise denied from None
+        if not exists:
+            create_account(session, database.user, credentials.password, database.name)
+            context.emit(
+                MigrationEvent(CREATED, database.key, f"created user {database.user} with ALL on {database.name}")
+            )
+            return ACCOUNT_CREATED
+        if not context.sync_users:
+            raise denied
+        set_account_password(session, database.user, credentials.password)
+        context.emit(
+            MigrationEvent(
+                WARNING,
+                database.key,
+                f"set the password of {database.user} to {credentials.secret}: the server had another",
+            )
+        )
+        return ACCOUNT_PASSWORD_SET
 
 
 def _open_existing(context: _Context, database: DatabaseSettings) -> Session | None:
@@ -632,7 +727,7 @@ def _create_database(context: _Context, database: DatabaseSettings) -> None:
             session.execute(sql)
             return
     except ServerError as error:
-        if error.errno not in DENIED or error.errno == ER_ACCESS_DENIED:
+        if error.errno not in DENIED or error.errno in LOGIN_REFUSED:
             raise
     root = root_credentials(context.settings, context.secrets)
     where = f"{mysql.host}:{mysql.port}"
@@ -647,7 +742,7 @@ def _create_database(context: _Context, database: DatabaseSettings) -> None:
         with connect(mysql, root) as session:
             session.execute(sql)
     except ServerError as error:
-        if error.errno not in DENIED or error.errno == ER_ACCESS_DENIED:
+        if error.errno not in DENIED or error.errno in LOGIN_REFUSED:
             raise
         raise ServerError(
             f"database {database.name} does not exist on {where} and neither {database.user} nor {root.user} "

@@ -35,9 +35,9 @@ TEMPLATES = {
     COMPOSE_FILENAME: "docker-compose.yml.j2",
     ENV_FILENAME: "env.j2",
     ENV_EXAMPLE_FILENAME: "env.example.j2",
-    MYSQL_INIT_SCRIPT: "mysql-init.sh.j2",
+    MYSQL_INIT_SCRIPT: "mysql-init.sql.j2",
 }
-FILE_MODES = {ENV_FILENAME: 0o600, MYSQL_INIT_SCRIPT: 0o755}
+FILE_MODES = {ENV_FILENAME: 0o600}
 
 
 # --------------------------------------------------------------------------- contexts
@@ -73,6 +73,7 @@ def _compose_service(service: Service) -> dict[str, Any]:
         "image": service.image,
         "profiles": list(service.profiles),
         "command": list(service.command) if service.command else None,
+        "user": service.user,
         "environment": environment,
         "ports": [f"{p.host_ip}:{p.host_port}:{p.container_port}/{p.protocol}" for p in service.ports],
         "volumes": list(service.volumes),

@@ -276,6 +276,11 @@ class Container:
         return bool(test) and test[0] != "NONE"
 
     @property
+    def pid(self) -> int:
+        """The host's process id of the container's main process (0 when it does not run)."""
+        return int((self._data.get("State") or {}).get("Pid") or 0)
+
+    @property
     def exit_code(self) -> int:
         return int((self._data.get("State") or {}).get("ExitCode") or 0)
 
@@ -516,6 +521,22 @@ class DockerRuntime:
                 return Container(self._api.inspect_container(container_id), self)
             except docker.errors.NotFound:
                 return None
+
+    def main_process_uid(self, container: Container) -> int | None:
+        """The user id the container's main process runs as now (after any drop by its entrypoint)."""
+        with self._errors(f"list the processes of {container.name}"):
+            try:
+                top = self._api.top(container.id, ps_args="-o pid,uid")
+            except docker.errors.NotFound:
+                return None
+        titles = [title.upper() for title in top.get("Titles") or []]
+        if "PID" not in titles or "UID" not in titles:
+            return None
+        pid_column, uid_column = titles.index("PID"), titles.index("UID")
+        for process in top.get("Processes") or []:
+            if int(process[pid_column]) == container.pid:
+                return int(process[uid_column])
+        return None
 
     def containers(self, project: str, *, include_oneoff: bool = False) -> list[Container]:
         """Every container of the Compose project (running or not), inspected."""

@@ -174,6 +174,8 @@ def create_body(
     }
     if service.command is not None:
         body["Cmd"] = list(service.command)
+    if service.user is not None:
+        body["User"] = service.user
     if service.healthcheck is not None:
         health = service.healthcheck
         body["Healthcheck"] = {
@@ -196,6 +198,8 @@ def canonical_config(service: ServiceSpec) -> dict[str, Any]:
     """What decides the container: the spec without depends_on and profiles, configs by digest."""
     data = asdict(service)
     del data["depends_on"], data["profiles"]
+    if data["user"] is None:
+        del data["user"]  # so that a service without one keeps the hash it had before users existed
     # Which setting chose a host port is a hint for messages, not part of the container.
     data["ports"] = [
         {"host_ip": p.host_ip, "host_port": p.host_port, "container_port": p.container_port, "protocol": p.protocol}

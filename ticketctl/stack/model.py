@@ -48,12 +48,13 @@ from ticketctl.stack.types import (
 
 NETWORK = "backend"
 APPS_PROFILE = "apps"
-MYSQL_INIT_SCRIPT = "mysql-init/01-create-databases.sh"
-MYSQL_INIT_TARGET = "/docker-entrypoint-initdb.d/01-create-databases.sh"
+MYSQL_INIT_SCRIPT = "mysql-init/01-create-databases.sql"
+MYSQL_INIT_TARGET = "/docker-entrypoint-initdb.d/01-create-databases.sql"
 MYSQL_COLLATION = "utf8mb4_unicode_ci"
 # The search engine's snapshot repositories (path.repo): `ticketctl snapshot` writes one there, copies it out
 # of the container and removes it, so it lives in the container's own layer and needs no volume.
 SEARCH_SNAPSHOT_REPOSITORY = "/tmp/ticketctl-snapshots"
+PLACEHOLDER_USER = "65534:65534"
 # The search engine refuses to start (or fails to mmap its indices) below this kernel setting.
 SEARCH_MIN_MAX_MAP_COUNT = 262144
 
@@ -80,6 +81,13 @@ class Service:
     stop_grace_period: float = 10.0
     # The first port the service listens on inside the cluster (for diagrams and Kubernetes).
     internal_port: int | None = None
+    # uid:gid to start the container as; None: the image's (whose entrypoint may drop from root).
+    user: str | None = None
+    # Proves only that the process is alive (Kubernetes' liveness probe), in the healthcheck's
+    # form. A failing liveness probe restarts the container, so it must not fail on what a
+    # restart cannot fix: a rotated password, exhausted connections, a red index, a replay.
+    # Docker has no such probe: the Compose file does not carry it.
+    liveness: tuple[str, ...] | None = None
 
     @property
     def secret_names(self) -> tuple[str, ...]:
@@ -139,23 +147,36 @@ def build_stack(settings: Settings) -> Stack:
 
 
 def _healthcheck(
-    test: tuple[str, ...], *, interval: float = 5, timeout: float = 5, retries: int = 20, start_period: float = 30
+    test: tuple[str, ...],
+    *,
+    interval: float = 5,
+    timeout: float = 5,
+    retries: int = 20,
+    start_period: float = 30,
 ) -> Healthcheck:
     return Healthcheck(
-        test=test, interval=interval, timeout=timeout, retries=retries, start_period=start_period, start_interval=1.0
+        test=test,
+        interval=interval,
+        timeout=timeout,
+        retries=retries,
+        start_period=start_period,
+        start_interval=1.0,
     )
 
 
 def _mysql_service(settings: Settings) -> Service:
     names = ", ".join(f"'{db.name}'" for db in settings.mysql.databases)
     count = len(settings.mysql.databases)
+    # The password goes to the client as an option file on stdin (printf is built into sh), so
+    # it is in no process's arguments; the query reads names only.
     probe = (
-        'mysql --protocol=TCP -h127.0.0.1 -uroot -p"$MYSQL_ROOT_PASSWORD" -N -s -e '
+        """printf '[client]\\npassword="%s"\\n' "$MYSQL_ROOT_PASSWORD" | """
+        "mysql --defaults-extra-file=/dev/stdin --protocol=TCP -h127.0.0.1 -uroot -N -s -e "
         f'"SELECT COUNT(*) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME IN ({names})" '
         f"2>/dev/null | grep -qx {count}"
     )
-    environment: list[tuple[str, EnvValue]] = [("MYSQL_ROOT_PASSWORD", SecretRef("MYSQL_ROOT_PASSWORD"))]
-    environment += [(db.password_env, SecretRef(db.password_env)) for db in settings.mysql.databases]
+    # Only root's: the init script makes the databases, `ticketctl migrate` the application users.
+    environment: tuple[tuple[str, EnvValue], ...] = (("MYSQL_ROOT_PASSWORD", SecretRef("MYSQL_ROOT_PASSWORD")),)
     return Service(
         name="mysql",
         image=settings.images.mysql,
@@ -169,23 +190,29 @@ def _mysql_service(settings: Settings) -> Service:
             f"--collation-server={MYSQL_COLLATION}",
             "--skip-name-resolve",
         ),
-        environment=tuple(environment),
+        environment=environment,
         ports=(PortBinding(settings.bind_address, settings.ports.mysql, 3306, setting="ports.mysql"),),
         volumes=(VolumeMount("mysql-data", "/var/lib/mysql"),),
-        configs=(ConfigFile("mysql-init", MYSQL_INIT_SCRIPT, MYSQL_INIT_TARGET),),
+        configs=(ConfigFile("mysql-init", MYSQL_INIT_SCRIPT, MYSQL_INIT_TARGET, mode=0o444),),
+        # mysqladmin ping succeeds whenever the server answers, even "Access denied".
         healthcheck=_healthcheck(("CMD-SHELL", probe), start_period=60, retries=30),
+        liveness=("CMD-SHELL", "mysqladmin ping -h127.0.0.1 --protocol=TCP --connect-timeout=3 >/dev/null 2>&1"),
         stop_grace_period=30.0,
         internal_port=3306,
     )
 
 
 def _redis_service(settings: Settings) -> Service:
+    # Through the image's entrypoint, which (started as root) takes ownership of /data and
+    # drops to the redis user; a bare `exec redis-server` would run it as root.
     server = (
-        "exec redis-server --appendonly yes --appendfsync everysec "
+        "exec docker-entrypoint.sh redis-server --appendonly yes --appendfsync everysec "
         f"--maxmemory {settings.redis.maxmemory} --maxmemory-policy noeviction "
         '--requirepass "$REDIS_PASSWORD"'
     )
     probe = 'REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli -h 127.0.0.1 ping | grep -q PONG'
+    # Any reply is life: NOAUTH (asked without the password), LOADING (replaying the AOF), BUSY.
+    alive = "redis-cli -h 127.0.0.1 ping 2>&1 | grep -qE '^(PONG|NOAUTH|LOADING|BUSY|MASTERDOWN)'"
     return Service(
         name="redis",
         image=settings.images.redis,
@@ -198,6 +225,7 @@ def _redis_service(settings: Settings) -> Service:
         ports=(PortBinding(settings.bind_address, settings.ports.redis, 6379, setting="ports.redis"),),
         volumes=(VolumeMount("redis-data", "/data"),),
         healthcheck=_healthcheck(("CMD-SHELL", probe), start_period=10),
+        liveness=("CMD-SHELL", alive),
         internal_port=6379,
     )
 
@@ -225,6 +253,8 @@ def _search_service(settings: Settings) -> Service:
         ]
         home, technology, image = "/usr/share/opensearch", "OpenSearch 3", settings.images.opensearch
     probe = "curl -fsS 'http://127.0.0.1:9200/_cluster/health?wait_for_status=yellow&timeout=1s' >/dev/null"
+    # The node answers for itself (local=true), whatever the colour of the cluster.
+    alive = "curl -fsS 'http://127.0.0.1:9200/_cluster/health?local=true' >/dev/null"
     return Service(
         name=engine,
         image=image,
@@ -236,6 +266,7 @@ def _search_service(settings: Settings) -> Service:
         ports=(PortBinding(settings.bind_address, settings.ports.search, 9200, setting="ports.search"),),
         volumes=(VolumeMount(f"{engine}-data", f"{home}/data"),),
         healthcheck=_healthcheck(("CMD-SHELL", probe), interval=5, timeout=10, retries=40, start_period=90),
+        liveness=("CMD-SHELL", alive),
         ulimits=(("nofile", settings.search.nofile, settings.search.nofile),),
         stop_grace_period=30.0,
         internal_port=9200,
@@ -341,6 +372,8 @@ def _application_services(settings: Settings) -> tuple[Service, ...]:
                 profiles=(APPS_PROFILE,),
                 stop_grace_period=5.0,
                 internal_port=port,
+                # The placeholders need no root; nobody:nogroup exists in every image.
+                user=PLACEHOLDER_USER,
             )
         )
     return tuple(services)

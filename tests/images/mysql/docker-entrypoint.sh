@@ -11,6 +11,11 @@
 #     /docker-entrypoint-initdb.d/*.sh (executed if executable, else sourced),
 #     *.sql, *.sql.gz and *.sql.xz in name order, stops it, and then starts the
 #     real server on 0.0.0.0:3306.
+#   - Started as root (Compose) it owns the directories and the server drops to
+#     the mysql user (999:999, as on the official image); started as that user
+#     (Kubernetes: runAsUser 999, Pod Security restricted) it changes no owner,
+#     and it reaches the temporary server as the socket-authenticated mysql
+#     account that mariadb-install-db makes beside root.
 # Like the official entrypoint: -e and pipefail but not -u, because init scripts
 # are sourced into this shell and may read unset variables.
 set -eo pipefail
@@ -18,17 +23,27 @@ shopt -s nullglob
 
 DATADIR=/var/lib/mysql
 SOCKET=/run/mysqld/mysqld.sock
+if [[ $(id -u) == 0 ]]; then
+	SERVER_USER=(--user=mysql)
+	SOCKET_LOGIN=root
+else
+	SERVER_USER=()
+	SOCKET_LOGIN=mysql
+fi
 
 log() { printf '%s [Entrypoint]: %s\n' "$(date --rfc-3339=seconds)" "$*"; }
 die() { log "ERROR: $*" >&2; exit 1; }
 
-# Passes SQL on stdin to the temporary server as root over the socket. Sourced
+# Only root may (and needs to) hand a directory to the mysql user.
+own() { if [[ $(id -u) == 0 ]]; then chown mysql:mysql "$@"; fi; }
+
+# Passes SQL on stdin to the temporary server as root (or the mysql account) over the socket. Sourced
 # init scripts may call it with extra client options, as on the official image.
 # shellcheck disable=SC2120
 docker_process_sql() {
 	local database=()
 	if [[ -n "${MYSQL_DATABASE:-}" ]]; then database=(--database="$MYSQL_DATABASE"); fi
-	mariadb --protocol=socket --socket="$SOCKET" -uroot "${database[@]}" "$@"
+	mariadb --protocol=socket --socket="$SOCKET" -u"$SOCKET_LOGIN" "${database[@]}" "$@"
 }
 
 # VAR_FILE names a file holding VAR's value (Docker and Kubernetes secrets), as
@@ -56,13 +71,13 @@ check_environment() {
 }
 
 start_temporary_server() {
-	mkdir -p /run/mysqld && chown mysql:mysql /run/mysqld
-	"$SERVER" --user=mysql --datadir="$DATADIR" --socket="$SOCKET" --skip-networking \
+	mkdir -p /run/mysqld && own /run/mysqld
+	"$SERVER" "${SERVER_USER[@]}" --datadir="$DATADIR" --socket="$SOCKET" --skip-networking \
 		--skip-name-resolve "${SERVER_ARGS[@]}" &
 	TEMP_SERVER_PID=$!
 	local i
 	for ((i = 0; i < 60; i++)); do
-		if mariadb-admin --socket="$SOCKET" -uroot --connect-timeout=1 ping >/dev/null 2>&1; then return 0; fi
+		if mariadb-admin --socket="$SOCKET" -u"$SOCKET_LOGIN" --connect-timeout=1 ping >/dev/null 2>&1; then return 0; fi
 		kill -0 "$TEMP_SERVER_PID" 2>/dev/null || die "the temporary server exited during initialisation"
 		sleep 0.5
 	done
@@ -103,7 +118,7 @@ setup_accounts() {
 			fi
 		fi
 		echo "FLUSH PRIVILEGES;"
-	} | mariadb --protocol=socket --socket="$SOCKET" -uroot
+	} | mariadb --protocol=socket --socket="$SOCKET" -u"$SOCKET_LOGIN"
 }
 
 process_init_files() {
@@ -135,8 +150,9 @@ initialise_datadir() {
 	done
 	check_environment
 	log "initialising the database in $DATADIR"
-	mkdir -p "$DATADIR" && chown mysql:mysql "$DATADIR"
-	mariadb-install-db --user=mysql --datadir="$DATADIR" --auth-root-authentication-method=socket \
+	mkdir -p "$DATADIR" && own "$DATADIR"
+	mariadb-install-db "${SERVER_USER[@]}" --auth-root-socket-user=mysql --datadir="$DATADIR" \
+		--auth-root-authentication-method=socket \
 		--skip-test-db --skip-name-resolve "${SERVER_ARGS[@]}" >/dev/null
 	start_temporary_server
 	setup_accounts
@@ -156,10 +172,10 @@ if [[ "${1:-}" == mysqld || "${1:-}" == mariadbd ]]; then
 		-'?' | --help | --print-defaults | -V | --version) exec "$SERVER" "${SERVER_ARGS[@]}" ;;
 		esac
 	done
-	mkdir -p /run/mysqld && chown mysql:mysql /run/mysqld
+	mkdir -p /run/mysqld && own /run/mysqld
 	if [[ ! -d "$DATADIR/mysql" ]]; then
 		initialise_datadir
 	fi
-	exec "$SERVER" --user=mysql --datadir="$DATADIR" "${SERVER_ARGS[@]}"
+	exec "$SERVER" "${SERVER_USER[@]}" --datadir="$DATADIR" "${SERVER_ARGS[@]}"
 fi
 exec "$@"

@@ -31,6 +31,7 @@ DOCKER_CHECKS = {
     "containers.redis",
     "containers.opensearch",
     "containers.leftovers",
+    "containers.users",
     "ports.host",
     "host.max_map_count",
 }

@@ -36,6 +36,8 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, runtime: Any, capsys: p
     for name, value in ENVIRONMENT.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setattr("ticketctl.cli.stack.connect", lambda settings: runtime)
+    # No MySQL behind the fake Engine: `up --no-init` would make the application users there.
+    monkeypatch.setattr("ticketctl.initialise.initialise_users", lambda settings, secrets, emit, services: {})
 
     def invoke(*args: str) -> tuple[int, str, str]:
         with pytest.raises(SystemExit) as exited:

@@ -1,7 +1,8 @@
-"""ticketctl.clients.mysql without a server: version parsing, error translation, credentials, TLS choice."""
+"""ticketctl.clients.mysql without a server: version parsing, error translation, credentials, TLS choice, hashes."""
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import ssl
 from pathlib import Path
@@ -10,7 +11,18 @@ import pymysql
 import pytest
 
 from tests.support.tls import Pki
-from ticketctl.clients.mysql import Credentials, ServerInfo, _tls_options, app_credentials, root_credentials, translate
+from ticketctl.clients.mysql import (
+    CRYPT_ALPHABET,
+    Credentials,
+    ServerInfo,
+    _tls_options,
+    app_credentials,
+    caching_sha2_hash,
+    identified_by,
+    root_credentials,
+    sha256_crypt,
+    translate,
+)
 from ticketctl.config.settings import load_settings
 from ticketctl.errors import ConfigError, ExitCode
 
@@ -168,3 +180,56 @@ def test_secure_transport_required_names_ssl_ca() -> None:
     translated = translate(error, where="events_app@db.example:3306", tls_configured=False)
     assert translated.message.startswith("MySQL at db.example:3306 accepts only TLS connections")
     assert translated.hint == "set mysql.ssl_ca to the CA bundle that signed the server's certificate"
+
+
+# --------------------------------------------------------------------------- accounts: hashes, never passwords
+
+# Drepper's SHA-crypt test vectors (salts of 16 bytes at most) and two caching_sha2_password hashes that
+# MySQL 8 stored (hashcat's published examples of mode 7401: "$mysql$A$005*<salt hex>*<digest hex>").
+SHA256_CRYPT_VECTORS = (
+    (b"Hello world!", b"saltstring", 5000, "5B8vYYiY.CVt1RlTTf8KbXBH3hsxY/GNooZaBBGWEc5"),
+    (b"Hello world!", b"saltstringsaltst", 10000, "3xv.VbSHBb41AL9AvLeujZkZRBAwqFMz2.opqey6IcA"),
+    (b"This is just a test", b"toolongsaltstrin", 5000, "Un/5jzAHMgOGZ5.mWJpuVolil07guHPvOW8mGRcvxa5"),
+)
+MYSQL8_HASHES = (
+    ("hashcat", "F9CC98CE08892924F50A213B6BC571A2C11778C5", "bTy95Y99eAME1dwEkHOA1ndHGBWz.1bxSSRkuTXFGV/"),
+    ("password", "06437A150142644D74187A6A2F0D7971094F2575", "HfzgHSftZ0OjHzspBPf4e3zu02QWhzQ6J8MsuTBI9p."),
+)
+
+
+@pytest.mark.parametrize(("key", "salt", "rounds", "digest"), SHA256_CRYPT_VECTORS)
+def test_sha256_crypt_matches_drepper(key: bytes, salt: bytes, rounds: int, digest: str) -> None:
+    assert sha256_crypt(key, salt, rounds) == digest
+
+
+@pytest.mark.parametrize(("password", "salt_hex", "digest"), MYSQL8_HASHES)
+def test_caching_sha2_hash_is_what_mysql_8_stores(password: str, salt_hex: str, digest: str) -> None:
+    salt = bytes.fromhex(salt_hex)
+    assert caching_sha2_hash(password, salt=salt) == "$A$005$" + salt.decode("latin-1") + digest
+
+
+def test_a_generated_salt_is_20_characters_that_need_no_escaping() -> None:
+    first, second = caching_sha2_hash("same-password-123"), caching_sha2_hash("same-password-123")
+    assert first != second and len(first) == len(second) == 70
+    assert first.startswith("$A$005$") and set(first[7:]) <= set(CRYPT_ALPHABET)
+
+
+@pytest.mark.parametrize(
+    ("version", "clause"),
+    [
+        ("10.11.19-MariaDB-0+deb12u1", "IDENTIFIED BY PASSWORD %s"),
+        ("11.8.2-MariaDB", "IDENTIFIED BY PASSWORD %s"),
+        ("5.7.44", "IDENTIFIED WITH mysql_native_password AS %s"),
+        ("8.0.40", "IDENTIFIED WITH caching_sha2_password AS %s"),
+        ("8.4.3", "IDENTIFIED WITH caching_sha2_password AS %s"),
+        ("9.1.0", "IDENTIFIED WITH caching_sha2_password AS %s"),
+    ],
+)
+def test_identified_by_sends_the_server_its_own_hash_never_the_password(version: str, clause: str) -> None:
+    password = "Not-in-any-SQL-123"
+    chosen, argument = identified_by(ServerInfo.parse(version), password)
+    assert chosen == clause and password not in argument
+    if "caching_sha2" in clause:
+        assert argument.startswith("$A$005$") and len(argument) == 70
+    else:
+        assert argument == "*" + hashlib.sha1(hashlib.sha1(password.encode()).digest()).hexdigest().upper()

@@ -245,31 +245,27 @@ def test_template_syntax_error_names_the_line(tmp_path: Path) -> None:
         render(settings_for(tmp_path, f"templates_dir: {templates}\n"))
 
 
-def test_mysql_init_script_creates_each_database_and_user_with_rights_on_its_own_only(tmp_path: Path) -> None:
+def test_mysql_init_script_creates_the_databases_and_holds_no_secret(tmp_path: Path) -> None:
+    """The application users are made by migrate, which sends only hashes (tests/integration/migrations)."""
     files = {f.name: f.content for f in render_stack(settings_for(tmp_path), FIXED_SECRETS)}
-    script = files["mysql-init/01-create-databases.sh"]
-    for key, name in (("EVENTS", "events"), ("INVENTORY", "inventory"), ("BOOKINGS", "bookings")):
-        assert f"CREATE DATABASE IF NOT EXISTS \\`{name}_db\\` CHARACTER SET utf8mb4" in script
-        assert f"CREATE USER IF NOT EXISTS '{name}_app'@'%' IDENTIFIED BY '${key}_DB_PASSWORD';" in script
-        assert f"GRANT ALL PRIVILEGES ON \\`{name}_db\\`.* TO '{name}_app'@'%';" in script
-    assert "*.*" not in script
+    script = files["mysql-init/01-create-databases.sql"]
+    statements = [line for line in script.splitlines() if line and not line.startswith("--")]
+    assert statements == [
+        f"CREATE DATABASE IF NOT EXISTS `{name}_db` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;"
+        for name in ("events", "inventory", "bookings")
+    ]
+    assert "$" not in script
     for value in FIXED_SECRETS.values():
         assert value not in script
 
 
-def test_mysql_init_script_runs_in_a_real_shell(tmp_path: Path) -> None:
-    """The script's heredoc expands passwords and keeps backquotes literal (run with a fake mysql)."""
-    files = {f.name: f.content for f in render_stack(settings_for(tmp_path), FIXED_SECRETS)}
-    script = tmp_path / "init.sh"
-    script.write_text(files["mysql-init/01-create-databases.sh"])
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    (bin_dir / "mysql").write_text("#!/bin/sh\ncat\n")
-    (bin_dir / "mysql").chmod(0o755)
-    environment = {"PATH": f"{bin_dir}:/usr/bin:/bin", **FIXED_SECRETS}
-    output = subprocess.run(["sh", str(script)], env=environment, capture_output=True, text=True, check=True).stdout
-    assert "CREATE DATABASE IF NOT EXISTS `events_db`" in output
-    assert f"IDENTIFIED BY '{FIXED_SECRETS['EVENTS_DB_PASSWORD']}'" in output
+def test_mysql_gets_only_the_root_password_and_its_probe_keeps_it_out_of_every_argument_list(tmp_path: Path) -> None:
+    compose = yaml.safe_load(render_stack(settings_for(tmp_path), FIXED_SECRETS)[0].content)
+    mysql = compose["services"]["mysql"]
+    assert set(mysql["environment"]) == {"MYSQL_ROOT_PASSWORD"}
+    probe = mysql["healthcheck"]["test"][1]
+    assert " -p" not in probe and "--password" not in probe
+    assert probe.startswith("printf ") and "--defaults-extra-file=/dev/stdin" in probe
 
 
 def test_stack_model_drives_every_service(tmp_path: Path) -> None:

@@ -27,12 +27,12 @@ from tests.support.kubernetes import (
 from ticketctl.config.secrets import STACK_SECRETS
 from ticketctl.config.settings import Settings
 from ticketctl.render.compose import COMPOSE_FILENAME, render_stack
-from ticketctl.render.kubernetes import render_kubernetes
+from ticketctl.render.kubernetes import SEARCH_DISK_THRESHOLD, qualified_image, render_kubernetes
 
 pytestmark = pytest.mark.unit
 
 COMPOSE_SECRET_RE = re.compile(r"^\$\{([A-Z_][A-Z0-9_]*):\?")
-PARITY_VARIANTS = ["default", "apps", "opensearch-custom", "existing-secret"]
+PARITY_VARIANTS = ["default", "apps", "opensearch-custom", "existing-secret", "init-container"]
 
 
 def _unescape(text: str) -> str:
@@ -109,7 +109,16 @@ def test_images_commands_environment_ports_and_probes_agree(
     kubernetes = {name: _kubernetes_view(document) for name, document in _workloads(out).items()}
     assert sorted(kubernetes) == sorted(compose)
     for name in compose:
-        assert kubernetes[name] == compose[name], name
+        # The documented differences: images name their registry, and in a cluster the search
+        # engine keeps its disk watermarks and (max_map_count=no-mmap) does not mmap its files.
+        registry = settings.kubernetes.image_registry
+        expected = {**compose[name], "image": qualified_image(compose[name]["image"], registry)}
+        if name == settings.search.engine:
+            env = {key: value for key, value in expected["env"].items() if key != SEARCH_DISK_THRESHOLD}
+            if settings.kubernetes.max_map_count == "no-mmap":
+                env["node.store.allow_mmap"] = ("value", "false")
+            expected["env"] = env
+        assert kubernetes[name] == expected, name
 
 
 @pytest.mark.parametrize("variant", PARITY_VARIANTS)
@@ -117,7 +126,8 @@ def test_every_secret_reference_names_a_key_of_the_one_secret(
     make_settings: SettingsFactory, tmp_path: Path, variant: str
 ) -> None:
     settings, out = _kubernetes(make_settings, variant, tmp_path)
-    secret_name = settings.kubernetes.existing_secret or f"{settings.project.replace('_', '-')}-secrets"
+    secrets = by_kind(out, "Secret")
+    secret_name = settings.kubernetes.existing_secret or next(iter(secrets))
     referenced: set[str] = set()
     for _, document in documents_in(out):
         if document["kind"] not in ("StatefulSet", "Deployment", "Job"):
@@ -137,7 +147,6 @@ def test_every_secret_reference_names_a_key_of_the_one_secret(
     }
     names = {spec.name for spec in STACK_SECRETS}
     assert compose_secrets <= referenced <= names
-    secrets = by_kind(out, "Secret")
     if settings.kubernetes.existing_secret:
         assert secrets == {}
     else:
@@ -158,13 +167,14 @@ def test_probe_timing_maps_the_healthcheck(make_settings: SettingsFactory, tmp_p
             continue
         interval, timeout = _seconds(healthcheck["interval"]), _seconds(healthcheck["timeout"])
         start_period = _seconds(healthcheck["start_period"])
-        for field in ("readinessProbe", "livenessProbe"):
-            probe = container[field]
-            assert (probe["periodSeconds"], probe["timeoutSeconds"]) == (interval, timeout)
-            assert probe["failureThreshold"] == healthcheck["retries"]
+        readiness, liveness = container["readinessProbe"], container["livenessProbe"]
+        assert (readiness["periodSeconds"], readiness["timeoutSeconds"]) == (interval, timeout)
+        # Liveness gives the process at least as long as the healthcheck's retries before a restart.
+        assert liveness["timeoutSeconds"] == timeout
+        assert liveness["periodSeconds"] * liveness["failureThreshold"] >= healthcheck["retries"] * interval
         startup = container["startupProbe"]
         assert startup["periodSeconds"] == _seconds(healthcheck.get("start_interval", healthcheck["interval"]))
-        assert startup["exec"] == container["readinessProbe"]["exec"] == container["livenessProbe"]["exec"]
+        assert startup["exec"] == readiness["exec"] != liveness["exec"]
         budget = start_period + healthcheck["retries"] * interval
         given = startup["periodSeconds"] * startup["failureThreshold"]
         assert budget <= given < budget + startup["periodSeconds"]
@@ -180,10 +190,13 @@ def test_services_expose_the_container_ports_under_the_compose_names(
     services = by_kind(out, "Service")
     for name, document in _workloads(out).items():
         container = pod_spec(document)["containers"][0]
-        service_ports = {(p["port"], p["targetPort"]) for p in services[name]["spec"]["ports"]}
-        assert service_ports == {(p["containerPort"], p["name"]) for p in container["ports"]}
-        assert services[name]["spec"]["selector"].items() <= document["spec"]["template"]["metadata"]["labels"].items()
-        headless = services[name]["spec"].get("clusterIP") == "None"
-        assert headless == (document["kind"] == "StatefulSet")
+        # The Compose name is a ClusterIP Service: it resolves even while no pod is ready.
+        names = [name, f"{name}-headless"] if document["kind"] == "StatefulSet" else [name]
+        for service_name in names:
+            service = services[service_name]["spec"]
+            service_ports = {(p["port"], p["targetPort"]) for p in service["ports"]}
+            assert service_ports == {(p["containerPort"], p["name"]) for p in container["ports"]}
+            assert service["selector"].items() <= document["spec"]["template"]["metadata"]["labels"].items()
+            assert (service.get("clusterIP") == "None") == service_name.endswith("-headless")
         if document["kind"] == "StatefulSet":
-            assert document["spec"]["serviceName"] == name
+            assert document["spec"]["serviceName"] == f"{name}-headless"

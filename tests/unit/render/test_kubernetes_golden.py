@@ -1,8 +1,8 @@
 """Golden files: the default settings with a fixed fake .env render exactly these manifests.
 
 A change to a template or the model shows up here as a reviewable diff. To accept it, run
-``TICKETCTL_TEST_UPDATE_GOLDEN=1 pytest tests/unit/kubernetes/test_kubernetes_golden.py``
-and review ``git diff tests/unit/kubernetes/golden``.
+``TICKETCTL_TEST_UPDATE_GOLDEN=1 pytest tests/unit/render/test_kubernetes_golden.py``
+and review ``git diff tests/unit/render/golden/kubernetes``.
 """
 
 from __future__ import annotations

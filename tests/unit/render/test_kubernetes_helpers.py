@@ -56,8 +56,14 @@ def test_escaping_leaves_plain_shell_variables_readable() -> None:
 
 
 def test_probes_map_interval_timeout_retries_and_start_period() -> None:
-    check = Healthcheck(test=("CMD", "redis-cli", "ping"), interval=10, timeout=2.5, retries=3, start_period=30)
-    startup, readiness, liveness = probes(check)
+    check = Healthcheck(
+        test=("CMD", "redis-cli", "ping"),
+        interval=10,
+        timeout=2.5,
+        retries=3,
+        start_period=30,
+    )
+    startup, readiness, liveness = probes(check, ("CMD-SHELL", "redis-cli ping | grep -q ."))
     assert startup == {
         "field": "startupProbe",
         "command": ["redis-cli", "ping"],
@@ -65,8 +71,21 @@ def test_probes_map_interval_timeout_retries_and_start_period() -> None:
         "timeout": 3,
         "failures": 6,
     }
-    assert readiness == {**liveness, "field": "readinessProbe"}
-    assert (readiness["period"], readiness["timeout"], readiness["failures"]) == (10, 3, 3)
+    assert (readiness["command"], readiness["period"], readiness["timeout"], readiness["failures"]) == (
+        ["redis-cli", "ping"],
+        10,
+        3,
+        3,
+    )
+    # Liveness only proves the process alive: its own command, never the readiness test.
+    assert liveness == {
+        "field": "livenessProbe",
+        "command": ["/bin/sh", "-c", "redis-cli ping | grep -q ."],
+        "period": 10,
+        "timeout": 3,
+        "failures": 3,
+    }
+    assert [probe["field"] for probe in probes(check)] == ["startupProbe", "readinessProbe"]
     assert probes(None) == []
     assert probes(Healthcheck(test=("NONE",), interval=1, timeout=1, retries=1, start_period=0)) == []
 

@@ -26,7 +26,15 @@ from ticketctl.stack.model import APPLICATIONS, MYSQL_INIT_SCRIPT, build_stack
 
 pytestmark = pytest.mark.unit
 
-INFRASTRUCTURE_FILES = {"namespace.yaml", "mysql.yaml", "redis.yaml", "elasticsearch.yaml", JOB_FILE, KUSTOMIZATION}
+INFRASTRUCTURE_FILES = {
+    "namespace.yaml",
+    "mysql.yaml",
+    "redis.yaml",
+    "elasticsearch.yaml",
+    "network-policy.yaml",
+    JOB_FILE,
+    KUSTOMIZATION,
+}
 APP_FILES = {f"{app.name}.yaml" for app in APPLICATIONS}
 
 
@@ -109,7 +117,7 @@ def test_existing_secret_writes_no_secret_and_references_the_name(
         for variable in container.get("env", [])
         if "valueFrom" in variable
     ]
-    assert len(references) > 20
+    assert len(references) > 15
     assert set(references) == {"prod-passwords"}
 
 
@@ -122,7 +130,9 @@ def test_apps_profile_switches_the_nine_placeholders(make_settings: SettingsFact
     deployments = by_kind(with_apps, "Deployment")
     assert sorted(deployments) == sorted(app.name for app in APPLICATIONS)
     assert {p.name for p in with_apps.iterdir()} >= APP_FILES
-    assert sorted(by_kind(with_apps, "Service")) == sorted([*deployments, "mysql", "redis", "elasticsearch"])
+    infrastructure = ["mysql", "redis", "elasticsearch"]
+    headless = [f"{name}-headless" for name in infrastructure]
+    assert sorted(by_kind(with_apps, "Service")) == sorted([*deployments, *infrastructure, *headless])
 
 
 def test_files_a_previous_render_listed_are_removed(make_settings: SettingsFactory, tmp_path: Path) -> None:
@@ -149,13 +159,13 @@ def test_init_script_configmap_is_the_compose_script(make_settings: SettingsFact
     render_kubernetes(settings, output_dir=out)
     script = next(f for f in render_stack(settings, FAKE_SECRETS) if f.name == MYSQL_INIT_SCRIPT)
     configmap = by_kind(out, "ConfigMap")["mysql-init"]
-    assert configmap["data"] == {"01-create-databases.sh": script.content}
+    assert configmap["data"] == {"01-create-databases.sql": script.content}
     mysql = pod_spec(by_kind(out, "StatefulSet")["mysql"])
     (mount,) = [m for m in mysql["containers"][0]["volumeMounts"] if m["name"] == "mysql-init"]
     assert mount["mountPath"] == "/docker-entrypoint-initdb.d"
     (volume,) = [v for v in mysql["volumes"] if v["name"] == "mysql-init"]
     assert volume["configMap"]["items"] == [
-        {"key": "01-create-databases.sh", "path": "01-create-databases.sh", "mode": 0o555}
+        {"key": "01-create-databases.sql", "path": "01-create-databases.sql", "mode": 0o444}
     ]
 
 
@@ -194,16 +204,24 @@ def test_kubernetes_settings_reach_the_manifests(make_settings: SettingsFactory,
     assert "resources" not in pod_spec(statefulsets["redis"])["containers"][0]
 
 
-def test_sysctl_init_container_is_switchable(make_settings: SettingsFactory, tmp_path: Path) -> None:
-    render_kubernetes(make_settings(), output_dir=tmp_path / "on")
-    search = pod_spec(by_kind(tmp_path / "on", "StatefulSet")["elasticsearch"])
-    (init,) = search["initContainers"]
-    assert init["securityContext"] == {"privileged": True, "runAsUser": 0}
-    assert "sysctl -w vm.max_map_count=262144" in init["command"][2]
-    assert search["securityContext"]["fsGroup"] == 1000
-    render_kubernetes(make_settings({"kubernetes.sysctl_init": "false"}), output_dir=tmp_path / "off")
-    assert "initContainers" not in pod_spec(by_kind(tmp_path / "off", "StatefulSet")["elasticsearch"])
-    assert "privileged" not in (tmp_path / "off" / "elasticsearch.yaml").read_text()
+def test_max_map_count_choices(make_settings: SettingsFactory, tmp_path: Path) -> None:
+    """no-mmap (the default) and node keep the pod restricted; init-container is privileged, and says so."""
+    for choice, level in (("no-mmap", "restricted"), ("node", "restricted"), ("init-container", "privileged")):
+        out = tmp_path / choice
+        render_kubernetes(make_settings({"kubernetes.max_map_count": choice}), output_dir=out)
+        search = pod_spec(by_kind(out, "StatefulSet")["elasticsearch"])
+        env = {var["name"]: var.get("value") for var in search["containers"][0]["env"]}
+        assert (env.get("node.store.allow_mmap") == "false") == (choice == "no-mmap")
+        (namespace,) = by_kind(out, "Namespace").values()
+        assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == level
+        assert search["securityContext"]["fsGroup"] == 1000
+        if choice != "init-container":
+            assert "initContainers" not in search
+            assert "privileged" not in (out / "elasticsearch.yaml").read_text()
+            continue
+        (init,) = search["initContainers"]
+        assert init["securityContext"] == {"privileged": True, "runAsNonRoot": False, "runAsUser": 0}
+        assert "sysctl -w vm.max_map_count=262144" in init["command"][2]
 
 
 @pytest.mark.parametrize(
@@ -251,7 +269,7 @@ def test_job_runs_migrate_then_index_create_after_waiting(make_settings: Setting
     assert [name for name, _ in steps] == ["wait-for-services", "migrate", "index-create"]
     assert steps[0][1][:2] == ["python", "-c"]
     assert steps[0][1][3:] == ["300", "mysql:3306", "elasticsearch:9200"]
-    assert steps[1][1] == ["ticketctl", "migrate"]
+    assert steps[1][1] == ["ticketctl", "migrate", "--sync-users"]
     assert steps[2][1] == ["ticketctl", "index", "create"]
     images = {c["image"] for c in spec["initContainers"] + spec["containers"]}
     assert images == {"registry.example.com/ticketctl:0.1.0"}
@@ -283,10 +301,16 @@ def test_job_settings_point_at_the_cluster_and_keep_the_users_choices(
         "kubernetes.namespace": "shop",
     }
     render_kubernetes(make_settings(overrides), output_dir=tmp_path / "manifests")
-    container = pod_spec(_job(tmp_path / "manifests"))["containers"][0]
+    spec = pod_spec(_job(tmp_path / "manifests"))
+    containers = {c["name"]: c for c in spec["initContainers"] + spec["containers"]}
+    container = containers["migrate"]
+    assert not any("valueFrom" in v for v in containers["index-create"]["env"]), "index creation needs no password"
+    assert "env" not in containers["wait-for-services"]
     environ = {v["name"]: v["value"] for v in container["env"] if "value" in v}
     secrets = {v["name"]: v["valueFrom"]["secretKeyRef"]["key"] for v in container["env"] if "valueFrom" in v}
-    assert secrets == {spec.name: spec.name for spec in STACK_SECRETS}
+    # migrate gets MySQL's passwords only (root: to create a missing database).
+    mysql_secrets = ("MYSQL_ROOT_PASSWORD", "EVENTS_DB_PASSWORD", "INVENTORY_DB_PASSWORD", "BOOKINGS_DB_PASSWORD")
+    assert secrets == {name: name for name in mysql_secrets}
     loaded = load_settings(environ=environ, cwd=tmp_path)
     assert (loaded.mysql.host, loaded.mysql.port, loaded.mysql.ssl_ca) == ("mysql", 3306, None)
     assert (loaded.search.engine, loaded.search.url, loaded.search.username) == (

@@ -67,9 +67,11 @@ def test_every_manifest_validates_strictly(
             path = ".".join(str(part) for part in error.path)
             pytest.fail(f"{name}: {document['kind']}/{document['metadata']['name']}: {path}: {error.message}")
         validated.append(document["kind"])
-    expected = {"Namespace", "ConfigMap", "Service", "StatefulSet", "Job"}
+    expected = {"Namespace", "ConfigMap", "Service", "StatefulSet", "Job", "NetworkPolicy"}
     if variant != "existing-secret":
         expected.add("Secret")
+    if VARIANTS[variant].get("kubernetes.pod_disruption_budget") == "true":
+        expected.add("PodDisruptionBudget")
     if "apps" in VARIANTS[variant].get("profiles", ""):
         expected.add("Deployment")
     assert set(validated) == expected

@@ -49,7 +49,7 @@ def test_a_second_render_loads_the_compiled_templates_and_writes_the_same_files(
     tmp_path: Path, cache_home: Path, compiles: list[str]
 ) -> None:
     first = _render(_project(tmp_path / "a"))
-    assert sorted(compiles) == ["docker-compose.yml.j2", "env.example.j2", "env.j2", "mysql-init.sh.j2"]
+    assert sorted(compiles) == ["docker-compose.yml.j2", "env.example.j2", "env.j2", "mysql-init.sql.j2"]
     (folder,) = (cache_home / "ticketctl").iterdir()
     assert len(list(folder.glob("*.cache"))) == 4
 
