@@ -107,6 +107,18 @@ class RedisError(TicketctlError):
     exit_code = ExitCode.REDIS
 
 
+class DriftError(TicketctlError):
+    """Live state differs from the files in a way this command will not resolve by itself."""
+
+    exit_code = ExitCode.DRIFT
+
+
+class MissingError(TicketctlError):
+    """The thing asked about (an index, a version) does not exist."""
+
+    exit_code = ExitCode.MISSING
+
+
 class LockedError(TicketctlError):
     """Another ticketctl process holds the lock this one needs."""
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from ticketctl.config.secrets import Secrets
 from ticketctl.config.settings import Settings
-from ticketctl.events import EventSink, Notice, StepEvent
+from ticketctl.events import Event, EventSink, Notice, StepEvent
 
 
 def initialise_stack(
@@ -55,8 +55,8 @@ def _migrate(settings: Settings, secrets: Secrets, emit: EventSink) -> dict[str,
     from ticketctl.migrations import migrate
     from ticketctl.migrations.reports import APPLIED, CREATED, FAILED, MigrationEvent
 
-    def forward(event: MigrationEvent) -> None:
-        if event.kind in (APPLIED, CREATED, FAILED):
+    def forward(event: Event) -> None:
+        if isinstance(event, MigrationEvent) and event.kind in (APPLIED, CREATED, FAILED):
             emit(Notice(f"{event.database}: {event.message}", "warning" if event.kind == FAILED else "info"))
 
     emit(StepEvent("migrate", "started", ", ".join(db.name for db in settings.mysql.databases)))

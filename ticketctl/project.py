@@ -23,7 +23,7 @@ from ticketctl.config.settings import Settings
 from ticketctl.errors import ConfigError
 from ticketctl.events import EventSink, Notice, StepEvent, serialised
 from ticketctl.parallel import fan_out
-from ticketctl.runtime.converge import ConvergeResult, ConvergeRun, stop_and_remove
+from ticketctl.runtime.converge import ConvergeOptions, ConvergeResult, ConvergeRun, stop_and_remove
 from ticketctl.runtime.docker import Container, DockerRuntime
 from ticketctl.runtime.events import ResourceEvent
 from ticketctl.runtime.lock import project_lock
@@ -179,19 +179,9 @@ def up(
         timeout=lock_timeout,
         on_wait=lambda holder: emit(StepEvent("lock", "started", f"waiting for {holder}")),
     ):
-        run = ConvergeRun(
-            settings=settings,
-            runtime=runtime,
-            compose=compose,
-            selected=selected,
-            active=active,
-            emit=emit,
-            force_recreate=force_recreate,
-            keep_on_failure=keep_on_failure,
-            wait=wait,
-            wait_timeout=settings.wait_timeout if wait_timeout is None else wait_timeout,
-            service_timeout=service_timeout,
-        )
+        timeout = settings.wait_timeout if wait_timeout is None else wait_timeout
+        options = ConvergeOptions(force_recreate, keep_on_failure, wait, timeout, service_timeout)
+        run = ConvergeRun(settings, runtime, compose, selected, active, emit, options)
         converged = run.execute(remove_orphans=remove_orphans)
         initialised = False
         initialisation: Mapping[str, Any] | None = None

@@ -1,25 +1,15 @@
 """``ticketctl secrets rotate``: new passwords, applied live, then written, then the containers recreated.
 
-The order is what keeps everyone logged in:
-
-1. **journal**: the new values are written to ``<output_dir>/.rotation-journal.json``
-   (0600) before anything changes, so a run that dies anywhere after it is finished
-   by the next run with the same values, never with a third set;
-2. **apply**: each MySQL account gets its new password (``SET PASSWORD`` on
-   MariaDB, ``ALTER USER ... RETAIN CURRENT PASSWORD`` on MySQL 8.0.14+, where the
-   old one keeps working until step 5), and Redis's default user gains the new
-   password beside the old one (``ACL SETUSER default >new``);
-3. **env**: ``.env`` is rewritten atomically with the new values;
-4. **recreate**: ``up`` recreates the containers whose environment holds a changed
-   secret (MySQL's healthcheck and Redis's ``--requirepass`` read it; the
-   application placeholders receive it);
-5. **finalize**: the old passwords are dropped (``DISCARD OLD PASSWORD``, ``ACL
-   SETUSER default <old``) and the journal removed.
-
-Between 2 and 3 on MariaDB, which has no dual passwords, ``.env`` lags the
-server: the journal holds the values that work, and ``secrets rotate`` (or any
-rerun) finishes the rotation. :func:`apply_mysql_passwords` is the same core the
-Kubernetes setup Job can call before the new Secret is used (docs/deployment.md).
+The order (journal, apply, .env, recreate, finalize; docs/snapshots.md) is what
+keeps everyone logged in: the journal (0600) holds both values of each secret
+before anything changes, so a run killed at any point is finished by the next
+run with the same values, never with a third set, and every step can be
+repeated. Neither MySQL flavor keeps an old password beside a new one when the
+new one arrives as a hash (:func:`~ticketctl.clients.mysql.password_change`),
+so between "apply" and ".env" the journal, not ``.env``, holds the MySQL
+passwords that work; Redis keeps both until "finalize". Passwords reach the
+servers as hashes only. :func:`apply_mysql_passwords` is the same core the
+Kubernetes setup Job can call before the new Secret is used.
 """
 
 from __future__ import annotations
@@ -29,7 +19,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ticketctl.clients.mysql import (
     ROOT_PASSWORD_SECRET,
@@ -37,23 +27,26 @@ from ticketctl.clients.mysql import (
     ServerError,
     Session,
     connect,
-    password_statement,
+    set_account_password,
     stack_accounts,
-    supports_dual_passwords,
 )
 from ticketctl.clients.redis import PASSWORD_SECRET as REDIS_SECRET
+from ticketctl.clients.redis import add_password, connect_with_any, remove_password
 from ticketctl.config.secrets import (
     ENV_FILENAME,
+    ENV_LINE_RE,
     STACK_SECRETS,
-    Secrets,
     generate_secret,
     read_env_file,
     remember,
-    write_env_values,
 )
 from ticketctl.config.settings import Settings
 from ticketctl.errors import ConfigError, DatabaseError, RedisError
 from ticketctl.events import EventSink, Notice, StepEvent, serialised
+from ticketctl.render.files import write_file
+
+if TYPE_CHECKING:
+    from ticketctl.clients.redis import Client
 
 JOURNAL_FILENAME = ".rotation-journal.json"
 STEPS = ("apply", "env", "recreate", "finalize")
@@ -191,50 +184,56 @@ def _write_journal(settings: Settings, journal: Mapping[str, Any]) -> None:
     os.replace(temporary, path)
 
 
+def write_env_values(path: Path, values: Mapping[str, str]) -> None:
+    """Set these secrets in ``.env`` (atomically, mode 0600), keeping every other line as it is.
+
+    Used by ``secrets rotate``: the comments, the order and any line a user added stay.
+    """
+    existing = read_env_file(path)
+    text = path.read_text(encoding="utf-8") if existing is not None else ""
+    lines = text.splitlines()
+    seen: set[str] = set()
+    for index, line in enumerate(lines):
+        match = ENV_LINE_RE.match(line)
+        if match and not line.lstrip().startswith("#") and match.group(1) in values:
+            lines[index] = f"{match.group(1)}={values[match.group(1)]}"
+            seen.add(match.group(1))
+    lines += [f"{name}={value}" for name, value in values.items() if name not in seen]
+    remember(values)
+    write_file(path, "\n".join(lines) + "\n", 0o600)
+
+
 # --------------------------------------------------------------------------- live changes
 
 
 def apply_live(settings: Settings, pairs: Mapping[str, Mapping[str, str]]) -> None:
-    """Give the servers the new values, keeping the old ones working where the server can (step 2)."""
+    """Give the servers the new values (step 2); Redis keeps the old password beside the new one until step 5."""
     mysql = {name: pair for name, pair in pairs.items() if name != REDIS_SECRET}
     if mysql:
         with _root_session(settings, pairs) as session:
             apply_mysql_passwords(session, settings, {name: pair["new"] for name, pair in mysql.items()})
     if REDIS_SECRET in pairs:
-        pair = pairs[REDIS_SECRET]
-        client = _redis(settings, pair)
-        _redis_acl(client, "on", f">{pair['new']}")
+        add_password(_redis(settings, pairs[REDIS_SECRET]), settings, pairs[REDIS_SECRET]["new"])
 
 
 def apply_mysql_passwords(session: Session, settings: Settings, passwords: Mapping[str, str]) -> list[str]:
-    """Set each account of these secrets' users to its new password, values bound; returns the accounts changed.
+    """Give each account of these secrets' users its new password, sent as a hash; returns the accounts changed.
 
     Reusable wherever a root session exists (the Kubernetes setup Job runs it before the new Secret is used).
     """
     users = {_user_of(settings, name): name for name in passwords}
-    statement = password_statement(session.server.flavor, retain_current=supports_dual_passwords(session.server))
     changed = []
     for user, host in stack_accounts(session, list(users)):
-        session.execute(statement, (user, host, passwords[users[user]]))
+        set_account_password(session, user, passwords[users[user]], host)
         changed.append(f"{user}@{host}")
     return changed
 
 
 def finalize(settings: Settings, pairs: Mapping[str, Mapping[str, str]]) -> None:
-    """Drop the old passwords the servers kept beside the new ones (step 5); a no-op where none were kept."""
-    mysql = [name for name in pairs if name != REDIS_SECRET]
-    if mysql:
-        with _root_session(settings, pairs) as session:
-            if supports_dual_passwords(session.server):
-                users = [_user_of(settings, name) for name in mysql]
-                for user, host in stack_accounts(session, users):
-                    session.execute("ALTER USER %s@%s DISCARD OLD PASSWORD", (user, host))
+    """Drop the old Redis password kept beside the new one (step 5); MySQL kept none."""
     if REDIS_SECRET in pairs:
         pair = pairs[REDIS_SECRET]
-        client = _redis(settings, pair)
-        passwords = _redis_acl_passwords(client)
-        if len(passwords) > 1:
-            _redis_acl(client, f"<{pair['old']}")
+        remove_password(_redis(settings, pair), settings, pair["old"])
 
 
 def _user_of(settings: Settings, name: str) -> str:
@@ -267,45 +266,12 @@ def _root_session(settings: Settings, pairs: Mapping[str, Mapping[str, str]]) ->
     )
 
 
-def _redis(settings: Settings, pair: Mapping[str, str]) -> Any:
-    import redis as redis_module
-
-    from ticketctl.clients.redis import connect as redis_connect
-    from ticketctl.clients.redis import describe_error
-
-    for password in (pair["new"], pair["old"]):
-        client = redis_connect(settings, Secrets({REDIS_SECRET: password}))
-        try:
-            client.ping()
-            return client
-        except redis_module.AuthenticationError:
-            continue
-        except redis_module.RedisError as error:
-            raise describe_error(error, settings) from None
-    raise RedisError(
-        f"Redis at {settings.redis.host}:{settings.redis.port} refused both the old and the new {REDIS_SECRET}",
-        hint="bring back the .env the server was started with, then run `ticketctl secrets rotate` again",
-    )
-
-
-def _redis_acl(client: Any, *rules: str) -> None:
-    import redis as redis_module
-
-    try:
-        client.execute_command("ACL", "SETUSER", "default", *rules)
-    except redis_module.RedisError as error:
-        text = str(error).splitlines()[0] if str(error) else type(error).__name__
-        for rule in rules:  # the message may quote the rule, which holds a password
-            text = text.replace(rule, "***")
-        raise RedisError(f"Redis refused ACL SETUSER default: {text}", hint="Redis 6 or newer is needed") from None
-
-
-def _redis_acl_passwords(client: Any) -> list[str]:
-    answer = client.execute_command("ACL", "GETUSER", "default")
-    if isinstance(answer, dict):
-        return list(answer.get("passwords") or [])
-    fields = list(answer or [])
-    for index in range(0, len(fields) - 1, 2):
-        if fields[index] == "passwords":
-            return list(fields[index + 1] or [])
-    return []
+def _redis(settings: Settings, pair: Mapping[str, str]) -> Client:
+    """Redis, logged in with the new password if it already has it, else the old one (a rerun after step 2)."""
+    client = connect_with_any(settings, [pair["new"], pair["old"]])
+    if client is None:
+        raise RedisError(
+            f"Redis at {settings.redis.host}:{settings.redis.port} refused both the old and the new {REDIS_SECRET}",
+            hint="bring back the .env the server was started with, then run `ticketctl secrets rotate` again",
+        )
+    return client

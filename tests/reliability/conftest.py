@@ -1,15 +1,5 @@
-"""The reliability suite's harness: ticketctl as a real process, every output kept, secrets hunted.
-
-Every test here drives ``python -m ticketctl`` in a folder of its own through
-:class:`Workdir`, against the real servers of ``scripts/test-services`` (the
-shared fixtures of ``tests/conftest.py``). Each run is checked for a Python
-traceback, and what it printed goes into one session-wide :class:`Transcript`.
-The transcript also learns every secret the suite sees: the test server's root
-password, the passwords of the users a test creates, and every ``*PASSWORD``
-value of each ``.env`` ticketctl writes. When the session ends, no captured
-output (the runs' stdout and stderr, and what pytest captured of each test while
-it ran) may contain any of those values; a leak fails the run.
-"""
+"""Hooks and fixtures of the reliability suite; its harness (Workdir, Transcript, the secret scan) is in
+tests/support/reliability.py."""
 
 from __future__ import annotations
 

@@ -100,7 +100,7 @@ def test_only_generated_secrets_can_be_rotated(rotating: tuple[Any, Recorder]) -
 
 
 def test_env_values_keep_every_other_line(tmp_path: Any) -> None:
-    from ticketctl.config.secrets import write_env_values
+    from ticketctl.rotation import write_env_values
 
     path = tmp_path / ".env"
     path.write_text("# comment\nA=1\n\nexport B=2\nMINE=x\n")

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
 import typer
 
 from ticketctl.cli.common import JSON_OPTION, load, print_json
+
+if TYPE_CHECKING:
+    from ticketctl.doctor.core import DoctorReport
 
 SYMBOLS = {"ok": ("✓", "green"), "warn": ("!", "yellow"), "fail": ("✗", "red"), "skip": ("-", "bright_black")}
 
@@ -53,7 +57,7 @@ def doctor_command(
     raise typer.Exit(int(report.exit_code))
 
 
-def _print_report(report) -> None:  # type: ignore[no-untyped-def]
+def _print_report(report: DoctorReport) -> None:
     color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
     width = max((len(result.name) for result in report.results), default=0)
     group = None

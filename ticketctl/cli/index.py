@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from ticketctl.clients.search import ServerInfo
     from ticketctl.config.secrets import Secrets
     from ticketctl.config.settings import Settings
+    from ticketctl.events import Event
     from ticketctl.search.changes import Change
     from ticketctl.search.results import IndexEvent
 
@@ -71,7 +72,11 @@ class _EventPrinter:
         self.progress: Progress | None = None
         self.task: TaskID | None = None
 
-    def __call__(self, event: IndexEvent) -> None:
+    def __call__(self, event: Event) -> None:
+        from ticketctl.search.results import IndexEvent
+
+        if not isinstance(event, IndexEvent):
+            return
         if event.kind == "warning":
             print_warning(event.message)
         elif self.quiet:
@@ -184,7 +189,7 @@ def create_command(
     Nothing is sent when the same spec is already live ("up to date"). A live index
     with a different spec is refused (exit 10): see 'index diff' and 'index migrate'.
     """
-    from ticketctl.search.lifecycle import create_index
+    from ticketctl.search.create import create_index
 
     settings, secrets = _setup(ctx, url, alias)
     with _EventPrinter(quiet=json_output) as events:
@@ -219,7 +224,7 @@ def status_command(
 
     Exit codes for CI: 0 in sync, 10 drift (live differs from the file), 15 missing.
     """
-    from ticketctl.search.lifecycle import index_status
+    from ticketctl.search.migrate import index_status
 
     settings, secrets = _setup(ctx, url, alias)
     with _EventPrinter(quiet=json_output) as events:
@@ -263,7 +268,7 @@ def diff_command(
 
     Exit codes: 0 no difference, 10 differences, 15 missing.
     """
-    from ticketctl.search.lifecycle import diff
+    from ticketctl.search.migrate import diff
 
     settings, secrets = _setup(ctx, url, alias)
     with _EventPrinter(quiet=json_output) as events:
@@ -315,7 +320,7 @@ def migrate_command(
     checks the count, and swaps the alias atomically in one _aliases call; the old
     version is kept for 'index rollback'. Exit 10 when a change needs --reindex.
     """
-    from ticketctl.search.lifecycle import migrate_index
+    from ticketctl.search.migrate import migrate_index
 
     settings, secrets = _setup(ctx, url, alias)
     with _EventPrinter(quiet=json_output) as events:
@@ -367,7 +372,7 @@ def rollback_command(
     Asks first when the current version holds documents the target lacks; they stay
     in the current version, which is kept.
     """
-    from ticketctl.search.lifecycle import rollback
+    from ticketctl.search.versions import rollback
 
     settings, secrets = _setup(ctx, url, alias)
     target: int | str | None = int(to) if to is not None and to.isdigit() else to
@@ -399,7 +404,7 @@ def prune_command(
 
     Never deletes the index the alias points to.
     """
-    from ticketctl.search.lifecycle import prune
+    from ticketctl.search.versions import prune
 
     settings, secrets = _setup(ctx, url, alias)
     with _EventPrinter(quiet=json_output) as events:
@@ -474,7 +479,7 @@ def adopt_command(
     Its documents are copied with the file's spec and counted; one _aliases call then
     adds the alias and removes the old index.
     """
-    from ticketctl.search.lifecycle import adopt
+    from ticketctl.search.create import adopt
 
     settings, secrets = _setup(ctx, url, alias)
     with _EventPrinter(quiet=json_output) as events:

@@ -18,7 +18,8 @@ from ticketctl.errors import ConfigError, ExitCode
 if TYPE_CHECKING:
     from ticketctl.config.secrets import Secrets
     from ticketctl.config.settings import Settings
-    from ticketctl.migrations import MigrateReport, MigrationEvent, StatusReport
+    from ticketctl.events import Event
+    from ticketctl.migrations import MigrateReport, StatusReport
 
 app = typer.Typer(
     name="migrate",
@@ -264,13 +265,14 @@ class _EventPrinter:
     def __init__(self) -> None:
         self._console = console()
 
-    def __call__(self, event: MigrationEvent) -> None:
-        style = self._STYLES.get(event.kind)
-        if style is None:
+    def __call__(self, event: Event) -> None:
+        from ticketctl.migrations import MigrationEvent
+
+        if not isinstance(event, MigrationEvent) or event.kind not in self._STYLES:
             return
         prefix = f"{event.database:<9} "
         text = f"  {event.statement}/{event.total} {event.message}" if event.kind == "statement" else event.message
-        self._console.print(prefix + text, style=style, markup=False, soft_wrap=True)
+        self._console.print(prefix + text, style=self._STYLES[event.kind], markup=False, soft_wrap=True)
 
 
 def _print_migrate_summary(report: MigrateReport) -> None:

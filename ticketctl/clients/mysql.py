@@ -30,11 +30,12 @@ import hashlib
 import re
 import secrets
 import ssl
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from ticketctl.clients import tls
 from ticketctl.errors import ConfigError, DatabaseError
 
 if TYPE_CHECKING:
@@ -86,6 +87,11 @@ DENIED = {ER_DBACCESS_DENIED, *LOGIN_REFUSED, ER_TABLEACCESS_DENIED, ER_SPECIFIC
 # The connection broke under a statement: the server restarted, was killed, or the network dropped.
 CONNECTION_LOST = {CR_SERVER_GONE, CR_SERVER_LOST}
 
+_TLS_FIXES = tls.Fixes(
+    host="set mysql.host to a name that the server's certificate lists (the endpoint your provider gives)",
+    ca="set mysql.ssl_ca to the CA bundle that signed the server's certificate (your provider publishes it)",
+    other="check mysql.ssl_ca, mysql.ssl_cert and mysql.ssl_key, and that mysql.port is the MySQL port",
+)
 _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 _VERSION_RE = re.compile(r"^(\d+)\.(\d+)\.(\d+)")
 
@@ -237,7 +243,7 @@ def connect(
     import pymysql
 
     where = f"{credentials.user}@{mysql.host}:{mysql.port}" + (f"/{database}" if database else "")
-    tls = _tls_options(mysql)
+    tls_options = _tls_options(mysql)
     try:
         connection = pymysql.connect(
             host=mysql.host,
@@ -248,7 +254,7 @@ def connect(
             charset=SESSION_CHARSET,
             connect_timeout=max(1, round(mysql.connect_timeout)),
             autocommit=autocommit,
-            **tls,
+            **tls_options,
             init_command=(
                 f"SET NAMES {SESSION_CHARSET} COLLATE {SESSION_COLLATION}, "
                 f"SESSION sql_mode = '{SESSION_SQL_MODE}', "
@@ -258,11 +264,11 @@ def connect(
             ),
         )
     except pymysql.err.MySQLError as error:
-        tls_failure = _tls_failure(error)
-        if tls_failure is not None:
-            raise _tls_error(mysql, tls_failure) from error
+        failure = tls.failure_of(error)
+        if failure is not None:
+            raise _tls_error(mysql, failure) from error
         raise translate(
-            error, where=where, credentials=credentials, database=database, tls_configured="ssl" in tls
+            error, where=where, credentials=credentials, database=database, tls_configured="ssl" in tls_options
         ) from error
     version = connection.get_server_info()  # type: ignore[no-untyped-call]
     return Session(connection, ServerInfo.parse(str(version)), where)
@@ -287,13 +293,11 @@ def tls_context(mysql: MySQLSettings) -> ssl.SSLContext:
 
     A file that is missing or is not PEM is a :class:`ConfigError` naming its setting.
     """
-    try:
-        context = ssl.create_default_context(cafile=_readable(mysql.ssl_ca, "mysql.ssl_ca"))
-    except ssl.SSLError as error:
-        raise ConfigError(
-            f"mysql.ssl_ca: {mysql.ssl_ca} holds no PEM certificate ({_one_line(error)})",
-            hint="point mysql.ssl_ca at the CA bundle (PEM) that your MySQL provider publishes",
-        ) from error
+    context = tls.verifying_context(
+        _readable(mysql.ssl_ca, "mysql.ssl_ca"),
+        "mysql.ssl_ca",
+        hint="point mysql.ssl_ca at the CA bundle (PEM) that your MySQL provider publishes",
+    )
     # As pymysql does: MySQL's self-made certificates fail Python 3.13's strict X.509 checks.
     context.verify_flags &= ~ssl.VERIFY_X509_STRICT
     cert = _readable(mysql.ssl_cert, "mysql.ssl_cert")
@@ -303,59 +307,29 @@ def tls_context(mysql: MySQLSettings) -> ssl.SSLContext:
             context.load_cert_chain(cert, keyfile=key)
         except ssl.SSLError as error:
             raise ConfigError(
-                f"mysql.ssl_cert: cannot use {cert} with the key {key or '(in the same file)'}: {_one_line(error)}",
+                f"mysql.ssl_cert: cannot use {cert} with the key {key or '(in the same file)'}: {tls.one_line(error)}",
                 hint="mysql.ssl_cert and mysql.ssl_key must be the PEM certificate and its unencrypted private key",
             ) from error
     return context
 
 
 def _readable(path: str | None, setting: str) -> str | None:
-    if path is None:
-        return None
-    try:
-        with open(path, "rb"):
-            pass
-    except OSError as error:
-        raise ConfigError(
-            f"{setting}: cannot read {path}: {error.strerror or error}",
-            hint=f"set {setting} to an existing file readable by this user",
-        ) from error
-    return path
-
-
-def _tls_failure(error: Exception) -> ssl.SSLError | None:
-    """The TLS error behind a pymysql error (pymysql wraps it as error 2003 "Can't connect"), if any."""
-    original = getattr(error, "original_exception", None)
-    return original if isinstance(original, ssl.SSLError) else None
+    return tls.readable(path, setting, hint=f"set {setting} to an existing file readable by this user")
 
 
 def _tls_error(mysql: MySQLSettings, error: ssl.SSLError) -> ServerError:
-    """One line for a failed TLS handshake: an untrusted certificate, a name mismatch, or another failure."""
-    address = f"{mysql.host}:{mysql.port}"
-    if isinstance(error, ssl.SSLCertVerificationError):
-        reason = error.verify_message or _one_line(error)
-        if "mismatch" in reason.lower():
-            return ServerError(
-                f"MySQL at {address}: the server's TLS certificate is not valid for {mysql.host!r} ({reason})",
-                hint="set mysql.host to a name that the server's certificate lists (the endpoint your provider gives)",
-                detail=reason,
-            )
-        trusted = f"the CA in mysql.ssl_ca ({mysql.ssl_ca})" if mysql.ssl_ca else "the system's CAs"
-        return ServerError(
-            f"MySQL at {address}: the server's TLS certificate is not trusted by {trusted}: {reason}",
-            hint="set mysql.ssl_ca to the CA bundle that signed the server's certificate (your provider publishes it)",
-            detail=reason,
-        )
-    reason = _one_line(error)
-    return ServerError(
-        f"MySQL at {address}: TLS handshake failed: {reason}",
-        hint="check mysql.ssl_ca, mysql.ssl_cert and mysql.ssl_key, and that mysql.port is the MySQL port",
-        detail=reason,
+    peer = tls.Peer(
+        f"MySQL at {mysql.host}:{mysql.port}",
+        repr(mysql.host),
+        "mysql.ssl_ca",
+        mysql.ssl_ca,
+        _TLS_FIXES,
+        certificate="the server's TLS certificate",
+        failed="TLS handshake failed",
+        unset_ca_named=False,
     )
-
-
-def _one_line(error: BaseException) -> str:
-    return " ".join(str(error).split()) or type(error).__name__
+    problem = tls.describe_failure(error, peer)
+    return ServerError(problem.message, hint=problem.hint, detail=problem.reason)
 
 
 def translate(
@@ -531,9 +505,38 @@ def create_account(session: Session, user: str, password: str, database: str, ho
 
 
 def set_account_password(session: Session, user: str, password: str, host: str = "%") -> None:
-    """``ALTER USER`` to ``password``, sent as a hash; existing sessions of the user stay logged in."""
-    clause, argument = identified_by(session.server, password)
-    session.execute(f"ALTER USER %s@%s {clause}", (user, host, argument))
+    """Give an existing account ``password``, sent as a hash; existing sessions of the user stay logged in."""
+    statement, argument = password_change(session.server, password)
+    session.execute(statement, (user, host, argument))
+
+
+def password_change(server: ServerInfo, password: str) -> tuple[str, str]:
+    """The statement (``%s`` for user, host and hash) that gives an existing account ``password``, and the hash.
+
+    MariaDB: ``SET PASSWORD ... = '<hash>'``, which keeps an account's other ways
+    in (``root@localhost`` is ``mysql_native_password OR unix_socket`` there;
+    measured on 10.11), where ``ALTER USER ... IDENTIFIED BY PASSWORD`` would drop
+    them. MySQL: ``ALTER USER ... AS '<hash>'`` (its ``SET PASSWORD`` takes only a
+    cleartext password). Neither keeps the old password beside the new one:
+    MySQL 8's ``RETAIN CURRENT PASSWORD`` follows only a cleartext ``IDENTIFIED BY``.
+    """
+    if server.is_mariadb:
+        return "SET PASSWORD FOR %s@%s = %s", native_password_hash(password)
+    clause, argument = identified_by(server, password)
+    return f"ALTER USER %s@%s {clause}", argument
+
+
+def password_script(server: ServerInfo, accounts: Sequence[tuple[str, str, str]]) -> str:
+    """SQL text that gives each (user, host, password) account its password as a hash, for a server
+    reached without a connection of ours (an offline server in a helper container); values are escaped here.
+    """
+    from pymysql.converters import escape_str
+
+    lines = []
+    for user, host, password in accounts:
+        statement, argument = password_change(server, password)
+        lines.append(statement % tuple(escape_str(value) for value in (user, host, argument)) + ";")
+    return "\n".join(lines) + "\n"
 
 
 def stack_accounts(session: Session, users: list[str]) -> list[tuple[str, str]]:
@@ -541,25 +544,6 @@ def stack_accounts(session: Session, users: list[str]) -> list[tuple[str, str]]:
     marks = ", ".join(["%s"] * len(users))
     rows = session.query(f"SELECT User, Host FROM mysql.user WHERE User IN ({marks}) ORDER BY User, Host", tuple(users))
     return [(str(user), str(host)) for user, host in rows]
-
-
-def password_statement(flavor: str, *, retain_current: bool = False) -> str:
-    """The statement that gives an account a new password, with ``%s`` for user, host and password.
-
-    MariaDB: ``SET PASSWORD``, which keeps an account's other ways in (``root@localhost``
-    is ``mysql_native_password OR unix_socket`` there), where ``ALTER USER ... IDENTIFIED BY``
-    would drop them. MySQL 8: ``ALTER USER``, optionally ``RETAIN CURRENT PASSWORD`` (8.0.14+:
-    the old password keeps working until ``DISCARD OLD PASSWORD``). The values are always
-    bound, never pasted into the text.
-    """
-    if flavor == "mariadb":
-        return "SET PASSWORD FOR %s@%s = PASSWORD(%s)"
-    return "ALTER USER %s@%s IDENTIFIED BY %s" + (" RETAIN CURRENT PASSWORD" if retain_current else "")
-
-
-def supports_dual_passwords(server: ServerInfo) -> bool:
-    """MySQL 8.0.14+ keeps a retained old password next to the new one; MariaDB has no such thing."""
-    return not server.is_mariadb and server.version >= (8, 0, 14)
 
 
 def quote_identifier(name: str) -> str:

@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import hashlib
 import ssl
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from ticketctl.clients import tls
 from ticketctl.config.secrets import Secrets
 from ticketctl.config.settings import Settings
-from ticketctl.errors import ConfigError, RedisError
+from ticketctl.errors import RedisError
 
 if TYPE_CHECKING:
     import redis
 
+    Client = redis.Redis
+
 PASSWORD_SECRET = "REDIS_PASSWORD"
+T = TypeVar("T")
+_TLS_FIXES = tls.Fixes(
+    host="set redis.host to a host name that the server's certificate lists",
+    ca="set redis.ca_certs to the CA bundle that signed the Redis server's certificate",
+    other="set redis.tls: true only for a server that speaks TLS on redis.port; check redis.ca_certs",
+)
 
 # Release a lock only if it still holds our token (compare-and-delete), atomically.
 RELEASE_LOCK_SCRIPT = """
@@ -25,7 +36,7 @@ return 0
 
 def connect(
     settings: Settings, secrets: Secrets, *, timeout: float = 2.0, decode: bool = True, db: int | None = None
-) -> redis.Redis:
+) -> Client:
     """A client for the stack's Redis; the first command proves the connection.
 
     ``decode=False`` returns bytes (``DUMP`` payloads are binary); ``db`` picks another logical database.
@@ -49,25 +60,73 @@ def connect(
     return client
 
 
+def checked(call: Callable[[], T], settings: Settings) -> T:
+    """``call()`` on a client of :func:`connect`, with a redis-py error translated (:func:`translate`)."""
+    import redis as redis_module
+
+    try:
+        return call()
+    except redis_module.RedisError as error:
+        raise translate(error, settings) from None
+
+
+def connect_with_any(settings: Settings, passwords: Sequence[str], *, timeout: float = 2.0) -> Client | None:
+    """A client logged in with the first of ``passwords`` that Redis accepts; None when it refuses them all."""
+    import redis as redis_module
+
+    for password in dict.fromkeys(passwords):
+        client = connect(settings, Secrets({PASSWORD_SECRET: password}), timeout=timeout)
+        try:
+            client.ping()
+        except redis_module.AuthenticationError:
+            continue
+        except redis_module.RedisError as error:
+            raise translate(error, settings) from None
+        return client
+    return None
+
+
+# Passwords reach ACL SETUSER as their SHA-256 ("#<hex>" adds one, "!<hex>" removes one), never in clear:
+# a command's arguments show in MONITOR and the slow log.
+def add_password(client: Client, settings: Settings, password: str) -> None:
+    """The default user accepts ``password`` beside the passwords it has."""
+    _acl_setuser(client, settings, "on", "#" + password_hash(password))
+
+
+def remove_password(client: Client, settings: Settings, password: str) -> None:
+    """The default user no longer accepts ``password`` (a no-op when it never did)."""
+    if password_hash(password) in password_hashes(client, settings):
+        _acl_setuser(client, settings, "!" + password_hash(password))
+
+
+def password_hash(password: str) -> str:
+    return hashlib.sha256(password.encode("utf-8")).hexdigest()
+
+
+def password_hashes(client: Client, settings: Settings) -> list[str]:
+    """The SHA-256 of each password the default user accepts (``ACL GETUSER``, parsed by redis-py)."""
+    answer: Any = checked(lambda: client.acl_getuser("default"), settings)
+    return [str(value) for value in (answer or {}).get("passwords") or []]
+
+
+def _acl_setuser(client: Client, settings: Settings, *rules: str) -> None:
+    command: Any = client.execute_command  # redis-py's execute_command is untyped
+    checked(lambda: command("ACL", "SETUSER", "default", *rules), settings)
+
+
 def _tls_options(settings: Settings) -> dict[str, Any]:
     """With ``redis.tls``: the server's certificate and name verified against ``redis.ca_certs`` (or the system)."""
     if not settings.redis.tls:
         return {}
-    path = settings.redis.ca_certs
-    if path is not None:
-        try:
-            with open(path, "rb"):
-                pass
-        except OSError as error:
-            raise ConfigError(
-                f"{settings.source_of('redis.ca_certs')}: redis.ca_certs: cannot read {path}: "
-                f"{error.strerror or error}",
-                hint="set redis.ca_certs to the CA bundle (PEM) of the Redis server, a file readable by this user",
-            ) from error
+    path = tls.readable(
+        settings.redis.ca_certs,
+        f"{settings.source_of('redis.ca_certs')}: redis.ca_certs",
+        hint="set redis.ca_certs to the CA bundle (PEM) of the Redis server, a file readable by this user",
+    )
     return {"ssl": True, "ssl_ca_certs": path, "ssl_cert_reqs": "required", "ssl_check_hostname": True}
 
 
-def describe_error(error: Exception, settings: Settings, secrets: Secrets | None = None) -> RedisError:
+def translate(error: Exception, settings: Settings, secrets: Secrets | None = None) -> RedisError:
     """A one-line RedisError with the fix, for a redis-py exception.
 
     ``secrets`` tells whether ``REDIS_PASSWORD`` was given, so that a server
@@ -76,9 +135,9 @@ def describe_error(error: Exception, settings: Settings, secrets: Secrets | None
     import redis as redis_module
 
     where = f"Redis at {settings.redis.host}:{settings.redis.port}"
-    tls = _tls_failure(error)
-    if tls is not None:
-        return _tls_error(where, settings, tls)
+    failure = tls.failure_of(error)
+    if failure is not None:
+        return _tls_error(where, settings, failure)
     text = str(error)
     refused = isinstance(error, redis_module.AuthenticationError) or "WRONGPASS" in text or "NOAUTH" in text
     if refused and secrets is not None and not secrets.get(PASSWORD_SECRET):
@@ -106,36 +165,10 @@ def describe_error(error: Exception, settings: Settings, secrets: Secrets | None
     return RedisError(f"{where}: {_first_line(error)}", hint="see the Redis server log")
 
 
-def _tls_failure(error: BaseException) -> ssl.SSLError | None:
-    """The TLS error behind a redis-py ConnectionError (its cause or context), if any."""
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        if isinstance(current, ssl.SSLError):
-            return current
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return None
-
-
 def _tls_error(where: str, settings: Settings, error: ssl.SSLError) -> RedisError:
-    if isinstance(error, ssl.SSLCertVerificationError):
-        detail = error.verify_message or _first_line(error)
-        if "mismatch" in detail.lower():
-            return RedisError(
-                f"{where}: its TLS certificate is not valid for {settings.redis.host!r} ({detail})",
-                hint="set redis.host to a host name that the server's certificate lists",
-            )
-        ca = settings.redis.ca_certs
-        trusted = f"the CA in redis.ca_certs ({ca})" if ca else "the system's CAs (redis.ca_certs unset)"
-        return RedisError(
-            f"{where}: its TLS certificate is not trusted by {trusted}: {detail}",
-            hint="set redis.ca_certs to the CA bundle that signed the Redis server's certificate",
-        )
-    return RedisError(
-        f"{where}: TLS failed: {_first_line(error)}",
-        hint="set redis.tls: true only for a server that speaks TLS on redis.port; check redis.ca_certs",
-    )
+    peer = tls.Peer(where, repr(settings.redis.host), "redis.ca_certs", settings.redis.ca_certs, _TLS_FIXES)
+    problem = tls.describe_failure(error, peer)
+    return RedisError(problem.message, hint=problem.hint)
 
 
 def _first_line(error: Exception) -> str:

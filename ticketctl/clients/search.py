@@ -30,6 +30,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from ticketctl.clients import tls
 from ticketctl.errors import ConfigError, ExitCode, SearchError
 
 if TYPE_CHECKING:
@@ -41,6 +42,12 @@ ENGINE_LABELS: dict[str, str] = {"elasticsearch": "Elasticsearch", "opensearch":
 READ_METHODS = frozenset({"GET", "HEAD"})
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0)
+_TLS_FIXES = tls.Fixes(
+    host="put a host name that the certificate lists into search.url",
+    ca="set search.ca_certs to the CA bundle that signed the cluster's certificate "
+    "(search.verify_certs: false only for a throwaway test cluster)",
+    other="check that search.url says https:// only for a server that speaks TLS on that port, and search.ca_certs",
+)
 
 
 @dataclass(frozen=True)
@@ -294,7 +301,7 @@ class SearchConnection:
         elif failure.status in RETRY_STATUSES:
             hint = f"the server is overloaded or unavailable; ticketctl retried {len(self._retry_delays)} times"
         return SearchRequestError(
-            f"{where}: {request.describe()} → {label}: {_one_line(reason)}",
+            f"{where}: {request.describe()} → {label}: {tls.one_line(reason)}",
             status=failure.status,
             error_type=error_type,
             reason=reason,
@@ -328,12 +335,8 @@ def parse_error_body(body: Any) -> tuple[str | None, str | None]:
     return (str(error_type) if error_type else None), (str(reason) if reason else None)
 
 
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
-
-
 def _connection_detail(error: Exception) -> str:
-    text = _one_line(str(error))
+    text = tls.one_line(str(error))
     if "Connection refused" in text or "ConnectionRefused" in text:
         return "connection refused"
     if "timed out" in text.lower() or "timeout" in text.lower():
@@ -358,18 +361,13 @@ def _password(settings: Settings, secrets: Mapping[str, str] | None) -> str | No
 
 def _ca_certs(settings: Settings) -> str | None:
     """``search.ca_certs`` when certificates are verified; a missing or unreadable file is a ConfigError."""
-    path = settings.search.ca_certs
-    if path is None or not settings.search.verify_certs:
+    if not settings.search.verify_certs:
         return None
-    try:
-        with open(path, "rb"):
-            pass
-    except OSError as error:
-        raise ConfigError(
-            f"{settings.source_of('search.ca_certs')}: search.ca_certs: cannot read {path}: {error.strerror or error}",
-            hint="set search.ca_certs to the cluster's CA bundle (PEM), an existing file readable by this user",
-        ) from error
-    return path
+    return tls.readable(
+        settings.search.ca_certs,
+        f"{settings.source_of('search.ca_certs')}: search.ca_certs",
+        hint="set search.ca_certs to the cluster's CA bundle (PEM), an existing file readable by this user",
+    )
 
 
 def _ssl_context(settings: Settings) -> ssl.SSLContext | None:
@@ -380,37 +378,17 @@ def _ssl_context(settings: Settings) -> ssl.SSLContext | None:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
         return context
-    ca_certs = _ca_certs(settings)
-    try:
-        return ssl.create_default_context(cafile=ca_certs)
-    except ssl.SSLError as error:
-        raise ConfigError(
-            f"search.ca_certs: {ca_certs} holds no PEM certificate ({_one_line(str(error))})",
-            hint="point search.ca_certs at the CA bundle (PEM) of the cluster",
-        ) from error
+    return tls.verifying_context(
+        _ca_certs(settings), "search.ca_certs", hint="point search.ca_certs at the CA bundle (PEM) of the cluster"
+    )
 
 
 def _tls_error(settings: Settings, reason: ssl.SSLError) -> SearchError:
     """One line for a failed TLS handshake with the search server, naming the setting that fixes it."""
-    url = settings.search.url
-    if isinstance(reason, ssl.SSLCertVerificationError):
-        detail = reason.verify_message or _one_line(str(reason))
-        if "mismatch" in detail.lower():
-            return SearchError(
-                f"search server at {url}: its TLS certificate is not valid for this host name ({detail})",
-                hint="put a host name that the certificate lists into search.url",
-            )
-        ca_certs = settings.search.ca_certs
-        trusted = f"the CA in search.ca_certs ({ca_certs})" if ca_certs else "the system's CAs (search.ca_certs unset)"
-        return SearchError(
-            f"search server at {url}: its TLS certificate is not trusted by {trusted}: {detail}",
-            hint="set search.ca_certs to the CA bundle that signed the cluster's certificate "
-            "(search.verify_certs: false only for a throwaway test cluster)",
-        )
-    return SearchError(
-        f"search server at {url}: TLS failed: {_one_line(str(reason))}",
-        hint="check that search.url says https:// only for a server that speaks TLS on that port, and search.ca_certs",
-    )
+    search = settings.search
+    peer = tls.Peer(f"search server at {search.url}", "this host name", "search.ca_certs", search.ca_certs, _TLS_FIXES)
+    problem = tls.describe_failure(reason, peer)
+    return SearchError(problem.message, hint=problem.hint)
 
 
 def unverified_tls_warning(settings: Settings) -> str | None:
@@ -442,16 +420,17 @@ def _http_get(settings: Settings, password: str | None, path: str) -> tuple[int,
             raw = answer.read()
     except urllib.error.URLError as error:
         reason = error.reason
-        if isinstance(reason, ssl.SSLError):
-            raise _tls_error(settings, reason) from error
-        detail = "connection refused" if isinstance(reason, ConnectionRefusedError) else _one_line(str(reason))
+        failure = tls.failure_of(error)
+        if failure is not None:
+            raise _tls_error(settings, failure) from error
+        detail = "connection refused" if isinstance(reason, ConnectionRefusedError) else tls.one_line(str(reason))
         raise SearchError(
             f"search server at {url} ({settings.source_of('search.url')}) is unreachable: {detail}",
             hint="start it with 'ticketctl up', or point search.url / TICKETCTL_SEARCH__URL at a running server",
         ) from error
     except (TimeoutError, OSError) as error:
         raise SearchError(
-            f"search server at {url} did not answer within {settings.search.timeout:g}s: {_one_line(str(error))}",
+            f"search server at {url} did not answer within {settings.search.timeout:g}s: {tls.one_line(str(error))}",
             hint="check the server, or raise search.timeout",
         ) from error
     try:
@@ -589,10 +568,10 @@ def make_client(info: ServerInfo, settings: Settings, secrets: Mapping[str, str]
     search = settings.search
     password = _password(settings, secrets)
     auth = (search.username, password) if search.username is not None and password is not None else None
-    tls: dict[str, Any] = {}
+    tls_options: dict[str, Any] = {}
     if search.url.startswith("https://"):
         # ticketctl warns about verify_certs: false itself (unverified_tls_warning), once and in one line.
-        tls = {"verify_certs": search.verify_certs, "ca_certs": _ca_certs(settings), "ssl_show_warn": False}
+        tls_options = {"verify_certs": search.verify_certs, "ca_certs": _ca_certs(settings), "ssl_show_warn": False}
     if info.engine == "elasticsearch":
         from elasticsearch import Elasticsearch
 
@@ -603,12 +582,12 @@ def make_client(info: ServerInfo, settings: Settings, secrets: Mapping[str, str]
             max_retries=0,
             retry_on_timeout=False,
             retry_on_status=(),
-            **tls,
+            **tls_options,
         )
     from opensearchpy import OpenSearch
 
-    if tls:
-        tls.update(use_ssl=True)
+    if tls_options:
+        tls_options.update(use_ssl=True)
     return OpenSearch(
         hosts=[search.url],
         http_auth=auth,
@@ -616,7 +595,7 @@ def make_client(info: ServerInfo, settings: Settings, secrets: Mapping[str, str]
         max_retries=0,
         retry_on_timeout=False,
         retry_on_status=(),
-        **tls,
+        **tls_options,
     )
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ticketctl.compose.interpolation import compose_variables, interpolate_tree
+from ticketctl.config.files import read_text
 from ticketctl.errors import ConfigError
 from ticketctl.stack.types import Dependency, Healthcheck, PortBinding, VolumeMount
 
@@ -141,15 +142,8 @@ def load_compose_file(path: Path, environ: Mapping[str, str] | None = None) -> C
     import yaml
 
     display = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(
-            f"{display}: Compose file not found",
-            hint="run 'ticketctl render' first, or drop --no-render so that up renders it",
-        ) from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(f"{display}: cannot read: {error}", hint="check the file's permissions") from None
+    missing = ("Compose file not found", "run 'ticketctl render' first, or drop --no-render so that up renders it")
+    text = read_text(path, display, missing=missing)
     try:
         raw = _parse_yaml(text)
     except yaml.YAMLError as error:

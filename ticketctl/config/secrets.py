@@ -102,10 +102,6 @@ class Secrets(Mapping[str, str]):
             hint="run 'ticketctl render' to generate .env, or export the variable",
         )
 
-    def values_for_scrubbing(self) -> list[str]:
-        """Every secret value, longest first, for masking text before it is shown."""
-        return sorted((v for v in self._values.values() if v), key=len, reverse=True)
-
 
 def generate_secret() -> str:
     """A new random password: 32 URL-safe characters, 192 bits of entropy."""
@@ -146,27 +142,6 @@ def read_env_file(path: Path) -> EnvFile | None:
     return EnvFile(path=path, values=values, lines=lines)
 
 
-def write_env_values(path: Path, values: Mapping[str, str]) -> None:
-    """Set these secrets in ``.env`` (atomically, mode 0600), keeping every other line as it is.
-
-    Used by ``secrets rotate``: the comments, the order and any line a user added stay.
-    """
-    from ticketctl.render.files import write_file
-
-    existing = read_env_file(path)
-    text = path.read_text(encoding="utf-8") if existing is not None else ""
-    lines = text.splitlines()
-    seen: set[str] = set()
-    for index, line in enumerate(lines):
-        match = ENV_LINE_RE.match(line)
-        if match and not line.lstrip().startswith("#") and match.group(1) in values:
-            lines[index] = f"{match.group(1)}={values[match.group(1)]}"
-            seen.add(match.group(1))
-    lines += [f"{name}={value}" for name, value in values.items() if name not in seen]
-    remember(values)
-    write_file(path, "\n".join(lines) + "\n", 0o600)
-
-
 def _unquote(value: str) -> str:
     if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
         return value[1:-1]
@@ -201,12 +176,3 @@ def resolve_secrets(env_file: EnvFile | None, environ: Mapping[str, str]) -> Sec
 def load_secrets(output_dir: Path, environ: Mapping[str, str]) -> Secrets:
     """Secrets for commands that talk to the stack: ``<output_dir>/.env`` plus the environment."""
     return resolve_secrets(read_env_file(output_dir / ENV_FILENAME), environ)
-
-
-def scrub(text: str, secrets: Secrets | None) -> str:
-    """Replace every secret value in ``text`` with ``***``."""
-    if not secrets:
-        return text
-    for value in secrets.values_for_scrubbing():
-        text = text.replace(value, "***")
-    return text

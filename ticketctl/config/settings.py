@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from ticketctl import __version__
+from ticketctl.config.files import read_text
 from ticketctl.errors import ConfigError
 
 CONFIG_FILENAME = "ticketctl.yaml"
@@ -844,12 +845,7 @@ def _read_config_file(path: Path, cwd: Path) -> dict[str, _Value]:
     import yaml
 
     display = _display_path(path, cwd)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(
-            f"{display}: cannot read settings file: {error}", hint="check the file's permissions"
-        ) from error
+    text = read_text(path, display, unreadable="cannot read settings file")
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as error:

@@ -19,11 +19,14 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from ticketctl.config.secrets import Secrets, scrub_known
 from ticketctl.config.settings import Settings
 from ticketctl.errors import ConfigError, ExitCode, TicketctlError
+from ticketctl.parallel import Worker
+
+_Shared = TypeVar("_Shared")
 
 
 class Status(StrEnum):
@@ -69,13 +72,13 @@ class CheckContext:
         self._lock = threading.Lock()
         self._cache: dict[str, Any] = {}
 
-    def shared(self, key: str, factory: Callable[[], Any]) -> Any:
+    def shared(self, key: str, factory: Callable[[], _Shared]) -> _Shared:
         """Create a client once per run (e.g. the Docker client), shared by the checks."""
         with self._lock:
             if key not in self._cache:
                 self._cache[key] = _Pending()
             entry = self._cache[key]
-        return entry.get(factory)
+        return cast(_Shared, entry.get(factory))
 
 
 class _Pending:
@@ -239,9 +242,7 @@ def run_checks(
                 record(_result(check, Outcome.skip(f"skipped: {failed[0]} did not pass"), 0.0))
             else:
                 deadlines[name] = time.monotonic() + timeout
-                threading.Thread(
-                    target=_run_one, args=(check, context, finished), daemon=True, name=f"doctor-{name}"
-                ).start()
+                Worker(_run_one, check, context, finished, name=f"doctor-{name}").start()
 
     start_ready()
     while len(results) < len(selected):

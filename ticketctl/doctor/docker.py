@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from ticketctl.doctor.core import Check, CheckContext, Outcome
 from ticketctl.doctor.host import judge_max_map_count
+
+if TYPE_CHECKING:
+    from ticketctl.project import ProjectInspection
+    from ticketctl.runtime.docker import DockerRuntime
 
 GIB = 1024**3
 RECOMMENDED_MEMORY = 4 * GIB
 MINIMUM_MEMORY = 2 * GIB
 
 
-def _runtime(context: CheckContext) -> Any:
+def _runtime(context: CheckContext) -> DockerRuntime:
     from ticketctl.runtime.docker import DockerRuntime
 
     return context.shared("docker", lambda: DockerRuntime.connect(timeout=context.timeout))
 
 
-def _inspection(context: CheckContext) -> Any:
+def _inspection(context: CheckContext) -> ProjectInspection:
     from ticketctl.project import inspect_project
 
     return context.shared("inspection", lambda: inspect_project(context.settings, _runtime(context)))
@@ -65,7 +70,7 @@ def check_vm_max_map_count(context: CheckContext) -> Outcome:
     return judge_max_map_count(value, f"the Engine's VM ({info.operating_system})")
 
 
-def service_check(service: str) -> Any:
+def service_check(service: str) -> Callable[[CheckContext], Outcome]:
     def run(context: CheckContext) -> Outcome:
         inspection = _inspection(context)
         found = next((s for s in inspection.services if s.service == service), None)
@@ -83,9 +88,9 @@ def service_check(service: str) -> Any:
             )
         if container.health == "unhealthy":
             output = container.health_output.strip().splitlines()
-            last = output[-1] if output else "no output"
+            probe = output[-1] if output else "no output"
             return Outcome.fail(
-                f"{container.name} is unhealthy: {last}",
+                f"{container.name} is unhealthy: {probe}",
                 f"see `docker logs {container.name}`; ticketctl up --force-recreate {service} restarts it",
             )
         if container.health == "starting":

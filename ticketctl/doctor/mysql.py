@@ -5,26 +5,31 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from ticketctl.config.settings import DatabaseSettings
+from ticketctl.config.settings import DatabaseSettings, MySQLSettings
 from ticketctl.doctor.core import Check, CheckContext, Outcome
+
+if TYPE_CHECKING:
+    from ticketctl.clients.mysql import Session
 
 # "GRANT SELECT, INSERT ON `db`.* TO ..." → the privilege list and the object.
 GRANT_RE = re.compile(r"^GRANT (?P<privileges>.+?) ON (?P<object>\S+) TO ", re.IGNORECASE)
 
 
-def _mysql_settings(context: CheckContext):  # type: ignore[no-untyped-def]
+def _mysql_settings(context: CheckContext) -> MySQLSettings:
     seconds = max(1.0, min(context.settings.mysql.connect_timeout, context.timeout))
     return dataclasses.replace(context.settings.mysql, connect_timeout=seconds)
 
 
-def _session(context: CheckContext, database: DatabaseSettings):  # type: ignore[no-untyped-def]
+def _session(context: CheckContext, database: DatabaseSettings) -> Session:
     from ticketctl.clients.mysql import app_credentials, connect
 
     return connect(_mysql_settings(context), app_credentials(database, context.secrets), database=database.name)
 
 
-def connect_check(database: DatabaseSettings):  # type: ignore[no-untyped-def]
+def connect_check(database: DatabaseSettings) -> Callable[[CheckContext], Outcome]:
     def run(context: CheckContext) -> Outcome:
         with _session(context, database) as session:
             row = session.query_one("SELECT DATABASE()")
@@ -43,7 +48,7 @@ def connect_check(database: DatabaseSettings):  # type: ignore[no-untyped-def]
     return run
 
 
-def rights_check(database: DatabaseSettings):  # type: ignore[no-untyped-def]
+def rights_check(database: DatabaseSettings) -> Callable[[CheckContext], Outcome]:
     def run(context: CheckContext) -> Outcome:
         with _session(context, database) as session:
             grants = [str(row[0]) for row in session.query("SHOW GRANTS FOR CURRENT_USER()")]
@@ -77,7 +82,7 @@ def _grant_is_too_wide(grant: str, own_database: str) -> bool:
     return schema != own_database
 
 
-def migrations_check(database: DatabaseSettings):  # type: ignore[no-untyped-def]
+def migrations_check(database: DatabaseSettings) -> Callable[[CheckContext], Outcome]:
     def run(context: CheckContext) -> Outcome:
         from ticketctl.migrations import status
         from ticketctl.migrations.planner import APPLIED, BASELINE

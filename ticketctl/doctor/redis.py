@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import secrets as random
+from typing import TYPE_CHECKING
 
-from ticketctl.clients.redis import RELEASE_LOCK_SCRIPT, connect, describe_error
+from ticketctl.clients.redis import RELEASE_LOCK_SCRIPT, connect, translate
 from ticketctl.doctor.core import Check, CheckContext, Outcome
+
+if TYPE_CHECKING:
+    from ticketctl.clients.redis import Client
 
 # Policies that may evict a key with a TTL, i.e. exactly a seat lock.
 EVICTING_POLICIES = frozenset(
@@ -21,7 +25,7 @@ EVICTING_POLICIES = frozenset(
 )
 
 
-def _client(context: CheckContext):  # type: ignore[no-untyped-def]
+def _client(context: CheckContext) -> Client:
     return context.shared("redis", lambda: connect(context.settings, context.secrets, timeout=context.timeout))
 
 
@@ -31,7 +35,7 @@ def check_ping(context: CheckContext) -> Outcome:
         client.ping()
         version = client.info("server").get("redis_version", "?")
     except Exception as error:
-        raise describe_error(error, context.settings, context.secrets) from error
+        raise translate(error, context.settings, context.secrets) from error
     redis = context.settings.redis
     transport = " over TLS" if redis.tls else ""
     return Outcome.ok(
@@ -53,7 +57,7 @@ def check_lock(context: CheckContext) -> Outcome:
         ttl = client.pttl(key)
         released = client.eval(RELEASE_LOCK_SCRIPT, 1, key, token)
     except Exception as error:
-        raise describe_error(error, context.settings, context.secrets) from error
+        raise translate(error, context.settings, context.secrets) from error
     if released != 1 or ttl <= 0:
         return Outcome.fail(f"lock release returned {released}, TTL {ttl} ms", "check Lua scripting (EVAL) is allowed")
     return Outcome.ok("lock round trip: SET NX PX, refused second holder, compare-and-delete")
@@ -69,7 +73,7 @@ def check_eviction(context: CheckContext) -> Outcome:
                 "cannot read maxmemory-policy (CONFIG is disabled on this server)",
                 "make sure the server's maxmemory-policy is noeviction so seat locks are never evicted",
             )
-        raise describe_error(error, context.settings, context.secrets) from error
+        raise translate(error, context.settings, context.secrets) from error
     policy = config.get("maxmemory-policy", "?")
     maxmemory = int(config.get("maxmemory", "0") or 0)
     if policy in EVICTING_POLICIES and maxmemory > 0:

@@ -4,17 +4,22 @@ mapping file, and the analyzer produces the tokens the file promises."""
 from __future__ import annotations
 
 import dataclasses
+from typing import TYPE_CHECKING
 
 from ticketctl.doctor.core import Check, CheckContext, Outcome
 
+if TYPE_CHECKING:
+    from ticketctl.clients.search import SearchConnection
+    from ticketctl.config.settings import Settings
 
-def _settings(context: CheckContext):  # type: ignore[no-untyped-def]
+
+def _settings(context: CheckContext) -> Settings:
     search = dataclasses.replace(context.settings.search, timeout=context.timeout)
     return dataclasses.replace(context.settings, search=search)
 
 
-def _connection(context: CheckContext):  # type: ignore[no-untyped-def]
-    from ticketctl.search import connect
+def _connection(context: CheckContext) -> SearchConnection:
+    from ticketctl.clients.search import connect
 
     return context.shared("search", lambda: connect(_settings(context), context.secrets))
 

@@ -16,7 +16,7 @@ later run cannot know whether it took effect and must not simply run it again.
 from __future__ import annotations
 
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
@@ -57,11 +57,6 @@ CREATE TABLE IF NOT EXISTS {HISTORY_TABLE} (
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci
 """
 
-_COLUMNS = (
-    "version, description, type, script, checksum, applied_checksum, statements_applied, statements_total, "
-    "status, out_of_order, error, failed_statement, failed_at, installed_by, host, tool_version, "
-    "started_at, finished_at, duration_ms"
-)
 MAX_STATEMENT_CHARS = 4000
 
 
@@ -120,6 +115,11 @@ class HistoryRow:
         }
 
 
+# The table's columns that a row reads, in HistoryRow's order (installed_rank is the table's own).
+_FIELDS = tuple(item.name for item in fields(HistoryRow))
+_COLUMNS = ", ".join(_FIELDS)
+
+
 def read_history(session: Session) -> list[HistoryRow] | None:
     """Every row, by version; None when the table does not exist yet."""
     try:
@@ -132,29 +132,13 @@ def read_history(session: Session) -> list[HistoryRow] | None:
 
 
 def _row(values: tuple[Any, ...]) -> HistoryRow:
-    (version, description, kind, script, checksum, applied_checksum, applied, total, status, out_of_order) = values[:10]
-    (error, failed_statement, failed_at, installed_by, host, tool_version, started, finished, duration) = values[10:]
-    return HistoryRow(
-        version=int(version),
-        description=description,
-        type=kind,
-        script=script,
-        checksum=checksum,
-        applied_checksum=applied_checksum,
-        statements_applied=int(applied),
-        statements_total=int(total),
-        status=status,
-        out_of_order=bool(out_of_order),
-        error=error,
-        failed_statement=failed_statement,
-        failed_at=failed_at,
-        installed_by=installed_by,
-        host=host,
-        tool_version=tool_version,
-        started_at=started,
-        finished_at=finished,
-        duration_ms=None if duration is None else int(duration),
-    )
+    row = dict(zip(_FIELDS, values, strict=True))
+    for name in ("version", "statements_applied", "statements_total"):
+        row[name] = int(row[name])
+    row["out_of_order"] = bool(row["out_of_order"])
+    if row["duration_ms"] is not None:
+        row["duration_ms"] = int(row["duration_ms"])
+    return HistoryRow(**row)
 
 
 def create_history_table(session: Session) -> None:

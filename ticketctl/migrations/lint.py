@@ -4,7 +4,7 @@ The checks catch what fails, or silently differs, on one of the two servers the
 project runs on (MySQL 8 in the stack, MariaDB 10.11 in the tests):
 
 * ``reserved-word``: a table, column or index name that the target servers
-  reserve, written bare (the seed's ``row_number VARCHAR(10)``);
+  reserve, written bare (the original inventory DDL's ``row_number VARCHAR(10)``);
 * ``zero-date``: ``'0000-00-00'`` literals, refused by the strict ``sql_mode``;
 * ``engine`` / ``charset`` / ``collation``: every table is ``ENGINE=InnoDB`` with
   ``utf8mb4``, and no collation exists on one server only

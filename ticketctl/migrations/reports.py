@@ -1,17 +1,16 @@
 """What the migration verbs return, and the events they emit while they run.
 
-The core never prints. Progress goes to an optional ``on_event`` callback as
-:class:`MigrationEvent` values (the CLI draws them with rich); results come
-back as these reports, each with ``as_dict()`` for ``--json``.
+Results are these reports, each with ``as_dict()`` for ``--json``; progress is
+:class:`MigrationEvent`, one of the :mod:`ticketctl.events`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from ticketctl.errors import TicketctlError
+from ticketctl.events import Event
 from ticketctl.migrations.planner import DatabasePlan, Problem, Step, VersionState, causes_implicit_commit
 
 # Event kinds, in the order a database usually sees them.
@@ -34,7 +33,7 @@ ACCOUNT_PASSWORD_SET = "password-set"
 
 
 @dataclass(frozen=True)
-class MigrationEvent:
+class MigrationEvent(Event):
     """One step of progress in one database."""
 
     kind: str
@@ -43,9 +42,6 @@ class MigrationEvent:
     version: int | None = None
     statement: int | None = None
     total: int | None = None
-
-
-EventCallback = Callable[[MigrationEvent], None]
 
 
 # --------------------------------------------------------------------------- migrate

@@ -31,14 +31,11 @@ before it runs, so a run killed in it is refused rather than repeated blindly.
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TypeVar
 
 from ticketctl.clients.mysql import (
     CONNECTION_LOST,
@@ -57,6 +54,7 @@ from ticketctl.clients.mysql import (
 )
 from ticketctl.config.settings import DatabaseSettings, Settings
 from ticketctl.errors import ConfigError, LockedError, MigrationError, TicketctlError
+from ticketctl.events import EventSink, serialised
 from ticketctl.migrations import history as hist
 from ticketctl.migrations.files import MigrationFile, discover
 from ticketctl.migrations.lexer import Statement
@@ -82,23 +80,22 @@ from ticketctl.migrations.reports import (
     DatabaseRepair,
     DatabaseResult,
     DatabaseStatus,
-    EventCallback,
     MigrateReport,
     MigrationEvent,
     RepairAction,
     RepairReport,
     StatusReport,
 )
+from ticketctl.parallel import fan_out
 
 LOCK_PREFIX = "ticketctl_migrate_"
-_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
 class _Context:
     settings: Settings
     secrets: Mapping[str, str]
-    emit: Callable[[MigrationEvent], None]
+    emit: EventSink
     target: int | None = None
     allow_out_of_order: bool = False
     sync_users: bool = False
@@ -115,7 +112,7 @@ def migrate(
     target: int | None = None,
     allow_out_of_order: bool = False,
     schemas_dir: Path | None = None,
-    on_event: EventCallback | None = None,
+    on_event: EventSink | None = None,
     check: bool = True,
     sync_users: bool = False,
 ) -> MigrateReport:
@@ -132,7 +129,7 @@ def migrate(
     started = time.monotonic()
     selected = select_databases(settings, databases)
     files = _discover_all(selected, schemas_dir)
-    context = _Context(settings, secrets, _serialised(on_event), target, allow_out_of_order, sync_users)
+    context = _Context(settings, secrets, serialised(on_event), target, allow_out_of_order, sync_users)
 
     def run(database: DatabaseSettings) -> DatabaseResult:
         result = DatabaseResult(database.key, database.name)
@@ -143,7 +140,7 @@ def migrate(
             context.emit(MigrationEvent(FAILED, database.key, error.message))
         return result
 
-    results = _parallel(run, selected)
+    results = fan_out(run, selected, name="migrate")
     report = MigrateReport(tuple(results), _elapsed_ms(started))
     if check:
         report.raise_first_error()
@@ -156,14 +153,14 @@ def ensure_users(
     *,
     databases: Sequence[str] | None = None,
     sync_users: bool = False,
-    on_event: EventCallback | None = None,
+    on_event: EventSink | None = None,
 ) -> dict[str, str | None]:
     """Make each application user that cannot log in, as ``migrate`` does, without migrating.
 
     What ``up --no-init`` runs: the users exist after ``up`` whether or not it
     migrates. Returns database key → what was done to its user (None: nothing).
     """
-    context = _Context(settings, secrets, _serialised(on_event), sync_users=sync_users)
+    context = _Context(settings, secrets, serialised(on_event), sync_users=sync_users)
 
     def run(database: DatabaseSettings) -> str | None:
         try:
@@ -177,7 +174,7 @@ def ensure_users(
         return None
 
     selected = select_databases(settings, databases)
-    return dict(zip((database.key for database in selected), _parallel(run, selected), strict=True))
+    return dict(zip((database.key for database in selected), fan_out(run, selected, name="users"), strict=True))
 
 
 def status(
@@ -192,33 +189,16 @@ def status(
     """Every version of the selected databases, what is pending and what would refuse; changes nothing."""
     selected = select_databases(settings, databases)
     files = _discover_all(selected, schemas_dir)
-    context = _Context(settings, secrets, _serialised(None), target, allow_out_of_order)
-    results = _parallel(lambda database: _status_database(context, database, files[database.key]), selected)
+    context = _Context(settings, secrets, serialised(None), target, allow_out_of_order)
+    results = fan_out(
+        lambda database: _status_database(context, database, files[database.key]), selected, name="migrate"
+    )
     return StatusReport(tuple(results))
 
 
-def plan(
-    settings: Settings,
-    secrets: Mapping[str, str],
-    *,
-    databases: Sequence[str] | None = None,
-    target: int | None = None,
-    allow_out_of_order: bool = False,
-    schemas_dir: Path | None = None,
-) -> StatusReport:
-    """The statements ``migrate`` would run; same report as :func:`status`, whose steps carry the statements.
-
-    ``StatusReport.as_dict(statements=True)`` lists each statement with its
-    ``file:line`` and whether it commits implicitly.
-    """
-    return status(
-        settings,
-        secrets,
-        databases=databases,
-        target=target,
-        allow_out_of_order=allow_out_of_order,
-        schemas_dir=schemas_dir,
-    )
+# ``plan`` is ``status``: the steps of its report carry the statements ``migrate`` would run, and
+# ``StatusReport.as_dict(statements=True)`` lists each with its ``file:line`` and whether it commits implicitly.
+plan = status
 
 
 def repair(
@@ -227,7 +207,7 @@ def repair(
     *,
     databases: Sequence[str] | None = None,
     schemas_dir: Path | None = None,
-    on_event: EventCallback | None = None,
+    on_event: EventSink | None = None,
 ) -> RepairReport:
     """Accept the files as they are now, after review.
 
@@ -238,8 +218,10 @@ def repair(
     """
     selected = select_databases(settings, databases)
     files = _discover_all(selected, schemas_dir)
-    context = _Context(settings, secrets, _serialised(on_event))
-    results = _parallel(lambda database: _repair_database(context, database, files[database.key]), selected)
+    context = _Context(settings, secrets, serialised(on_event))
+    results = fan_out(
+        lambda database: _repair_database(context, database, files[database.key]), selected, name="migrate"
+    )
     return RepairReport(tuple(results))
 
 
@@ -250,7 +232,7 @@ def baseline(
     databases: Sequence[str] | None = None,
     version: int = 1,
     description: str = "baseline",
-    on_event: EventCallback | None = None,
+    on_event: EventSink | None = None,
 ) -> BaselineReport:
     """Adopt existing databases: record that versions up to ``version`` are already present.
 
@@ -260,8 +242,10 @@ def baseline(
     if version < 1:
         raise ConfigError(f"--version: expected a version of 1 or more, got {version}", hint="for example --version 1")
     selected = select_databases(settings, databases)
-    context = _Context(settings, secrets, _serialised(on_event))
-    results = _parallel(lambda database: _baseline_database(context, database, version, description), selected)
+    context = _Context(settings, secrets, serialised(on_event))
+    results = fan_out(
+        lambda database: _baseline_database(context, database, version, description), selected, name="migrate"
+    )
     return BaselineReport(tuple(results))
 
 
@@ -811,28 +795,6 @@ def _discover_all(selected: Sequence[DatabaseSettings], schemas_dir: Path | None
 
     folder = schemas_dir if schemas_dir is not None else packaged_schemas()
     return {database.key: discover(folder, database.key) for database in selected}
-
-
-def _parallel(work: Callable[[DatabaseSettings], _T], selected: Sequence[DatabaseSettings]) -> list[_T]:
-    """Run ``work`` for each database at once; results in settings order; the first exception is raised."""
-    if len(selected) == 1:
-        return [work(selected[0])]
-    with ThreadPoolExecutor(max_workers=len(selected), thread_name_prefix="migrate") as pool:
-        futures = [pool.submit(work, database) for database in selected]
-        return [future.result() for future in futures]
-
-
-def _serialised(callback: EventCallback | None) -> Callable[[MigrationEvent], None]:
-    """The callback, called by one database thread at a time."""
-    if callback is None:
-        return lambda event: None
-    lock = threading.Lock()
-
-    def emit(event: MigrationEvent) -> None:
-        with lock:
-            callback(event)
-
-    return emit
 
 
 def _elapsed_ms(started: float) -> int:

@@ -6,29 +6,7 @@ init script all come from the model. This module only adds what Kubernetes
 needs and Compose does not have (namespace, storage sizes, requests and limits,
 the setup Job), each from a ``kubernetes.*`` setting or explained here.
 
-How the model maps (docs/deployment.md says the same for users):
-
-* A service with volumes becomes a StatefulSet with a volume claim per volume
-  and a headless Service of the same name, so the in-cluster host names are the
-  Compose service names (``mysql``, ``redis``, ``elasticsearch``) and the
-  applications' environment works unchanged. A headless Service publishes only
-  ready pods in DNS, so "the name resolves" means "the probe passed".
-* Services without volumes (the nine placeholders, profile ``apps``) become a
-  Deployment and a ClusterIP Service each, rendered only when the profile is on.
-* A healthcheck becomes exec probes running the same command with ``/bin/sh -c``
-  (Docker's ``CMD-SHELL``): readiness and liveness probe every ``interval`` with
-  ``timeout`` and fail after ``retries``; a startup probe every ``start_interval``
-  gives the container ``start_period + retries × interval`` before liveness counts.
-* Secrets are ``secretKeyRef``s into one Secret whose keys are the ``.env``
-  names, built from ``.env`` (written with mode 0600) or, with
-  ``kubernetes.existing_secret``, a Secret the cluster already has.
-* Compose ``configs`` become ConfigMaps mounted in the target's folder.
-* The search engine's ``vm.max_map_count`` is a node setting, which Pod Security
-  ``restricted`` forbids a pod to change; ``kubernetes.max_map_count`` chooses how
-  the engine copes: without mmap (the default), a node that already sets it, or a
-  privileged init container (and a namespace labelled privileged).
-* A Job runs ``ticketctl migrate`` and ``ticketctl index create`` inside the
-  cluster, with settings pointing at the in-cluster Services.
+How each part of the model maps to a Kubernetes object is in docs/deployment.md.
 
 Kubernetes expands ``$(NAME)`` and turns ``$$`` into ``$`` in commands,
 arguments, exec probes and environment values; :func:`kubelet_escape` keeps

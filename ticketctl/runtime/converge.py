@@ -124,23 +124,29 @@ class _Cancelled(Exception):
     """A worker stopped because another failed or the user pressed Ctrl-C."""
 
 
+@dataclass(frozen=True)
+class ConvergeOptions:
+    """How a run converges: recreate every container, keep a failed run's, wait for health and how long."""
+
+    force_recreate: bool = False
+    keep_on_failure: bool = False
+    wait: bool = True
+    wait_timeout: float = 300.0  # the whole run
+    service_timeout: float | None = None  # one service; None: its healthcheck's own budget
+
+
 class ConvergeRun:
     """One converge run: plan, create, start, wait, clean up on failure."""
 
     def __init__(
         self,
-        *,
         settings: Settings,
         runtime: DockerRuntime,
         compose: ComposeFile,
         selected: tuple[ServiceSpec, ...],
         active: tuple[ServiceSpec, ...],
         emit: EventSink,
-        force_recreate: bool,
-        keep_on_failure: bool,
-        wait: bool,
-        wait_timeout: float,
-        service_timeout: float | None,
+        options: ConvergeOptions,
     ):
         self.settings = settings
         self.runtime = runtime
@@ -148,11 +154,7 @@ class ConvergeRun:
         self.selected = selected
         self.active_names = {service.name for service in active}
         self.emit = emit
-        self.force_recreate = force_recreate
-        self.keep_on_failure = keep_on_failure
-        self.wait = wait
-        self.wait_timeout = wait_timeout
-        self.service_timeout = service_timeout
+        self.options = options
         self.project = settings.project
         # What runs is the rendered file; the model it was rendered from names the setting behind a value.
         self.model = build_stack(settings)
@@ -180,7 +182,7 @@ class ConvergeRun:
                 stop_and_remove(self.runtime, orphan, self.emit)
                 removed_orphans.append(orphan.name)
         self._ensure_networks_and_volumes()
-        self.deadline = time.monotonic() + self.wait_timeout
+        self.deadline = time.monotonic() + self.options.wait_timeout
         self._run_workers(plans)
         results = tuple(self._result(plan) for plan in plans.values())
         return ConvergeResult(
@@ -263,7 +265,7 @@ class ConvergeRun:
                 image_id=image_id,
                 existing=current,
                 extras=[c for c in mine if c is not current],
-                needs_health=self.wait or service.name in healthy_needed,
+                needs_health=self.options.wait or service.name in healthy_needed,
             )
         return plans
 
@@ -272,7 +274,7 @@ class ConvergeRun:
             return "created"
         # A container that never started may lack its config files (interrupted run): recreate it.
         if (
-            self.force_recreate
+            self.options.force_recreate
             or current.config_hash != digest
             or current.state in ("created", "dead", "removing", "paused")
         ):
@@ -422,7 +424,7 @@ class ConvergeRun:
 
     def _wait_healthy(self, plan: _Plan, container: Container, began: float, event: Callable[..., None]) -> Container:
         service = plan.service
-        budget = self.service_timeout
+        budget = self.options.service_timeout
         if budget is None:
             budget = service.healthcheck.budget + 10 if service.healthcheck else NO_HEALTHCHECK_BUDGET
         deadline = min(time.monotonic() + budget, self.deadline)
@@ -463,7 +465,7 @@ class ConvergeRun:
 
     def _clean_up(self) -> None:
         """Remove what this run created (containers, networks), never volumes."""
-        if self.keep_on_failure:
+        if self.options.keep_on_failure:
             self.emit(Notice("--keep-on-failure: the containers of this run are left for inspection", "warning"))
             return
         for container in self.created:

@@ -20,9 +20,10 @@ from typing import Any
 
 from ticketctl.clients.search import Request, SearchConnection, SearchRequestError
 from ticketctl.errors import SearchError
+from ticketctl.events import EventSink, ignore
 from ticketctl.search.components import REINDEX, find_missing_component, loaded_modules
 from ticketctl.search.lock import IndexLock
-from ticketctl.search.results import IndexEvent, OnEvent
+from ticketctl.search.results import IndexEvent
 from ticketctl.search.spec import MappingFile, flatten_settings
 from ticketctl.search.state import count_documents
 
@@ -137,12 +138,12 @@ def copy_documents(
     plan: CopyPlan,
     *,
     lock: IndexLock,
-    on_event: OnEvent | None = None,
+    on_event: EventSink | None = None,
     poll_interval: float = 0.5,
     sleep: Callable[[float], None] = time.sleep,
 ) -> int:
     """Run the reindex task (source already blocked) and verify the count; returns the documents copied."""
-    emit = on_event or (lambda event: None)
+    emit = on_event or ignore
     connection.send(plan.refresh_source)
     expected = count_documents(connection, plan.source)
     emit(IndexEvent("step", f"copying {expected} documents from {plan.source} to {plan.dest}"))
@@ -174,12 +175,46 @@ def copy_documents(
     return copied
 
 
+def copy_and_swap(
+    connection: SearchConnection,
+    plan: CopyPlan,
+    swap: Request,
+    mapping_file: MappingFile,
+    *,
+    lock: IndexLock,
+    on_event: EventSink | None,
+    alias: str | None = None,
+) -> int:
+    """Create the new version, copy every document into it with the source write-blocked, then send ``swap``.
+
+    The swap (one ``_aliases`` request) is sent only once the copy is counted
+    complete, while the source is still blocked. With ``alias``, the steps are
+    announced as events. Returns the documents copied.
+    """
+    emit = on_event or ignore
+    if alias is not None:
+        emit(IndexEvent("step", f"creating {plan.dest}"))
+    send_create(connection, plan.create, mapping_file)
+    with write_blocked(connection, plan):
+        documents = copy_documents(connection, plan, lock=lock, on_event=on_event)
+        if alias is not None:
+            emit(IndexEvent("step", f"swapping alias {alias}: {plan.source} → {plan.dest}"))
+        connection.send(swap)
+    return documents
+
+
+def plan_copy_and_swap(connection: SearchConnection, plan: CopyPlan, swap: Request) -> None:
+    """Record what :func:`copy_and_swap` would send (a dry run)."""
+    for request in (*plan.requests, swap):
+        connection.plan(request)
+
+
 def _wait_for_task(
     connection: SearchConnection,
     task_id: str,
     expected: int,
     lock: IndexLock,
-    emit: OnEvent,
+    emit: EventSink,
     poll_interval: float,
     sleep: Callable[[float], None],
 ) -> dict[str, Any]:

@@ -1,8 +1,7 @@
 """What the index verbs return: plain data for the CLI (text or ``--json``) and for ``up``/``doctor``.
 
-The verbs never print. Progress goes to an optional ``on_event`` callback as
-:class:`IndexEvent` values; the CLI draws them (a rich progress bar for a
-reindex), ``up`` may log them, tests may collect them.
+The verbs never print. Progress is :class:`IndexEvent`, one of the
+:mod:`ticketctl.events`; the CLI draws them (a rich progress bar for a reindex).
 """
 
 from __future__ import annotations
@@ -12,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ticketctl.clients.search import Request, SentRequest, ServerInfo
+from ticketctl.events import Event
 from ticketctl.search.changes import Change
 from ticketctl.search.state import LiveIndex
 
@@ -19,7 +19,7 @@ EventKind = Literal["step", "progress", "warning"]
 
 
 @dataclass(frozen=True)
-class IndexEvent:
+class IndexEvent(Event):
     """Progress of a verb: a step ("creating events_v2"), a count (reindex), or a warning."""
 
     kind: EventKind
@@ -28,12 +28,7 @@ class IndexEvent:
     total: int | None = None
 
 
-OnEvent = Callable[[IndexEvent], None]
 Confirm = Callable[[str], bool]
-
-
-def _requests(sent: list[SentRequest]) -> list[dict[str, Any]]:
-    return [record.as_dict() for record in sent]
 
 
 @dataclass(frozen=True)

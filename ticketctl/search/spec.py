@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ticketctl.config.files import read_text
 from ticketctl.errors import ConfigError
 from ticketctl.search.jsonpos import JsonPath, key_lines
 
@@ -86,17 +87,11 @@ def load_mapping(path: Path | None = None) -> MappingFile:
     """Read and structurally check a mapping file; errors name ``file:line``."""
     path = default_mapping_path() if path is None else path
     display = _display(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(
-            f"{display}: mapping file not found",
-            hint="pass --mapping FILE, or reinstall ticketctl to restore the packaged mappings/events.json",
-        ) from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(
-            f"{display}: cannot read mapping file: {error}", hint="check the file's permissions"
-        ) from error
+    missing = (
+        "mapping file not found",
+        "pass --mapping FILE, or reinstall ticketctl to restore the packaged mappings/events.json",
+    )
+    text = read_text(path, display, unreadable="cannot read mapping file", missing=missing)
     try:
         document = json.loads(text)
     except json.JSONDecodeError as error:

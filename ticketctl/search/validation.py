@@ -19,9 +19,10 @@ from typing import Any
 
 from ticketctl.clients.search import Request, SearchConnection, SearchRequestError, connect
 from ticketctl.config.settings import Settings
+from ticketctl.events import EventSink
 from ticketctl.search.checks import check_mapping
 from ticketctl.search.reindex import component_error
-from ticketctl.search.results import AnalyzerCheck, IndexEvent, OnEvent, ValidateResult
+from ticketctl.search.results import AnalyzerCheck, IndexEvent, ValidateResult
 from ticketctl.search.spec import MappingFile, creation_body, desired_spec, flatten_settings, load_mapping
 
 DEFAULT_SAMPLE = "São Paulo"
@@ -49,7 +50,7 @@ def validate(
     mapping_path: Path | None = None,
     offline: bool = False,
     dry_run: bool = False,
-    on_event: OnEvent | None = None,
+    on_event: EventSink | None = None,
     connection: SearchConnection | None = None,
 ) -> ValidateResult:
     """Check the mapping file offline and (unless ``offline``) prove it on the server."""
@@ -87,7 +88,7 @@ def validate(
 
 
 def _server_checks(
-    connection: SearchConnection, mapping: MappingFile, alias: str, on_event: OnEvent | None
+    connection: SearchConnection, mapping: MappingFile, alias: str, on_event: EventSink | None
 ) -> list[AnalyzerCheck]:
     probe = f"{alias}_validate_{_random.token_hex(4)}"
     spec = desired_spec(mapping, shards=1, replicas=0)

@@ -5,16 +5,17 @@ of the moment it was taken. When ``secrets rotate`` ran since, the restored
 accounts would refuse the passwords in ``.env``, and nobody would hold the old
 ones. So, before the restored server starts, a helper container runs the same
 image on the volume with ``--skip-grant-tables --skip-networking`` (reachable
-only through a socket inside the helper), sets the current passwords and shuts
-down. The statements come from a file placed into the helper, never from a
-command line.
+only through a socket inside the helper), gives the accounts the current
+passwords and shuts down. The statements carry the hashes the server stores
+(:func:`~ticketctl.clients.mysql.password_change`), never a password, and come
+from a file placed into the helper, never from a command line.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from ticketctl.clients.mysql import ROOT_PASSWORD_SECRET, password_statement
+from ticketctl.clients.mysql import ROOT_PASSWORD_SECRET, ServerInfo, password_script
 from ticketctl.config.settings import Settings
 from ticketctl.errors import DatabaseError
 from ticketctl.runtime.docker import Container, DockerRuntime
@@ -45,21 +46,12 @@ def user_of_secret(settings: Settings, name: str) -> str:
 
 
 def offline_statements(
-    flavor: str, accounts: Sequence[tuple[str, str]], users: Mapping[str, str], passwords: Mapping[str, str]
+    server: ServerInfo, accounts: Sequence[tuple[str, str]], users: Mapping[str, str], passwords: Mapping[str, str]
 ) -> str:
-    """``FLUSH PRIVILEGES`` (grant tables are not loaded under --skip-grant-tables) then one statement per account."""
-    from pymysql.converters import escape_str
-
-    lines = ["FLUSH PRIVILEGES;"]
-    statement = password_statement(flavor)
-    for user, host in accounts:
-        secret = users.get(user)
-        if secret is None:
-            continue
-        values = tuple(escape_str(value) for value in (user, host, passwords[secret]))
-        lines.append(statement % values + ";")
-    lines.append("FLUSH PRIVILEGES;")
-    return "\n".join(lines) + "\n"
+    """``FLUSH PRIVILEGES`` (grant tables are not loaded under --skip-grant-tables), then each account of a
+    changed user (``users``: user -> secret) gets its password from ``passwords`` as a hash."""
+    changes = [(user, host, passwords[users[user]]) for user, host in accounts if user in users]
+    return "FLUSH PRIVILEGES;\n" + password_script(server, changes) + "FLUSH PRIVILEGES;\n"
 
 
 def set_passwords_offline(
@@ -70,11 +62,11 @@ def set_passwords_offline(
     secrets: Mapping[str, str],
     changed: Sequence[str],
     *,
-    flavor: str,
+    server: ServerInfo,
     accounts: Sequence[tuple[str, str]],
 ) -> None:
     users = {user_of_secret(settings, name): name for name in changed}
-    sql = offline_statements(flavor, accounts, users, secrets)
+    sql = offline_statements(server, accounts, users, secrets)
     result = runtime.run_helper(
         container.image_id or container.image,
         ["sh", "-c", OFFLINE_SCRIPT],

@@ -216,7 +216,7 @@ def _save(
 
     found: list[Any] = fan_out(
         lambda inspect: inspect(),
-        [stack.mysql_state, lambda: parts.redis_engine(stack.redis(0)), search_state],
+        [stack.mysql_state, lambda: parts.redis_engine(stack.redis(0), stack.settings), search_state],
         name="snapshot-inspect",
     )
     mysql_engine, schema_versions, accounts = cast(
@@ -287,7 +287,7 @@ def _capture(
     def redis_part() -> parts.RedisCapture:
         try:
             emit(StepEvent("redis", "started"))
-            capture = parts.capture_redis(stack.redis, folder, FILE_MODE)
+            capture = parts.capture_redis(stack.redis, stack.settings, folder, FILE_MODE)
             emit(StepEvent("redis", "done", f"{capture.keys} key(s)"))
         finally:
             others_taken[0].set()
@@ -428,7 +428,9 @@ def _apply(stack: _Stack, manifest: Manifest, folder: Path, emit: EventSink) -> 
 
     def redis_part() -> int:
         emit(StepEvent("redis", "started"))
-        count = parts.restore_redis(stack.redis, folder / parts.REDIS_FILE, tuple(manifest.redis.get("databases", [])))
+        count = parts.restore_redis(
+            stack.redis, settings, folder / parts.REDIS_FILE, tuple(manifest.redis.get("databases", []))
+        )
         emit(StepEvent("redis", "done", f"{count} key(s)"))
         return count
 
@@ -470,7 +472,7 @@ def _reapply_passwords(stack: _Stack, manifest: Manifest, emit: EventSink) -> tu
             stack.settings,
             stack.secrets,
             changed,
-            flavor=manifest.engines["mysql"].product,
+            server=parts.mysql_server(manifest.engines["mysql"]),
             accounts=[(str(user), str(host)) for user, host in manifest.extra.get("mysql_accounts", [])],
         )
         emit(StepEvent("passwords", "done"))
@@ -509,7 +511,7 @@ def _refuse_incompatible(stack: _Stack, manifest: Manifest) -> None:
     live_mysql, _, _ = stack.mysql_state()
     live = {
         "mysql": live_mysql,
-        "redis": parts.redis_engine(stack.redis(0)),
+        "redis": parts.redis_engine(stack.redis(0), stack.settings),
         "search": parts.search_engine(stack.search()),
     }
     for part, taken in manifest.engines.items():

@@ -25,8 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ticketctl.clients.mysql import ServerInfo
+from ticketctl.clients.redis import checked
 from ticketctl.clients.search import Request, SearchConnection, SearchRequestError
-from ticketctl.errors import DockerError, RedisError, SearchError
+from ticketctl.config.settings import Settings
+from ticketctl.errors import DockerError, SearchError
 from ticketctl.runtime.docker import Container, DockerRuntime
 from ticketctl.snapshot.manifest import EngineVersion, FileEntry, HashingWriter, SnapshotError
 from ticketctl.stack.model import SEARCH_SNAPSHOT_REPOSITORY
@@ -45,11 +48,14 @@ REDIS_BATCH = 1000
 
 
 def mysql_engine(version_string: str) -> EngineVersion:
-    from ticketctl.clients.mysql import ServerInfo
-
     info = ServerInfo.parse(version_string)
     major, minor, _ = info.version
     return EngineVersion(info.flavor, ".".join(str(part) for part in info.version), f"{major}.{minor}")
+
+
+def mysql_server(engine: EngineVersion) -> ServerInfo:
+    """The server that made a snapshot's MySQL part, as the account helpers need it."""
+    return ServerInfo(engine.product, ServerInfo.parse(engine.version).version, engine.version)
 
 
 def capture_mysql_volume(runtime: DockerRuntime, container: Container, folder: Path, mode: int) -> FileEntry:
@@ -84,8 +90,8 @@ def restore_mysql_volume(runtime: DockerRuntime, container: Container, volume: s
 # --------------------------------------------------------------------------- Redis
 
 
-def redis_engine(client: Any) -> EngineVersion:
-    version = str(_redis_call(lambda: client.info("server"))["redis_version"])
+def redis_engine(client: Any, settings: Settings) -> EngineVersion:
+    version = str(checked(lambda: client.info("server"), settings)["redis_version"])
     if isinstance(version, bytes):
         version = version.decode()
     return EngineVersion("redis", version, version.split(".", 1)[0])
@@ -98,42 +104,42 @@ class RedisCapture:
     databases: tuple[int, ...]
 
 
-def capture_redis(connect: Callable[[int], Any], folder: Path, mode: int) -> RedisCapture:
+def capture_redis(connect: Callable[[int], Any], settings: Settings, folder: Path, mode: int) -> RedisCapture:
     """Every key of every database with its payload (``DUMP``) and remaining TTL, under a write pause."""
     first = connect(0)
-    databases = _redis_databases(first)
+    databases = _redis_databases(first, settings)
     writer = HashingWriter(folder, REDIS_FILE, mode)
     count = 0
     try:
         writer.write(REDIS_MAGIC)
-        _redis_call(lambda: first.execute_command("CLIENT", "PAUSE", REDIS_PAUSE_MS, "WRITE"))
+        checked(lambda: first.execute_command("CLIENT", "PAUSE", REDIS_PAUSE_MS, "WRITE"), settings)
         try:
             for db in databases:
-                count += _dump_database(connect(db), db, writer)
+                count += _dump_database(connect(db), settings, db, writer)
         finally:
-            _redis_call(lambda: first.execute_command("CLIENT", "UNPAUSE"))
+            checked(lambda: first.execute_command("CLIENT", "UNPAUSE"), settings)
     except BaseException:
         writer.abort()
         raise
     return RedisCapture(writer.close(), count, tuple(databases))
 
 
-def _redis_databases(client: Any) -> list[int]:
-    keyspace = _redis_call(lambda: client.info("keyspace"))
+def _redis_databases(client: Any, settings: Settings) -> list[int]:
+    keyspace = checked(lambda: client.info("keyspace"), settings)
     return sorted(int(str(name).removeprefix("db")) for name in keyspace)
 
 
-def _dump_database(client: Any, db: int, writer: HashingWriter) -> int:
+def _dump_database(client: Any, settings: Settings, db: int, writer: HashingWriter) -> int:
     count = 0
     cursor = 0
     while True:
-        cursor, keys = _redis_call(functools.partial(client.scan, cursor=cursor, count=REDIS_BATCH))
+        cursor, keys = checked(functools.partial(client.scan, cursor=cursor, count=REDIS_BATCH), settings)
         if keys:
             pipe = client.pipeline(transaction=False)
             for key in keys:
                 pipe.dump(key)
                 pipe.pttl(key)
-            answers = _redis_call(pipe.execute)
+            answers = checked(pipe.execute, settings)
             for index, key in enumerate(keys):
                 payload, ttl = answers[2 * index], answers[2 * index + 1]
                 if payload is None or ttl == -2:  # expired between SCAN and DUMP
@@ -160,13 +166,13 @@ def read_redis_records(path: Path) -> Iterator[tuple[int, bytes, int, bytes]]:
             yield db, key, ttl, payload
 
 
-def restore_redis(connect: Callable[[int], Any], path: Path, databases: tuple[int, ...]) -> int:
+def restore_redis(connect: Callable[[int], Any], settings: Settings, path: Path, databases: tuple[int, ...]) -> int:
     """Flush every database that has keys now or had them in the snapshot, then ``RESTORE`` each key."""
     first = connect(0)
-    touched = sorted(set(_redis_databases(first)) | set(databases))
+    touched = sorted(set(_redis_databases(first, settings)) | set(databases))
     clients = {db: connect(db) for db in touched}
     for client in clients.values():
-        _redis_call(client.flushdb)
+        checked(client.flushdb, settings)
     count = 0
     pipes: dict[int, Any] = {}
     for db, key, ttl, payload in read_redis_records(path):
@@ -175,21 +181,11 @@ def restore_redis(connect: Callable[[int], Any], path: Path, databases: tuple[in
         pipe.restore(key, ttl, payload, replace=True)
         count += 1
         if len(pipe) >= REDIS_BATCH:
-            _redis_call(pipe.execute)
+            checked(pipe.execute, settings)
     for pipe in pipes.values():
         if len(pipe):
-            _redis_call(pipe.execute)
+            checked(pipe.execute, settings)
     return count
-
-
-def _redis_call(call: Callable[[], Any]) -> Any:
-    import redis as redis_module
-
-    try:
-        return call()
-    except redis_module.RedisError as error:
-        text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise RedisError(f"Redis: {text}", hint="check `ticketctl doctor redis`; then run the command again") from None
 
 
 # --------------------------------------------------------------------------- search

@@ -2,33 +2,14 @@
 
 :func:`build_stack` turns settings into pure data: services, their images,
 commands, environment, ports, volumes, healthchecks and dependencies. The
-Compose file, the Kubernetes manifests, the architecture diagram and the
-Docker runtime all read this model; none of them invents a value of its own.
+Compose file, the Kubernetes manifests and the architecture diagram all render
+this model; none of them invents a value of its own. Values are what the
+container sees at run time; a secret is a :class:`SecretRef`, resolved from
+``.env`` by whoever needs the value.
 
-Values are what the container sees at run time. A reference to a secret is a
-:class:`SecretRef`, resolved from ``.env`` by whoever needs the value; the
-renderers turn it into ``${NAME}`` (Compose) or a ``secretKeyRef`` (Kubernetes).
-
-Design choices (explained once here, and in docs/architecture.md):
-
-* **MySQL**: one server, three databases, each with its own application user
-  holding ALL on its own database only. utf8mb4 with ``utf8mb4_unicode_ci``,
-  which exists on MySQL 8 and MariaDB alike (``utf8mb4_0900_ai_ci`` does not
-  exist on MariaDB). The healthcheck goes over TCP, because the official
-  image's first-start initialisation runs a socket-only server, and passes only
-  once all three databases exist.
-* **Redis**: ``maxmemory-policy noeviction``. Seat locks are keys with a TTL;
-  every ``volatile-*`` policy would evict exactly those, and ``allkeys-*`` any
-  key. With ``noeviction`` a full Redis rejects writes (the application sees an
-  error) instead of silently dropping a lock and double-selling a seat. Caches
-  must therefore set TTLs. Persistence: AOF with ``appendfsync everysec`` (at
-  most one second of writes lost on a crash) plus the default RDB snapshots,
-  so lock state and warm caches survive a restart of the container.
-* **Search**: single node, security off and ``discovery.type=single-node``
-  for local development; heap from settings (-Xms = -Xmx); the disk watermark
-  check is off (a developer's nearly full disk would otherwise turn every index
-  read-only); ``action.destructive_requires_name`` keeps ``DELETE /*`` away.
-  The host needs ``vm.max_map_count >= 262144`` (:data:`SEARCH_MIN_MAX_MAP_COUNT`).
+Why each server is configured as it is (one MySQL server with a user per
+database, Redis with ``noeviction`` so that a seat lock is never evicted, a
+single-node search engine without disk watermarks) is in docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -284,7 +265,7 @@ class _AppSpec:
     calls: tuple[str, ...] = ()
 
 
-# The nine application services of the seed's architecture (T1.1), in port order.
+# The nine application services of the system's architecture (docs/architecture.md), in port order.
 APPLICATIONS: tuple[_AppSpec, ...] = (
     _AppSpec(
         "api-gateway",

@@ -1,4 +1,4 @@
-"""The shipped schemas on a real server: idempotent, and faithful to every column and index of the seed."""
+"""The shipped schemas on a real server: idempotent, and faithful to every column and index of the original DDL."""
 
 from __future__ import annotations
 
@@ -53,39 +53,44 @@ def test_first_run_applies_every_schema_and_the_second_applies_nothing(project: 
     assert status(settings, secrets, schemas_dir=project.schemas).up_to_date
 
 
-def test_information_schema_holds_every_seed_column_key_and_index(project: Project, mysql_server: MySQLServer) -> None:
-    """Apply the seed's own DDL (row_number quoted, the one change it needs) next to the migrated schema and compare."""
+def test_information_schema_holds_every_original_column_key_and_index(
+    project: Project, mysql_server: MySQLServer
+) -> None:
+    """Apply the original DDL (row_number quoted, the one change it needs) next to the migrated schema and compare."""
     project.use_packaged_schemas()
     migrate(project.settings(), project.secrets(), schemas_dir=project.schemas)
     for key in KEYS:
-        seed_db = f"{project.prefix}_seed_{key[:3]}"
-        mysql_server.execute(f"CREATE DATABASE `{seed_db}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+        original_db = f"{project.prefix}_orig_{key[:3]}"
+        mysql_server.execute(f"CREATE DATABASE `{original_db}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
         try:
             original_sql = (
                 (ORIGINAL_DDL / f"{key}.sql").read_text().replace("row_number VARCHAR", "`row_number` VARCHAR")
             )
-            connection = mysql_server.connect(seed_db, client_flag=pymysql.constants.CLIENT.MULTI_STATEMENTS)
+            connection = mysql_server.connect(original_db, client_flag=pymysql.constants.CLIENT.MULTI_STATEMENTS)
             with connection.cursor() as cursor:
                 cursor.execute(original_sql)
                 while cursor.nextset():
                     pass
             connection.close()
-            seed_columns, seed_indexes = _columns(mysql_server, seed_db), _indexes(mysql_server, seed_db)
+            original_columns, original_indexes = (
+                _columns(mysql_server, original_db),
+                _indexes(mysql_server, original_db),
+            )
             columns, indexes = _columns(mysql_server, project.names[key]), _indexes(mysql_server, project.names[key])
         finally:
-            mysql_server.execute(f"DROP DATABASE IF EXISTS `{seed_db}`")
-        assert seed_columns, f"the seed's {key} DDL created no columns"
-        missing_columns = {column: spec for column, spec in seed_columns.items() if columns.get(column) != spec}
-        assert missing_columns == {}, f"{key}: seed columns missing or different: {missing_columns}"
-        missing_indexes = {index: spec for index, spec in seed_indexes.items() if indexes.get(index) != spec}
-        assert missing_indexes == {}, f"{key}: seed keys/indexes missing or different: {missing_indexes}"
-        seed_tables = {table for table, _ in seed_columns}
+            mysql_server.execute(f"DROP DATABASE IF EXISTS `{original_db}`")
+        assert original_columns, f"the original {key} DDL created no columns"
+        missing_columns = {column: spec for column, spec in original_columns.items() if columns.get(column) != spec}
+        assert missing_columns == {}, f"{key}: original columns missing or different: {missing_columns}"
+        missing_indexes = {index: spec for index, spec in original_indexes.items() if indexes.get(index) != spec}
+        assert missing_indexes == {}, f"{key}: original keys/indexes missing or different: {missing_indexes}"
+        original_tables = {table for table, _ in original_columns}
         migrated_tables = {table for table, _ in columns} - {"ticketctl_schema_history"}
-        assert migrated_tables == seed_tables | DESIGNED_TABLES[key]
+        assert migrated_tables == original_tables | DESIGNED_TABLES[key]
 
 
-def test_every_seed_detail_by_name(project: Project, mysql_server: MySQLServer) -> None:
-    """A few seed details spelled out, so a failure reads plainly."""
+def test_every_detail_of_the_original_ddl_by_name(project: Project, mysql_server: MySQLServer) -> None:
+    """A few details of the original DDL spelled out, so a failure reads plainly."""
     project.use_packaged_schemas()
     migrate(project.settings(), project.secrets(), schemas_dir=project.schemas)
     inventory = _columns(mysql_server, project.names["inventory"])
@@ -110,7 +115,7 @@ def test_every_table_is_innodb_utf8mb4_unicode(project: Project, mysql_server: M
         "SELECT TABLE_NAME, ENGINE, TABLE_COLLATION FROM information_schema.TABLES WHERE TABLE_SCHEMA IN %s",
         (names,),
     )
-    assert len(rows) == 10 + 3  # the ten tables of the seed plan and one history table per database
+    assert len(rows) == 10 + 3  # the ten tables of the original DDL and one history table per database
     assert {(engine, collation) for _, engine, collation in rows} == {("InnoDB", "utf8mb4_unicode_ci")}
     text_columns = mysql_server.execute(
         "SELECT DISTINCT CHARACTER_SET_NAME, COLLATION_NAME FROM information_schema.COLUMNS "
@@ -148,7 +153,9 @@ def test_designed_tables_enforce_their_keys(project: Project) -> None:
     assert negative.value.args[0] in (3819, 4025)  # check constraint violated: MySQL 8 3819, MariaDB 4025
 
 
-def test_seed_inventory_ddl_fails_on_the_server_where_lint_says(project: Project, mysql_server: MySQLServer) -> None:
+def test_original_inventory_ddl_fails_on_the_server_where_lint_says(
+    project: Project, mysql_server: MySQLServer
+) -> None:
     (finding,) = [f for f in lint_paths([ORIGINAL_DDL / "inventory.sql"]).findings if f.rule == "reserved-word"]
     scratch = f"{project.prefix}_raw"
     mysql_server.execute(f"CREATE DATABASE `{scratch}`")

@@ -1,5 +1,5 @@
--- The seed's original Bookings DB DDL, verbatim from shared/seed/phase-1-architecture-and-infrastructure.md
--- (task T1.3, migrations/bookings/001_initial.sql). Test data: lint and the schema comparison read it.
+-- The original Bookings DB DDL of the architecture plan, verbatim (its migrations/bookings/001_initial.sql).
+-- Test data: lint and the schema comparison read it.
 -- bookings table
 CREATE TABLE bookings (
     booking_id BIGINT PRIMARY KEY AUTO_INCREMENT,

@@ -1,5 +1,5 @@
--- The seed's original Events DB DDL, verbatim from shared/seed/phase-1-architecture-and-infrastructure.md
--- (task T1.3, migrations/events/001_initial.sql). Test data: lint and the schema comparison read it.
+-- The original Events DB DDL of the architecture plan, verbatim (its migrations/events/001_initial.sql).
+-- Test data: lint and the schema comparison read it.
 -- events table
 CREATE TABLE events (
     event_id BIGINT PRIMARY KEY AUTO_INCREMENT,

@@ -1,5 +1,5 @@
--- The seed's original Inventory DB DDL, verbatim from shared/seed/phase-1-architecture-and-infrastructure.md
--- (task T1.3, migrations/inventory/001_initial.sql). Test data: lint and the schema comparison read it.
+-- The original Inventory DB DDL of the architecture plan, verbatim (its migrations/inventory/001_initial.sql).
+-- Test data: lint and the schema comparison read it.
 -- seats table
 CREATE TABLE seats (
     seat_id BIGINT PRIMARY KEY AUTO_INCREMENT,

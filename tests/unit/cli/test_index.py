@@ -87,7 +87,7 @@ def test_status_exit_codes(monkeypatch: pytest.MonkeyPatch, state: str, code: in
         seen["url"], seen["alias"] = settings.search.url, settings.search.index
         return status_result(state)
 
-    monkeypatch.setattr("ticketctl.search.lifecycle.index_status", fake_status)
+    monkeypatch.setattr("ticketctl.search.migrate.index_status", fake_status)
     args = ["status", "--url", "http://127.0.0.1:19201", "--index", "events"] + (["--json"] if as_json else [])
     result = invoke(*args)
     assert result.exit_code == code, result.output
@@ -119,7 +119,7 @@ def test_diff_exit_codes(monkeypatch: pytest.MonkeyPatch, state: str, code: int)
             mapping_file="mappings/events.json",
         )
 
-    monkeypatch.setattr("ticketctl.search.lifecycle.diff", fake_diff)
+    monkeypatch.setattr("ticketctl.search.migrate.diff", fake_diff)
     result = invoke("diff")
     assert result.exit_code == code, result.output
     if state == "drift":
@@ -138,7 +138,7 @@ def test_dry_run_prints_method_path_and_body(monkeypatch: pytest.MonkeyPatch) ->
             alias="events", server=SERVER, dry_run=True, requests=[read, planned], warnings=[], status="planned"
         )
 
-    monkeypatch.setattr("ticketctl.search.lifecycle.create_index", fake_create)
+    monkeypatch.setattr("ticketctl.search.create.create_index", fake_create)
     result = invoke("create", "--dry-run")
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
@@ -195,14 +195,14 @@ def test_confirmation_is_declined_without_a_terminal_unless_yes(monkeypatch: pyt
 
 
 def test_status_json_carries_the_three_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("ticketctl.search.lifecycle.index_status", lambda *a, **k: status_result("in_sync"))
+    monkeypatch.setattr("ticketctl.search.migrate.index_status", lambda *a, **k: status_result("in_sync"))
     data = json.loads(invoke("status", "--json").output)
     assert data["spec_hash"] == {"file": "a" * 64, "live": "a" * 64, "recorded": None}
     assert data["index"] == "events_v1" and data["docs"] == 3 and data["server"]["engine"] == "opensearch"
 
 
 def test_typer_exit_is_the_exit_code_through_run(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("ticketctl.search.lifecycle.index_status", lambda *a, **k: status_result("drift"))
+    monkeypatch.setattr("ticketctl.search.migrate.index_status", lambda *a, **k: status_result("drift"))
     with pytest.raises(SystemExit) as exited:
         run(["index", "status"])
     assert exited.value.code == 10

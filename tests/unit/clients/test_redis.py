@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from ticketctl.clients.redis import _tls_options, describe_error
+from ticketctl.clients.redis import _tls_options, translate
 from ticketctl.config.secrets import Secrets
 from ticketctl.config.settings import Settings, load_settings
 from ticketctl.errors import ConfigError
@@ -58,7 +58,7 @@ def _verify_error(message: str) -> ssl.SSLCertVerificationError:
 
 def test_untrusted_certificate_names_redis_ca_certs() -> None:
     error = _connection_error_caused_by(_verify_error("self-signed certificate in certificate chain"))
-    described = describe_error(error, settings(host="db.example", port="6380", tls="true"))
+    described = translate(error, settings(host="db.example", port="6380", tls="true"))
     assert described.message == (
         "Redis at db.example:6380: its TLS certificate is not trusted by the system's CAs (redis.ca_certs unset): "
         "self-signed certificate in certificate chain"
@@ -68,22 +68,22 @@ def test_untrusted_certificate_names_redis_ca_certs() -> None:
 
 def test_name_mismatch_names_redis_host() -> None:
     error = _connection_error_caused_by(_verify_error("Hostname mismatch, certificate is not valid for 'db.example'."))
-    described = describe_error(error, settings(host="db.example", tls="true"))
+    described = translate(error, settings(host="db.example", tls="true"))
     assert "not valid for 'db.example'" in described.message
     assert described.hint == "set redis.host to a host name that the server's certificate lists"
 
 
 def test_a_password_asked_for_but_not_given_names_redis_password() -> None:
     error = redis.AuthenticationError("Authentication required.")
-    assert describe_error(error, settings(), Secrets({})).message == (
+    assert translate(error, settings(), Secrets({})).message == (
         "Redis at 127.0.0.1:6379 requires a password and REDIS_PASSWORD is not set"
     )
-    given = describe_error(error, settings(), Secrets({"REDIS_PASSWORD": "a-wrong-password-1"}))
+    given = translate(error, settings(), Secrets({"REDIS_PASSWORD": "a-wrong-password-1"}))
     assert given.message == "Redis at 127.0.0.1:6379: authentication failed"
     assert "a-wrong-password-1" not in given.message + (given.hint or "")
 
 
 def test_a_plain_connection_refused_by_a_tls_server_suggests_redis_tls() -> None:
     error = redis.ConnectionError("Error while reading from db.example:6380 : (104, 'Connection reset by peer')")
-    assert "redis.tls: true" in (describe_error(error, settings()).hint or "")
-    assert "redis.tls: true" not in (describe_error(error, settings(tls="true")).hint or "")
+    assert "redis.tls: true" in (translate(error, settings()).hint or "")
+    assert "redis.tls: true" not in (translate(error, settings(tls="true")).hint or "")

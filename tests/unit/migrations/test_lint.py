@@ -19,7 +19,7 @@ def rules(sql: str, servers: tuple[str, ...] = ("mysql", "mariadb")) -> list[tup
     return [(finding.line, finding.rule) for finding in lint_text(sql, "x.sql", servers=servers)]
 
 
-def test_seed_inventory_ddl_row_number_is_caught_at_its_line() -> None:
+def test_original_inventory_ddl_row_number_is_caught_at_its_line() -> None:
     findings = [f for f in lint_paths([ORIGINAL_DDL / "inventory.sql"]).findings if f.rule == "reserved-word"]
     assert [(f.where, f.message) for f in findings] == [
         (

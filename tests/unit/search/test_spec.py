@@ -48,7 +48,7 @@ def captured(name: str) -> dict[str, Any]:
 # --------------------------------------------------------------------------- the packaged file
 
 
-def test_packaged_mapping_keeps_the_seed_fields_and_the_two_deliberate_changes() -> None:
+def test_packaged_mapping_keeps_the_original_fields_and_the_two_deliberate_changes() -> None:
     mapping = load_mapping()
     properties = mapping.mappings["properties"]
     assert set(properties) == {
