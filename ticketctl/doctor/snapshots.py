@@ -51,18 +51,12 @@ def check_newest(context: CheckContext) -> Outcome:
 
 
 def _applied_version(context: CheckContext, database: DatabaseSettings) -> int:
-    from ticketctl.clients.mysql import ER_NO_SUCH_TABLE, ServerError, app_credentials, connect
-    from ticketctl.migrations.history import HISTORY_TABLE
+    from ticketctl.clients.mysql import app_credentials, connect
+    from ticketctl.migrations.history import applied_version
 
     credentials = app_credentials(database, context.secrets)
     with connect(context.settings.mysql, credentials, database=database.name) as session:
-        try:
-            row = session.query_one(f"SELECT COALESCE(MAX(version), 0) FROM {HISTORY_TABLE} WHERE status = 'success'")
-        except ServerError as error:
-            if error.errno != ER_NO_SUCH_TABLE:
-                raise
-            return 0
-    return int(row[0]) if row else 0
+        return applied_version(session)
 
 
 def snapshot_checks(databases: tuple[str, ...]) -> list[Check]:

@@ -136,25 +136,14 @@ class _Stack:
 
     def mysql_state(self) -> tuple[EngineVersion, dict[str, int], list[tuple[str, str]]]:
         """The server's version, each database's highest applied migration, and the stack's accounts."""
-        from ticketctl.clients.mysql import ER_NO_SUCH_TABLE, ServerError, quote_identifier, stack_accounts
-        from ticketctl.migrations.history import HISTORY_TABLE
+        from ticketctl.clients.mysql import stack_accounts
+        from ticketctl.migrations.history import applied_version
 
         users = [self.settings.mysql.root_user, *(database.user for database in self.settings.mysql.databases)]
         with self.root_session() as session:
             engine = parts.mysql_engine(session.server.version_string)
             accounts = stack_accounts(session, users)
-            versions: dict[str, int] = {}
-            for database in self.settings.mysql.databases:
-                try:
-                    row = session.query_one(
-                        f"SELECT COALESCE(MAX(version), 0) FROM {quote_identifier(database.name)}.{HISTORY_TABLE} "
-                        "WHERE status = 'success'"
-                    )
-                except ServerError as error:
-                    if error.errno not in (ER_NO_SUCH_TABLE, 1049):
-                        raise
-                    row = (0,)
-                versions[database.name] = int(row[0]) if row else 0
+            versions = {db.name: applied_version(session, db.name) for db in self.settings.mysql.databases}
         return engine, versions, accounts
 
     def mysql_ready(self) -> bool:
@@ -423,7 +412,8 @@ def _apply(stack: _Stack, manifest: Manifest, folder: Path, emit: EventSink) -> 
         parts.restore_mysql_volume(runtime, stack.mysql, stack.mysql_volume(), folder / parts.MYSQL_ARCHIVE)
         reapplied = _reapply_passwords(stack, manifest, emit)
         _start_mysql(stack, emit, wait_health=True)
-        emit(StepEvent("mysql", "done"))
+        made = _ensure_app_users(stack)
+        emit(StepEvent("mysql", "done", "; ".join(made)))
         return reapplied
 
     def redis_part() -> int:
@@ -477,6 +467,19 @@ def _reapply_passwords(stack: _Stack, manifest: Manifest, emit: EventSink) -> tu
         )
         emit(StepEvent("passwords", "done"))
     return changed
+
+
+def _ensure_app_users(stack: _Stack) -> list[str]:
+    """Each application user logs in with ``.env``'s password after a restore, as after ``up``.
+
+    A snapshot taken before ``migrate`` made the users has none; one whose password
+    the offline step could not tell changed gets it here. The same step as
+    ``migrate``'s, so a password reaches the server as a hash only.
+    """
+    from ticketctl.migrations.runner import ensure_users
+
+    done = ensure_users(stack.settings, stack.secrets, sync_users=True)
+    return [f"{key}: {what}" for key, what in done.items() if what]
 
 
 # --------------------------------------------------------------------------- refusals

@@ -59,10 +59,15 @@ def mysql_server(engine: EngineVersion) -> ServerInfo:
 
 
 def capture_mysql_volume(runtime: DockerRuntime, container: Container, folder: Path, mode: int) -> FileEntry:
-    """Stream the stopped server's datadir into ``mysql-data.tar`` (size and SHA-256 taken on the way)."""
-    writer = HashingWriter(folder, MYSQL_ARCHIVE, mode)
+    """Stream the stopped server's datadir into ``mysql-data.tar``."""
+    return _copy_out(runtime, container, MYSQL_DATADIR, folder / MYSQL_ARCHIVE, mode)
+
+
+def _copy_out(runtime: DockerRuntime, container: Container, source: str, target: Path, mode: int) -> FileEntry:
+    """A folder of the container as a tar file of the snapshot, its size and SHA-256 taken on the way."""
+    writer = HashingWriter(target.parent, target.name, mode)
     try:
-        writer.write_all(runtime.archive_from(container, MYSQL_DATADIR))
+        writer.write_all(runtime.archive_from(container, source))
     except BaseException:
         writer.abort()
         raise
@@ -268,13 +273,7 @@ def capture_search(
             )
         if taken is not None:
             taken.set()
-        writer = HashingWriter(folder, SEARCH_ARCHIVE, mode)
-        try:
-            writer.write_all(runtime.archive_from(container, location))
-        except BaseException:
-            writer.abort()
-            raise
-        return writer.close()
+        return _copy_out(runtime, container, location, folder / SEARCH_ARCHIVE, mode)
     finally:
         _forget(runtime, container, connection, name, location)
 
