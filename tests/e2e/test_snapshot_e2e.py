@@ -94,6 +94,15 @@ def _mysql(stack: Workdir, key: str, password: str | None = None) -> Any:
     )
 
 
+def _root(stack: Workdir, password: str | None = None) -> Any:
+    import pymysql
+
+    password = password or stack.env_file()["MYSQL_ROOT_PASSWORD"]
+    return pymysql.connect(
+        host="127.0.0.1", port=_port(stack, "mysql"), user="root", password=password, autocommit=True
+    )
+
+
 def _redis(stack: Workdir, password: str | None = None) -> Any:
     import redis
 
@@ -278,9 +287,7 @@ def _works(stack: Workdir, values: dict[str, str]) -> dict[str, bool]:
     except redis.AuthenticationError:
         result["redis"] = False
     try:
-        pymysql.connect(
-            host="127.0.0.1", port=_port(stack, "mysql"), user="root", password=values["MYSQL_ROOT_PASSWORD"]
-        ).close()
+        _root(stack, values["MYSQL_ROOT_PASSWORD"]).close()
         result["root"] = True
     except pymysql.err.OperationalError:
         result["root"] = False
@@ -332,6 +339,29 @@ def test_a_snapshot_from_before_a_rotation_restores_with_the_passwords_of_today(
     assert set(restored.json()["passwords_reapplied"]) == set(MYSQL_SECRETS)
     assert _works(stack, stack.env_file()) == {key: True for key in (*DATABASES, "redis", "root")}
     _doctor_green(stack)
+
+
+def test_no_password_reaches_mysqls_log_in_a_rotation(stack: Workdir) -> None:
+    """MariaDB logs a statement's text as sent (a bound value included): only hashes may be in it."""
+    old = stack.env_file()
+    with _root(stack) as connection, connection.cursor() as cursor:
+        cursor.execute("TRUNCATE mysql.general_log")
+        cursor.execute("SET GLOBAL log_output = 'TABLE'")
+        cursor.execute("SET GLOBAL general_log = 'ON'")
+    try:
+        rotated = stack.run("secrets", "rotate", timeout=600)
+        assert rotated.code == 0, rotated.output
+    finally:
+        with _root(stack) as connection, connection.cursor() as cursor:
+            cursor.execute("SET GLOBAL general_log = 'OFF'")  # the recreated server starts with it off anyway
+            cursor.execute("SELECT CONVERT(argument USING utf8mb4) FROM mysql.general_log")
+            logged = "\n".join(str(row[0]) for row in cursor.fetchall())
+            cursor.execute("TRUNCATE mysql.general_log")
+    new = stack.env_file()
+    assert "SET PASSWORD FOR 'root'@'%' = '*" in logged  # the log did record the rotation's statements
+    leaked = [name for name in MYSQL_SECRETS for values in (old, new) if values[name] in logged]
+    assert leaked == []
+    assert _works(stack, new) == {key: True for key in (*DATABASES, "redis", "root")}
 
 
 def test_rotate_dry_run_changes_nothing_and_unknown_names_are_refused(stack: Workdir) -> None:
