@@ -341,6 +341,46 @@ def test_a_snapshot_from_before_a_rotation_restores_with_the_passwords_of_today(
     _doctor_green(stack)
 
 
+def test_a_restore_killed_midway_is_finished_by_running_it_again(stack: Workdir, docker_client: Any) -> None:
+    expected = _fingerprint(stack)  # the previous test restored known-good
+    _redis(stack).flushall()
+    with _mysql(stack, "inventory") as connection, connection.cursor() as cursor:
+        cursor.execute("DELETE FROM seats WHERE seat_id % 2 = 0")
+    journal = stack.path / "snapshots" / ".restore-journal.json"
+    mysql = docker_client.containers.get(f"{stack.env['TICKETCTL_PROJECT']}-mysql-1")
+    process = stack.start("snapshot", "restore", "known-good", "--yes", "--no-backup")
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and process.popen.poll() is None:
+        if _phase(journal) == "apply" and not _running(mysql):
+            break  # MySQL is stopped and its volume is being replaced
+        time.sleep(0.02)
+    assert process.popen.poll() is None, process.finish().output
+    process.signal(signal.SIGKILL)
+    process.popen.wait(timeout=30)
+
+    assert journal.exists()
+    assert stack.run("doctor", "snapshots.unfinished").code == 18
+    refused = stack.run("snapshot", "save", "while-half-restored")
+    assert refused.code == 3 and "was interrupted" in refused.error_line, refused.output
+    rerun = stack.run("snapshot", "restore", "known-good", "--yes", "--json", timeout=600)
+    assert rerun.code == 0, rerun.output
+    assert rerun.json()["resumed"] is True and not journal.exists()
+    assert _fingerprint(stack) == expected
+    _doctor_green(stack)
+
+
+def _phase(journal: Path) -> str | None:
+    try:
+        return str(json.loads(journal.read_text()).get("phase"))
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def _running(container: Any) -> bool:
+    container.reload()
+    return bool(container.attrs["State"]["Running"])
+
+
 def test_no_password_reaches_mysqls_log_in_a_rotation(stack: Workdir) -> None:
     """MariaDB logs a statement's text as sent (a bound value included): only hashes may be in it."""
     old = stack.env_file()
