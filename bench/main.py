@@ -10,6 +10,9 @@ Sections (``--only`` selects some):
 - ``stack``: cold ``up`` to all healthy, no-op ``up`` on a healthy stack, ``doctor`` all green
   and with one server paused or stopped; ticketctl vs docker-compose 1.29 vs Compose v2, each on its
   own Compose project built from the same ``ticketctl render`` output.
+- ``seed`` and ``sync``: ``ticketctl seed`` vs the ``mariadb`` client's LOAD DATA LOCAL INFILE of the
+  same rows, ``ticketctl index sync --full`` vs ``curl`` posting the same documents to ``_bulk``
+  (:mod:`bench.data`).
 - ``snapshot``: ``snapshot save`` vs ``mysqldump`` of the three databases, and ``snapshot restore``
   vs the rebuild a user would otherwise do (``down --volumes``, ``up``, load the same data), on a
   stack of its own loaded with 1,000,000 seats and 100,000 indexed events (quick: 20,000 and 2,000).
@@ -38,15 +41,20 @@ from typing import Any
 
 import yaml
 
+from bench import data as data_sections
 from bench import migrations as mig
 from bench import peers as peers_module
 from bench import report, snapshots, stacks
 from bench.measure import Command, CommandFailed, Sample, clean_environment, run
 
 REPO = Path(__file__).resolve().parent.parent
-SECTIONS = ("startup", "migrate", "cold", "noop", "doctor", "snapshot")
+SECTIONS = ("startup", "migrate", "cold", "noop", "doctor", "seed", "sync", "snapshot")
+STACK_SECTIONS = ("startup", "cold", "noop", "doctor")  # the sections that need the three Compose stacks
+PEER_SECTIONS = ("startup", "migrate", "cold", "noop", "doctor")  # ... and Compose, Flyway, golang-migrate
 BEFORE = "ticketctl (before)"  # the tool of --before series: shown with a ratio before ÷ after
-TOOLS_DB = ("tc", "fw", "gm", "tb")  # ticketctl, Flyway, golang-migrate, ticketctl --before: databases each
+# Databases each: ticketctl, Flyway, golang-migrate, ticketctl --before (migrate); seed (ticketctl, its
+# --method insert, the mariadb client) and sync.
+TOOLS_DB = ("tc", "fw", "gm", "tb", "sd", "si", "sp", "sy")
 DOCTOR_EXIT_FAILED = 18
 DOCTOR_TIMEOUT = 3.0  # ticketctl doctor's default --timeout
 
@@ -104,6 +112,8 @@ class Results:
     measures: list[Measure] = field(default_factory=list)
     duration_seconds: float = 0.0
     load_after: str = ""
+    # Runs of some sections added to this one with --add-to: when, how long, the load, the commit.
+    added: list[dict[str, str]] = field(default_factory=list)
 
     def measure(self, key: str, title: str, target: str, baseline: str, short: str) -> Measure:
         measure = Measure(key, title, target, f"{key}.{baseline}", short)
@@ -121,6 +131,9 @@ class Config:
     runs_cold: int
     runs_apply: int
     runs_down: int
+    runs_data: int
+    seed_size: tuple[int, int]  # events, seats per event
+    sync_events: int
     sizes: tuple[int, int]
     cache: Path
     out: Path
@@ -131,6 +144,7 @@ class Config:
     before: Path | None
     before_label: str
     report_from: Path | None
+    add_to: Path | None
 
     @property
     def work(self) -> Path:
@@ -143,6 +157,11 @@ def parse_args(argv: list[str] | None) -> Config:
     parser.add_argument("--runs", type=int, help="rounds of the cheap measures (default 15, quick 3)")
     parser.add_argument("--cold-runs", type=int, help="rounds of cold up (default 3, quick 1)")
     parser.add_argument("--apply-runs", type=int, help="rounds of each migration apply (default 3, quick 1)")
+    parser.add_argument("--data-runs", type=int, help="rounds of seed and sync (default 3, quick 1)")
+    parser.add_argument(
+        "--seed-size", help="seed: EVENTSxSEATS, events × seats per event (default 1000x1000, quick 100x100)"
+    )
+    parser.add_argument("--sync-events", type=int, help="sync: events in the index (default 100000, quick 2000)")
     parser.add_argument("--sizes", help="generated migrations per database, two sizes (default 200,400; quick 20,40)")
     parser.add_argument("--only", help=f"comma-separated sections: {', '.join(SECTIONS)}")
     parser.add_argument(
@@ -165,6 +184,12 @@ def parse_args(argv: list[str] | None) -> Config:
     )
     parser.add_argument("--before-label", default="before", help="its name in the tables, e.g. 'main d31129c'")
     parser.add_argument(
+        "--add-to",
+        type=Path,
+        help="an earlier run's results.json: the sections measured now replace theirs in it (the rest is kept), "
+        "and RESULTS.md is written from the whole",
+    )
+    parser.add_argument(
         "--report-from",
         type=Path,
         help="write RESULTS.md and the chart again from a run's results.json, measure nothing",
@@ -174,6 +199,12 @@ def parse_args(argv: list[str] | None) -> Config:
     sizes = tuple(int(part) for part in args.sizes.split(",")) if args.sizes else default_sizes
     if len(sizes) != 2:
         parser.error("--sizes takes two numbers, e.g. 200,400")
+    seed_text = args.seed_size or ("100x100" if args.quick else "1000x1000")
+    try:
+        events, seats = (int(part) for part in seed_text.lower().split("x"))
+    except ValueError:
+        parser.error(f"--seed-size: {seed_text!r} is not EVENTSxSEATS, e.g. 1000x1000")
+    seed_size = (events, seats)
     sections = tuple(args.only.split(",")) if args.only else SECTIONS
     unknown = set(sections) - set(SECTIONS)
     if unknown:
@@ -186,6 +217,9 @@ def parse_args(argv: list[str] | None) -> Config:
         runs_cold=args.cold_runs or (1 if args.quick else 3),
         runs_apply=args.apply_runs or (1 if args.quick else 3),
         runs_down=1 if args.quick else 3,
+        runs_data=args.data_runs or (1 if args.quick else 3),
+        seed_size=seed_size,
+        sync_events=args.sync_events or (2_000 if args.quick else 100_000),
         sizes=(sizes[0], sizes[1]),
         cache=args.cache.resolve(),
         out=args.out.resolve(),
@@ -196,6 +230,7 @@ def parse_args(argv: list[str] | None) -> Config:
         before=args.before.resolve() if args.before else None,
         before_label=args.before_label,
         report_from=args.report_from.resolve() if args.report_from else None,
+        add_to=args.add_to.resolve() if args.add_to else None,
     )
 
 
@@ -816,7 +851,8 @@ class Environment:
             (self.peers.flyway_classpath, "$FLYWAY/lib/*"),
         ]
         for long, name in names:
-            text = text.replace(long, name)
+            if long:  # a peer not fetched for this run (Peers.none()) has no path to shorten
+                text = text.replace(long, name)
         text = self.short(text)
         where = self.short(str(cwd))
         if settings:
@@ -931,6 +967,36 @@ def load_results(path: Path) -> Results:
     return Results(**raw, measures=measures)
 
 
+MEASURE_PREFIXES = {  # section → the keys of the measures it writes
+    "startup": ("startup.",),
+    "migrate": ("migrate.",),
+    "cold": ("up.cold",),
+    "noop": ("up.noop",),
+    "doctor": ("doctor.",),
+    "seed": ("seed.",),
+    "sync": ("sync.",),
+    "snapshot": ("snapshot.",),
+}
+
+
+def add_to(earlier: Results, now: Results, sections: tuple[str, ...]) -> Results:
+    """``earlier`` with the measures of ``sections`` taken from ``now``, and a record of when they were measured."""
+    prefixes = tuple(prefix for section in sections for prefix in MEASURE_PREFIXES[section])
+    kept = [measure for measure in earlier.measures if not measure.key.startswith(prefixes)]
+    earlier.measures = kept + [measure for measure in now.measures if measure.key.startswith(prefixes)]
+    earlier.versions.update(now.versions)
+    earlier.added.append(
+        {
+            "sections": ", ".join(sections),
+            "started": now.started,
+            "minutes": f"{now.duration_seconds / 60:.1f}",
+            "load": f"{now.machine.get('Load average at start', '?')} → {now.load_after}",
+            "ticketctl": now.machine.get("ticketctl", "?"),
+        }
+    )
+    return earlier
+
+
 def main(argv: list[str] | None = None) -> int:
     cfg = parse_args(argv)
     if cfg.report_from is not None:
@@ -943,7 +1009,8 @@ def main(argv: list[str] | None = None) -> int:
     if not ticketctl.exists():
         raise SystemExit(f"bench: {ticketctl} is missing: pip install -e '.[bench]' in the virtualenv")
     log(f"peers: cache {cfg.cache}")
-    peers = peers_module.ensure_all(cfg.cache, venv_bin)
+    needs_peers = bool(set(cfg.sections) & set(PEER_SECTIONS))
+    peers = peers_module.ensure_all(cfg.cache, venv_bin) if needs_peers else peers_module.Peers.none()
     results = Results(
         started=time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         quick=cfg.quick,
@@ -961,9 +1028,19 @@ def main(argv: list[str] | None = None) -> int:
     project_names = [project_name(cfg.prefix, tool) for tool in (*STACK_TOOLS, "snapshot")]
     for project in project_names:  # leftovers of a killed run
         stacks.remove_project(env.engine, project)
+    blocks = len(STACK_TOOLS) + (1 if "snapshot" in cfg.sections else 0)  # the snapshot stack's block is the 4th
+    wanted = set().union(*(stacks.Ports.block(cfg.port_base + 100 * i).host_ports() for i in range(blocks)))
+    held = stacks.port_holders(env.engine, wanted, set(project_names))
+    if held:
+        taken = ", ".join(f"{port} by {name}" for port, name in sorted(held.items()))
+        raise SystemExit(
+            f"bench: ports of --port-base {cfg.port_base} are taken ({taken}): "
+            "remove those containers or pick another --port-base"
+        )
     failure: BaseException | None = None
     try:
-        prepare_stacks(cfg, results, env)
+        if set(cfg.sections) & set(STACK_SECTIONS):
+            prepare_stacks(cfg, results, env)
         with databases(cfg, env):
             if "startup" in cfg.sections:
                 section_startup(cfg, results, env)
@@ -975,6 +1052,10 @@ def main(argv: list[str] | None = None) -> int:
                 section_noop(cfg, results, env)
             if "doctor" in cfg.sections:
                 section_doctor(cfg, results, env)
+            if "seed" in cfg.sections:
+                data_sections.section_seed(cfg, results, env)
+            if "sync" in cfg.sections:
+                data_sections.section_sync(cfg, results, env)
             if "snapshot" in cfg.sections:
                 section_snapshot(cfg, results, env)
     except (CommandFailed, RuntimeError) as error:
@@ -988,6 +1069,8 @@ def main(argv: list[str] | None = None) -> int:
                 stacks.remove_project(env.engine, project)
     results.duration_seconds = time.monotonic() - began
     results.load_after = load_average()
+    if cfg.add_to is not None and failure is None:
+        results = add_to(load_results(cfg.add_to), results, cfg.sections)
     cfg.out.mkdir(parents=True, exist_ok=True)
     (cfg.out / "results.json").write_text(json.dumps(asdict(results), indent=1, default=str))
     text = report.write(results, cfg.out, REPO)

@@ -54,6 +54,12 @@ class Peers:
     migrate: Path
     versions: dict[str, str] = field(default_factory=dict)
 
+    @classmethod
+    def none(cls) -> Peers:
+        """No peer fetched: for runs of sections that use none of them (seed, sync)."""
+        missing = Path("/nonexistent")
+        return cls(missing, missing, "", missing, None, missing)
+
     def flyway_argv(self, java: Path | None = None) -> list[str]:
         return [str(java or self.flyway_java), "-cp", self.flyway_classpath, "org.flywaydb.commandline.Main"]
 

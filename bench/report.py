@@ -57,6 +57,18 @@ def baseline_of(measure: Measure) -> Series | None:
     return None
 
 
+RATES = ("rows_per_second", "documents_per_second")
+
+
+def rate(series: Series, unit: str = "") -> str:
+    """The median rate of a series that loads rows or documents (``rows/s``), or ""."""
+    for name in RATES:
+        stats = extra(series, name)
+        if stats.count:
+            return f"{stats.median:,.0f} {unit or name.split('_')[0]}/s"
+    return ""
+
+
 def _ratio_text(stats: Stats) -> str:
     if stats.count == 0:
         return ""
@@ -179,6 +191,36 @@ def verdicts(results: Results) -> list[Verdict]:
                         growth <= expected * 1.1 if tool_key == "ticketctl" else None,
                     )
                 )
+    for measure_key, peer_key, what, share, unit in (
+        ("seed.load", "mariadb", "`ticketctl seed` vs the `mariadb` client's LOAD DATA LOCAL INFILE", 0.7, "rows"),
+        (
+            "sync.full",
+            "curl",
+            "`ticketctl index sync --full` vs `curl` of pre-built NDJSON to `_bulk`",
+            0.8,
+            "documents",
+        ),
+    ):
+        measure = _find(results, measure_key)
+        peer, base = _series(measure, peer_key), _series(measure, "ticketctl")
+        if peer is not None and base is not None:
+            stats = ratio(peer, base)  # peer time ÷ ticketctl time = ticketctl rate ÷ peer rate
+            rates = f"{rate(base, unit)} vs {rate(peer, unit)}"
+            found.append(
+                Verdict(
+                    what, f"{unit}/s ≥ {share:g}× the peer's", f"{_ratio_text(stats)} ({rates})", stats.median >= share
+                )
+            )
+        insert = _series(measure, "ticketctl-insert")
+        if insert is not None and base is not None:
+            found.append(
+                Verdict(
+                    "`ticketctl seed --method insert` (multi-row INSERT) vs its LOAD DATA LOCAL INFILE",
+                    "report",
+                    f"{_ratio_text(ratio(base, insert))} ({rate(insert, unit)} vs {rate(base, unit)})",
+                    None,
+                )
+            )
     faster("snapshot.save", "mysqldump", "`snapshot save` vs `mysqldump` of the three databases", 1 / 1.5)
     faster("snapshot.restore", "rebuild", "`snapshot restore` vs the rebuild (down --volumes, up, load)", 4.0)
     limit("doctor.green", "ticketctl", "`doctor`, all green", 1.0)
@@ -202,7 +244,8 @@ def measure_table(measure: Measure, *, details: bool = True) -> list[str]:
     cold = measure.key == "up.cold"
     divisors = [base] if base is not None else []
     divisors += [series for series in measure.series if series.key in measure.other_baselines]
-    columns = ["command", "median", "min – max", "n", "peak RSS"]
+    rated = any(name in sample.extra for series in measure.series for sample in series.samples for name in RATES)
+    columns = ["command", "median", "min – max", "n", "peak RSS", *(["rate (median)"] if rated else [])]
     columns += [f"peer ÷ {divisor.label}" for divisor in divisors] or ["peer ÷ ticketctl"]
     if cold:
         columns[3:3] = [
@@ -221,6 +264,8 @@ def measure_table(measure: Measure, *, details: bool = True) -> list[str]:
         rss_sum = Stats.of([s.rss_sum_kb / 1024 for s in series.samples])
         memory = f"{rss.median:.0f} MB" + (f" (Σ {rss_sum.median:.0f} MB)" if rss_sum.median > rss.median + 1 else "")
         cells = [series.label, format_seconds(stats.median), format_range(stats), str(stats.count), memory]
+        if rated:
+            cells.append(rate(series))
         peer = series.tool not in ("ticketctl", BEFORE_TOOL)
         if series.tool == BEFORE_TOOL:  # before ÷ after, only against the same command
             pair = before_pair(measure, series)
@@ -391,6 +436,11 @@ def write(results: Results, out: Path, repo: Path) -> str:
         "",
         *(f"- {name}: {value}" for name, value in results.machine.items()),
         f"- Load average at the end: {results.load_after}",
+        *(
+            f"- Sections {run['sections']} were measured later, on {run['started']} ({run['minutes']} min, load "
+            f"average {run['load']}, {run['ticketctl']}), and added to this run (`bench/run --only … --add-to`)"
+            for run in results.added
+        ),
         "",
         "## Versions",
         "",

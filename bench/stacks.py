@@ -42,6 +42,10 @@ class Ports:
         """mysql base+6, redis base+7, search base+9, apps base+10..+18: one block of 100 per stack."""
         return cls(mysql=base + 6, redis=base + 7, search=base + 9, apps=base + 10)
 
+    def host_ports(self) -> set[int]:
+        """Every host port the stack publishes (the nine apps take apps..apps+8)."""
+        return {self.mysql, self.redis, self.search, *range(self.apps, self.apps + 9)}
+
 
 @dataclass(frozen=True)
 class Stack:
@@ -142,6 +146,25 @@ def derive_for_compose_v1(source: Path, target: Path) -> list[str]:
 
 def client() -> docker.DockerClient:
     return docker.from_env(timeout=300)
+
+
+def port_holders(engine: docker.DockerClient, ports: set[int], own_projects: set[str]) -> dict[int, str]:
+    """Host port → the container (of another project) that publishes it: what would make a stack's ``up`` fail.
+
+    A stack another run left behind (a killed bench, or containers the Engine
+    restarted because of ``restart: unless-stopped``) keeps its ports, and a
+    peer then fails after minutes with "port is already allocated".
+    """
+    held: dict[int, str] = {}
+    for container in engine.containers.list():
+        if container.labels.get(PROJECT_LABEL) in own_projects:
+            continue
+        for bindings in (container.attrs.get("NetworkSettings", {}).get("Ports") or {}).values():
+            for binding in bindings or []:
+                port = int(binding.get("HostPort") or 0)
+                if port in ports:
+                    held[port] = container.name
+    return held
 
 
 def remove_project(engine: docker.DockerClient, project: str) -> None:

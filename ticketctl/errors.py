@@ -34,6 +34,7 @@ class ExitCode(IntEnum):
     ABORTED = 16  # the user declined a confirmation
     IO = 17  # a file could not be written or read
     CHECKS_FAILED = 18  # doctor: at least one check failed
+    NOT_EMPTY = 19  # seed: the tables hold data and no --replace said what to do with it
     INTERRUPTED = 130  # Ctrl-C
 
 

@@ -12,17 +12,34 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 PREFIX = "tkbq"  # projects tkbq-tc, tkbq-dc1, tkbq-dc2, tkbq-snap; databases tkbq_*; users tkbq_*
-# 62500-62899: clear of bench/run's default 62000-62399, of the e2e tests' 30000-32699 and of Linux's
-# ephemeral range (32768-60999), where a closing client connection can hold a port for a minute.
-PORT_BASE = 62500
+# 62500-62899 first: clear of bench/run's default 62000-62399, of the e2e tests' 30000-32699 and of Linux's
+# ephemeral range (32768-60999), where a closing client connection can hold a port for a minute. When
+# something else holds one of those ports (another run's stack), the next block of 400 that is free.
+PORT_BASES = (62500, 64100, 64500, 64900)
+BLOCK = 400  # four stacks of 100 ports each
+
+
+def _free_port_base() -> int:
+    """The first candidate whose four blocks of ports nothing listens on (the bench refuses taken ports)."""
+    for base in PORT_BASES:
+        try:
+            for port in range(base, base + BLOCK):
+                with socket.socket() as probe:
+                    probe.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return base
+    pytest.fail(f"no free block of {BLOCK} ports at {PORT_BASES}", pytrace=False)
 
 
 def _missing(what: str) -> None:
@@ -38,13 +55,25 @@ def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.Comp
         [str(REPO / "scripts" / "test-services"), "status"], capture_output=True, text=True, check=False
     )
     states = {line.split()[0]: line.split()[1] for line in status.stdout.splitlines() if len(line.split()) >= 2}
-    if states.get("docker") != "up" or states.get("mariadb") != "up":
-        _missing(f"the Docker Engine or MariaDB is not running ({status.stdout.strip() or status.stderr.strip()})")
+    if any(states.get(server) != "up" for server in ("docker", "mariadb", "opensearch")):
+        _missing(
+            "the Docker Engine, MariaDB or OpenSearch is not running "
+            f"({status.stdout.strip() or status.stderr.strip()})"
+        )
     out = tmp_path_factory.mktemp("bench-quick")
     env = {key: value for key, value in os.environ.items() if not key.startswith("TICKETCTL_BENCH_")}
     env["TICKETCTL_BENCH_PYTHON"] = sys.executable  # the virtualenv running the tests
     done = subprocess.run(
-        [str(REPO / "bench" / "run"), "--quick", "--out", str(out), "--prefix", PREFIX, "--port-base", str(PORT_BASE)],
+        [
+            str(REPO / "bench" / "run"),
+            "--quick",
+            "--out",
+            str(out),
+            "--prefix",
+            PREFIX,
+            "--port-base",
+            str(_free_port_base()),
+        ],
         cwd=REPO,
         env=env,
         capture_output=True,
@@ -76,6 +105,8 @@ def test_results_have_every_measure_with_its_peers(quick_run: tuple[subprocess.C
         "### no-op `up` on a healthy stack",
         "### `doctor`, all green",
         "### `doctor` with one server down (check timeout 3 s)",
+        "### `ticketctl seed`, 100 events × 100 seats = 10,000 seats",
+        "### `ticketctl index sync --full`, 2,000 events into an empty index (OpenSearch, 1 shard)",
         "### `snapshot save` of the stack (20,000 seats, 2,000 events",
         "### `snapshot restore` (20,000 seats, 2,000 events",
     ):
@@ -85,6 +116,9 @@ def test_results_have_every_measure_with_its_peers(quick_run: tuple[subprocess.C
         "| docker compose up -d (v2) |",
         "| golang-migrate up, 3 processes side by side |",
         "| ticketctl doctor, opensearch paused |",
+        "| ticketctl seed --method insert |",
+        "| mariadb --local-infile=1 -e 'LOAD DATA LOCAL INFILE …', 3 processes side by side |",
+        "| ticketctl index sync --full |",
         "| mysqldump --single-transaction of the 3 databases (docker exec) |",
         "| down --volumes --yes; up; load the same data |",
     ):
@@ -119,6 +153,9 @@ def test_nothing_of_the_run_is_left(quick_run: tuple[subprocess.CompletedProcess
         user=os.environ.get("TICKETCTL_TEST_MYSQL_ROOT_USER", "root"),
         password=os.environ.get("TICKETCTL_TEST_MYSQL_ROOT_PASSWORD", "ticketctl-test-root"),
     )
+    url = os.environ.get("TICKETCTL_TEST_OPENSEARCH_URL", "http://127.0.0.1:19201").rstrip("/")
+    with urllib.request.urlopen(f"{url}/_cat/indices/{PREFIX}-*?format=json&h=index") as answer:
+        assert json.loads(answer.read()) == []
     with server, server.cursor() as cursor:
         cursor.execute("SHOW DATABASES LIKE %s", (f"{PREFIX}\\_%",))
         assert cursor.fetchall() == ()
@@ -134,7 +171,7 @@ def test_raw_results_are_written_beside_the_report(
     raw = json.loads((out / "results.json").read_text())
     keys = {measure["key"] for measure in raw["measures"]}
     assert {"startup.help", "startup.render", "migrate.noop", "up.cold", "up.noop", "doctor.green"} <= keys
-    assert {"snapshot.save", "snapshot.restore"} <= keys
+    assert {"seed.load", "sync.full", "snapshot.save", "snapshot.restore"} <= keys
     for measure in raw["measures"]:
         for series in measure["series"]:
             assert series["samples"], f"{series['key']} has no sample"

@@ -168,7 +168,7 @@ def test_two_reindexing_migrations_at_once_one_refuses_with_locked(workdir: Work
         assert created.code == 0, created.err
         index_documents(server, alias, 300)
         changed_mapping(workdir)
-        migrate = ("index", "migrate", "--reindex", "--mapping", "changed.json", *common)
+        migrate = ("index", "migrate", "--reindex", "--source", "index", "--mapping", "changed.json", *common)
 
         first = workdir.start(*migrate)
 

@@ -583,7 +583,7 @@ def test_kill_9_during_a_reindex_then_a_rerun_unblocks_writes_at_once(
         assert workdir.run("index", "create", *common).code == 0
         index_documents(server, alias, 20000)
         changed_mapping(workdir)
-        migrate = ("index", "migrate", "--reindex", "--mapping", "changed.json", *common)
+        migrate = ("index", "migrate", "--reindex", "--source", "index", "--mapping", "changed.json", *common)
         process = workdir.start(*migrate)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and process.popen.poll() is None:

@@ -10,12 +10,13 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
-    from ticketctl.cli import config, doctor, index, migrate, render, secrets, snapshot, stack
+    from ticketctl.cli import config, doctor, index, migrate, render, secrets, seed, snapshot, stack
 
     render.register(app)
     config.register(app)
     stack.register(app)
     migrate.register(app)
+    seed.register(app)
     index.register(app)
     doctor.register(app)
     snapshot.register(app)

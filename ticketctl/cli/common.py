@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +17,7 @@ import typer
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.progress import Progress
 
     from ticketctl.config.settings import Settings
 
@@ -85,6 +86,35 @@ def console(stderr: bool = False) -> Console:
     from rich.console import Console
 
     return Console(stderr=stderr, highlight=False, soft_wrap=False)
+
+
+def confirmer(yes: bool) -> Callable[[str], bool]:
+    """The confirm callback for the library: --yes agrees; a terminal asks; anything else declines."""
+
+    def ask(question: str) -> bool:
+        if yes:
+            return True
+        if not sys.stdin.isatty():
+            return False
+        return typer.confirm(question, default=False, err=True)
+
+    return ask
+
+
+def progress_bars() -> Progress:
+    """Started rich progress bars on stderr: description, bar, done/total, elapsed. Call ``stop()`` when done."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    progress = Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console(stderr=True),
+        transient=False,
+    )
+    progress.start()
+    return progress
 
 
 JSON_OPTION = typer.Option(False, "--json", help="Print the result as JSON for scripts.")

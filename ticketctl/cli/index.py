@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import json
 import os
-import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
 
-from ticketctl.cli.common import JSON_OPTION, console, flag, load, print_json, print_warning
-from ticketctl.errors import ExitCode
+from ticketctl.cli.common import JSON_OPTION, confirmer, console, flag, load, print_json, print_warning, progress_bars
+from ticketctl.errors import ConfigError, ExitCode
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
@@ -89,18 +90,8 @@ class _EventPrinter:
 
     def _advance(self, event: IndexEvent) -> None:
         if self.progress is None:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-
-            self.progress = Progress(
-                "[progress.description]{task.description}",
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                console=console(stderr=True),
-                transient=False,
-            )
-            self.progress.start()
-            self.task = self.progress.add_task("reindex", total=event.total)
+            self.progress = progress_bars()
+            self.task = self.progress.add_task(event.message, total=event.total)
         assert self.task is not None
         self.progress.update(self.task, completed=event.done or 0, total=event.total)
 
@@ -114,19 +105,6 @@ class _EventPrinter:
 
     def __exit__(self, *exc_info: object) -> None:
         self._stop()
-
-
-def _confirm(yes: bool) -> Any:
-    """The confirm callback for the library: --yes agrees; a terminal asks; anything else declines."""
-
-    def ask(question: str) -> bool:
-        if yes:
-            return True
-        if not sys.stdin.isatty():
-            return False
-        return typer.confirm(question, default=False, err=True)
-
-    return ask
 
 
 def _server(info: ServerInfo | None) -> str:
@@ -307,6 +285,19 @@ def migrate_command(
         metavar="N",
         help="After a reindex, delete unaliased versions beyond the newest N (asks first; default: delete nothing).",
     ),
+    source: str = typer.Option(
+        "database",
+        "--source",
+        metavar="SOURCE",
+        help="Where a reindex copies the documents from: database (the events database and its outbox) or index "
+        "(the current version, with _reindex; it is write-blocked meanwhile).",
+    ),
+    rebuild: bool = typer.Option(
+        False, "--rebuild", help="Build a new version and swap the alias even when the spec is unchanged."
+    ),
+    force: bool = typer.Option(
+        False, "--force", help="Swap the alias even when the new version does not match the database."
+    ),
     yes: bool = YES_OPTION,
     url: str = URL_OPTION,
     alias: str = ALIAS_OPTION,
@@ -316,12 +307,18 @@ def migrate_command(
 ) -> None:
     """Apply the file to the live index: in place when possible, else (with --reindex) through a new version.
 
-    A reindex write-blocks the current version, copies every document with _reindex,
-    checks the count, and swaps the alias atomically in one _aliases call; the old
-    version is kept for 'index rollback'. Exit 10 when a change needs --reindex.
+    A reindex from the database (the default) fills the new version from events_db at a
+    noted outbox position, catches up with every outbox row written meanwhile, compares
+    it with the database while the outbox is held still, and swaps the alias in that
+    moment, in one _aliases call: writers and 'index sync --follow' go on throughout.
+    --source index copies the current version with _reindex instead, write-blocked.
+    The old version is kept for 'index rollback'. Exit 10 when a change needs
+    --reindex or the new version does not match the database (the alias stays).
     """
     from ticketctl.search.migrate import migrate_index
 
+    if source not in ("database", "index"):
+        raise ConfigError(f"--source: {source!r} is not database or index")
     settings, secrets = _setup(ctx, url, alias)
     with _EventPrinter(quiet=json_output) as events:
         result = migrate_index(
@@ -330,9 +327,12 @@ def migrate_command(
             mapping_path=mapping,
             reindex=reindex,
             keep=keep,
-            confirm=_confirm(yes),
+            confirm=confirmer(yes),
             dry_run=dry_run,
             on_event=events,
+            source=source,  # type: ignore[arg-type]
+            rebuild=rebuild,
+            force=force,
         )
     if json_output:
         print_json(result.as_dict())
@@ -343,6 +343,14 @@ def migrate_command(
         typer.echo(f"{result.alias} → {result.to_index} is up to date on {_server(result.server)}: nothing sent")
     elif result.action == "in_place":
         typer.echo(f"Updated {result.to_index} in place ({len(result.changes)} change(s)) in {result.seconds:.2f}s")
+    elif result.copy is not None:
+        copy = result.copy
+        typer.echo(
+            f"Reindexed {result.from_index} → {result.to_index} from the database: {copy['events']} events copied at "
+            f"outbox position {copy['outbox_position']}, {copy['caught_up_rows']} later rows caught up; check: "
+            f"{copy['check']['documents']} documents, {copy['check']['sampled']} compared; alias {result.alias} "
+            f"swapped in {result.seconds:.2f}s"
+        )
     else:
         typer.echo(
             f"Reindexed {result.from_index} → {result.to_index}: {result.documents} documents copied and counted, "
@@ -377,7 +385,7 @@ def rollback_command(
     settings, secrets = _setup(ctx, url, alias)
     target: int | str | None = int(to) if to is not None and to.isdigit() else to
     with _EventPrinter(quiet=json_output) as events:
-        result = rollback(settings, secrets, to=target, confirm=_confirm(yes), dry_run=dry_run, on_event=events)
+        result = rollback(settings, secrets, to=target, confirm=confirmer(yes), dry_run=dry_run, on_event=events)
     if json_output:
         print_json(result.as_dict())
         return
@@ -408,7 +416,7 @@ def prune_command(
 
     settings, secrets = _setup(ctx, url, alias)
     with _EventPrinter(quiet=json_output) as events:
-        result = prune(settings, secrets, keep=keep, confirm=_confirm(yes), dry_run=dry_run, on_event=events)
+        result = prune(settings, secrets, keep=keep, confirm=confirmer(yes), dry_run=dry_run, on_event=events)
     if json_output:
         print_json(result.as_dict())
         return
@@ -483,7 +491,9 @@ def adopt_command(
 
     settings, secrets = _setup(ctx, url, alias)
     with _EventPrinter(quiet=json_output) as events:
-        result = adopt(settings, secrets, mapping_path=mapping, confirm=_confirm(yes), dry_run=dry_run, on_event=events)
+        result = adopt(
+            settings, secrets, mapping_path=mapping, confirm=confirmer(yes), dry_run=dry_run, on_event=events
+        )
     if json_output:
         print_json(result.as_dict())
         return
@@ -494,3 +504,97 @@ def adopt_command(
         f"Adopted {result.from_index}: {result.documents} documents now in {result.to_index}, "
         f"{result.alias} is an alias of it"
     )
+
+
+@index_app.command("sync")
+def sync_command(
+    ctx: typer.Context,
+    full: bool = typer.Option(
+        False, "--full", help="Copy every event of the database (and delete documents of events it lacks)."
+    ),
+    follow: bool = typer.Option(False, "--follow", "-f", help="Keep applying new outbox rows until Ctrl-C."),
+    batch: int = typer.Option(500, "--batch", min=1, max=10_000, metavar="N", help="Outbox rows per transaction."),
+    interval: float = typer.Option(
+        1.0, "--interval", min=0.05, metavar="SECONDS", help="With --follow: how often to look for new rows."
+    ),
+    url: str = URL_OPTION,
+    alias: str = ALIAS_OPTION,
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Bring the index behind the alias up to date with the events database.
+
+    Without --full: apply the unprocessed rows of outbox_events in id order (the
+    indexer's job), each event's document built from the database, and mark them
+    processed; several syncs may run at once. With --full: copy every event through
+    the bulk API, catch up with the outbox, and check counts and a sample of
+    documents. A row whose payload is unusable is named, left unprocessed, and
+    makes the exit code 14. Ctrl-C stops --follow after the current batch.
+    """
+    import threading
+
+    from ticketctl.search.sync import sync_full, sync_outbox
+
+    settings, secrets = _setup(ctx, url, alias)
+    stop = threading.Event()
+    results: list[Any] = []
+    with _EventPrinter(quiet=json_output) as events, _stop_on_interrupt(stop if follow else None):
+        if full:
+            results.append(sync_full(settings, secrets, on_event=events))
+        if follow or not full:
+            results.append(
+                sync_outbox(
+                    settings, secrets, batch=batch, follow=follow, interval=interval, stop=stop, on_event=events
+                )
+            )
+    skipped = sum(len(result.as_dict()["skipped_rows"]) for result in results)
+    if json_output:
+        print_json(results[0].as_dict() if len(results) == 1 else [result.as_dict() for result in results])
+    else:
+        for result in results:
+            typer.echo(_sync_summary(result))
+    if skipped:
+        raise typer.Exit(int(ExitCode.WARNINGS))
+
+
+def _sync_summary(result: Any) -> str:
+    data = result.as_dict()
+    where = f"{data['alias']} → {data['index']}"
+    if data["mode"] == "full":
+        return (
+            f"Synced {data['events']} events into {where} in {data['seconds']:.1f}s "
+            f"({data['docs_per_second']:,.0f} documents/s); outbox position {data['outbox_position']}, "
+            f"{data['caught_up_rows']} later rows caught up, {data['pruned']['deleted']} documents of missing events "
+            f"deleted; check: {result.copy.check.describe()}; {data['marked_processed']} outbox rows marked processed"
+        )
+    text = (
+        f"Applied {data['rows']} outbox rows to {where} in {data['seconds']:.1f}s: {data['indexed']} indexed, "
+        f"{data['deleted'] + data['absent']} deleted, {data['stale']} already newer"
+    )
+    if data["skipped_rows"]:
+        text += f"; {len(data['skipped_rows'])} unusable rows skipped and left unprocessed (named above)"
+    if data["deferred_rows"]:
+        text += f"; {data['deferred_rows']} rows left to another sync that holds an earlier row of their event"
+    return text
+
+
+@contextmanager
+def _stop_on_interrupt(stop: Any) -> Iterator[None]:
+    """With --follow, the first Ctrl-C asks the sync to stop after its batch; a second one interrupts."""
+    import signal
+    import threading
+
+    if stop is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        print_warning("stopping after the current batch (Ctrl-C again to interrupt)")
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -238,8 +238,14 @@ def connect(
     *,
     database: str | None = None,
     autocommit: bool = True,
+    local_infile: bool = False,
 ) -> Session:
-    """Open a session as ``credentials`` (on ``database`` when given) with the pinned settings."""
+    """Open a session as ``credentials`` (on ``database`` when given) with the pinned settings.
+
+    ``local_infile`` lets the session send files with ``LOAD DATA LOCAL INFILE``
+    (the bulk loader of ``seed``); the server names the file it asks for, so only a
+    session that runs nothing else should have it.
+    """
     import pymysql
 
     where = f"{credentials.user}@{mysql.host}:{mysql.port}" + (f"/{database}" if database else "")
@@ -254,6 +260,7 @@ def connect(
             charset=SESSION_CHARSET,
             connect_timeout=max(1, round(mysql.connect_timeout)),
             autocommit=autocommit,
+            local_infile=local_infile,
             **tls_options,
             init_command=(
                 f"SET NAMES {SESSION_CHARSET} COLLATE {SESSION_COLLATION}, "
@@ -549,3 +556,11 @@ def stack_accounts(session: Session, users: list[str]) -> list[tuple[str, str]]:
 def quote_identifier(name: str) -> str:
     """A backtick-quoted identifier (settings already restrict names to [A-Za-z0-9_])."""
     return "`" + name.replace("`", "``") + "`"
+
+
+def lock_name(purpose: str, database: str) -> str:
+    """A ``GET_LOCK`` name for ``purpose`` on ``database``: at most 64 characters, MySQL 8's limit."""
+    name = f"ticketctl_{purpose}:{database}"
+    if len(name) <= 64:
+        return name
+    return f"ticketctl_{purpose}:" + hashlib.sha256(database.encode()).hexdigest()[:32]

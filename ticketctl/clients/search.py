@@ -89,6 +89,8 @@ class Request:
     body: Any = None
     write: bool | None = None  # None: decided by the method (GET/HEAD read, the rest write)
     idempotent: bool = True  # False: retried only on 429, which the server answers before doing anything
+    content_type: str = "application/json"  # "application/x-ndjson" for _bulk, whose body is bytes
+    recorded: bool = True  # False: not kept in SearchConnection.sent (a bulk body of megabytes, sent all day)
 
     @property
     def is_write(self) -> bool:
@@ -194,6 +196,7 @@ class SearchConnection:
         if self.dry_run and request.is_write:
             self.sent.append(SentRequest(request, sent=False))
             return None
+        record = self.sent.append if request.recorded else _discard
         attempt = 0
         while True:
             try:
@@ -206,9 +209,9 @@ class SearchConnection:
                     self._sleep(delay + random.uniform(0, delay / 10))
                     attempt += 1
                     continue
-                self.sent.append(SentRequest(request, sent=True, status=failure.status))
+                record(SentRequest(request, sent=True, status=failure.status))
                 raise self._error(request, failure) from retry.__cause__
-            self.sent.append(SentRequest(request, sent=True, status=200))
+            record(SentRequest(request, sent=True, status=200))
             return body
 
     def health(self, *, wait_for_status: str | None = None, index: str | None = None, timeout: float = 30) -> Any:
@@ -244,7 +247,7 @@ class SearchConnection:
 
         headers = {"accept": "application/json"}
         if request.body is not None:
-            headers["content-type"] = "application/json"
+            headers["content-type"] = request.content_type
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", ElasticsearchWarning)
@@ -271,7 +274,12 @@ class SearchConnection:
 
         try:
             return self.client.transport.perform_request(
-                request.method, request.path, params=dict(request.params) or None, body=request.body, timeout=timeout
+                request.method,
+                request.path,
+                params=dict(request.params) or None,
+                body=request.body,
+                headers={"content-type": request.content_type} if request.body is not None else None,
+                timeout=timeout,
             )
         except OpenSearchConnectionError as error:
             raise _Retryable(_Failure(None, None, _connection_detail(error), True)) from error
@@ -308,6 +316,10 @@ class SearchConnection:
             body=failure.body,
             hint=hint,
         )
+
+
+def _discard(record: SentRequest) -> None:
+    """Where an unrecorded request's record goes."""
 
 
 class _Retryable(Exception):
@@ -592,6 +604,7 @@ def make_client(info: ServerInfo, settings: Settings, secrets: Mapping[str, str]
         hosts=[search.url],
         http_auth=auth,
         timeout=search.timeout,
+        pool_maxsize=4,  # urllib3's default of one connection would be torn down under concurrent bulk requests
         max_retries=0,
         retry_on_timeout=False,
         retry_on_status=(),

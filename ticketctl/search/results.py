@@ -157,6 +157,8 @@ class MigrateResult(_Base):
     pruned: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    source: Literal["index", "database"] | None = None  # where a reindex copied the documents from
+    copy: dict[str, Any] | None = None  # a copy from the database: outbox positions, catch-up, check
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -164,6 +166,8 @@ class MigrateResult(_Base):
             "action": self.action,
             "from_index": self.from_index,
             "to_index": self.to_index,
+            "source": self.source,
+            "copy": self.copy,
             "documents": self.documents,
             "changes": [change.as_dict() for change in self.changes],
             "pruned": self.pruned,

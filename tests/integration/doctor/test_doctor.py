@@ -216,7 +216,7 @@ def test_wrong_passwords(stack: Stack) -> None:
 
 
 def test_a_pending_migration(stack: Stack, mysql_scratch: MySQLScratch) -> None:
-    """A fresh database for the events service: V001 has not run there yet."""
+    """A fresh database for the events service: V001 and V002 have not run there yet."""
     database = mysql_scratch.database()
     user, password = mysql_scratch.user(grant_database=database)
     stack.secrets["EVENTS_DB_PASSWORD_NEW"] = password
@@ -228,7 +228,7 @@ def test_a_pending_migration(stack: Stack, mysql_scratch: MySQLScratch) -> None:
     )
     migrations = check(report, "mysql.events.migrations")
     assert migrations["status"] == "warn"
-    assert migrations["summary"] == f"1 pending migration(s) in {database}: V001"
+    assert migrations["summary"] == f"2 pending migration(s) in {database}: V001, V002"
     assert migrations["fix"] == "ticketctl migrate --db events"
     assert code == ExitCode.WARNINGS
 

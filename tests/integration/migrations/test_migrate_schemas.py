@@ -29,18 +29,24 @@ def test_first_run_applies_every_schema_and_the_second_applies_nothing(project: 
     first = migrate(settings, secrets, schemas_dir=project.schemas)
     assert first.ok
     assert {(d.key, d.created, tuple(m.version for m in d.applied)) for d in first.databases} == {
-        ("events", True, (1,)),
+        ("events", True, (1, 2)),
         ("inventory", True, (1,)),
         ("bookings", True, (1,)),
     }
     before = {key: project.history(key) for key in KEYS}
+    scripts = {
+        "events": [("V001__initial_schema.sql", 3), ("V002__search_fields.sql", 2)],
+        "inventory": [("V001__initial_schema.sql", 3)],
+        "bookings": [("V001__initial_schema.sql", 4)],
+    }
     for key in KEYS:
-        (row,) = before[key]
-        assert (row["version"], row["status"], row["type"]) == (1, "success", "SQL")
-        assert row["statements_applied"] == row["statements_total"] == {"events": 3, "inventory": 3, "bookings": 4}[key]
-        assert row["script"] == f"{key}/V001__initial_schema.sql"
-        assert len(row["checksum"]) == 64
-        assert row["installed_by"].startswith(project.users[key] + "@")
+        assert len(before[key]) == len(scripts[key])
+        for version, (row, (script, statements)) in enumerate(zip(before[key], scripts[key], strict=True), start=1):
+            assert (row["version"], row["status"], row["type"]) == (version, "success", "SQL")
+            assert row["statements_applied"] == row["statements_total"] == statements
+            assert row["script"] == f"{key}/{script}"
+            assert len(row["checksum"]) == 64
+            assert row["installed_by"].startswith(project.users[key] + "@")
 
     events: list[str] = []
     second = migrate(settings, secrets, schemas_dir=project.schemas, on_event=lambda e: events.append(e.kind))
@@ -105,6 +111,15 @@ def test_every_detail_of_the_original_ddl_by_name(project: Project, mysql_server
     assert bookings[("booking_seats", "uk_booking_seat")] == (0, ("booking_id", "seat_id"))
     events = _columns(mysql_server, project.names["events"])
     assert events[("outbox_events", "processed")] == ("tinyint(1)", "YES", "0", "")
+    # V002: the search fields; JSON is LONGTEXT (with a JSON_VALID check) on MariaDB
+    assert events[("events", "city")] == ("varchar(100)", "YES", None, "")
+    assert events[("events", "category")] == ("varchar(50)", "YES", None, "")
+    assert events[("events", "description")] == ("text", "YES", None, "")
+    assert events[("events", "tags")][0] == "longtext"
+    assert _indexes(mysql_server, project.names["events"])[("outbox_events", "idx_aggregate_processed")] == (
+        1,
+        ("aggregate_id", "processed", "id"),
+    )
 
 
 def test_every_table_is_innodb_utf8mb4_unicode(project: Project, mysql_server: MySQLServer) -> None:

@@ -161,7 +161,7 @@ def test_dry_run_reindex_prints_the_plan_and_writes_nothing(search: SearchTarget
     settings = search.settings()
     create_index(settings, {})
     changed = search.mapping_variant("changed.json", new_analyzer)
-    result = migrate_index(settings, {}, mapping_path=changed, reindex=True, dry_run=True)
+    result = migrate_index(settings, {}, mapping_path=changed, reindex=True, source="index", dry_run=True)
     assert result.action == "planned"
     assert writes(result) == []
     planned = [f"{request.method} {request.path}" for request in result.planned]
@@ -178,7 +178,7 @@ def reindexed(search: SearchTarget, documents: int) -> MigrateResult:
     search.index_documents(documents)
     changed = search.mapping_variant("changed.json", new_analyzer)
     events: list[Any] = []
-    result = migrate_index(settings, {}, mapping_path=changed, reindex=True, on_event=events.append)
+    result = migrate_index(settings, {}, mapping_path=changed, reindex=True, source="index", on_event=events.append)
     assert any(event.kind == "progress" and event.done == documents for event in events)
     return result
 
@@ -208,15 +208,30 @@ def test_reindex_and_adopt_are_refused_in_one_line_before_any_write(
     )
     for dry_run in (True, False):
         with pytest.raises(SearchError) as caught:
-            migrate_index(settings, {}, mapping_path=changed, reindex=True, dry_run=dry_run)
+            migrate_index(settings, {}, mapping_path=changed, reindex=True, source="index", dry_run=dry_run)
         assert caught.value.message == refusal
     with pytest.raises(SystemExit) as exited:
-        run(["index", "migrate", "--reindex", "--url", search.url, "--index", search.alias, "--mapping", str(changed)])
+        run(
+            [
+                "index",
+                "migrate",
+                "--reindex",
+                "--source",
+                "index",
+                "--url",
+                search.url,
+                "--index",
+                search.alias,
+                "--mapping",
+                str(changed),
+            ]
+        )
     assert exited.value.code == ExitCode.SEARCH
     errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error: ")]
     assert errors == [
         f"error: {refusal} — use a full distribution (the official Docker image ships the reindex "
-        "module); minimal builds such as Elasticsearch's integ-test-zip leave it out"
+        "module); minimal builds such as Elasticsearch's integ-test-zip leave it out; or copy from the events "
+        "database: 'ticketctl index migrate --reindex --source database' (the default)"
     ]
     assert search.index_names() == [f"{search.alias}_v1"]
     live = search.http("GET", f"/{search.alias}_v1/_settings?flat_settings=true")
@@ -351,7 +366,7 @@ def test_two_simultaneous_reindexes_make_one_version(search: SearchTarget) -> No
     def migrate() -> None:
         barrier.wait()
         try:
-            outcomes.append(migrate_index(settings, {}, mapping_path=changed, reindex=True).action)
+            outcomes.append(migrate_index(settings, {}, mapping_path=changed, reindex=True, source="index").action)
         except LockedError:
             outcomes.append("locked")
 
@@ -401,11 +416,11 @@ def test_a_migration_that_waited_reads_the_state_again_under_the_lock(
     def another_process_first(lock: IndexLock) -> None:
         if not started:
             started.append(True)
-            other.append(migrate_index(settings, {}, mapping_path=changed, reindex=True))
+            other.append(migrate_index(settings, {}, mapping_path=changed, reindex=True, source="index"))
         acquire(lock)
 
     monkeypatch.setattr(IndexLock, "acquire", another_process_first)
-    result = migrate_index(settings, {}, mapping_path=changed, reindex=True)
+    result = migrate_index(settings, {}, mapping_path=changed, reindex=True, source="index")
     assert other[0].action == "reindexed"
     assert result.action == "up_to_date"
     assert search.index_names() == [f"{search.alias}_v1", f"{search.alias}_v2"]
@@ -418,11 +433,15 @@ def test_migrate_keep_deletes_older_versions_only_after_confirmation(search: Sea
     reindexed(search, 8)
     changed = search.tmp_path / "changed.json"
     two_shards = search.settings(**{"search.shards": 2})
-    declined = migrate_index(two_shards, {}, mapping_path=changed, reindex=True, keep=1, confirm=lambda q: False)
+    declined = migrate_index(
+        two_shards, {}, mapping_path=changed, reindex=True, source="index", keep=1, confirm=lambda q: False
+    )
     assert (declined.action, declined.to_index, declined.pruned) == ("reindexed", v3, [])
     assert sorted(declined.kept) == [v1, v2]
     assert search.index_names() == [v1, v2, v3]
-    accepted = migrate_index(search.settings(), {}, mapping_path=changed, reindex=True, keep=1, confirm=lambda q: True)
+    accepted = migrate_index(
+        search.settings(), {}, mapping_path=changed, reindex=True, source="index", keep=1, confirm=lambda q: True
+    )
     assert (accepted.to_index, accepted.pruned, accepted.kept) == (v4, [v1, v2], [v3])
     assert search.index_names() == [v3, v4]
     assert search.count(search.alias) == 8

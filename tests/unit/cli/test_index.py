@@ -187,7 +187,7 @@ def test_an_invalid_mapping_stops_create_before_any_request(capsys: pytest.Captu
 
 
 def test_confirmation_is_declined_without_a_terminal_unless_yes(monkeypatch: pytest.MonkeyPatch) -> None:
-    from ticketctl.cli.index import _confirm
+    from ticketctl.cli.common import confirmer as _confirm
 
     monkeypatch.setattr("sys.stdin.isatty", lambda: False)
     assert _confirm(False)("Delete events_v1?") is False

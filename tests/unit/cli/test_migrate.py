@@ -43,7 +43,7 @@ def test_lint_of_the_seed_exits_config_and_names_row_number(capsys: pytest.Captu
 
 def test_lint_of_the_shipped_schemas_exits_zero(capsys: pytest.CaptureFixture[str]) -> None:
     assert exit_code("migrate", "lint") == 0
-    assert capsys.readouterr().out == "3 file(s) checked, no findings\n"
+    assert capsys.readouterr().out == "4 file(s) checked, no findings\n"
 
 
 def test_lint_json(capsys: pytest.CaptureFixture[str]) -> None:

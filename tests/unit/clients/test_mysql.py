@@ -19,6 +19,7 @@ from ticketctl.clients.mysql import (
     app_credentials,
     caching_sha2_hash,
     identified_by,
+    lock_name,
     password_change,
     root_credentials,
     sha256_crypt,
@@ -181,6 +182,13 @@ def test_secure_transport_required_names_ssl_ca() -> None:
     translated = translate(error, where="events_app@db.example:3306", tls_configured=False)
     assert translated.message.startswith("MySQL at db.example:3306 accepts only TLS connections")
     assert translated.hint == "set mysql.ssl_ca to the CA bundle that signed the server's certificate"
+
+
+def test_lock_names_fit_mysql_8s_64_characters() -> None:
+    assert lock_name("seed", "events_db") == "ticketctl_seed:events_db"
+    long = lock_name("outbox", "e" * 64)
+    assert len(long) <= 64 and long.startswith("ticketctl_outbox:")
+    assert long != lock_name("outbox", "f" * 64)
 
 
 # --------------------------------------------------------------------------- accounts: hashes, never passwords
