@@ -42,11 +42,18 @@ def wait_for(workers: Sequence[Worker]) -> None:
             pass
 
 
-def fan_out(work: Callable[[_Item], _Result], items: Sequence[_Item], *, name: str) -> list[_Result]:
+def fan_out(
+    work: Callable[[_Item], _Result],
+    items: Sequence[_Item],
+    *,
+    name: str,
+    cancel: threading.Event | None = None,
+) -> list[_Result]:
     """``work(item)`` for every item at once, each in a thread of its own; the results in item order.
 
     Every call has ended before this returns or raises: then the exception of the
-    first item that failed is raised. A Ctrl-C waits for the running calls to end
+    first item that failed is raised. A Ctrl-C sets ``cancel`` (for calls that
+    wait on it, such as a health wait) and waits for the running calls to end
     (each finishes the step it is in) before it propagates.
     """
     if len(items) == 1:
@@ -66,6 +73,8 @@ def fan_out(work: Callable[[_Item], _Result], items: Sequence[_Item], *, name: s
     try:
         wait_for(workers)
     except KeyboardInterrupt:
+        if cancel is not None:
+            cancel.set()
         wait_for(workers)
         raise
     for error in errors:

@@ -11,10 +11,13 @@ goes to ``on_event`` (:mod:`ticketctl.events`), results come back as reports.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager as ContextManager
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from ticketctl.compose.file import ServiceSpec, load_compose_file, with_dependencies
@@ -23,12 +26,21 @@ from ticketctl.config.settings import Settings
 from ticketctl.errors import ConfigError
 from ticketctl.events import EventSink, Notice, StepEvent, serialised
 from ticketctl.parallel import fan_out
-from ticketctl.runtime.converge import ConvergeOptions, ConvergeResult, ConvergeRun, stop_and_remove
+from ticketctl.runtime.converge import ConvergeOptions, ConvergeResult, ConvergeRun, ServiceResult, stop_and_remove
 from ticketctl.runtime.docker import Container, DockerRuntime
-from ticketctl.runtime.events import ResourceEvent
+from ticketctl.runtime.events import Phase, ResourceEvent, ServiceEvent
+from ticketctl.runtime.health import NotHealthy, failed, health_budget, wait_healthy
 from ticketctl.runtime.lock import project_lock
 from ticketctl.runtime.ports import PortConflict, find_conflicts, port_needs
-from ticketctl.runtime.translate import DEPENDS_ON_LABEL, MINIMUM_API, config_hash, container_name, volume_name
+from ticketctl.runtime.translate import (
+    DEPENDS_ON_LABEL,
+    MINIMUM_API,
+    config_hash,
+    container_name,
+    is_current,
+    select_containers,
+    volume_name,
+)
 from ticketctl.stack.model import build_stack
 
 Initialiser = Callable[[Settings, Secrets, EventSink, frozenset[str]], Mapping[str, Any]]
@@ -172,13 +184,7 @@ def up(
         emit(Notice(warning, "warning"))
     for note in _dropped_features(runtime, selected):
         emit(Notice(note, "info"))
-    with project_lock(
-        runtime.endpoint.url,
-        settings.project,
-        "up",
-        timeout=lock_timeout,
-        on_wait=lambda holder: emit(StepEvent("lock", "started", f"waiting for {holder}")),
-    ):
+    with _locked(runtime, settings.project, "up", lock_timeout, emit):
         timeout = settings.wait_timeout if wait_timeout is None else wait_timeout
         options = ConvergeOptions(force_recreate, keep_on_failure, wait, timeout, service_timeout)
         run = ConvergeRun(settings, runtime, compose, selected, active, emit, options)
@@ -219,13 +225,7 @@ def down(
     """
     emit = serialised(on_event)
     project = settings.project
-    with project_lock(
-        runtime.endpoint.url,
-        project,
-        "down",
-        timeout=lock_timeout,
-        on_wait=lambda holder: emit(StepEvent("lock", "started", f"waiting for {holder}")),
-    ):
+    with _locked(runtime, project, "down", lock_timeout, emit):
         containers = runtime.containers(project, include_oneoff=True)
         for group in _stop_order(containers):
             fan_out(lambda container: stop_and_remove(runtime, container, emit), group, name="down")
@@ -249,6 +249,87 @@ def down(
         removed_networks=tuple(removed_networks),
         removed_volumes=tuple(removed_volumes),
         kept_volumes=tuple(kept_volumes),
+    )
+
+
+@dataclass(frozen=True)
+class RestartReport:
+    project: str
+    services: tuple[ServiceResult, ...]
+    elapsed: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "project": self.project,
+            "services": [result.as_dict() for result in self.services],
+            "elapsed_seconds": round(self.elapsed, 3),
+        }
+
+
+def restart(
+    settings: Settings,
+    runtime: DockerRuntime,
+    services: Sequence[str] = (),
+    *,
+    wait: bool = True,
+    stop_timeout: float | None = None,
+    wait_timeout: float | None = None,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    on_event: EventSink | None = None,
+) -> RestartReport:
+    """Restart the containers of ``services`` (default: all of the project) in place and wait until they are healthy.
+
+    The same containers are stopped and started again (nothing is recreated, so a
+    changed file is not applied: that is ``up``'s job). Each is stopped with its
+    own grace period unless ``stop_timeout``; the wait fails at once when one
+    exits or turns unhealthy, with its last log lines.
+    """
+    emit = serialised(on_event)
+    started = time.monotonic()
+    deadline = started + (settings.wait_timeout if wait_timeout is None else wait_timeout)
+    with _locked(runtime, settings.project, "restart", lock_timeout, emit):
+        containers = select_containers(settings, runtime.containers(settings.project), services)
+        cancel = threading.Event()  # set by a Ctrl-C: the health waits end at once
+
+        def restart_one(container: Container) -> ServiceResult:
+            service = container.service or container.name
+            began = time.monotonic()
+
+            def event(phase: Phase, health: str | None = None, detail: str = "") -> None:
+                emit(ServiceEvent(service, phase, "restarted", health, detail, time.monotonic() - began))
+
+            event("restarting")
+            runtime.restart(container, stop_timeout)
+            current = container.reload()
+            if wait:
+                own_deadline = min(deadline, time.monotonic() + health_budget(current.healthcheck))
+                try:
+                    current = wait_healthy(
+                        current, own_deadline, stop=cancel, on_change=lambda health: event("running", health)
+                    )
+                except NotHealthy as problem:
+                    event("failed", detail=problem.reason)
+                    raise failed(
+                        service,
+                        problem.container,
+                        problem.reason,
+                        hint=f"see why with `ticketctl logs {service}`; `ticketctl up` recreates it from the file",
+                    ) from None
+            event("healthy" if current.health == "healthy" else "ready", current.health)
+            return ServiceResult(service, "restarted", current.name, current.id, current.state, current.health)
+
+        results = fan_out(restart_one, containers, name="restart", cancel=cancel)
+    return RestartReport(settings.project, tuple(results), time.monotonic() - started)
+
+
+def _locked(runtime: DockerRuntime, project: str, verb: str, timeout: float, emit: EventSink) -> ContextManager[Path]:
+    """The project's lock for ``verb``; while another holds it, a ``lock`` step says whom we wait for."""
+    return project_lock(
+        runtime.endpoint.url,
+        project,
+        verb,
+        timeout=timeout,
+        on_wait=lambda holder: emit(StepEvent("lock", "started", f"waiting for {holder}")),
     )
 
 
@@ -296,6 +377,8 @@ class ServiceInspection:
     service: str
     container: Container | None
     expected_hash: str | None  # None when the image is not present locally
+    compose_hash: str = ""  # what Docker Compose computes for the service in the rendered file
+    image_id: str = ""
 
     @property
     def outdated(self) -> bool:
@@ -303,8 +386,13 @@ class ServiceInspection:
         return (
             self.container is not None
             and self.expected_hash is not None
-            and self.container.config_hash != self.expected_hash
+            and not is_current(self.container.labels, self.expected_hash, self.compose_hash, self.image_id)
         )
+
+    @property
+    def compose_would_recreate(self) -> bool:
+        """``docker compose up`` would recreate the container: its label is not Compose's hash of the file."""
+        return self.container is not None and self.container.compose_hash != self.compose_hash
 
 
 @dataclass(frozen=True)
@@ -334,7 +422,9 @@ def inspect_project(
         container = next((c for c in existing if c.name == name), None)
         image_id = runtime.image_id(service.image)
         expected = config_hash(runtime.features.effective(service), image_id) if image_id else None
-        services.append(ServiceInspection(service.name, container, expected))
+        services.append(
+            ServiceInspection(service.name, container, expected, compose.compose_hashes[service.name], image_id or "")
+        )
     mounted = {volume_name(settings.project, m.volume) for service in active for m in service.mounts}
     unused = tuple(sorted(v.name for v in runtime.volumes(settings.project) if v.name not in mounted))
     conflicts = find_conflicts(

@@ -10,198 +10,19 @@ project label). Without the images or the Engine the tests skip, naming
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import resource
-import secrets
 import signal
 import socket
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import pytest
 
+from tests.support.stacks import PROJECT_LABEL, VENV_BIN, Project, Run, free_ports
+
 pytestmark = pytest.mark.e2e
-
-IMAGE_KEYS = ("mysql", "redis", "elasticsearch", "opensearch", "apps")
-PROJECT_LABEL = "com.docker.compose.project"
-VENV_BIN = Path(sys.executable).parent
-
-
-def _missing(what: str) -> NoReturn:
-    message = f"{what}; build and start them with `scripts/test-services up` and `. <(scripts/test-services env)`"
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(f"CI=true: {message}", pytrace=False)
-    pytest.skip(message)
-
-
-@pytest.fixture(scope="module")
-def images() -> dict[str, str]:
-    found = {key: os.environ.get(f"TICKETCTL_TEST_IMAGE_{key.upper()}", "") for key in IMAGE_KEYS}
-    absent = [f"TICKETCTL_TEST_IMAGE_{key.upper()}" for key, value in found.items() if not value]
-    if absent:
-        _missing(f"the locally built images are not set ({', '.join(absent)})")
-    return found
-
-
-@pytest.fixture(scope="module")
-def docker_client(images: dict[str, str]) -> Iterator[Any]:
-    import docker
-
-    try:
-        client = docker.from_env(timeout=120)
-        client.ping()
-    except Exception as error:
-        _missing(f"the Docker Engine does not answer ({type(error).__name__})")
-    for reference in images.values():
-        try:
-            client.images.get(reference)
-        except docker.errors.ImageNotFound:
-            _missing(f"image {reference} is not built")
-    yield client
-    client.close()
-
-
-def _free_ports(count: int, *, consecutive: int = 1) -> list[int]:
-    """``count`` free loopback ports in 30000-32699, below Linux's ephemeral range (32768-60999) so that
-    no outgoing connection takes one meanwhile; the last starts a run of ``consecutive`` free ones."""
-    import random
-
-    chosen: list[int] = []
-    while len(chosen) < count:
-        span = consecutive if len(chosen) == count - 1 else 1
-        start = random.randrange(30000, 32700 - span)
-        block = range(start, start + span)
-        if any(port in chosen for port in block):
-            continue
-        if all(_port_is_free(port) for port in block):
-            chosen.append(start)
-    return chosen
-
-
-def _port_is_free(port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-@dataclass
-class Run:
-    """One CLI invocation's outcome."""
-
-    code: int
-    out: str
-    err: str
-    seconds: float
-
-    def json(self) -> Any:
-        return json.loads(self.out)
-
-
-@dataclass
-class Project:
-    """A Compose project of one test: its folder, settings (as environment variables) and clean-up."""
-
-    name: str
-    folder: Path
-    client: Any
-    settings: dict[str, str] = field(default_factory=dict)
-
-    def environment(self, **extra: str) -> dict[str, str]:
-        inherited = {
-            k: v for k, v in os.environ.items() if not k.startswith("TICKETCTL_") or k.startswith("TICKETCTL_TEST_")
-        }
-        return {**inherited, **self.settings, **extra, "NO_COLOR": "1"}
-
-    def command(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", "ticketctl", *args]
-
-    def ticketctl(self, *args: str, timeout: float = 600, **extra: str) -> Run:
-        started = time.monotonic()
-        done = subprocess.run(
-            self.command(*args),
-            cwd=self.folder,
-            env=self.environment(**extra),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            stdin=subprocess.DEVNULL,
-        )
-        return Run(done.returncode, done.stdout, done.stderr, time.monotonic() - started)
-
-    def start(self, *args: str) -> subprocess.Popen[str]:
-        return subprocess.Popen(
-            self.command(*args),
-            cwd=self.folder,
-            env=self.environment(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            stdin=subprocess.DEVNULL,
-            text=True,
-        )
-
-    def containers(self) -> dict[str, Any]:
-        found = self.client.containers.list(all=True, filters={"label": f"{PROJECT_LABEL}={self.name}"})
-        return {container.name: container for container in found}
-
-    def ids(self) -> dict[str, str]:
-        return {name: container.id for name, container in self.containers().items()}
-
-    def networks(self) -> list[str]:
-        return [n.name for n in self.client.networks.list(filters={"label": f"{PROJECT_LABEL}={self.name}"})]
-
-    def volumes(self) -> list[str]:
-        return sorted(v.name for v in self.client.volumes.list(filters={"label": f"{PROJECT_LABEL}={self.name}"}))
-
-    def env_file(self) -> dict[str, str]:
-        lines = (self.folder / ".env").read_text().splitlines()
-        return dict(line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
-
-    def cleanup(self) -> None:
-        import docker.errors
-
-        for container in self.containers().values():
-            with contextlib.suppress(docker.errors.NotFound):
-                container.remove(force=True, v=True)
-        for network in self.client.networks.list(filters={"label": f"{PROJECT_LABEL}={self.name}"}):
-            with contextlib.suppress(docker.errors.NotFound):
-                network.remove()
-        for volume in self.client.volumes.list(filters={"label": f"{PROJECT_LABEL}={self.name}"}):
-            with contextlib.suppress(docker.errors.NotFound):
-                volume.remove(force=True)
-
-
-def _search_nofile() -> int:
-    """The search container's open-files limit: 65536, or less where this machine's own hard limit is lower."""
-    return min(65536, resource.getrlimit(resource.RLIMIT_NOFILE)[1])
-
-
-@pytest.fixture
-def project(tmp_path: Path, docker_client: Any, images: dict[str, str]) -> Iterator[Project]:
-    mysql, redis, search, apps = _free_ports(4, consecutive=9)
-    name = f"tkt-e2e-{secrets.token_hex(4)}"
-    stack = Project(name=name, folder=tmp_path, client=docker_client)
-    stack.settings = {
-        "TICKETCTL_PROJECT": name,
-        "TICKETCTL_PORTS__MYSQL": str(mysql),
-        "TICKETCTL_PORTS__REDIS": str(redis),
-        "TICKETCTL_PORTS__SEARCH": str(search),
-        "TICKETCTL_PORTS__APPS": str(apps),
-        "TICKETCTL_SEARCH__NOFILE": str(_search_nofile()),
-        "TICKETCTL_SEARCH__HEAP": "512m",
-        **{f"TICKETCTL_IMAGES__{key.upper()}": reference for key, reference in images.items()},
-    }
-    yield stack
-    stack.cleanup()
 
 
 def _mysql(project: Project, port: int | None = None) -> Any:
@@ -265,7 +86,7 @@ def test_up_converges_recreates_one_service_and_down_keeps_the_data(project: Pro
     with _mysql(project) as connection, connection.cursor() as cursor:
         cursor.execute("CREATE TABLE survivors (id INT PRIMARY KEY, name VARCHAR(20))")
         cursor.execute("INSERT INTO survivors VALUES (1, 'before recreate')")
-    new_port = _free_ports(1)[0]
+    new_port = free_ports(1)[0]
     project.settings["TICKETCTL_PORTS__MYSQL"] = str(new_port)
     third = project.ticketctl("up", "--no-init", "--json")
     assert third.code == 0, third.err

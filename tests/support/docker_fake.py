@@ -64,6 +64,7 @@ class FakeAPI:
         self.pull_script: list[Exception | None] = []
         self.lock = threading.RLock()
         self._ids = itertools.count(1)
+        self.clock = "2026-11-24T11:00:04.500000000+01:00"  # the Engine's SystemTime (10:00:04.5 UTC)
 
     def record(self, action: str, name: str) -> None:
         with self.lock:
@@ -74,6 +75,9 @@ class FakeAPI:
 
     def close(self) -> None:
         pass
+
+    def info(self) -> dict[str, Any]:
+        return {"SystemTime": self.clock}
 
     # ------------------------------------------------------------------ containers
 
@@ -206,9 +210,37 @@ class FakeAPI:
             del self.containers_by_id[data["Id"]]
         self.record("remove", data["Name"].lstrip("/"))
 
-    def logs(self, container: str, stdout: bool = True, stderr: bool = True, tail: int = 20) -> bytes:
+    def restart(self, container: str, timeout: int = 10) -> None:
         data = self._find(container)
-        return ("\n".join(data["_logs"][-tail:]) + "\n").encode()
+        with self.lock:
+            data["State"].update(Status="running", Running=True, StartedAt="2026-11-24T10:05:00.123456789Z")
+            data["_inspections"] = 0
+            if data["Config"].get("Healthcheck"):
+                data["State"]["Health"] = {"Status": "starting", "Log": []}
+        self.record("restart", data["Name"].lstrip("/"))
+
+    def logs(
+        self,
+        container: str,
+        stdout: bool = True,
+        stderr: bool = True,
+        tail: int | str = 20,
+        stream: bool = False,
+        timestamps: bool = False,
+        since: float | None = None,
+        until: float | None = None,
+        follow: bool = False,
+    ) -> Any:
+        """``_logs`` entries are text or ``(RFC 3339 time, text)``; text gets 10:00:00 plus its index in ns."""
+        data = self._find(container)
+        lines = []
+        for index, entry in enumerate(data["_logs"]):
+            stamp, text = entry if isinstance(entry, tuple) else (f"2026-11-24T10:00:00.{index:09d}Z", entry)
+            lines.append(f"{stamp} {text}" if timestamps else text)
+        if tail != "all":
+            lines = lines[-int(tail) :] if int(tail) else []
+        payload = [(line + "\n").encode() for line in lines]
+        return _Stream(payload) if stream else b"".join(payload)
 
     # ------------------------------------------------------------------ images
 
@@ -281,6 +313,20 @@ class FakeAPI:
     def remove_volume(self, name: str) -> None:
         del self.volumes_by_name[name]
         self.record("remove-volume", name)
+
+
+class _Stream:
+    """What ``APIClient.logs(stream=True)`` returns: an iterator of chunks that can be closed."""
+
+    def __init__(self, chunks: list[bytes]):
+        self.chunks = chunks
+        self.closed = False
+
+    def __iter__(self) -> Any:
+        return iter(self.chunks)
+
+    def close(self) -> None:
+        self.closed = True
 
 
 def _copy(data: dict[str, Any]) -> dict[str, Any]:

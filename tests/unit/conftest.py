@@ -18,7 +18,7 @@ def fake_api() -> FakeAPI:
 
 @pytest.fixture
 def runtime(fake_api: FakeAPI, monkeypatch: pytest.MonkeyPatch) -> DockerRuntime:
-    monkeypatch.setattr("ticketctl.runtime.converge.POLL_SECONDS", 0.02)
+    monkeypatch.setattr("ticketctl.runtime.health.POLL_SECONDS", 0.02)
     return fake_runtime(fake_api)
 
 

@@ -14,8 +14,8 @@ from ticketctl.errors import DockerError, LockedError, PortConflictError
 from ticketctl.events import Event
 from ticketctl.project import down, status, up
 from ticketctl.render.compose import render
-from ticketctl.runtime.converge import ServiceFailedError
 from ticketctl.runtime.events import PullEvent, ResourceEvent, ServiceEvent
+from ticketctl.runtime.health import ServiceFailedError
 from ticketctl.runtime.lock import project_lock
 
 INFRA = ["unit-mysql-1", "unit-redis-1", "unit-elasticsearch-1"]
@@ -370,3 +370,55 @@ def test_status_shows_each_service_missing_ones_and_orphans(make_settings: Any, 
     assert mysql.ports == ("127.0.0.1:33306->3306/tcp",)
     assert mysql.image == "test/mysql:1" and mysql.uptime is not None and mysql.started_at is not None
     assert mysql.container_id is not None and mysql.as_dict()["id"] == mysql.container_id[:12]
+
+
+# --------------------------------------------------------------------------- restart
+
+
+def test_restart_keeps_the_containers_and_waits_until_they_are_healthy(
+    make_settings: Any, fake_api: Any, runtime: Any
+) -> None:
+    from ticketctl.project import restart
+
+    settings = make_settings()
+    before = {r.service: r.container_id for r in _up(settings, runtime).services}
+    fake_api.calls.clear()
+    events: list[Event] = []
+    report = restart(settings, runtime, on_event=events.append)
+    assert sorted(fake_api.actions("restart")) == sorted(INFRA)
+    assert fake_api.actions("create") == [] and fake_api.actions("remove") == []
+    assert {r.service: (r.container_id, r.action, r.health) for r in report.services} == {
+        service: (container_id, "restarted", "healthy") for service, container_id in before.items()
+    }
+    phases = [e.phase for e in events if isinstance(e, ServiceEvent) and e.service == "redis"]
+    assert phases[0] == "restarting" and phases[-1] == "healthy"
+
+
+def test_restart_of_one_service_fails_at_once_when_it_turns_unhealthy(
+    make_settings: Any, fake_api: Any, runtime: Any
+) -> None:
+    from ticketctl.project import restart
+
+    settings = make_settings()
+    _up(settings, runtime)
+    fake_api.behaviour["redis"] = "unhealthy"
+    started = time.monotonic()
+    with pytest.raises(ServiceFailedError, match="redis: turned unhealthy") as failure:
+        restart(settings, runtime, ["redis"])
+    assert time.monotonic() - started < 5
+    assert "ticketctl logs redis" in (failure.value.hint or "")
+    assert fake_api.actions("restart") == ["unit-redis-1"]
+
+
+def test_restart_of_a_service_without_a_container_says_how_to_start_it(
+    make_settings: Any, fake_api: Any, runtime: Any
+) -> None:
+    from ticketctl.errors import ExitCode, TicketctlError
+    from ticketctl.project import restart
+
+    settings = make_settings()
+    _up(settings, runtime, services=["redis"])
+    with pytest.raises(TicketctlError, match="mysql has no container") as missing:
+        restart(settings, runtime, ["mysql"])
+    assert missing.value.exit_code == ExitCode.MISSING
+    assert fake_api.actions("restart") == []

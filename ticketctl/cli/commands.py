@@ -10,7 +10,22 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
-    from ticketctl.cli import config, doctor, index, migrate, render, secrets, seed, snapshot, stack
+    from ticketctl.cli import (
+        completion,
+        config,
+        doctor,
+        env,
+        index,
+        logs,
+        migrate,
+        render,
+        secrets,
+        seed,
+        shell,
+        snapshot,
+        stack,
+        version,
+    )
 
     render.register(app)
     config.register(app)
@@ -21,3 +36,8 @@ def register(app: typer.Typer) -> None:
     doctor.register(app)
     snapshot.register(app)
     secrets.register(app)
+    logs.register(app)
+    env.register(app)
+    shell.register(app)
+    version.register(app)
+    completion.register(app)

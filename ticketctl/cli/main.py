@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import typer
 
 from ticketctl import __version__
-from ticketctl.cli import commands
+from ticketctl.cli import commands, completion
 from ticketctl.cli.common import CliState, print_error
 from ticketctl.errors import ExitCode, TicketctlError
 
@@ -37,8 +37,11 @@ app = typer.Typer(
 
 
 def _version_callback(value: bool) -> None:
+    """``-V``: one line, no server asked and nothing imported (``ticketctl version`` tells the rest)."""
     if value:
-        typer.echo(f"ticketctl {__version__}")
+        import platform
+
+        typer.echo(f"ticketctl {__version__} (Python {platform.python_version()})")
         raise typer.Exit()
 
 
@@ -56,9 +59,10 @@ def main(
     version: bool = typer.Option(
         False,
         "--version",
+        "-V",
         callback=_version_callback,
         is_eager=True,
-        help="Print the version and exit.",
+        help="Print ticketctl's and Python's version and exit (`ticketctl version` also asks the servers).",
     ),
 ) -> None:
     """Global options; the command follows them."""
@@ -70,6 +74,7 @@ commands.register(app)
 
 def program(args: Sequence[str] | None = None) -> int:
     """Run the CLI without catching ticketctl errors; returns the exit code."""
+    completion.enable_if_asked()
     command = typer.main.get_command(app)
     result = command.main(args=list(args) if args is not None else None, prog_name="ticketctl", standalone_mode=False)
     return int(result) if isinstance(result, int) else 0

@@ -11,12 +11,14 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
 from ticketctl.cli.common import JSON_OPTION, console, flag, load, print_json, print_warning
+from ticketctl.cli.completion import complete_services
 from ticketctl.errors import AbortedError, ConfigError, ExitCode, TicketctlError
 
 if TYPE_CHECKING:
@@ -25,14 +27,18 @@ if TYPE_CHECKING:
     from ticketctl.config.settings import Settings
     from ticketctl.events import Event
     from ticketctl.project import Initialiser
-    from ticketctl.runtime.converge import ServiceFailedError
     from ticketctl.runtime.docker import DockerRuntime
+    from ticketctl.runtime.health import ServiceFailedError
+
+
+_Report = TypeVar("_Report")
 
 
 def register(app: typer.Typer) -> None:
     app.command("up")(up_command)
     app.command("down")(down_command)
     app.command("status")(status_command)
+    app.command("restart")(restart_command)
 
 
 def connect(settings: Settings) -> DockerRuntime:
@@ -60,20 +66,23 @@ def initialiser(*, migrate: bool = True) -> Initialiser:
 LOCK_TIMEOUT_OPTION = typer.Option(
     120.0, "--lock-timeout", metavar="SECONDS", help="How long to wait for another up/down on this project."
 )
+WAIT_TIMEOUT_OPTION = typer.Option(
+    None, "--wait-timeout", metavar="SECONDS", help="Overall health wait (default: wait_timeout setting, 300)."
+)
 
 
 def up_command(
     ctx: typer.Context,
-    services: list[str] = typer.Argument(None, help="Only these services (and what they depend on)."),
+    services: list[str] = typer.Argument(
+        None, help="Only these services (and what they depend on).", autocompletion=complete_services
+    ),
     no_render: bool = typer.Option(False, "--no-render", help="Use the files already rendered; do not render first."),
     force_recreate: bool = typer.Option(False, "--force-recreate", help="Recreate containers even if unchanged."),
     remove_orphans: bool = typer.Option(
         False, "--remove-orphans", help="Remove containers of services no longer in the file or profiles."
     ),
     no_wait: bool = typer.Option(False, "--no-wait", help="Do not wait for health (and skip initialisation)."),
-    wait_timeout: float = typer.Option(
-        None, "--wait-timeout", metavar="SECONDS", help="Overall health wait (default: wait_timeout setting, 300)."
-    ),
+    wait_timeout: float | None = WAIT_TIMEOUT_OPTION,
     service_timeout: float = typer.Option(
         None,
         "--service-timeout",
@@ -99,36 +108,29 @@ def up_command(
     run removes the containers it created.
     """
     from ticketctl.project import up
-    from ticketctl.runtime.converge import ServiceFailedError
 
     overrides = {"profiles": flag(list(profile) if profile else None, "--profile")}
     settings = load(ctx, overrides)
     runtime = connect(settings)
-    live = not json_output and sys.stderr.isatty()
-    # Without the live table the view writes plain lines: rich (20-40 ms to import) is not needed.
-    view = UpView(console(stderr=True) if live else None, live=live, quiet=json_output)
-    try:
-        with view:
-            report = up(
-                settings,
-                runtime,
-                render=not no_render,
-                services=services or None,
-                force_recreate=force_recreate,
-                remove_orphans=remove_orphans,
-                wait=not no_wait,
-                wait_timeout=wait_timeout,
-                service_timeout=service_timeout,
-                keep_on_failure=keep_on_failure,
-                initialise=initialiser(migrate=not no_init),
-                lock_timeout=lock_timeout,
-                on_event=view,
-            )
-    except ServiceFailedError as error:
-        _print_failure(error)
-        raise
-    except KeyboardInterrupt:
-        raise _interrupted("up") from None
+    report = _with_progress(
+        "up",
+        json_output,
+        lambda view: up(
+            settings,
+            runtime,
+            render=not no_render,
+            services=services or None,
+            force_recreate=force_recreate,
+            remove_orphans=remove_orphans,
+            wait=not no_wait,
+            wait_timeout=wait_timeout,
+            service_timeout=service_timeout,
+            keep_on_failure=keep_on_failure,
+            initialise=initialiser(migrate=not no_init),
+            lock_timeout=lock_timeout,
+            on_event=view,
+        ),
+    )
     if json_output:
         print_json(report.as_dict())
         return
@@ -143,6 +145,26 @@ def up_command(
         typer.echo(f"  {result.service:<22} {result.action:<10} {state:<19} {result.container}")
     for orphan in report.orphans:
         print_warning(f"orphan container {orphan}: its service is not active; remove it with --remove-orphans")
+
+
+def _with_progress(command: str, json_output: bool, call: Callable[[UpView], _Report]) -> _Report:
+    """Run ``call`` drawing its events: a live table on a terminal, lines otherwise, only warnings with --json.
+
+    A failed service's last log lines come before its error; a Ctrl-C says what is left.
+    """
+    from ticketctl.runtime.health import ServiceFailedError
+
+    live = not json_output and sys.stderr.isatty()
+    # Without the live table the view writes plain lines: rich (20-40 ms to import) is not needed.
+    view = UpView(console(stderr=True) if live else None, live=live, quiet=json_output)
+    try:
+        with view:
+            return call(view)
+    except ServiceFailedError as error:
+        _print_failure(error)
+        raise
+    except KeyboardInterrupt:
+        raise _interrupted(command) from None
 
 
 def _interrupted(command: str) -> TicketctlError:
@@ -236,6 +258,50 @@ def status_command(ctx: typer.Context, json_output: bool = JSON_OPTION) -> None:
     if not wide.is_terminal:
         wide.width = 200
     wide.print(table)
+
+
+def restart_command(
+    ctx: typer.Context,
+    services: list[str] | None = typer.Argument(
+        None, help="Only these services (default: every container of the project).", autocompletion=complete_services
+    ),
+    timeout: float | None = typer.Option(
+        None, "--timeout", "-t", metavar="SECONDS", help="Stop grace period (default: each service's own)."
+    ),
+    no_wait: bool = typer.Option(False, "--no-wait", help="Do not wait until the services are healthy again."),
+    wait_timeout: float | None = WAIT_TIMEOUT_OPTION,
+    lock_timeout: float = LOCK_TIMEOUT_OPTION,
+    json_output: bool = JSON_OPTION,
+) -> None:
+    """Restart services in place (the same containers, the same data) and wait until they are healthy again.
+
+    A changed configuration is not applied: `ticketctl up` does that.
+    """
+    from ticketctl.project import restart
+
+    settings = load(ctx)
+    runtime = connect(settings)
+    report = _with_progress(
+        "restart",
+        json_output,
+        lambda view: restart(
+            settings,
+            runtime,
+            services or (),
+            wait=not no_wait,
+            stop_timeout=timeout,
+            wait_timeout=wait_timeout,
+            lock_timeout=lock_timeout,
+            on_event=view,
+        ),
+    )
+    if json_output:
+        print_json(report.as_dict())
+        return
+    typer.echo(f"{settings.project}: restarted {len(report.services)} service(s) in {report.elapsed:.1f}s")
+    for result in report.services:
+        state = result.state + (f" ({result.health})" if result.health else "")
+        typer.echo(f"  {result.service:<22} {state:<19} {result.container}")
 
 
 def _duration(seconds: float) -> str:

@@ -413,10 +413,20 @@ def unverified_tls_warning(settings: Settings) -> str | None:
     )
 
 
-def _http_get(settings: Settings, password: str | None, path: str) -> tuple[int, dict[str, str], Any]:
-    """A plain urllib GET: ``(status, lower-cased headers, JSON body or None)``; HTTP errors are answers too."""
+def _http(
+    settings: Settings,
+    password: str | None,
+    method: str,
+    path: str,
+    body: bytes | None = None,
+    *,
+    accept: str = "application/json",
+) -> tuple[int, dict[str, str], bytes]:
+    """One plain urllib request: ``(status, lower-cased headers, raw body)``; HTTP errors are answers too."""
     url = settings.search.url
-    request = urllib.request.Request(url + path, headers={"Accept": "application/json"})
+    request = urllib.request.Request(url + path, data=body, method=method, headers={"Accept": accept})
+    if body is not None:
+        request.add_header("Content-Type", "application/x-ndjson" if "/_bulk" in path else "application/json")
     if settings.search.username is not None and password is not None:
         token = base64.b64encode(f"{settings.search.username}:{password}".encode()).decode()
         request.add_header("Authorization", f"Basic {token}")
@@ -445,11 +455,64 @@ def _http_get(settings: Settings, password: str | None, path: str) -> tuple[int,
             f"search server at {url} did not answer within {settings.search.timeout:g}s: {tls.one_line(str(error))}",
             hint="check the server, or raise search.timeout",
         ) from error
+    return status, headers, raw
+
+
+def _http_get(settings: Settings, password: str | None, path: str) -> tuple[int, dict[str, str], Any]:
+    """A GET whose body is read as JSON (None when it is not JSON)."""
+    status, headers, raw = _http(settings, password, "GET", path)
     try:
         body = json.loads(raw.decode("utf-8")) if raw else None
     except (ValueError, UnicodeDecodeError):
         body = None
     return status, headers, body
+
+
+@dataclass(frozen=True)
+class SearchReply:
+    """The answer to a request sent as it was written (``ticketctl shell search``)."""
+
+    method: str
+    path: str
+    status: int
+    content_type: str
+    body: bytes
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+    def text(self) -> str:
+        """The body as a person reads it: JSON indented, text as it is; a HEAD request's status."""
+        if self.method == "HEAD" or not self.body:
+            return f"{self.status}\n"
+        decoded = self.body.decode("utf-8", "replace")
+        if "json" in self.content_type:
+            try:
+                return json.dumps(json.loads(decoded), indent=2, ensure_ascii=False) + "\n"
+            except ValueError:
+                pass
+        return decoded if decoded.endswith("\n") else decoded + "\n"
+
+    def failure(self) -> str:
+        """One line for an error status: the request, the status and the server's reason."""
+        try:
+            parsed = json.loads(self.body.decode("utf-8")) if self.body else None
+        except (ValueError, UnicodeDecodeError):
+            parsed = None
+        error_type, reason = parse_error_body(parsed)
+        label = f"{self.status} {error_type}" if error_type else str(self.status)
+        return f"{self.method} {self.path} → {label}" + (f": {tls.one_line(reason)}" if reason else "")
+
+
+def search_request(
+    settings: Settings, secrets: Mapping[str, str] | None, method: str, path: str, body: bytes | None = None
+) -> SearchReply:
+    """Send one request as written (no retries, no client of either engine in between) and return the answer."""
+    path = path if path.startswith("/") else f"/{path}"
+    # Any type: the _cat APIs answer in text unless asked for JSON (?format=json), as with curl.
+    status, headers, raw = _http(settings, _password(settings, secrets), method.upper(), path, body, accept="*/*")
+    return SearchReply(method.upper(), path, status, headers.get("content-type", ""), raw)
 
 
 def detect(settings: Settings, secrets: Mapping[str, str] | None = None) -> ServerInfo:

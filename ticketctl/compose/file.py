@@ -12,13 +12,14 @@ names the file and the key, rather than being silently ignored.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ticketctl.compose.hash import compose_service_hash
 from ticketctl.compose.interpolation import compose_variables, interpolate_tree
+from ticketctl.compose.syntax import PORT_RE, parse_duration, scalar
 from ticketctl.config.files import read_text
 from ticketctl.errors import ConfigError
 from ticketctl.stack.types import Dependency, Healthcheck, PortBinding, VolumeMount
@@ -46,10 +47,6 @@ SERVICE_KEYS = frozenset(
 TOP_LEVEL_KEYS = frozenset({"name", "version", "services", "networks", "volumes", "configs"})
 DEPENDENCY_CONDITIONS = ("service_started", "service_healthy", "service_completed_successfully")
 RESTART_POLICIES = ("no", "always", "on-failure", "unless-stopped")
-DURATION_PART_RE = re.compile(r"([0-9]+(?:\.[0-9]+)?)(us|ms|h|m|s)")
-PORT_RE = re.compile(
-    r"^(?:(?:(?P<ip>\[[0-9a-fA-F:.]+\]|[0-9.]+):)?(?P<host>[0-9]+):)?(?P<container>[0-9]+)(?:/(?P<proto>tcp|udp|sctp))?$"
-)
 
 
 # --------------------------------------------------------------------------- the specs
@@ -101,6 +98,8 @@ class ComposeFile:
     services: tuple[ServiceSpec, ...]
     networks: Mapping[str, Mapping[str, str]]  # name in the file → labels
     volumes: Mapping[str, Mapping[str, str]]
+    # Service name → the config hash Docker Compose computes for it (its com.docker.compose.config-hash).
+    compose_hashes: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def working_dir(self) -> Path:
@@ -205,6 +204,9 @@ class _Loader:
             services=services,
             networks=networks,
             volumes=volumes,
+            compose_hashes={
+                service_name: compose_service_hash(body) for service_name, body in self.tree["services"].items()
+            },
         )
 
     def _named_labels(self, section: str) -> dict[str, dict[str, str]]:
@@ -237,7 +239,7 @@ class _Loader:
             pairs = [str(item).split("=", 1) for item in value]
             return {pair[0]: pair[1] if len(pair) > 1 else "" for pair in pairs}
         if isinstance(value, dict):
-            return {str(key): "" if item is None else _scalar(item) for key, item in value.items()}
+            return {str(key): "" if item is None else scalar(item) for key, item in value.items()}
         raise self.error(path, "expected a mapping or a list of KEY=VALUE")
 
     def _service(
@@ -283,7 +285,7 @@ class _Loader:
             restart=restart,
             networks=service_networks,
             labels=tuple(sorted(self._labels(body.get("labels"), f"{path}.labels").items())),
-            user=None if body.get("user") is None else _scalar(body["user"]),
+            user=None if body.get("user") is None else scalar(body["user"]),
         )
 
     def _command(self, value: Any, path: str) -> tuple[str, ...] | None:
@@ -294,14 +296,14 @@ class _Loader:
 
             return tuple(shlex.split(value))
         if isinstance(value, list):
-            return tuple(_scalar(item) for item in value)
+            return tuple(scalar(item) for item in value)
         raise self.error(path, "expected a list or a string")
 
     def _environment(self, value: Any, path: str) -> tuple[tuple[str, str], ...]:
         if value is None:
             return ()
         if isinstance(value, dict):
-            items = {str(k): "" if v is None else _scalar(v) for k, v in value.items()}
+            items = {str(k): "" if v is None else scalar(v) for k, v in value.items()}
         elif isinstance(value, list):
             pairs = [str(item).split("=", 1) for item in value]
             items = {pair[0]: pair[1] if len(pair) > 1 else "" for pair in pairs}
@@ -317,7 +319,7 @@ class _Loader:
             host_ip, protocol = value.get("host_ip", "0.0.0.0"), value.get("protocol", "tcp")
             text = f"{host_ip}:{value['published']}:{value['target']}/{protocol}"
         else:
-            text = _scalar(value)
+            text = scalar(value)
         match = PORT_RE.match(text)
         if match is None or match.group("host") is None:
             raise self.error(
@@ -415,7 +417,7 @@ class _Loader:
             return None
         start_interval = value.get("start_interval")
         return Healthcheck(
-            test=tuple(_scalar(part) for part in test),
+            test=tuple(scalar(part) for part in test),
             interval=self._duration(value.get("interval", "30s"), f"{path}.interval"),
             timeout=self._duration(value.get("timeout", "30s"), f"{path}.timeout"),
             retries=int(value.get("retries", 3)),
@@ -458,20 +460,10 @@ class _Loader:
         return tuple(names)
 
     def _duration(self, value: Any, path: str) -> float:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
-        text = str(value).strip()
-        position, total = 0, 0.0
-        units = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-        while position < len(text):
-            match = DURATION_PART_RE.match(text, position)
-            if match is None:
-                raise self.error(path, f"expected a duration such as 5s, 500ms or 1m30s, got {text!r}")
-            total += float(match.group(1)) * units[match.group(2)]
-            position = match.end()
-        if not text:
-            raise self.error(path, "expected a duration such as 5s")
-        return total
+        try:
+            return parse_duration(value)
+        except ValueError:
+            raise self.error(path, f"expected a duration such as 5s, 500ms or 1m30s, got {value!r}") from None
 
     def _check_dependencies(self, services: tuple[ServiceSpec, ...]) -> None:
         names = {service.name for service in services}
@@ -483,14 +475,6 @@ class _Loader:
                         f"depends on {dependency.service!r}, which is not a service of the file",
                     )
         dependency_order(services)  # raises on a cycle
-
-
-def _scalar(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
 
 
 # --------------------------------------------------------------------------- order

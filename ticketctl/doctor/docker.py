@@ -100,6 +100,12 @@ def service_check(service: str) -> Callable[[CheckContext], Outcome]:
                 f"{container.name} runs an older configuration or image than {inspection.compose_file}",
                 f"ticketctl up recreates {service} (its volumes are kept)",
             )
+        if found.compose_would_recreate:
+            return Outcome.warn(
+                f"`docker compose up` would recreate {container.name}: an older ticketctl created it without "
+                "Compose's config hash",
+                f"ticketctl up --force-recreate {service} (its volumes are kept)",
+            )
         health = f" and {container.health}" if container.health else ""
         return Outcome.ok(f"{container.name} is running{health}")
 

@@ -21,36 +21,38 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ticketctl.compose.file import ComposeFile, ServiceSpec, dependency_order
-from ticketctl.config.secrets import scrub_known
 from ticketctl.config.settings import FIELDS, Settings
-from ticketctl.errors import DockerError, LockedError, PortConflictError, UnhealthyError
+from ticketctl.errors import DockerError, LockedError, PortConflictError
 from ticketctl.events import EventSink, Notice, StepEvent
 from ticketctl.parallel import Worker, wait_for
 from ticketctl.runtime.docker import ConflictError, Container, DockerRuntime, PullFailedError, UlimitError
 from ticketctl.runtime.events import Action, Phase, ResourceEvent, ServiceEvent
+from ticketctl.runtime.health import (
+    NotHealthy,
+    ServiceFailedError,
+    WaitCancelled,
+    failed,
+    health_budget,
+    wait_healthy,
+)
 from ticketctl.runtime.ports import find_conflicts, port_needs
 from ticketctl.runtime.translate import (
     config_hash,
     container_labels,
     container_name,
     create_body,
+    is_current,
     network_labels,
     network_name,
     volume_labels,
     volume_name,
 )
 from ticketctl.stack.model import build_stack
-
-LOG_LINES = 20
-# How often a starting container is inspected for its health: a service is seen healthy at most
-# this long after the Engine says so. One inspect is about 1 ms of client CPU on a local Engine.
-POLL_SECONDS = 0.1
-NO_HEALTHCHECK_BUDGET = 30.0
 
 
 @dataclass(frozen=True)
@@ -73,23 +75,6 @@ class ServiceResult:
             "state": self.state,
             "health": self.health,
         }
-
-
-class ServiceFailedError(UnhealthyError):
-    """A service exited, turned unhealthy or timed out; carries its last logs and health output."""
-
-    def __init__(self, service: str, reason: str, *, logs: Sequence[str] = (), health_output: str = ""):
-        last = next((line for line in reversed(logs) if line.strip()), "")
-        message = f"{service}: {reason}" + (f"; last log line: {last.strip()[:200]}" if last else "")
-        super().__init__(
-            message,
-            hint="fix the cause shown in its logs and run `ticketctl up` again "
-            "(--keep-on-failure keeps the containers for `docker logs`)",
-        )
-        self.service = service
-        self.reason = reason
-        self.logs = tuple(logs)
-        self.health_output = health_output
 
 
 @dataclass
@@ -260,7 +245,7 @@ class ConvergeRun:
             current = next((c for c in mine if c.name == name), None)
             plans[service.name] = _Plan(
                 service=effective,
-                action=self._decide(current, digest),
+                action=self._decide(current, digest, self.compose.compose_hashes[service.name], image_id),
                 config_hash=digest,
                 image_id=image_id,
                 existing=current,
@@ -269,13 +254,13 @@ class ConvergeRun:
             )
         return plans
 
-    def _decide(self, current: Container | None, digest: str) -> Action:
+    def _decide(self, current: Container | None, digest: str, compose_hash: str, image_id: str) -> Action:
         if current is None:
             return "created"
         # A container that never started may lack its config files (interrupted run): recreate it.
         if (
             self.options.force_recreate
-            or current.config_hash != digest
+            or not is_current(current.labels, digest, compose_hash, image_id)
             or current.state in ("created", "dead", "removing", "paused")
         ):
             return "recreated"
@@ -424,44 +409,19 @@ class ConvergeRun:
 
     def _wait_healthy(self, plan: _Plan, container: Container, began: float, event: Callable[..., None]) -> Container:
         service = plan.service
-        budget = self.options.service_timeout
-        if budget is None:
-            budget = service.healthcheck.budget + 10 if service.healthcheck else NO_HEALTHCHECK_BUDGET
+        timeout = self.options.service_timeout
+        budget = health_budget(service.healthcheck) if timeout is None else timeout
         deadline = min(time.monotonic() + budget, self.deadline)
-        restarts = container.restart_count
-        last_health: str | None = "?"
-        while True:
-            self._checkpoint()
-            current = container.reload()
-            if current.state in ("exited", "dead"):
-                raise self._failed(plan.service.name, current, f"exited with code {current.exit_code} while starting")
-            if current.state == "restarting" or current.restart_count > restarts:
-                code = f" with code {current.exit_code}" if current.state == "restarting" else ""
-                raise self._failed(plan.service.name, current, f"exited{code} while starting and is being restarted")
-            if current.has_healthcheck and current.health == "unhealthy":
-                raise self._failed(plan.service.name, current, "turned unhealthy")
-            if current.state == "running" and (current.health == "healthy" or not current.has_healthcheck):
-                return current
-            if current.health != last_health:
-                event("running", current.health)
-                last_health = current.health
-            now = time.monotonic()
-            if now >= deadline:
-                which = "--wait-timeout" if deadline == self.deadline else "its health budget (--service-timeout)"
-                raise self._failed(
-                    plan.service.name,
-                    current,
-                    f"not healthy after {now - began:.0f}s ({which}; health: {current.health or current.state})",
-                )
-            self.stop.wait(min(POLL_SECONDS, max(0.0, deadline - now)))
-
-    def _failed(self, service: str, container: Container, reason: str) -> ServiceFailedError:
         try:
-            logs = [scrub_known(line) for line in container.last_log_lines(LOG_LINES)]
-        except DockerError:
-            logs = []
-        health_output = scrub_known(container.health_output)
-        return ServiceFailedError(service, reason, logs=logs, health_output=health_output)
+            return wait_healthy(container, deadline, stop=self.stop, on_change=lambda health: event("running", health))
+        except WaitCancelled:
+            raise _Cancelled() from None
+        except NotHealthy as problem:
+            reason = problem.reason
+            if problem.timed_out:
+                which = "--wait-timeout" if deadline == self.deadline else "its health budget (--service-timeout)"
+                reason = f"not healthy after {time.monotonic() - began:.0f}s ({which}; {problem.reason})"
+            raise failed(service.name, problem.container, reason) from None
 
     def _clean_up(self) -> None:
         """Remove what this run created (containers, networks), never volumes."""

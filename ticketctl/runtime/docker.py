@@ -33,16 +33,18 @@ import requests
 from ticketctl.errors import DockerError
 from ticketctl.events import EventSink, ignore
 from ticketctl.runtime.events import PullEvent
+from ticketctl.runtime.exec import ExecSession
 from ticketctl.runtime.ports import ContainerPort
 from ticketctl.runtime.translate import (
     CONFIG_FILES_LABEL,
     HASH_LABEL,
+    NANOSECONDS,
     ONEOFF_LABEL,
     PROJECT_LABEL,
     SERVICE_LABEL,
     EngineFeatures,
 )
-from ticketctl.stack.types import PortBinding
+from ticketctl.stack.types import Healthcheck, PortBinding
 
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 START_DOCKER_HINT = "start Docker: `sudo dockerd &` (Linux) or Docker Desktop; if it runs elsewhere, check DOCKER_HOST"
@@ -248,7 +250,8 @@ class Container:
         return self.labels.get(SERVICE_LABEL)
 
     @property
-    def config_hash(self) -> str | None:
+    def compose_hash(self) -> str | None:
+        """The config hash Compose compares (``com.docker.compose.config-hash``)."""
         return self.labels.get(HASH_LABEL)
 
     @property
@@ -274,6 +277,21 @@ class Container:
     def has_healthcheck(self) -> bool:
         test = ((self._data.get("Config") or {}).get("Healthcheck") or {}).get("Test") or []
         return bool(test) and test[0] != "NONE"
+
+    @property
+    def healthcheck(self) -> Healthcheck | None:
+        """The container's healthcheck in seconds, with the Engine's defaults for what it leaves at zero."""
+        config = (self._data.get("Config") or {}).get("Healthcheck") or {}
+        test = config.get("Test") or []
+        if not test or test[0] == "NONE":
+            return None
+        return Healthcheck(
+            test=tuple(test),
+            interval=(config.get("Interval") or 30 * NANOSECONDS) / NANOSECONDS,
+            timeout=(config.get("Timeout") or 30 * NANOSECONDS) / NANOSECONDS,
+            retries=int(config.get("Retries") or 3),
+            start_period=(config.get("StartPeriod") or 0) / NANOSECONDS,
+        )
 
     @property
     def pid(self) -> int:
@@ -612,6 +630,110 @@ class DockerRuntime:
                 return []
         text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
         return [line.rstrip() for line in text.splitlines() if line.strip()][-count:]
+
+    def restart(self, container: Container, timeout: float | None = None) -> None:
+        """Stop (with the container's own grace period unless ``timeout``) and start the same container."""
+        seconds = container.stop_timeout if timeout is None else timeout
+        with self._errors(f"restart {container.name}"):
+            self._api.restart(container.id, timeout=int(10 if seconds is None else seconds))
+
+    # ------------------------------------------------------------------ logs and exec
+
+    def engine_time(self) -> str:
+        """The Engine's clock now (RFC 3339): where following a log picks up after its history."""
+        with self._errors("read the Engine's clock"):
+            return str(self._api.info().get("SystemTime") or "")
+
+    def log_lines(
+        self,
+        container_id: str,
+        *,
+        follow: bool = False,
+        since: float | None = None,
+        until: float | None = None,
+        tail: int | None = None,
+    ) -> Iterator[bytes]:
+        """The container's log, stdout and stderr together, one ``<RFC3339Nano timestamp> <text>`` line at a time.
+
+        A dropped connection, or the read timeout of a follow that saw nothing
+        for a while, ends the iteration like the end of the log does: the
+        caller follows again from its last timestamp.
+        """
+        with self._errors(f"read the logs of {container_id[:12]}"):
+            try:
+                stream = self._api.logs(
+                    container_id,
+                    stream=True,
+                    timestamps=True,
+                    follow=follow,
+                    since=since,
+                    until=until,
+                    tail="all" if tail is None else tail,
+                )
+            except docker.errors.NotFound:
+                return
+        pending = b""
+        try:
+            for chunk in stream:
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                yield from lines
+        except (requests.RequestException, OSError, ValueError):
+            pass  # the connection ended: a stopped container, a restart, or the Engine's read timeout
+        finally:
+            stream.close()
+        if pending:
+            yield pending
+
+    def exec_start(
+        self,
+        container: Container,
+        argv: list[str],
+        *,
+        environment: Mapping[str, str],
+        tty: bool,
+        stdin: bool,
+        user: str | None = None,
+        workdir: str | None = None,
+    ) -> ExecSession:
+        """Start ``argv`` in a running container; the environment goes through the API, never onto a command line."""
+        action = f"run {argv[0]} in {container.name}"
+        with self._errors(action):
+            try:
+                created = self._api.exec_create(
+                    container.id,
+                    argv,
+                    stdin=stdin,
+                    tty=tty,
+                    environment=dict(environment) or None,
+                    user=user or "",
+                    workdir=workdir,
+                )
+            except docker.errors.APIError as error:
+                if error.status_code == 409:  # the container stopped since it was inspected
+                    raise DockerError(
+                        f"{action}: {api_error_text(error)}", hint=f"start it with `ticketctl up {container.service}`"
+                    ) from None
+                raise
+            raw = self._api.exec_start(created["Id"], tty=tty, socket=True)
+        exec_id = str(created["Id"])
+        return ExecSession(
+            getattr(raw, "_sock", raw),
+            tty=tty,
+            resize=lambda rows, columns: self._exec_resize(exec_id, rows, columns),
+            exit_code=lambda: self._exec_exit_code(exec_id),
+        )
+
+    def _exec_resize(self, exec_id: str, rows: int, columns: int) -> None:
+        with contextlib.suppress(docker.errors.APIError, requests.RequestException):
+            self._api.exec_resize(exec_id, height=rows, width=columns)
+
+    def _exec_exit_code(self, exec_id: str) -> int | None:
+        with self._errors("read the exit code of a command in a container"):
+            state = self._api.exec_inspect(exec_id)
+        if state.get("Running") or state.get("ExitCode") is None:
+            return None
+        return int(state["ExitCode"])
 
     # ------------------------------------------------------------------ files and commands (snapshot, rotation)
 

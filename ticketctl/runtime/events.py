@@ -11,10 +11,20 @@ from typing import Literal
 from ticketctl.events import Event
 
 Phase = Literal[
-    "queued", "pulling", "creating", "recreating", "starting", "running", "healthy", "ready", "failed", "removed"
+    "queued",
+    "pulling",
+    "creating",
+    "recreating",
+    "restarting",
+    "starting",
+    "running",
+    "healthy",
+    "ready",
+    "failed",
+    "removed",
 ]
 """``ready`` is the end state of a service without a healthcheck (running), ``healthy`` of one with it."""
-Action = Literal["created", "recreated", "started", "unchanged"]
+Action = Literal["created", "recreated", "started", "unchanged", "restarted"]
 
 
 @dataclass(frozen=True)

@@ -4,23 +4,28 @@ Pure functions, no Docker calls: the names and labels Compose gives to
 containers, networks and volumes (so that ``docker compose -p <project> ps``
 and Docker Desktop see ticketctl's stack as a Compose project), the engine
 features that depend on the API version, the JSON body of
-``POST /containers/create``, and :func:`config_hash`, the fingerprint that
-decides whether a running container still matches its service.
+``POST /containers/create``, :func:`config_hash`, the fingerprint that
+decides whether a running container still matches its service, and which of a
+project's containers the service names on a command line mean.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ticketctl import __version__
 from ticketctl.compose.file import ComposeFile, ServiceSpec
+from ticketctl.compose.hash import COMPOSE_VERSION
+from ticketctl.config.settings import Settings
+from ticketctl.errors import ConfigError, ExitCode, TicketctlError
+from ticketctl.stack.model import build_stack
 
-# The Compose version we present ourselves as in com.docker.compose.version.
-COMPOSE_VERSION = "2.40.3"
+if TYPE_CHECKING:  # docker.py imports this module
+    from ticketctl.runtime.docker import Container
 
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
@@ -38,6 +43,8 @@ TICKETCTL_MANAGED_LABEL = "io.ticketctl.managed-by"
 TICKETCTL_VERSION_LABEL = "io.ticketctl.version"
 TICKETCTL_PROJECT_LABEL = "io.ticketctl.project"
 TICKETCTL_SERVICE_LABEL = "io.ticketctl.service"
+# ticketctl's own fingerprint (effective config, config file contents, image ID); Compose's is HASH_LABEL.
+TICKETCTL_HASH_LABEL = "io.ticketctl.config-hash"
 
 NANOSECONDS = 1_000_000_000
 
@@ -114,7 +121,12 @@ def volume_labels(compose: ComposeFile, volume: str) -> dict[str, str]:
 
 
 def container_labels(compose: ComposeFile, service: ServiceSpec, config_hash: str, image_id: str) -> dict[str, str]:
-    """The Compose labels of a service's container plus ticketctl's own."""
+    """The Compose labels of a service's container plus ticketctl's own.
+
+    ``com.docker.compose.config-hash`` is the hash Compose itself computes for
+    the service, so that ``docker compose up`` finds the container up to date;
+    ticketctl's :func:`config_hash` goes into its own label.
+    """
     depends = ",".join(f"{d.service}:{d.condition}:false" for d in service.depends_on)
     return {
         **dict(service.labels),
@@ -122,7 +134,8 @@ def container_labels(compose: ComposeFile, service: ServiceSpec, config_hash: st
         SERVICE_LABEL: service.name,
         NUMBER_LABEL: "1",
         ONEOFF_LABEL: "False",
-        HASH_LABEL: config_hash,
+        HASH_LABEL: compose.compose_hashes[service.name],
+        TICKETCTL_HASH_LABEL: config_hash,
         WORKING_DIR_LABEL: str(compose.working_dir),
         CONFIG_FILES_LABEL: str(compose.path),
         DEPENDS_ON_LABEL: depends,
@@ -190,6 +203,23 @@ def create_body(
     return body
 
 
+def is_current(labels: Mapping[str, str], config_hash: str, compose_hash: str | None, image_id: str) -> bool:
+    """Whether a container with these labels already runs this configuration and image.
+
+    A container of this ticketctl carries :data:`TICKETCTL_HASH_LABEL`; one of
+    an older ticketctl has that hash in Compose's label; one created by
+    ``docker compose up`` has Compose's hash and the image ID in
+    ``com.docker.compose.image``, and is taken as it is, as Compose would.
+    """
+    own = labels.get(TICKETCTL_HASH_LABEL)
+    if own is not None:
+        return own == config_hash
+    compose_label = labels.get(HASH_LABEL)
+    if compose_label == config_hash:
+        return True
+    return compose_hash is not None and compose_label == compose_hash and labels.get(IMAGE_LABEL) == image_id
+
+
 def _ns(seconds: float) -> int:
     return round(seconds * NANOSECONDS)
 
@@ -216,3 +246,32 @@ def config_hash(service: ServiceSpec, image_id: str) -> str:
     document = {"service": canonical_config(service), "image_id": image_id}
     encoded = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return hashlib.sha256(encoded.encode("utf-8")).hexdigest()
+
+
+def select_containers(settings: Settings, existing: Sequence[Container], services: Sequence[str]) -> list[Container]:
+    """The ``existing`` containers of ``services`` (all when empty); a service without a container is an error."""
+    if not services:
+        if not existing:
+            raise TicketctlError(
+                f"project {settings.project} has no containers",
+                hint="start it with `ticketctl up`",
+                exit_code=ExitCode.MISSING,
+            )
+        return list(existing)
+    known = {service.name for service in build_stack(settings).services} | {c.service or "" for c in existing}
+    selected = []
+    for name in dict.fromkeys(services):
+        if name not in known:
+            raise ConfigError(
+                f"no service named {name!r} in project {settings.project}",
+                hint=f"choose from: {', '.join(sorted(known - {''}))}",
+            )
+        found = [c for c in existing if c.service == name]
+        if not found:
+            raise TicketctlError(
+                f"{name} has no container in project {settings.project}",
+                hint=f"start it with `ticketctl up {name}`",
+                exit_code=ExitCode.MISSING,
+            )
+        selected += found
+    return selected

@@ -35,6 +35,10 @@ MYSQL_COLLATION = "utf8mb4_unicode_ci"
 # The search engine's snapshot repositories (path.repo): `ticketctl snapshot` writes one there, copies it out
 # of the container and removes it, so it lives in the container's own layer and needs no volume.
 SEARCH_SNAPSHOT_REPOSITORY = "/tmp/ticketctl-snapshots"
+# The ports the servers listen on inside their containers (the host ports are settings).
+MYSQL_PORT = 3306
+REDIS_PORT = 6379
+SEARCH_PORT = 9200
 PLACEHOLDER_USER = "65534:65534"
 # The search engine refuses to start (or fails to mmap its indices) below this kernel setting.
 SEARCH_MIN_MAX_MAP_COUNT = 262144
@@ -172,14 +176,14 @@ def _mysql_service(settings: Settings) -> Service:
             "--skip-name-resolve",
         ),
         environment=environment,
-        ports=(PortBinding(settings.bind_address, settings.ports.mysql, 3306, setting="ports.mysql"),),
+        ports=(PortBinding(settings.bind_address, settings.ports.mysql, MYSQL_PORT, setting="ports.mysql"),),
         volumes=(VolumeMount("mysql-data", "/var/lib/mysql"),),
         configs=(ConfigFile("mysql-init", MYSQL_INIT_SCRIPT, MYSQL_INIT_TARGET, mode=0o444),),
         # mysqladmin ping succeeds whenever the server answers, even "Access denied".
         healthcheck=_healthcheck(("CMD-SHELL", probe), start_period=60, retries=30),
         liveness=("CMD-SHELL", "mysqladmin ping -h127.0.0.1 --protocol=TCP --connect-timeout=3 >/dev/null 2>&1"),
         stop_grace_period=30.0,
-        internal_port=3306,
+        internal_port=MYSQL_PORT,
     )
 
 
@@ -203,11 +207,11 @@ def _redis_service(settings: Settings) -> Service:
         technology="Redis 7",
         command=("sh", "-c", server),
         environment=(("REDIS_PASSWORD", SecretRef("REDIS_PASSWORD")),),
-        ports=(PortBinding(settings.bind_address, settings.ports.redis, 6379, setting="ports.redis"),),
+        ports=(PortBinding(settings.bind_address, settings.ports.redis, REDIS_PORT, setting="ports.redis"),),
         volumes=(VolumeMount("redis-data", "/data"),),
         healthcheck=_healthcheck(("CMD-SHELL", probe), start_period=10),
         liveness=("CMD-SHELL", alive),
-        internal_port=6379,
+        internal_port=REDIS_PORT,
     )
 
 
@@ -233,9 +237,9 @@ def _search_service(settings: Settings) -> Service:
             ("OPENSEARCH_JAVA_OPTS", f"-Xms{heap} -Xmx{heap}"),
         ]
         home, technology, image = "/usr/share/opensearch", "OpenSearch 3", settings.images.opensearch
-    probe = "curl -fsS 'http://127.0.0.1:9200/_cluster/health?wait_for_status=yellow&timeout=1s' >/dev/null"
+    probe = f"curl -fsS 'http://127.0.0.1:{SEARCH_PORT}/_cluster/health?wait_for_status=yellow&timeout=1s' >/dev/null"
     # The node answers for itself (local=true), whatever the colour of the cluster.
-    alive = "curl -fsS 'http://127.0.0.1:9200/_cluster/health?local=true' >/dev/null"
+    alive = f"curl -fsS 'http://127.0.0.1:{SEARCH_PORT}/_cluster/health?local=true' >/dev/null"
     return Service(
         name=engine,
         image=image,
@@ -244,13 +248,13 @@ def _search_service(settings: Settings) -> Service:
         role="infrastructure",
         technology=technology,
         environment=tuple(environment),
-        ports=(PortBinding(settings.bind_address, settings.ports.search, 9200, setting="ports.search"),),
+        ports=(PortBinding(settings.bind_address, settings.ports.search, SEARCH_PORT, setting="ports.search"),),
         volumes=(VolumeMount(f"{engine}-data", f"{home}/data"),),
         healthcheck=_healthcheck(("CMD-SHELL", probe), interval=5, timeout=10, retries=40, start_period=90),
         liveness=("CMD-SHELL", alive),
         ulimits=(("nofile", settings.search.nofile, settings.search.nofile),),
         stop_grace_period=30.0,
-        internal_port=9200,
+        internal_port=SEARCH_PORT,
     )
 
 
@@ -304,38 +308,64 @@ APPLICATIONS: tuple[_AppSpec, ...] = (
 )
 
 
+@dataclass(frozen=True)
+class Endpoints:
+    """Where an application reaches the servers: inside the stack's network, or from outside Docker."""
+
+    mysql_host: str
+    mysql_port: int
+    redis_host: str
+    redis_port: int
+    search_url: str
+
+
+def network_endpoints(settings: Settings) -> Endpoints:
+    """The servers by their service names on the stack's network, as the application containers see them."""
+    return Endpoints("mysql", MYSQL_PORT, "redis", REDIS_PORT, f"http://{settings.search.engine}:{SEARCH_PORT}")
+
+
+def application_environment(
+    settings: Settings, app: _AppSpec, port: int, endpoints: Endpoints
+) -> tuple[tuple[str, EnvValue], ...]:
+    """What an application service is given: its name and port, and the servers it uses, at ``endpoints``."""
+    environment: list[tuple[str, EnvValue]] = [("SERVICE_NAME", app.name), ("PORT", str(port))]
+    for key in app.databases:
+        database = settings.mysql.database(key)
+        environment += [
+            ("MYSQL_HOST", endpoints.mysql_host),
+            ("MYSQL_PORT", str(endpoints.mysql_port)),
+            ("MYSQL_DATABASE", database.name),
+            ("MYSQL_USER", database.user),
+            ("MYSQL_PASSWORD", SecretRef(database.password_env)),
+        ]
+    if app.redis:
+        environment += [
+            ("REDIS_HOST", endpoints.redis_host),
+            ("REDIS_PORT", str(endpoints.redis_port)),
+            ("REDIS_PASSWORD", SecretRef("REDIS_PASSWORD")),
+        ]
+    if app.search:
+        environment += [("SEARCH_URL", endpoints.search_url), ("SEARCH_INDEX", settings.search.index)]
+    return tuple(environment)
+
+
+def application_port(settings: Settings, app: _AppSpec) -> int:
+    """The gateway gets ``ports.apps``, the others count up in the order of :data:`APPLICATIONS`."""
+    return settings.ports.apps + APPLICATIONS.index(app)
+
+
 def _application_services(settings: Settings) -> tuple[Service, ...]:
     services = []
     placeholder = (
         "trap 'exit 0' TERM INT; echo \"$SERVICE_NAME placeholder: replace images.apps with the real image\"; "
         "while true; do sleep 3600 & wait $!; done"
     )
-    for offset, app in enumerate(APPLICATIONS):
-        port = settings.ports.apps + offset
-        environment: list[tuple[str, EnvValue]] = [("SERVICE_NAME", app.name), ("PORT", str(port))]
-        depends: list[Dependency] = []
-        for key in app.databases:
-            database = settings.mysql.database(key)
-            environment += [
-                ("MYSQL_HOST", "mysql"),
-                ("MYSQL_PORT", "3306"),
-                ("MYSQL_DATABASE", database.name),
-                ("MYSQL_USER", database.user),
-                ("MYSQL_PASSWORD", SecretRef(database.password_env)),
-            ]
-            depends.append(Dependency("mysql", "service_healthy"))
+    for app in APPLICATIONS:
+        port = application_port(settings, app)
+        depends: list[Dependency] = [Dependency("mysql", "service_healthy") for _ in app.databases]
         if app.redis:
-            environment += [
-                ("REDIS_HOST", "redis"),
-                ("REDIS_PORT", "6379"),
-                ("REDIS_PASSWORD", SecretRef("REDIS_PASSWORD")),
-            ]
             depends.append(Dependency("redis", "service_healthy"))
         if app.search:
-            environment += [
-                ("SEARCH_URL", f"http://{settings.search.engine}:9200"),
-                ("SEARCH_INDEX", settings.search.index),
-            ]
             depends.append(Dependency(settings.search.engine, "service_healthy"))
         depends += [Dependency(callee, "service_started") for callee in app.calls]
         services.append(
@@ -347,7 +377,7 @@ def _application_services(settings: Settings) -> tuple[Service, ...]:
                 role="application",
                 technology=app.technology,
                 command=("sh", "-c", placeholder),
-                environment=tuple(environment),
+                environment=application_environment(settings, app, port, network_endpoints(settings)),
                 ports=(PortBinding(settings.bind_address, port, port, setting="ports.apps"),),
                 depends_on=tuple(dict.fromkeys(depends)),
                 profiles=(APPS_PROFILE,),

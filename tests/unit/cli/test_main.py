@@ -34,16 +34,31 @@ def test_every_command_and_option_has_help_text() -> None:
     assert seen >= 3
 
 
-@pytest.mark.parametrize("args", [["--help"], ["render", "--help"], ["config", "--help"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--help"],
+        ["render", "--help"],
+        ["config", "--help"],
+        *([command, "--help"] for command in ("logs", "restart", "env", "exec", "version", "completion")),
+        *(["shell", client, "--help"] for client in ("mysql", "redis", "search")),
+    ],
+)
 def test_help_exits_zero(capsys: pytest.CaptureFixture[str], args: list[str]) -> None:
     result = invoke(capsys, args)
     assert result.exit_code == 0
     assert "Usage: ticketctl" in result.stdout
 
 
-def test_version(capsys: pytest.CaptureFixture[str]) -> None:
-    result = invoke(capsys, ["--version"])
-    assert (result.exit_code, result.stdout.strip()) == (0, f"ticketctl {__version__}")
+@pytest.mark.parametrize("flag", ["--version", "-V"])
+def test_version(capsys: pytest.CaptureFixture[str], flag: str) -> None:
+    import platform
+
+    result = invoke(capsys, [flag])
+    assert (result.exit_code, result.stdout.strip()) == (
+        0,
+        f"ticketctl {__version__} (Python {platform.python_version()})",
+    )
 
 
 def test_bad_settings_file_is_one_line_without_traceback(

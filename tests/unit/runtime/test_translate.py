@@ -18,6 +18,7 @@ from ticketctl.runtime.translate import (
     container_labels,
     container_name,
     create_body,
+    is_current,
     network_labels,
     network_name,
     volume_labels,
@@ -46,6 +47,7 @@ COMPOSE = ComposeFile(
     services=(SERVICE,),
     networks={"backend": {"io.ticketctl.project": "shop"}},
     volumes={"mysql-data": {}},
+    compose_hashes={"mysql": "c0ffee"},
 )
 
 
@@ -106,7 +108,8 @@ def test_container_labels_are_compose_labels_plus_ticketctl() -> None:
     assert labels["com.docker.compose.service"] == "mysql"
     assert labels["com.docker.compose.container-number"] == "1"
     assert labels["com.docker.compose.oneoff"] == "False"
-    assert labels["com.docker.compose.config-hash"] == "abc123"
+    assert labels["com.docker.compose.config-hash"] == "c0ffee"  # Compose's own hash of the service
+    assert labels["io.ticketctl.config-hash"] == "abc123"
     assert labels["com.docker.compose.project.working_dir"] == "/work/out"
     assert labels["com.docker.compose.project.config_files"] == "/work/out/docker-compose.yml"
     assert labels["com.docker.compose.depends_on"] == "redis:service_healthy:false"
@@ -177,6 +180,26 @@ def test_rendering_twice_gives_the_same_hashes(make_settings: Any) -> None:
     render(settings)
     second = {s.name: config_hash(s, IMAGE_ID) for s in load_compose_file(path, environ={}).services}
     assert first == second
+
+
+@pytest.mark.parametrize(
+    ("labels", "current"),
+    [
+        ({"io.ticketctl.config-hash": "mine", "com.docker.compose.config-hash": "compose"}, True),
+        ({"io.ticketctl.config-hash": "older", "com.docker.compose.config-hash": "compose"}, False),
+        # created by a ticketctl before io.ticketctl.config-hash: its hash is in Compose's label
+        ({"com.docker.compose.config-hash": "mine"}, True),
+        # created by `docker compose up`: Compose's hash and the same image
+        ({"com.docker.compose.config-hash": "compose", "com.docker.compose.image": "sha256:1"}, True),
+        ({"com.docker.compose.config-hash": "compose", "com.docker.compose.image": "sha256:0"}, False),
+        ({"com.docker.compose.config-hash": "other", "com.docker.compose.image": "sha256:1"}, False),
+        ({}, False),
+    ],
+)
+def test_is_current_accepts_ticketctl_older_ticketctl_and_compose_containers(
+    labels: dict[str, str], current: bool
+) -> None:
+    assert is_current(labels, "mine", "compose", "sha256:1") is current
 
 
 def _rendered_hashes(make_settings: Any, **values: Any) -> dict[str, str]:
