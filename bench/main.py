@@ -693,6 +693,11 @@ def with_server_down(
 SNAPSHOT_BASE = "bench-base"
 
 
+def snapshot_port_base(cfg: Config) -> int:
+    """The snapshot stack's block of 100 ports: after the three stacks' blocks when they run, else the first."""
+    return cfg.port_base + (100 * len(STACK_TOOLS) if set(cfg.sections) & set(STACK_SECTIONS) else 0)
+
+
 def section_snapshot(cfg: Config, results: Results, env: Environment) -> None:
     """save vs mysqldump, restore vs the rebuild, on a stack of its own holding the same data every round."""
     data = snapshots.Data(2_000, 20_000, 1_000) if cfg.quick else snapshots.Data(100_000, 1_000_000, 10_000)
@@ -700,7 +705,7 @@ def section_snapshot(cfg: Config, results: Results, env: Environment) -> None:
     folder = cfg.work / "stacks" / "snapshot"
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
-    stack = stacks.Stack("ticketctl", project, folder, stacks.Ports.block(cfg.port_base + 300))
+    stack = stacks.Stack("ticketctl", project, folder, stacks.Ports.block(snapshot_port_base(cfg)))
     # Elasticsearch (its local image carries the analysis plugin the mapping needs) starts faster than
     # OpenSearch here; a search engine starting on a loaded machine may need more than up's default 300 s.
     document = yaml.safe_load(stacks.settings_yaml(project, stack.ports, env.images))
@@ -1028,8 +1033,11 @@ def main(argv: list[str] | None = None) -> int:
     project_names = [project_name(cfg.prefix, tool) for tool in (*STACK_TOOLS, "snapshot")]
     for project in project_names:  # leftovers of a killed run
         stacks.remove_project(env.engine, project)
-    blocks = len(STACK_TOOLS) + (1 if "snapshot" in cfg.sections else 0)  # the snapshot stack's block is the 4th
-    wanted = set().union(*(stacks.Ports.block(cfg.port_base + 100 * i).host_ports() for i in range(blocks)))
+    bases = (
+        [cfg.port_base + 100 * i for i in range(len(STACK_TOOLS))] if set(cfg.sections) & set(STACK_SECTIONS) else []
+    )
+    bases += [snapshot_port_base(cfg)] if "snapshot" in cfg.sections else []
+    wanted = set().union(set(), *(stacks.Ports.block(base).host_ports() for base in bases))
     held = stacks.port_holders(env.engine, wanted, set(project_names))
     if held:
         taken = ", ".join(f"{port} by {name}" for port, name in sorted(held.items()))

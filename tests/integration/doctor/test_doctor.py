@@ -339,10 +339,10 @@ def test_checks_run_in_parallel_with_their_own_timeout(stack: Stack) -> None:
 
 
 def test_a_snapshot_older_than_the_schema_and_an_interrupted_restore(stack: Stack) -> None:
-    """The newest snapshot predates V001 of one database: restoring it would roll the schema back."""
+    """The newest snapshot predates every migration of one database: restoring it would roll the schema back."""
     import dataclasses
 
-    from tests.support.snapshots import sample_manifest
+    from tests.support.snapshots import newest_versions, sample_manifest
     from ticketctl.snapshot.manifest import write_manifest
     from ticketctl.snapshot.store import SnapshotStore
 
@@ -355,14 +355,19 @@ def test_a_snapshot_older_than_the_schema_and_an_interrupted_restore(stack: Stac
     newest = check(report, "snapshots.newest")
     assert newest["status"] == "warn", newest
     assert newest["summary"].startswith("the newest snapshot, old (")
-    assert f"{names['events']} V000 < V001" in newest["summary"] and "roll the schema back" in newest["summary"]
+    applied = newest_versions()["events"]
+    assert (
+        f"{names['events']} V000 < V{applied:03d}" in newest["summary"] and "roll the schema back" in newest["summary"]
+    )
     assert newest["fix"] == "ticketctl snapshot save"
     assert code == ExitCode.WARNINGS
 
     with store.staging("new", private=True) as folder:
         manifest = sample_manifest((), "new")
         later = dataclasses.replace(
-            manifest, created_at="2099-01-01T00:00:00+00:00", schema_versions={n: 1 for n in names.values()}
+            manifest,
+            created_at="2099-01-01T00:00:00+00:00",
+            schema_versions={names[key]: version for key, version in newest_versions().items()},
         )
         write_manifest(folder, later, 0o600)
     code, report, _ = stack.doctor("snapshots")
