@@ -221,7 +221,7 @@ def apply_mysql_passwords(session: Session, settings: Settings, passwords: Mappi
 
     Reusable wherever a root session exists (the Kubernetes setup Job runs it before the new Secret is used).
     """
-    users = {_user_of(settings, name): name for name in passwords}
+    users = {user_of_secret(settings, name): name for name in passwords}
     changed = []
     for user, host in stack_accounts(session, list(users)):
         set_account_password(session, user, passwords[users[user]], host)
@@ -236,7 +236,8 @@ def finalize(settings: Settings, pairs: Mapping[str, Mapping[str, str]]) -> None
         remove_password(_redis(settings, pair), settings, pair["old"])
 
 
-def _user_of(settings: Settings, name: str) -> str:
+def user_of_secret(settings: Settings, name: str) -> str:
+    """The MySQL user whose password the secret ``name`` is."""
     if name == ROOT_PASSWORD_SECRET:
         return settings.mysql.root_user
     for database in settings.mysql.databases:

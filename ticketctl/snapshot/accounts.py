@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from ticketctl.clients.mysql import ROOT_PASSWORD_SECRET, ServerInfo, password_script
 from ticketctl.config.settings import Settings
 from ticketctl.errors import DatabaseError
+from ticketctl.rotation import user_of_secret
 from ticketctl.runtime.docker import Container, DockerRuntime
 
 PASSWORD_FILE = "/tmp/ticketctl-passwords.sql"
@@ -37,12 +38,6 @@ wait
 
 def mysql_secret_names(settings: Settings) -> list[str]:
     return [ROOT_PASSWORD_SECRET, *(database.password_env for database in settings.mysql.databases)]
-
-
-def user_of_secret(settings: Settings, name: str) -> str:
-    if name == ROOT_PASSWORD_SECRET:
-        return settings.mysql.root_user
-    return next(database.user for database in settings.mysql.databases if database.password_env == name)
 
 
 def offline_statements(
