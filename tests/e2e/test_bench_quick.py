@@ -98,7 +98,7 @@ def test_results_have_every_measure_with_its_peers(quick_run: tuple[subprocess.C
     assert "Written by `bench/run --quick`" in text
     for heading in (
         "### `ticketctl --help` (cold process)",
-        "### `migrate` no-op, 3 databases (1 applied version each)",
+        "### `migrate` no-op, 3 databases (",  # the applied versions: as many as schemas/events/ holds
         "### `migrate` apply, 20 generated migrations per database (3 databases, fresh)",
         "### `migrate` apply, 40 generated migrations per database (3 databases, fresh)",
         "### cold `up` to all healthy (local images, no containers or volumes)",
