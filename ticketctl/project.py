@@ -18,15 +18,16 @@ from contextlib import AbstractContextManager as ContextManager
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ticketctl.compose.file import ServiceSpec, load_compose_file, with_dependencies
+from ticketctl.compose.file import ComposeFile, ServiceSpec, load_compose_file, with_dependencies
 from ticketctl.config.secrets import Secrets, load_secrets
 from ticketctl.config.settings import Settings
 from ticketctl.errors import ConfigError
 from ticketctl.events import EventSink, Notice, StepEvent, serialised
 from ticketctl.parallel import fan_out
 from ticketctl.runtime.converge import ConvergeOptions, ConvergeResult, ConvergeRun, ServiceResult, stop_and_remove
+from ticketctl.runtime.data_secrets import LoginProbe
 from ticketctl.runtime.docker import Container, DockerRuntime
 from ticketctl.runtime.events import Phase, ResourceEvent, ServiceEvent
 from ticketctl.runtime.health import NotHealthy, failed, health_budget, wait_healthy
@@ -40,8 +41,12 @@ from ticketctl.runtime.translate import (
     is_current,
     select_containers,
     volume_name,
+    writes_start_interval,
 )
 from ticketctl.stack.model import build_stack
+
+if TYPE_CHECKING:
+    from ticketctl.render.compose import RenderPlan
 
 Initialiser = Callable[[Settings, Secrets, EventSink, frozenset[str]], Mapping[str, Any]]
 """Runs once the started services are healthy (migrations, search index); gets their names and
@@ -126,6 +131,8 @@ class ServiceStatus:
     started_at: datetime | None
     uptime: float | None
     orphan: bool = False
+    # The service's profiles when none of them is enabled now: a container started with --profile earlier.
+    inactive_profiles: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -139,6 +146,7 @@ class ServiceStatus:
             "started_at": self.started_at.isoformat() if self.started_at else None,
             "uptime_seconds": round(self.uptime) if self.uptime is not None else None,
             "orphan": self.orphan,
+            "inactive_profiles": list(self.inactive_profiles),
         }
 
 
@@ -161,39 +169,55 @@ def up(
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     environ: Mapping[str, str] | None = None,
     on_event: EventSink | None = None,
+    mysql_login: LoginProbe,
 ) -> UpReport:
-    """Bring the project's stack up from the rendered files and converge it; see the module doc."""
+    """Bring the project's stack up from the rendered files and converge it; see the module doc.
+
+    Under the project's lock the render is planned, then written only once the checks before any change passed
+    (the data volumes know the secrets, the ports are free): a refused ``up`` leaves the files of what runs as
+    they were, and a second ``up`` that waited for the lock plans from what the first one wrote.
+    """
     emit = serialised(on_event)
     started = time.monotonic()
-    warnings: list[str] = []
-    if render:
-        warnings += _render(settings, emit)
-    from ticketctl.render.compose import COMPOSE_FILENAME
-
-    compose = load_compose_file(settings.output_dir / COMPOSE_FILENAME, environ)
-    if compose.name != settings.project:
-        raise ConfigError(
-            f"{compose.path}: written for project {compose.name!r}, but the settings say {settings.project!r}",
-            hint="run `ticketctl render` (or `ticketctl up` without --no-render) to write it again",
-        )
-    active = compose.active_services(settings.profiles)
-    selected = with_dependencies(compose, active, list(services)) if services else active
-    if not selected:
-        raise ConfigError("no service to start", hint="check the profiles setting and the services you named")
-    for warning in warnings:
-        emit(Notice(warning, "warning"))
-    for note in _dropped_features(runtime, selected):
-        emit(Notice(note, "info"))
+    env = _environ(environ)
     with _locked(runtime, settings.project, "up", lock_timeout, emit):
+        plan, compose = _plan_files(settings, runtime, render=render, environ=environ, emit=emit)
+        active = compose.active_services(settings.profiles)
+        selected = with_dependencies(compose, active, list(services)) if services else active
+        if not selected:
+            raise ConfigError("no service to start", hint="check the profiles setting and the services you named")
+        secrets = plan.secrets(env) if plan is not None else load_secrets(settings.output_dir, env)
+        warnings: list[str] = list(plan.warnings) if plan is not None else []
+        for warning in warnings:
+            emit(Notice(warning, "warning"))
+        for note in _dropped_features(runtime, selected):
+            emit(Notice(note, "info"))
+
+        def write_rendered_files() -> None:
+            """Called once the checks passed, before the first change: the render is written only now."""
+            if plan is not None:
+                warnings.extend(_write_render(plan, emit))
+
         timeout = settings.wait_timeout if wait_timeout is None else wait_timeout
         options = ConvergeOptions(force_recreate, keep_on_failure, wait, timeout, service_timeout)
-        run = ConvergeRun(settings, runtime, compose, selected, active, emit, options)
+        run = ConvergeRun(
+            settings,
+            runtime,
+            compose,
+            selected,
+            active,
+            emit,
+            options,
+            secrets=secrets,
+            login=mysql_login,
+            generated=tuple(name for name in (plan.generated_secrets if plan else ()) if not env.get(name)),
+            before_changes=write_rendered_files,
+        )
         converged = run.execute(remove_orphans=remove_orphans)
         initialised = False
         initialisation: Mapping[str, Any] | None = None
         if initialise is not None and wait:
             emit(StepEvent("initialise", "started"))
-            secrets = load_secrets(settings.output_dir, _environ(environ))
             initialisation = initialise(settings, secrets, emit, frozenset(s.name for s in selected))
             emit(StepEvent("initialise", "done"))
             initialised = True
@@ -339,32 +363,38 @@ def project_volumes(settings: Settings, runtime: DockerRuntime) -> list[str]:
 
 
 def status(settings: Settings, runtime: DockerRuntime, environ: Mapping[str, str] | None = None) -> list[ServiceStatus]:
-    """Each active service's container (or ``missing``), then containers of services no longer active."""
-    expected = _expected_services(settings, environ)
+    """Each active service's container (or ``missing``); then containers of services the file defines under a
+    profile not enabled now (started with ``--profile``; not orphans, as in Compose); then orphans, whose service
+    the file no longer defines."""
+    defined = _defined_services(settings, environ)
+    enabled = set(settings.profiles)
     containers = runtime.containers(settings.project)
     by_service: dict[str, list[Container]] = {}
     for container in containers:
         by_service.setdefault(container.service or "?", []).append(container)
     now = datetime.now(UTC)
     rows = []
-    for name in expected:
+    for name, profiles in defined.items():
         found = by_service.pop(name, [])
-        if not found:
+        active = not profiles or bool(set(profiles) & enabled)
+        if not found and active:
             rows.append(ServiceStatus(name, None, None, "missing", None, (), None, None, None))
-        rows += [_status_row(name, container, now) for container in found]
+        rows += [_status_row(name, container, now, profiles=() if active else profiles) for container in found]
+    rows.sort(key=lambda row: bool(row.inactive_profiles))
     for name, found in sorted(by_service.items()):
         rows += [_status_row(name, container, now, orphan=True) for container in found]
     return rows
 
 
-def _expected_services(settings: Settings, environ: Mapping[str, str] | None) -> list[str]:
-    """What ``up`` runs: the active services of the rendered file, or of the model before anything is rendered."""
+def _defined_services(settings: Settings, environ: Mapping[str, str] | None) -> dict[str, tuple[str, ...]]:
+    """Every service that ``up`` may run, with its profiles: those of the rendered file, or of the model before
+    anything is rendered."""
     from ticketctl.render.compose import COMPOSE_FILENAME
 
     path = settings.output_dir / COMPOSE_FILENAME
     if not path.is_file():
-        return [service.name for service in build_stack(settings).active_services]
-    return [service.name for service in load_compose_file(path, environ).active_services(settings.profiles)]
+        return {service.name: service.profiles for service in build_stack(settings).services}
+    return {service.name: service.profiles for service in load_compose_file(path, environ).services}
 
 
 # --------------------------------------------------------------------------- inspection (doctor)
@@ -414,7 +444,7 @@ def inspect_project(
 
     compose = load_compose_file(settings.output_dir / COMPOSE_FILENAME, environ)
     active = compose.active_services(settings.profiles)
-    active_names = {service.name for service in active}
+    defined_names = {service.name for service in compose.services}
     existing = runtime.containers(settings.project)
     services = []
     for service in active:
@@ -436,7 +466,7 @@ def inspect_project(
     )
     return ProjectInspection(
         services=tuple(services),
-        orphans=tuple(c for c in existing if c.service not in active_names),
+        orphans=tuple(c for c in existing if c.service not in defined_names),
         unused_volumes=unused,
         port_conflicts=tuple(conflicts),
         compose_file=str(compose.path),
@@ -463,17 +493,47 @@ def _dropped_features(runtime: DockerRuntime, services: Sequence[ServiceSpec]) -
     ]
 
 
-def _render(settings: Settings, emit: EventSink) -> list[str]:
-    from ticketctl.render.compose import render
+def _plan_files(
+    settings: Settings,
+    runtime: DockerRuntime,
+    *,
+    render: bool,
+    environ: Mapping[str, str] | None,
+    emit: EventSink,
+) -> tuple[RenderPlan | None, ComposeFile]:
+    """The render ``up`` would write (None with --no-render) and the Compose file as it will read once written."""
+    from ticketctl.render.compose import COMPOSE_FILENAME, plan_render
 
-    emit(StepEvent("render", "started"))
-    result = render(settings)
+    plan = None
+    if render:
+        emit(StepEvent("render", "started"))
+        plan = plan_render(settings, start_interval=writes_start_interval(settings, runtime.api_version))
+    compose = load_compose_file(
+        settings.output_dir / COMPOSE_FILENAME, environ, pending=plan.contents() if plan is not None else None
+    )
+    if compose.name != settings.project:
+        raise ConfigError(
+            f"{compose.path}: written for project {compose.name!r}, but the settings say {settings.project!r}",
+            hint="run `ticketctl render` (or `ticketctl up` without --no-render) to write it again",
+        )
+    return plan, compose
+
+
+def _write_render(plan: RenderPlan, emit: EventSink) -> list[str]:
+    from ticketctl.render.compose import write_render
+
+    result = write_render(plan)
     changed = [str(f.path.name) for f in result.files if f.status != "unchanged"]
     emit(StepEvent("render", "done", f"{len(changed)} file(s) changed" if changed else "files unchanged"))
-    return list(result.warnings)
+    written = [warning for warning in result.warnings if warning not in plan.warnings]
+    for warning in written:
+        emit(Notice(warning, "warning"))
+    return written
 
 
-def _status_row(service: str, container: Container, now: datetime, *, orphan: bool = False) -> ServiceStatus:
+def _status_row(
+    service: str, container: Container, now: datetime, *, orphan: bool = False, profiles: tuple[str, ...] = ()
+) -> ServiceStatus:
     started = container.started_at if container.state == "running" else None
     return ServiceStatus(
         service=service,
@@ -486,6 +546,7 @@ def _status_row(service: str, container: Container, now: datetime, *, orphan: bo
         started_at=started,
         uptime=(now - started).total_seconds() if started else None,
         orphan=orphan,
+        inactive_profiles=profiles,
     )
 
 

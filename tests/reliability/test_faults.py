@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 
 from tests.support.reliability import Databases, Transcript, Workdir, closed_port, free_port, write_migration
+from tests.support.stacks import free_ports
 from ticketctl.errors import ExitCode
 
 pytestmark = pytest.mark.reliability
@@ -329,13 +330,14 @@ def test_search_engine_red(workdir: Workdir, opensearch_scratch: Any) -> None:
 @pytest.fixture
 def stack(workdir: Workdir, docker_scratch: Any, local_images: Any) -> Workdir:
     """The workdir as a project on the real Engine: its own name and free ports, the local images."""
+    mysql, redis, search, apps = free_ports(4, consecutive=9)  # apps: a block of 9, apart from the others
     workdir.env.update(
         {
             "TICKETCTL_PROJECT": docker_scratch.project,
-            "TICKETCTL_PORTS__MYSQL": str(free_port()),
-            "TICKETCTL_PORTS__REDIS": str(free_port()),
-            "TICKETCTL_PORTS__SEARCH": str(free_port()),
-            "TICKETCTL_PORTS__APPS": str(free_port() - 10),
+            "TICKETCTL_PORTS__MYSQL": str(mysql),
+            "TICKETCTL_PORTS__REDIS": str(redis),
+            "TICKETCTL_PORTS__SEARCH": str(search),
+            "TICKETCTL_PORTS__APPS": str(apps),
             "TICKETCTL_SEARCH__NOFILE": "20000",
             "TICKETCTL_IMAGES__MYSQL": local_images.mysql,
             "TICKETCTL_IMAGES__REDIS": local_images.redis,

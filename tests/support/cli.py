@@ -21,6 +21,11 @@ class CliResult:
         return self.stdout + self.stderr
 
 
+def without_notes(stderr: str) -> str:
+    """stderr without the ``note:`` lines about where the settings come from (see ``cli/common.py``'s load)."""
+    return "".join(line for line in stderr.splitlines(keepends=True) if not line.startswith("note: "))
+
+
 def invoke(capsys: pytest.CaptureFixture[str], args: Sequence[str]) -> CliResult:
     """``ticketctl <args>`` through the same boundary as the console script."""
     capsys.readouterr()

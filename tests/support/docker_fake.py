@@ -32,6 +32,11 @@ IMAGES = {
 FAKE_ENDPOINT = "tcp://fake-engine.invalid:2375"
 
 
+def no_mysql_login(host: str, port: int, secret: str, password: str) -> None:
+    """The login probe of ``up`` against the in-memory Engine: no MySQL answers behind it, so it cannot tell."""
+    return None
+
+
 def _response(status: int) -> requests.Response:
     response = requests.Response()
     response.status_code = status

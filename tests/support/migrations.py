@@ -73,6 +73,7 @@ class Project:
     def environ(self, *, root: bool = True, **extra: str) -> dict[str, str]:
         """Settings and secrets as environment variables, as a user would export them."""
         env = {
+            "TICKETCTL_PROJECT": self.prefix,  # named, as a project folder's ticketctl.yaml would
             "TICKETCTL_MYSQL__HOST": self.server.host,
             "TICKETCTL_MYSQL__PORT": str(self.server.port),
             "TICKETCTL_MYSQL__ROOT_USER": self.server.root_user,

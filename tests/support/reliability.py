@@ -16,6 +16,7 @@ it ran) may contain any of those values; a leak fails the run.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import signal
@@ -29,6 +30,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.support.cli import without_notes
 
 # The secret-looking variables ticketctl reads (.env and the environment).
 REPO = Path(__file__).resolve().parents[2]
@@ -106,6 +109,12 @@ class Run:
         return json.loads(self.out)
 
 
+def _without_settings_notes(run: Run) -> Run:
+    """The run as the tests compare it: without the ``note:`` lines saying which settings file is used (a
+    workdir has none, so commands that change something say so); the transcript keeps them."""
+    return dataclasses.replace(run, err=without_notes(run.err))
+
+
 def _check_no_traceback(run: Run, allow: bool) -> Run:
     if not allow:
         assert "Traceback" not in run.output, f"ticketctl {' '.join(run.args)} printed a traceback:\n{run.output}"
@@ -138,7 +147,7 @@ class Process:
             pytest.fail(f"ticketctl {' '.join(self.args)} did not end within {timeout}s:\n{out}\n{err}")
         run = Run(self.args, self.popen.returncode, out, err, time.monotonic() - self.started)
         self.workdir.learn(run)
-        return _check_no_traceback(run, allow_traceback)
+        return _check_no_traceback(_without_settings_notes(run), allow_traceback)
 
 
 @dataclass
@@ -187,7 +196,7 @@ class Workdir:
         )
         run = Run(args, done.returncode, done.stdout, done.stderr, time.monotonic() - started)
         self.learn(run)
-        return _check_no_traceback(run, allow_traceback)
+        return _check_no_traceback(_without_settings_notes(run), allow_traceback)
 
     def start(self, *args: str, env: Mapping[str, str] | None = None) -> Process:
         popen = subprocess.Popen(

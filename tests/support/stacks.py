@@ -81,12 +81,15 @@ class Project:
     def command(self, *args: str) -> list[str]:
         return [sys.executable, "-m", "ticketctl", *args]
 
-    def ticketctl(self, *args: str, timeout: float = 600, stdin: str | None = None, **extra: str) -> Run:
-        """Run ticketctl to its end; ``stdin`` is its input (none: /dev/null)."""
+    def ticketctl(
+        self, *args: str, timeout: float = 600, stdin: str | None = None, cwd: Path | None = None, **extra: str
+    ) -> Run:
+        """Run ticketctl to its end in ``cwd`` (default: the project's folder); ``stdin`` is its input (none:
+        /dev/null)."""
         started = time.monotonic()
         done = subprocess.run(
             self.command(*args),
-            cwd=self.folder,
+            cwd=cwd or self.folder,
             env=self.environment(**extra),
             capture_output=True,
             text=True,
@@ -123,6 +126,15 @@ class Project:
     def env_file(self) -> dict[str, str]:
         lines = (self.folder / ".env").read_text().splitlines()
         return dict(line.split("=", 1) for line in lines if "=" in line and not line.startswith("#"))
+
+    def set_secret(self, name: str, value: str) -> None:
+        """Edit one line of .env, as a user would."""
+        path = self.folder / ".env"
+        lines = [f"{name}={value}" if line.startswith(f"{name}=") else line for line in path.read_text().splitlines()]
+        path.write_text("\n".join(lines) + "\n")
+
+    def container(self, service: str) -> Any:
+        return self.client.containers.get(f"{self.name}-{service}-1")
 
     def cleanup(self) -> None:
         import docker.errors

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.docker_fake import no_mysql_login
 from ticketctl.config.secrets import Secrets
 from ticketctl.errors import DockerError, LockedError, PortConflictError
 from ticketctl.events import Event
@@ -23,6 +24,7 @@ INFRA = ["unit-mysql-1", "unit-redis-1", "unit-elasticsearch-1"]
 
 def _up(settings: Any, runtime: Any, **options: Any) -> Any:
     options.setdefault("environ", {})
+    options.setdefault("mysql_login", no_mysql_login)
     return up(settings, runtime, **options)
 
 
@@ -240,14 +242,24 @@ def test_a_taken_port_stops_up_before_anything_is_created(make_settings: Any, fa
     assert fake_api.calls == []
 
 
+def test_containers_of_a_profile_not_enabled_are_no_orphans(make_settings: Any, fake_api: Any, runtime: Any) -> None:
+    """As in Compose: `up` without --profile leaves the containers `up --profile apps` started alone."""
+    _up(make_settings(profiles=["apps"]), runtime)
+    report = _up(make_settings(), runtime, remove_orphans=True)
+    assert report.orphans == () and report.removed_orphans == ()
+    assert {r.action for r in report.services} == {"unchanged"}
+    assert len(fake_api.containers_by_id) == 12
+
+
 def test_orphans_are_reported_and_removed_on_request(make_settings: Any, fake_api: Any, runtime: Any) -> None:
     _up(make_settings(profiles=["apps"]), runtime)
-    report = _up(make_settings(), runtime)
-    assert len(report.orphans) == 9 and "unit-api-gateway-1" in report.orphans
+    opensearch = {"search.engine": "opensearch", "ports.search": 39201}
+    report = _up(make_settings(**opensearch), runtime)
+    assert report.orphans == ("unit-elasticsearch-1",)  # the file no longer defines elasticsearch
+    assert len(fake_api.containers_by_id) == 13
+    report = _up(make_settings(**opensearch), runtime, remove_orphans=True)
+    assert report.removed_orphans == ("unit-elasticsearch-1",) and report.orphans == ()
     assert len(fake_api.containers_by_id) == 12
-    report = _up(make_settings(), runtime, remove_orphans=True)
-    assert len(report.removed_orphans) == 9 and report.orphans == ()
-    assert len(fake_api.containers_by_id) == 3
 
 
 def test_only_named_services_and_their_dependencies(make_settings: Any, fake_api: Any, runtime: Any) -> None:
@@ -360,11 +372,11 @@ def test_status_shows_each_service_missing_ones_and_orphans(make_settings: Any, 
     ]
     _up(make_settings(profiles=["apps"]), runtime, services=["events-service"])
     rows = status(make_settings(), runtime)
-    assert [(r.service, r.state, r.health, r.orphan) for r in rows] == [
-        ("mysql", "running", "healthy", False),
-        ("redis", "missing", None, False),
-        ("elasticsearch", "missing", None, False),
-        ("events-service", "running", None, True),
+    assert [(r.service, r.state, r.health, r.orphan, r.inactive_profiles) for r in rows] == [
+        ("mysql", "running", "healthy", False, ()),
+        ("redis", "missing", None, False, ()),
+        ("elasticsearch", "missing", None, False, ()),
+        ("events-service", "running", None, False, ("apps",)),  # started with --profile apps: no orphan
     ]
     mysql = rows[0]
     assert mysql.ports == ("127.0.0.1:33306->3306/tcp",)

@@ -11,6 +11,7 @@ import os
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -37,11 +38,50 @@ def state(ctx: typer.Context) -> CliState:
     return CliState(config_path=None, debug=False)
 
 
-def load(ctx: typer.Context, overrides: Mapping[str, tuple[Any, str]] | None = None) -> Settings:
-    """Settings for this command: file < environment < the command's flags."""
+def load(
+    ctx: typer.Context, overrides: Mapping[str, tuple[Any, str]] | None = None, *, changes: bool = False
+) -> Settings:
+    """Settings for this command: file < environment < the command's flags.
+
+    Says on stderr which settings file is used when it is not the obvious one: a ``ticketctl.yaml``
+    found in a parent folder, one that sets nothing, or (before a command that ``changes``
+    something) none at all, so that a command run in the wrong folder does not silently act on
+    the default project.
+    """
     from ticketctl.config.settings import load_settings
 
-    return load_settings(state(ctx).config_path, overrides={k: v for k, v in (overrides or {}).items()})
+    config_path = state(ctx).config_path
+    settings = load_settings(config_path, overrides={k: v for k, v in (overrides or {}).items()})
+    explicit = config_path is not None or bool(os.environ.get("TICKETCTL_CONFIG"))
+    for line in settings_notes(settings, Path.cwd(), changes=changes, explicit=explicit):
+        print_note(line)
+    return settings
+
+
+def settings_notes(settings: Settings, cwd: Path, *, changes: bool, explicit: bool = False) -> list[str]:
+    """What the user should know about where the settings come from (see :func:`load`); nothing about a
+    file named by --config or TICKETCTL_CONFIG but that it sets nothing."""
+    from ticketctl.config.settings import CONFIG_FILENAME
+
+    project = f"project {settings.project!r} ({settings.source_of('project')})"
+    path = settings.config_file
+    if path is None:
+        # A project named in the environment or a flag is a choice; without Docker there is no project to mix up.
+        if not changes or "project" in settings.sources or not settings.docker_enabled:
+            return []
+        return [
+            f"no {CONFIG_FILENAME} in {cwd} or a parent folder: {project}, files in {settings.output_dir}; "
+            f"write 'project: <name>' into a {CONFIG_FILENAME} to give this stack its own name"
+        ]
+    notes = []
+    if path.parent != cwd and not explicit:
+        notes.append(f"settings from {os.path.relpath(path, cwd)} ({project})")
+    if settings.config_empty:
+        notes.append(
+            f"{os.path.relpath(path, cwd)} sets nothing (it is empty or holds only comments): {project}; "
+            "write 'project: <name>' into it to give this stack its own name"
+        )
+    return notes
 
 
 def flag(value: Any, name: str) -> tuple[Any, str]:
@@ -67,6 +107,15 @@ def print_error(message: str, hint: str | None) -> None:
     sys.stderr.flush()
 
 
+def print_note(message: str) -> None:
+    """A note on stderr, for what the user should know but is not wrong."""
+    from ticketctl.config.secrets import scrub_known
+
+    prefix = "\x1b[36mnote:\x1b[0m" if _color_enabled(sys.stderr) else "note:"
+    sys.stderr.write(f"{prefix} {scrub_known(message)}\n")
+    sys.stderr.flush()
+
+
 def print_warning(message: str) -> None:
     from ticketctl.config.secrets import scrub_known
 
@@ -86,6 +135,15 @@ def console(stderr: bool = False) -> Console:
     from rich.console import Console
 
     return Console(stderr=stderr, highlight=False, soft_wrap=False)
+
+
+def print_table(table: Any) -> None:
+    """A rich table on stdout; when stdout is not a terminal, as wide as its content, so no value is cut."""
+    out = console()
+    if not out.is_terminal:
+        out.width = 100_000
+        out.width = max(80, out.measure(table).maximum)
+    out.print(table)
 
 
 def confirmer(yes: bool) -> Callable[[str], bool]:

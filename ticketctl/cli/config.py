@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from ticketctl.cli.common import JSON_OPTION, console, load, print_json
+from ticketctl.cli.common import JSON_OPTION, load, print_json, print_table
 
 
 def register(app: typer.Typer) -> None:
@@ -50,4 +50,4 @@ def _table(headers: list[str], rows: list[list[str]]) -> None:
     table = Table(*headers, box=None, pad_edge=False, header_style="bold")
     for row in rows:
         table.add_row(*row)
-    console().print(table)
+    print_table(table)

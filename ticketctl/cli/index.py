@@ -43,7 +43,10 @@ ALIAS_OPTION = typer.Option(
     None, "--index", metavar="ALIAS", help="Alias of the index (setting search.index, default 'events')."
 )
 MAPPING_OPTION = typer.Option(
-    None, "--mapping", metavar="FILE", help="Mapping file (default: the packaged mappings/events.json)."
+    None,
+    "--mapping",
+    metavar="FILE",
+    help="Mapping file (setting search.mapping; default: the packaged mappings/events.json).",
 )
 DRY_RUN_OPTION = typer.Option(
     False, "--dry-run", help="Print the write requests (method, path, body) instead of sending them."
@@ -58,10 +61,18 @@ def register(app: typer.Typer) -> None:
 # --------------------------------------------------------------------------- shared helpers
 
 
-def _setup(ctx: typer.Context, url: str | None, alias: str | None) -> tuple[Settings, Secrets]:
+def _setup(
+    ctx: typer.Context, url: str | None, alias: str | None, mapping: Path | None = None, *, changes: bool = False
+) -> tuple[Settings, Secrets]:
+    """Settings with the flags as overrides (a --mapping path is relative to the working directory), and secrets."""
     from ticketctl.config.secrets import load_secrets
 
-    settings = load(ctx, {"search.url": flag(url, "--url"), "search.index": flag(alias, "--index")})
+    overrides = {
+        "search.url": flag(url, "--url"),
+        "search.index": flag(alias, "--index"),
+        "search.mapping": flag(str(mapping.resolve()) if mapping else None, "--mapping"),
+    }
+    settings = load(ctx, overrides, changes=changes)
     return settings, load_secrets(settings.output_dir, os.environ)
 
 
@@ -169,9 +180,9 @@ def create_command(
     """
     from ticketctl.search.create import create_index
 
-    settings, secrets = _setup(ctx, url, alias)
+    settings, secrets = _setup(ctx, url, alias, mapping, changes=not dry_run)
     with _EventPrinter(quiet=json_output) as events:
-        result = create_index(settings, secrets, mapping_path=mapping, dry_run=dry_run, on_event=events)
+        result = create_index(settings, secrets, dry_run=dry_run, on_event=events)
     if json_output:
         print_json(result.as_dict())
         return
@@ -204,9 +215,9 @@ def status_command(
     """
     from ticketctl.search.migrate import index_status
 
-    settings, secrets = _setup(ctx, url, alias)
+    settings, secrets = _setup(ctx, url, alias, mapping)
     with _EventPrinter(quiet=json_output) as events:
-        result = index_status(settings, secrets, mapping_path=mapping, dry_run=dry_run, on_event=events)
+        result = index_status(settings, secrets, dry_run=dry_run, on_event=events)
     if json_output:
         print_json(result.as_dict())
         _state_exit(result.state)
@@ -248,9 +259,9 @@ def diff_command(
     """
     from ticketctl.search.migrate import diff
 
-    settings, secrets = _setup(ctx, url, alias)
+    settings, secrets = _setup(ctx, url, alias, mapping)
     with _EventPrinter(quiet=json_output) as events:
-        result = diff(settings, secrets, mapping_path=mapping, dry_run=dry_run, on_event=events)
+        result = diff(settings, secrets, dry_run=dry_run, on_event=events)
     if json_output:
         print_json(result.as_dict())
         _state_exit(result.state)
@@ -319,12 +330,11 @@ def migrate_command(
 
     if source not in ("database", "index"):
         raise ConfigError(f"--source: {source!r} is not database or index")
-    settings, secrets = _setup(ctx, url, alias)
+    settings, secrets = _setup(ctx, url, alias, mapping, changes=not dry_run)
     with _EventPrinter(quiet=json_output) as events:
         result = migrate_index(
             settings,
             secrets,
-            mapping_path=mapping,
             reindex=reindex,
             keep=keep,
             confirm=confirmer(yes),
@@ -382,7 +392,7 @@ def rollback_command(
     """
     from ticketctl.search.versions import rollback
 
-    settings, secrets = _setup(ctx, url, alias)
+    settings, secrets = _setup(ctx, url, alias, changes=not dry_run)
     target: int | str | None = int(to) if to is not None and to.isdigit() else to
     with _EventPrinter(quiet=json_output) as events:
         result = rollback(settings, secrets, to=target, confirm=confirmer(yes), dry_run=dry_run, on_event=events)
@@ -414,7 +424,7 @@ def prune_command(
     """
     from ticketctl.search.versions import prune
 
-    settings, secrets = _setup(ctx, url, alias)
+    settings, secrets = _setup(ctx, url, alias, changes=not dry_run)
     with _EventPrinter(quiet=json_output) as events:
         result = prune(settings, secrets, keep=keep, confirm=confirmer(yes), dry_run=dry_run, on_event=events)
     if json_output:
@@ -448,9 +458,9 @@ def validate_command(
     """
     from ticketctl.search.validation import validate
 
-    settings, secrets = _setup(ctx, url, alias)
+    settings, secrets = _setup(ctx, url, alias, mapping)
     with _EventPrinter(quiet=json_output) as events:
-        result = validate(settings, secrets, mapping_path=mapping, offline=offline, dry_run=dry_run, on_event=events)
+        result = validate(settings, secrets, offline=offline, dry_run=dry_run, on_event=events)
     exit_code = ExitCode.OK
     if result.errors:
         exit_code = ExitCode.CONFIG
@@ -489,11 +499,9 @@ def adopt_command(
     """
     from ticketctl.search.create import adopt
 
-    settings, secrets = _setup(ctx, url, alias)
+    settings, secrets = _setup(ctx, url, alias, mapping, changes=not dry_run)
     with _EventPrinter(quiet=json_output) as events:
-        result = adopt(
-            settings, secrets, mapping_path=mapping, confirm=confirmer(yes), dry_run=dry_run, on_event=events
-        )
+        result = adopt(settings, secrets, confirm=confirmer(yes), dry_run=dry_run, on_event=events)
     if json_output:
         print_json(result.as_dict())
         return

@@ -76,15 +76,32 @@ def program(args: Sequence[str] | None = None) -> int:
     """Run the CLI without catching ticketctl errors; returns the exit code."""
     completion.enable_if_asked()
     command = typer.main.get_command(app)
-    result = command.main(args=list(args) if args is not None else None, prog_name="ticketctl", standalone_mode=False)
+    given = list(args) if args is not None else sys.argv[1:]
+    result = command.main(args=hoist_global_flags(given), prog_name="ticketctl", standalone_mode=False)
     return int(result) if isinstance(result, int) else 0
+
+
+GLOBAL_FLAGS = ("--debug",)
+
+
+def hoist_global_flags(args: Sequence[str]) -> list[str]:
+    """Move ``--debug`` before the command, so ``ticketctl up --debug`` works as git and Compose allow.
+
+    Click accepts a group's options only before the subcommand. Only flags that take no value are
+    moved, and nothing after ``--`` (there it is an argument, not an option).
+    """
+    end = list(args).index("--") if "--" in args else len(args)
+    hoisted = [arg for arg in args[:end] if arg in GLOBAL_FLAGS]
+    rest = [arg for arg in args[:end] if arg not in GLOBAL_FLAGS]
+    return [*dict.fromkeys(hoisted), *rest, *args[end:]]
 
 
 def run(args: Sequence[str] | None = None) -> None:
     """Entry point: run the CLI and map every outcome to an exit code."""
-    debug = os.environ.get("TICKETCTL_DEBUG", "") not in ("", "0") or "--debug" in (args or sys.argv[1:])
+    given = list(args) if args is not None else sys.argv[1:]
+    debug = os.environ.get("TICKETCTL_DEBUG", "") not in ("", "0") or "--debug" in hoist_global_flags(given)[:1]
     try:
-        code = program(args)
+        code = program(given)
     except TicketctlError as error:
         if debug:
             _print_traceback(error)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 import typer
 
-from ticketctl.cli.common import JSON_OPTION, console, load, print_json
+from ticketctl.cli.common import JSON_OPTION, console, flag, load, print_json
 from ticketctl.errors import ConfigError, ExitCode
 
 if TYPE_CHECKING:
@@ -35,7 +35,8 @@ SCHEMAS_OPTION = typer.Option(
     None,
     "--schemas-dir",
     metavar="DIR",
-    help="Folder with events/, inventory/ and bookings/ migrations (default: the packaged schemas).",
+    help="Folder with events/, inventory/ and bookings/ migrations (setting schemas_dir; default: the packaged "
+    "schemas).",
 )
 TARGET_OPTION = typer.Option(None, "--target", metavar="VERSION", help="Apply versions up to this one only.")
 OUT_OF_ORDER_OPTION = typer.Option(
@@ -49,11 +50,16 @@ def register(root: typer.Typer) -> None:
     root.add_typer(app, name="migrate")
 
 
-def _context(ctx: typer.Context) -> tuple[Settings, Secrets]:
+def _context(ctx: typer.Context, schemas_dir: Path | None = None, *, changes: bool = False) -> tuple[Settings, Secrets]:
+    """Settings with --schemas-dir as the schemas_dir setting (relative to the working directory), and secrets."""
     from ticketctl.config.secrets import load_secrets
 
-    settings = load(ctx)
+    settings = load(ctx, _schemas_override(schemas_dir), changes=changes)
     return settings, load_secrets(settings.output_dir, os.environ)
+
+
+def _schemas_override(schemas_dir: Path | None) -> dict[str, tuple[object, str]]:
+    return {"schemas_dir": flag(str(schemas_dir.resolve()) if schemas_dir else None, "--schemas-dir")}
 
 
 @app.callback()
@@ -82,7 +88,7 @@ def migrate_command(
         return
     from ticketctl.migrations import migrate
 
-    settings, secrets = _context(ctx)
+    settings, secrets = _context(ctx, schemas_dir, changes=True)
     renderer = None if json_output else _EventPrinter()
     report = migrate(
         settings,
@@ -90,7 +96,6 @@ def migrate_command(
         databases=db,
         target=target,
         allow_out_of_order=allow_out_of_order,
-        schemas_dir=schemas_dir,
         on_event=renderer,
         check=False,
         sync_users=sync_users,
@@ -117,15 +122,8 @@ def status_command(
     """Show every version of each database: applied, pending, failed, changed, missing. Changes nothing."""
     from ticketctl.migrations import status
 
-    settings, secrets = _context(ctx)
-    report = status(
-        settings,
-        secrets,
-        databases=db,
-        target=target,
-        allow_out_of_order=allow_out_of_order,
-        schemas_dir=schemas_dir,
-    )
+    settings, secrets = _context(ctx, schemas_dir)
+    report = status(settings, secrets, databases=db, target=target, allow_out_of_order=allow_out_of_order)
     if json_output:
         print_json(report.as_dict())
     else:
@@ -149,15 +147,8 @@ def plan_command(
     """Print the SQL that migrate would run, statement by statement, marking those that commit implicitly."""
     from ticketctl.migrations import plan
 
-    settings, secrets = _context(ctx)
-    report = plan(
-        settings,
-        secrets,
-        databases=db,
-        target=target,
-        allow_out_of_order=allow_out_of_order,
-        schemas_dir=schemas_dir,
-    )
+    settings, secrets = _context(ctx, schemas_dir)
+    report = plan(settings, secrets, databases=db, target=target, allow_out_of_order=allow_out_of_order)
     if json_output:
         print_json(report.as_dict(statements=True))
     else:
@@ -174,8 +165,8 @@ def repair_command(
     """Accept edited files after review: record their new checksums; let a failed version resume or retry."""
     from ticketctl.migrations import repair
 
-    settings, secrets = _context(ctx)
-    report = repair(settings, secrets, databases=db, schemas_dir=schemas_dir)
+    settings, secrets = _context(ctx, schemas_dir, changes=True)
+    report = repair(settings, secrets, databases=db)
     if json_output:
         print_json(report.as_dict())
         return
@@ -198,7 +189,7 @@ def baseline_command(
     """Adopt existing databases: record VERSION as present, so that only later versions are applied."""
     from ticketctl.migrations import baseline
 
-    settings, secrets = _context(ctx)
+    settings, secrets = _context(ctx, changes=True)
     report = baseline(settings, secrets, databases=db, version=version, description=description)
     if json_output:
         print_json(report.as_dict())
@@ -209,6 +200,7 @@ def baseline_command(
 
 @app.command("lint")
 def lint_command(
+    ctx: typer.Context,
     paths: list[Path] = typer.Argument(None, help="Files or folders to check (default: every migration)."),
     db: list[str] = DB_OPTION,
     schemas_dir: Path = SCHEMAS_OPTION,
@@ -224,12 +216,8 @@ def lint_command(
     servers = {"both": ("mysql", "mariadb"), "mysql": ("mysql",), "mariadb": ("mariadb",)}.get(server)
     if servers is None:
         raise typer.BadParameter(f"unknown server {server!r}; use mysql, mariadb or both", param_hint="--server")
-    report = lint_migrations(
-        paths or None,
-        schemas_dir=schemas_dir,
-        databases=db,
-        servers=servers,
-    )
+    settings = load(ctx, _schemas_override(schemas_dir))
+    report = lint_migrations(paths or None, settings=settings, databases=db, servers=servers)
     if json_output:
         print_json(report.as_dict())
     else:

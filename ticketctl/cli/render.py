@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,7 +14,9 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from ticketctl.config.settings import Settings
+    from ticketctl.render.compose import NewSecretsCheck
     from ticketctl.render.files import RenderResult
+    from ticketctl.runtime.docker import DockerRuntime
 
 
 def register(app: typer.Typer) -> None:
@@ -45,10 +48,10 @@ def render_command(
     never changes an existing secret.
     """
     if target == "kubernetes":
-        _render_kubernetes(load(ctx), out, json_output)
+        _render_kubernetes(load(ctx, changes=True), out, json_output)
         return
     overrides = {"output_dir": flag(str(out.resolve()) if out else None, "--out")}
-    settings = load(ctx, overrides)
+    settings = load(ctx, overrides, changes=target != "mermaid")
     if target == "mermaid":
         from ticketctl.render.diagram import infrastructure_mermaid
         from ticketctl.stack.model import build_stack
@@ -60,18 +63,58 @@ def render_command(
             f"unknown target {target!r}; use compose, kubernetes or mermaid", param_hint="--target"
         )
     from ticketctl.render.compose import render
+    from ticketctl.runtime.translate import writes_start_interval
 
-    result = render(settings)
+    start_interval = writes_start_interval(settings, engine_api(settings))
+    result = render(settings, start_interval=start_interval, check_new_secrets=new_secrets_check(settings))
     secrets_note = f"generated {', '.join(result.generated_secrets)}" if result.generated_secrets else "secrets kept"
     title = f"Rendered project {settings.project!r} into {result.output_dir}"
     _print_result(result, title, {".env": f" (mode 0600; {secrets_note})"}, json_output)
+
+
+def engine_api(settings: Settings) -> str | None:
+    """The API version of the Engine at hand, when the Compose file depends on it (docker.start_interval auto)."""
+    if settings.docker_start_interval != "auto" or not settings.docker_enabled:
+        return None
+    from ticketctl.runtime.endpoint import engine_api_version
+
+    return engine_api_version()
+
+
+def new_secrets_check(settings: Settings) -> NewSecretsCheck:
+    """Refuses secrets about to be generated when the project on the Engine at hand has data created with
+    others (a lost .env); the Engine is asked only then, and without one there is no data here to protect."""
+
+    def check(values: Mapping[str, str], generated: tuple[str, ...]) -> None:
+        if not settings.docker_enabled:
+            return
+        from ticketctl.clients.mysql import login_probe
+        from ticketctl.runtime.data_secrets import check_new_secrets
+
+        new = tuple(name for name in generated if not os.environ.get(name))
+        in_effect = {**values, **{name: os.environ[name] for name in values if os.environ.get(name)}}
+        check_new_secrets(settings, in_effect, new, _engine_or_none, login_probe(settings))
+
+    return check
+
+
+def _engine_or_none() -> DockerRuntime | None:
+    from ticketctl.errors import DockerError
+    from ticketctl.runtime.docker import DockerRuntime
+
+    try:
+        return DockerRuntime.connect(timeout=10)
+    except DockerError:
+        return None
 
 
 def _render_kubernetes(settings: Settings, out: Path | None, json_output: bool) -> None:
     """``--out`` is the manifests' folder here; ``.env`` stays in the output_dir setting's folder."""
     from ticketctl.render.kubernetes import SECRET_FILE, render_kubernetes
 
-    result = render_kubernetes(settings, output_dir=out.resolve() if out else None)
+    result = render_kubernetes(
+        settings, output_dir=out.resolve() if out else None, check_new_secrets=new_secrets_check(settings)
+    )
     notes = {
         ".env": f" (mode 0600; generated {', '.join(result.generated_secrets)})",
         SECRET_FILE: " (mode 0600; the passwords of .env)",

@@ -69,9 +69,10 @@ def _recreate(settings: Settings, printer: StepPrinter) -> Sequence[str]:
     if not settings.docker_enabled:
         return ()
     from ticketctl.cli.stack import connect
+    from ticketctl.clients.mysql import login_probe
     from ticketctl.project import up
 
-    report = up(settings, connect(settings), initialise=None, on_event=None)
+    report = up(settings, connect(settings), initialise=None, on_event=None, mysql_login=login_probe(settings))
     return [result.service for result in report.services if result.action == "recreated"]
 
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
-from ticketctl.cli.common import JSON_OPTION, console, flag, load, print_json, print_warning
+from ticketctl.cli.common import JSON_OPTION, console, flag, load, print_json, print_table, print_warning
 from ticketctl.cli.completion import complete_services
 from ticketctl.errors import AbortedError, ConfigError, ExitCode, TicketctlError
 
@@ -79,7 +79,9 @@ def up_command(
     no_render: bool = typer.Option(False, "--no-render", help="Use the files already rendered; do not render first."),
     force_recreate: bool = typer.Option(False, "--force-recreate", help="Recreate containers even if unchanged."),
     remove_orphans: bool = typer.Option(
-        False, "--remove-orphans", help="Remove containers of services no longer in the file or profiles."
+        False,
+        "--remove-orphans",
+        help="Remove containers of services no longer in the file (not those of a profile that is not enabled).",
     ),
     no_wait: bool = typer.Option(False, "--no-wait", help="Do not wait for health (and skip initialisation)."),
     wait_timeout: float | None = WAIT_TIMEOUT_OPTION,
@@ -107,10 +109,11 @@ def up_command(
     volumes are kept). Ports are checked before anything is created; a failed
     run removes the containers it created.
     """
+    from ticketctl.clients.mysql import login_probe
     from ticketctl.project import up
 
     overrides = {"profiles": flag(list(profile) if profile else None, "--profile")}
-    settings = load(ctx, overrides)
+    settings = load(ctx, overrides, changes=True)
     runtime = connect(settings)
     report = _with_progress(
         "up",
@@ -129,6 +132,7 @@ def up_command(
             initialise=initialiser(migrate=not no_init),
             lock_timeout=lock_timeout,
             on_event=view,
+            mysql_login=login_probe(settings),
         ),
     )
     if json_output:
@@ -144,7 +148,7 @@ def up_command(
         state = result.state + (f" ({result.health})" if result.health else "")
         typer.echo(f"  {result.service:<22} {result.action:<10} {state:<19} {result.container}")
     for orphan in report.orphans:
-        print_warning(f"orphan container {orphan}: its service is not active; remove it with --remove-orphans")
+        print_warning(f"orphan container {orphan}: its service is not in the file; remove it with --remove-orphans")
 
 
 def _with_progress(command: str, json_output: bool, call: Callable[[UpView], _Report]) -> _Report:
@@ -200,7 +204,7 @@ def down_command(
     """Stop and remove the stack's containers and network. Volumes (the data) are kept unless --volumes."""
     from ticketctl.project import down, project_volumes
 
-    settings = load(ctx)
+    settings = load(ctx, changes=True)
     runtime = connect(settings)
     if volumes and not yes:
         names = project_volumes(settings, runtime)
@@ -246,6 +250,8 @@ def status_command(ctx: typer.Context, json_output: bool = JSON_OPTION) -> None:
     table = Table("service", "state", "health", "ports", "image", "uptime", box=None, header_style="bold")
     for row in rows:
         name = f"{row.service} (orphan)" if row.orphan else row.service
+        if row.inactive_profiles:
+            name = f"{row.service} (profile {', '.join(row.inactive_profiles)})"
         table.add_row(
             name,
             row.state,
@@ -254,10 +260,7 @@ def status_command(ctx: typer.Context, json_output: bool = JSON_OPTION) -> None:
             row.image or "",
             _duration(row.uptime) if row.uptime is not None else "",
         )
-    wide = console()
-    if not wide.is_terminal:
-        wide.width = 200
-    wide.print(table)
+    print_table(table)
 
 
 def restart_command(

@@ -30,13 +30,13 @@ import hashlib
 import re
 import secrets
 import ssl
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from ticketctl.clients import tls
-from ticketctl.errors import ConfigError, DatabaseError
+from ticketctl.errors import ConfigError, DatabaseError, TicketctlError
 
 if TYPE_CHECKING:
     import pymysql
@@ -279,6 +279,31 @@ def connect(
         ) from error
     version = connection.get_server_info()  # type: ignore[no-untyped-call]
     return Session(connection, ServerInfo.parse(str(version)), where)
+
+
+def login_probe(settings: Settings, *, timeout: float = 3.0) -> Callable[[str, int, str, str], bool | None]:
+    """``probe(host, port, secret, password)``: whether MySQL on ``host:port`` accepts the account whose password
+    is ``secret`` (``MYSQL_ROOT_PASSWORD`` or a database's password variable) with ``password``; None when it
+    cannot tell (another secret, no answer, another error). For a container of the stack on a port this host
+    publishes, so TLS settings meant for a managed server are not used."""
+    users = {database.password_env: database.user for database in settings.mysql.databases}
+    users[ROOT_PASSWORD_SECRET] = settings.mysql.root_user
+
+    def probe(host: str, port: int, secret: str, password: str) -> bool | None:
+        if secret not in users:
+            return None
+        mysql = replace(
+            settings.mysql, host=host, port=port, connect_timeout=timeout, ssl_ca=None, ssl_cert=None, ssl_key=None
+        )
+        try:
+            with connect(mysql, Credentials(users[secret], password, secret)):
+                return True
+        except ServerError as error:
+            return False if error.errno in LOGIN_REFUSED else None
+        except TicketctlError:
+            return None
+
+    return probe
 
 
 def _tls_options(mysql: MySQLSettings) -> dict[str, Any]:

@@ -136,13 +136,23 @@ def _parse_yaml(text: str) -> Any:
     return yaml.safe_load(text)
 
 
-def load_compose_file(path: Path, environ: Mapping[str, str] | None = None) -> ComposeFile:
-    """Parse, interpolate and normalise a Compose file; refuse what the translator cannot run."""
+def load_compose_file(
+    path: Path, environ: Mapping[str, str] | None = None, *, pending: Mapping[Path, str] | None = None
+) -> ComposeFile:
+    """Parse, interpolate and normalise a Compose file; refuse what the translator cannot run.
+
+    ``pending`` holds files about to be written (path → content: the file itself, ``.env`` beside it, its
+    configs), which are read instead of the disk: ``up`` checks a render before it writes it.
+    """
     import yaml
 
     display = str(path)
-    missing = ("Compose file not found", "run 'ticketctl render' first, or drop --no-render so that up renders it")
-    text = read_text(path, display, missing=missing)
+    pending = pending or {}
+    if path in pending:
+        text = pending[path]
+    else:
+        missing = ("Compose file not found", "run 'ticketctl render' first, or drop --no-render so that up renders it")
+        text = read_text(path, display, missing=missing)
     try:
         raw = _parse_yaml(text)
     except yaml.YAMLError as error:
@@ -159,9 +169,10 @@ def load_compose_file(path: Path, environ: Mapping[str, str] | None = None) -> C
     for key in raw:
         if key not in TOP_LEVEL_KEYS and not str(key).startswith("x-"):
             raise _unsupported(display, str(key))
-    variables = compose_variables(path.parent / ".env", environ)
+    env_file = path.parent / ".env"
+    variables = compose_variables(env_file, environ, env_text=pending.get(env_file))
     tree = interpolate_tree(raw, variables, "", display)
-    return _Loader(path, tree).load()
+    return _Loader(path, tree, pending).load()
 
 
 def _unsupported(display: str, path: str) -> ConfigError:
@@ -174,11 +185,12 @@ def _unsupported(display: str, path: str) -> ConfigError:
 class _Loader:
     """Normalises an interpolated Compose tree; every error names ``file: path``."""
 
-    def __init__(self, path: Path, tree: dict[str, Any]):
+    def __init__(self, path: Path, tree: dict[str, Any], pending: Mapping[Path, str]):
         self.path = path
         self.display = str(path)
         self.base_dir = path.parent
         self.tree = tree
+        self.pending = pending
 
     def error(self, path: str, problem: str) -> ConfigError:
         return ConfigError(
@@ -374,7 +386,7 @@ class _Loader:
             mode = int(mode, 8)
         source = configs[name]
         try:
-            content = source.read_bytes()
+            content = self.pending[source].encode("utf-8") if source in self.pending else source.read_bytes()
         except OSError as error:
             raise ConfigError(
                 f"{self.display}: {path}: cannot read {source}: {error.strerror}",

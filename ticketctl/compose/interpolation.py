@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ticketctl.config.secrets import OPTIONAL_SECRETS, STACK_SECRETS, read_env_file, remember
+from ticketctl.config.secrets import OPTIONAL_SECRETS, STACK_SECRETS, parse_env_text, read_env_file, remember
 from ticketctl.errors import ConfigError
 
 VARIABLE_NAME_RE = re.compile(r"[_A-Za-z][_A-Za-z0-9]*")
@@ -112,10 +112,13 @@ def interpolate_tree(node: Any, variables: Mapping[str, str], path: str, display
     return node
 
 
-def compose_variables(env_file: Path, environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Variables for interpolation: ``.env`` beside the file, overridden by the process environment."""
+def compose_variables(
+    env_file: Path, environ: Mapping[str, str] | None = None, *, env_text: str | None = None
+) -> dict[str, str]:
+    """Variables for interpolation: ``.env`` beside the file (or ``env_text``, its content about to be
+    written), overridden by the process environment."""
     environ = os.environ if environ is None else environ
-    parsed = read_env_file(env_file)
+    parsed = read_env_file(env_file) if env_text is None else parse_env_text(env_text, env_file)
     variables = dict(parsed.values) if parsed is not None else {}
     variables.update(environ)
     # The stack's secrets now live in this process: mask them in anything shown (logs, errors).

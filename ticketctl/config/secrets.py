@@ -125,6 +125,11 @@ def read_env_file(path: Path) -> EnvFile | None:
         return None
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(f"{path}: cannot read: {error}", hint="check the file's permissions") from error
+    return parse_env_text(text, path)
+
+
+def parse_env_text(text: str, path: Path) -> EnvFile:
+    """Parse the text of a ``.env`` file (read from ``path``, or about to be written there)."""
     values: dict[str, str] = {}
     lines: dict[str, int] = {}
     for number, line in enumerate(text.splitlines(), start=1):

@@ -210,6 +210,16 @@ def _profiles(value: Any) -> tuple[str, ...]:
     return tuple(dict.fromkeys(items))
 
 
+def _auto_or_bool(value: Any) -> bool | str:
+    """``auto`` (decided where it is used), true or false."""
+    if isinstance(value, str) and value.strip().lower() == "auto":
+        return "auto"
+    try:
+        return _parse_bool(value)
+    except _Invalid:
+        raise _Invalid(f"expected auto, true or false, got {value!r}") from None
+
+
 def _replicas(value: Any) -> int | str:
     if isinstance(value, str) and value.strip().lower() == "auto":
         return "auto"
@@ -289,19 +299,18 @@ class _Resolving:
     base_dir: Path
 
 
-def _relative_dir(value: str | None, resolving: _Resolving) -> Path | None:
+def _relative_path(value: str | None, resolving: _Resolving) -> Path | None:
+    """A folder or file setting, relative to the settings file's folder (else the working directory)."""
     if value is None:
         return None
-    path = Path(value)
+    path = Path(value).expanduser()
     return path if path.is_absolute() else resolving.base_dir / path
 
 
 def _relative_file(value: str | None, resolving: _Resolving) -> str | None:
-    """A TLS file setting, relative to the settings file's folder (else the working directory) like output_dir."""
-    if value is None:
-        return None
-    path = Path(value).expanduser()
-    return str(path if path.is_absolute() else resolving.base_dir / path)
+    """A TLS file setting: relative like output_dir, held as text for the clients' own parameters."""
+    path = _relative_path(value, resolving)
+    return None if path is None else str(path)
 
 
 def _or_setting(path: str) -> Callable[[Any, _Resolving], Any]:
@@ -312,8 +321,8 @@ def _or_setting(path: str) -> Callable[[Any, _Resolving], Any]:
 def _snapshots_dir(value: str | None, resolving: _Resolving) -> Path:
     """Unset means ``<output_dir>/snapshots``: the snapshots live beside the stack they were taken from."""
     if value is not None:
-        return cast(Path, _relative_dir(value, resolving))
-    return cast(Path, _relative_dir(resolving.values["output_dir"], resolving)) / "snapshots"
+        return cast(Path, _relative_path(value, resolving))
+    return cast(Path, _relative_path(resolving.values["output_dir"], resolving)) / "snapshots"
 
 
 def _lower(value: str, resolving: _Resolving) -> str:
@@ -503,6 +512,13 @@ class SearchSettings:
         "Open-files limit (ulimit nofile) of the search container; lower it where the Docker Engine's own "
         "limit is lower (rootless Docker, sandboxed CI).",
     )
+    mapping: Path | None = _setting(
+        _parse_optional_str,
+        None,
+        "Mapping file of the events index (default: the packaged mappings/events.json).",
+        resolve=_relative_path,
+        show=_optional_text,
+    )
     index: str = _setting(
         _pattern(INDEX_NAME_RE, "a lowercase index name"),
         "events",
@@ -674,14 +690,21 @@ class Settings:
         _parse_str,
         ".",
         "Folder where render writes docker-compose.yml, .env and .env.example.",
-        resolve=_relative_dir,
+        resolve=_relative_path,
         show=str,
     )
     templates_dir: Path | None = _setting(
         _parse_optional_str,
         None,
         "Folder of your own Jinja2 templates overriding the packaged ones (same file names).",
-        resolve=_relative_dir,
+        resolve=_relative_path,
+        show=_optional_text,
+    )
+    schemas_dir: Path | None = _setting(
+        _parse_optional_str,
+        None,
+        "Folder of your migrations, with events/, inventory/ and bookings/ (default: the packaged schemas).",
+        resolve=_relative_path,
         show=_optional_text,
     )
     snapshots_dir: Path = _setting(
@@ -703,9 +726,19 @@ class Settings:
         "Manage the stack with Docker; false for remote endpoints only (doctor skips Docker checks).",
         name="docker.enabled",
     )
+    docker_start_interval: bool | str = _setting(
+        _auto_or_bool,
+        "auto",
+        "Write healthcheck.start_interval (faster health during start) into docker-compose.yml: auto when the "
+        "Docker Engine at hand has it (Engine 25+, API 1.44), true or false; docker compose up refuses it on "
+        "older Engines.",
+        name="docker.start_interval",
+    )
     wait_timeout: float = _setting(_positive_float, 300.0, "Seconds up waits for all services to become healthy.")
     kubernetes: KubernetesSettings = _group(KubernetesSettings)
     config_file: Path | None = None
+    # The settings file sets nothing (empty, or comments only): every value is a default or from elsewhere.
+    config_empty: bool = False
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -803,17 +836,21 @@ def load_settings(
 ) -> Settings:
     """Load and validate settings.
 
-    ``config_file`` is the ``--config`` flag; without it ``ticketctl.yaml`` in
-    ``cwd`` is used when it exists (``TICKETCTL_CONFIG`` names one too).
-    ``overrides`` maps a dotted path to ``(value, flag name)`` for command-line
-    flags, which win over the environment, which wins over the file.
+    ``config_file`` is the ``--config`` flag; without it (and without
+    ``TICKETCTL_CONFIG``) the nearest ``ticketctl.yaml`` in ``cwd`` or a parent
+    folder is used (:func:`find_config_file`). ``overrides`` maps a dotted path
+    to ``(value, flag name)`` for command-line flags, which win over the
+    environment, which wins over the file.
     """
     environ = os.environ if environ is None else environ
     cwd = Path.cwd() if cwd is None else cwd
-    path = _find_config_file(config_file, environ, cwd)
+    path = _explicit_config_file(config_file, environ, cwd)
+    if path is None and config_file is None:
+        path = find_config_file(cwd, _home(environ))
     raw: dict[str, _Value] = {}
     if path is not None:
         raw.update(_read_config_file(path, cwd))
+    empty = path is not None and not raw
     raw.update(_read_environment(environ))
     for key, (value, flag) in (overrides or {}).items():
         if key not in FIELDS:
@@ -822,22 +859,53 @@ def load_settings(
             raw[key] = _Value(value, flag)
     values, sources = _validate(raw)
     base_dir = path.parent if path is not None else cwd
-    return _build(values, sources, path, base_dir)
+    return _build(values, sources, path, base_dir, empty=empty)
 
 
-def _find_config_file(config_file: str | Path | None, environ: Mapping[str, str], cwd: Path) -> Path | None:
+def _explicit_config_file(config_file: str | Path | None, environ: Mapping[str, str], cwd: Path) -> Path | None:
+    """The file named by --config or TICKETCTL_CONFIG, which must exist; None when neither names one."""
     explicit = config_file if config_file is not None else environ.get("TICKETCTL_CONFIG") or None
-    if explicit is not None:
-        path = Path(explicit)
-        path = path if path.is_absolute() else cwd / path
-        if not path.is_file():
-            raise ConfigError(
-                f"{explicit}: settings file not found",
-                hint="check the --config path, or run without it to use ./ticketctl.yaml or the defaults",
-            )
-        return path
-    candidate = cwd / CONFIG_FILENAME
-    return candidate if candidate.is_file() else None
+    if explicit is None:
+        return None
+    path = Path(explicit).expanduser()
+    path = path if path.is_absolute() else cwd / path
+    if not path.is_file():
+        raise ConfigError(
+            f"{explicit}: settings file not found",
+            hint="check the --config path, or run without it to use the nearest ticketctl.yaml or the defaults",
+        )
+    return path
+
+
+def find_config_file(start: Path, home: Path | None) -> Path | None:
+    """The nearest ``ticketctl.yaml`` in ``start`` or a parent folder, as git and Compose find theirs.
+
+    The search stops after the home folder (a file above it belongs to nobody's project) and at
+    the boundary of the file system ``start`` is on, as git does without GIT_DISCOVERY_ACROSS_FILESYSTEM.
+    """
+    folder = start.absolute()
+    try:
+        device = folder.stat().st_dev
+    except OSError:
+        device = None
+    while True:
+        candidate = folder / CONFIG_FILENAME
+        if candidate.is_file():
+            return candidate
+        parent = folder.parent
+        if parent == folder or (home is not None and folder == home):
+            return None
+        try:
+            if device is not None and parent.stat().st_dev != device:
+                return None
+        except OSError:
+            return None
+        folder = parent
+
+
+def _home(environ: Mapping[str, str]) -> Path | None:
+    home = environ.get("HOME")
+    return Path(home).absolute() if home else None
 
 
 def _read_config_file(path: Path, cwd: Path) -> dict[str, _Value]:
@@ -954,9 +1022,11 @@ def _fix_hint(spec: FieldSpec) -> str:
     return f"{spec.help} Default: {default!s}."
 
 
-def _build(values: Mapping[str, Any], sources: dict[str, str], path: Path | None, base_dir: Path) -> Settings:
+def _build(
+    values: Mapping[str, Any], sources: dict[str, str], path: Path | None, base_dir: Path, *, empty: bool = False
+) -> Settings:
     settings: Settings = _build_object(
-        Settings, "", {}, _Resolving(values, base_dir), config_file=path, sources=sources
+        Settings, "", {}, _Resolving(values, base_dir), config_file=path, config_empty=empty, sources=sources
     )
     _check_distinct_ports(settings.ports, sources)
     _check_distinct_databases(settings.mysql.databases, sources)

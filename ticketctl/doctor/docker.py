@@ -79,11 +79,16 @@ def service_check(service: str) -> Callable[[CheckContext], Outcome]:
         container = found.container
         if container is None:
             return Outcome.fail(f"{service} has no container", "ticketctl up")
+        if container.state == "paused":
+            return Outcome.fail(
+                f"{container.name} is paused",
+                f"`docker unpause {container.name}` resumes it as it was (`ticketctl up` would recreate it)",
+            )
         if container.state != "running":
             last = container.last_log_lines(3)
             tail = f"; last log line: {last[-1]}" if last else ""
             return Outcome.fail(
-                f"{container.name} is {container.state} (exit code {container.exit_code}){tail}",
+                f"{container.name} is {container.state_text}{tail}",
                 f"ticketctl up starts it; `docker logs {container.name}` shows why it stopped",
             )
         if container.health == "unhealthy":
@@ -110,6 +115,27 @@ def service_check(service: str) -> Callable[[CheckContext], Outcome]:
         return Outcome.ok(f"{container.name} is running{health}")
 
     return run
+
+
+def check_data_secrets(context: CheckContext) -> Outcome:
+    """The same judgement as up's before it changes anything (ticketctl.runtime.data_secrets)."""
+    from ticketctl.clients.mysql import login_probe
+    from ticketctl.runtime.data_secrets import SecretsMismatchError, assess
+    from ticketctl.stack.model import build_stack
+
+    settings = context.settings
+    found = assess(settings, _runtime(context), build_stack(settings), context.secrets, login=login_probe(settings))
+    if found.mismatches:
+        error = SecretsMismatchError(settings, found.mismatches)
+        return Outcome.fail(error.message, error.hint or "", volumes=[m.volume for m in found.mismatches])
+    if found.unknown:
+        return Outcome.ok(
+            f"{', '.join(found.unknown)} predate ticketctl's record of secrets and MySQL is not running: "
+            "up checks the login once it runs"
+        )
+    if found.agreeing:
+        return Outcome.ok(f"the secrets in effect are those {', '.join(found.agreeing)} knows")
+    return Outcome.ok("no data volume yet: up creates them with the secrets in effect")
 
 
 def check_leftovers(context: CheckContext) -> Outcome:
@@ -176,12 +202,21 @@ def docker_checks(services: list[str]) -> list[Check]:
             needs_docker=True,
         ),
     ]
+    checks.append(
+        Check(
+            "containers.secrets",
+            "the data volumes know the secrets of .env (a lost .env would lock the stack out of its data)",
+            check_data_secrets,
+            needs=("docker.daemon",),
+            needs_docker=True,
+        )
+    )
     checks += [
         Check(
             f"containers.{service}",
             f"{service} is running and healthy",
             service_check(service),
-            needs=("docker.daemon",),
+            needs=("containers.secrets",),
             needs_docker=True,
         )
         for service in services

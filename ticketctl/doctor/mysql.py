@@ -100,6 +100,13 @@ def migrations_check(database: DatabaseSettings) -> Callable[[CheckContext], Out
                 f"ticketctl migrate --db {database.key}",
                 pending=len(report.pending),
             )
+        if report.plan.warnings:
+            more = f" (+{len(report.plan.warnings) - 1} more)" if len(report.plan.warnings) > 1 else ""
+            return Outcome.warn(
+                f"{report.plan.warnings[0]}{more}",
+                "point the schemas_dir setting at the folder of your migrations, or restore the file",
+                warnings=len(report.plan.warnings),
+            )
         applied = sum(1 for state in report.states if state.state in (APPLIED, BASELINE))
         return Outcome.ok(f"{database.name} is up to date ({applied} applied)", applied=applied)
 

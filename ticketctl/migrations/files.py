@@ -26,11 +26,12 @@ from ticketctl.migrations.lexer import SqlSyntaxError, Statement, split_statemen
 
 FILENAME_RE = re.compile(r"^V(?P<version>[0-9]+)__(?P<description>[A-Za-z0-9][A-Za-z0-9_]*)\.sql$")
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
+BYTE_ORDER_MARK = "\ufeff"
 
 
 def normalise(text: str) -> str:
     """The text that checksums are taken of: LF line ends, no trailing whitespace, no BOM."""
-    text = text.removeprefix("\ufeff")
+    text = text.removeprefix(BYTE_ORDER_MARK)
     lines = [line.rstrip() for line in _LINE_BREAK.split(text)]
     while lines and not lines[-1]:
         lines.pop()
@@ -109,6 +110,28 @@ def parse_filename(name: str) -> tuple[int, str] | None:
     return int(match.group("version")), match.group("description").replace("_", " ")
 
 
+class NotUtf8Error(ConfigError):
+    """A migration file that is not UTF-8; ``line`` is where the first bad byte is."""
+
+    def __init__(self, display: str, line: int):
+        super().__init__(
+            f"{display}:{line}: not valid UTF-8", hint="save the file as UTF-8 (utf8mb4 is stored as UTF-8)"
+        )
+        self.line = line
+
+
+def decode_sql(raw: bytes, display: str) -> str:
+    """A migration's SQL as the server gets it: UTF-8 without the byte-order mark an editor may put first.
+
+    The runner, ``plan`` and ``lint`` all read files through here, so ``lint`` sees what the server will see.
+    """
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise NotUtf8Error(display, raw[: error.start].count(b"\n") + 1) from error
+    return text.removeprefix(BYTE_ORDER_MARK)
+
+
 def read_migration(path: Path, database: str, schemas_dir: Path) -> MigrationFile:
     """Read, checksum and split one migration file; errors name the file and line."""
     parsed = parse_filename(path.name)
@@ -122,13 +145,7 @@ def read_migration(path: Path, database: str, schemas_dir: Path) -> MigrationFil
         raw = path.read_bytes()
     except OSError as error:
         raise ConfigError(f"{display_path(path)}: cannot read: {error.strerror}", hint="check the file") from error
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        line = raw[: error.start].count(b"\n") + 1
-        raise ConfigError(
-            f"{display_path(path)}:{line}: not valid UTF-8", hint="save the file as UTF-8 (utf8mb4 is stored as UTF-8)"
-        ) from error
+    text = decode_sql(raw, display_path(path))
     return MigrationFile(
         database=database,
         version=version,

@@ -13,7 +13,11 @@ project runs on (MySQL 8 in the stack, MariaDB 10.11 in the tests):
   REPLACE TABLE`` — syntax errors on MySQL 8;
 * ``cross-database``: a foreign key or ``USE`` that reaches another database;
 * ``transaction``: ``START TRANSACTION``/``COMMIT``/``ROLLBACK`` in a file — the
-  runner commits after each statement and records progress itself.
+  runner commits after each statement and records progress itself;
+* ``invisible-character``: a byte-order mark, zero-width or no-break space in the
+  code (outside quotes), which the server refuses with error 1064. The mark an
+  editor puts at the start of a file is not such a case: files are read as the
+  runner reads them (:func:`~ticketctl.migrations.files.decode_sql`), without it.
 
 JSON columns are fine on both (an alias of ``LONGTEXT`` with a check on MariaDB).
 """
@@ -24,11 +28,19 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ticketctl.migrations.files import display_path, parse_filename
+from ticketctl.config.settings import Settings
+from ticketctl.migrations.files import NotUtf8Error, decode_sql, display_path, parse_filename
 from ticketctl.migrations.lexer import SqlSyntaxError, Statement, Token, TokenKind, split_statements
 from ticketctl.migrations.reserved import MARIADB_RESERVED, MYSQL_RESERVED, reserved_by
 
 SERVERS = ("mysql", "mariadb")
+# Characters an editor or a copy from a web page slips in; MySQL takes none of them for whitespace.
+INVISIBLE_CHARACTERS = {
+    "\ufeff": "a byte-order mark (U+FEFF)",
+    "\u200b": "a zero-width space (U+200B)",
+    "\u2060": "a word joiner (U+2060)",
+    "\u00a0": "a no-break space (U+00A0)",
+}
 _ELEMENT_KEYWORDS = frozenset(
     {"CONSTRAINT", "PRIMARY", "UNIQUE", "KEY", "INDEX", "FULLTEXT", "SPATIAL", "FOREIGN", "CHECK", "PERIOD"}
 )
@@ -82,17 +94,18 @@ class LintReport:
 def lint_migrations(
     paths: Sequence[str | Path] | None = None,
     *,
-    schemas_dir: str | Path | None = None,
+    settings: Settings,
     databases: Sequence[str] | None = None,
     servers: Sequence[str] = SERVERS,
 ) -> LintReport:
-    """Lint files or folders; by default every migration of the selected databases (all by default)."""
+    """Lint files or folders; by default every migration of the selected databases (all by default)
+    in the schemas folder that ``migrate`` reads (the schemas_dir setting)."""
     if paths:
         return lint_paths([Path(path) for path in paths], servers=servers)
-    from ticketctl.config.resources import schemas_dir as packaged_schemas
+    from ticketctl.migrations.runner import schemas_folder, select_databases
 
-    folder = Path(schemas_dir) if schemas_dir else packaged_schemas()
-    keys = databases or ("events", "inventory", "bookings")
+    folder = schemas_folder(settings)
+    keys = [database.key for database in select_databases(settings, databases)]
     return lint_paths([folder / key for key in keys if (folder / key).is_dir()], servers=servers)
 
 
@@ -120,9 +133,11 @@ def lint_paths(paths: Sequence[Path], *, servers: Sequence[str] = SERVERS) -> Li
 def lint_file(path: Path, *, servers: Sequence[str] = SERVERS) -> list[LintFinding]:
     display = display_path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        return [LintFinding(display, 1, "read", f"cannot read as UTF-8: {error}")]
+        text = decode_sql(path.read_bytes(), display)
+    except OSError as error:
+        return [LintFinding(display, 1, "read", f"cannot read: {error.strerror}")]
+    except NotUtf8Error as error:
+        return [LintFinding(display, error.line, "read", "not valid UTF-8; save the file as UTF-8")]
     return lint_text(text, display, servers=servers)
 
 
@@ -155,6 +170,7 @@ Problem = tuple[int, str, str]
 def _check_statement(statement: Statement, reserved: frozenset[str]) -> Iterable[Problem]:
     tokens = list(statement.tokens)
     words = statement.words
+    yield from _check_invisible(tokens)
     yield from _check_literals(tokens)
     yield from _check_charsets(tokens)
     yield from _check_cross_database(tokens)
@@ -179,6 +195,19 @@ def _check_statement(statement: Statement, reserved: frozenset[str]) -> Iterable
 
 
 # --------------------------------------------------------------------------- single tokens
+
+
+def _check_invisible(tokens: list[Token]) -> Iterable[Problem]:
+    for token in tokens:
+        if token.kind in (TokenKind.STRING, TokenKind.IDENTIFIER):
+            continue
+        found = next((name for char, name in INVISIBLE_CHARACTERS.items() if char in token.text), None)
+        if found is not None:
+            yield (
+                token.line,
+                "invisible-character",
+                f"{found} in {token.text.strip()!r}: the server refuses it (error 1064); delete it",
+            )
 
 
 def _check_literals(tokens: list[Token]) -> Iterable[Problem]:

@@ -89,6 +89,15 @@ def causes_implicit_commit(statement: Statement) -> bool:
     return first in _DDL_FIRST_WORDS
 
 
+def committed_statements(count: int) -> str:
+    """What a failed run left committed, for a fix line: none, statement 1, or statements 1-N."""
+    if count <= 0:
+        return "none of its statements is committed"
+    if count == 1:
+        return "statement 1 is committed and will not run again"
+    return f"statements 1-{count} are committed and will not run again"
+
+
 @dataclass(frozen=True)
 class Step:
     """One migration to run, from statement ``start`` (1-based) to the end."""
@@ -177,7 +186,10 @@ def plan_database(
             states[version] = _state(row, BASELINE, detail="versions up to here were present before ticketctl")
         elif migration is None:
             states[version] = _state(row, MISSING, detail="recorded in the history but its file is gone")
-            warnings.append(f"V{version:03d} ({row.script}) is recorded as {row.status} but its file is missing")
+            if row.status == SUCCESS:
+                warnings.append(f"V{version:03d} ({row.script}) is recorded as {row.status} but its file is missing")
+            else:
+                problems.append(_unfinished_without_file(row))
         elif row.status == SUCCESS:
             _check_applied(migration, row, states, problems)
         else:
@@ -284,7 +296,7 @@ def _check_unfinished(
                 row.version,
                 f"{_where(migration, next_statement)}: version {row.version} failed at statement {next_statement} "
                 f"of {row.statements_total} and the file is unchanged since: {row.error}",
-                f"fix statement {next_statement} (statements 1-{applied} were committed and are not run again), "
+                f"fix statement {next_statement} ({committed_statements(applied)}), "
                 "then run 'ticketctl migrate'; if the failure was transient, 'ticketctl migrate repair' allows a "
                 "retry of the unchanged file",
             )
@@ -295,6 +307,20 @@ def _check_unfinished(
     else:
         states[row.version] = _state(row, RESUME, detail=f"resumes at statement {next_statement}")
     steps.append(Step(migration, start=next_statement, resume=True, out_of_order=row.out_of_order))
+
+
+def _unfinished_without_file(row: HistoryRow) -> Problem:
+    """A failed or interrupted version whose file is not among those read: the database is half migrated."""
+    what = "failed" if row.status == FAILED else "stopped"
+    return Problem(
+        "unfinished-missing",
+        row.version,
+        f"V{row.version:03d} ({row.script}) {what} at statement {row.statements_applied + 1} of "
+        f"{row.statements_total} ({row.error or row.failed_at or 'interrupted'}), and its file is not among the "
+        "migrations read",
+        "point the schemas_dir setting (or --schemas-dir) at the folder that holds it, fix the statement and run "
+        "'ticketctl migrate'",
+    )
 
 
 def _state(row: HistoryRow, state: str, *, detail: str = "") -> VersionState:

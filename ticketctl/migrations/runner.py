@@ -58,7 +58,14 @@ from ticketctl.events import EventSink, serialised
 from ticketctl.migrations import history as hist
 from ticketctl.migrations.files import MigrationFile, discover
 from ticketctl.migrations.lexer import Statement
-from ticketctl.migrations.planner import DatabasePlan, Problem, Step, causes_implicit_commit, plan_database
+from ticketctl.migrations.planner import (
+    DatabasePlan,
+    Problem,
+    Step,
+    causes_implicit_commit,
+    committed_statements,
+    plan_database,
+)
 from ticketctl.migrations.reports import (
     ACCOUNT_CREATED,
     ACCOUNT_PASSWORD_SET,
@@ -128,7 +135,7 @@ def migrate(
     """
     started = time.monotonic()
     selected = select_databases(settings, databases)
-    files = _discover_all(selected, schemas_dir)
+    files = _discover_all(settings, selected, schemas_dir)
     context = _Context(settings, secrets, serialised(on_event), target, allow_out_of_order, sync_users)
 
     def run(database: DatabaseSettings) -> DatabaseResult:
@@ -188,7 +195,7 @@ def status(
 ) -> StatusReport:
     """Every version of the selected databases, what is pending and what would refuse; changes nothing."""
     selected = select_databases(settings, databases)
-    files = _discover_all(selected, schemas_dir)
+    files = _discover_all(settings, selected, schemas_dir)
     context = _Context(settings, secrets, serialised(None), target, allow_out_of_order)
     results = fan_out(
         lambda database: _status_database(context, database, files[database.key]), selected, name="migrate"
@@ -217,7 +224,7 @@ def repair(
     history updates.
     """
     selected = select_databases(settings, databases)
-    files = _discover_all(selected, schemas_dir)
+    files = _discover_all(settings, selected, schemas_dir)
     context = _Context(settings, secrets, serialised(on_event))
     results = fan_out(
         lambda database: _repair_database(context, database, files[database.key]), selected, name="migrate"
@@ -434,13 +441,9 @@ def _connection_lost(
 
 
 def _failure_hint(index: int) -> str:
-    committed = ""
-    if index == 2:
-        committed = "statement 1 is committed and will not run again; "
-    elif index > 2:
-        committed = f"statements 1-{index - 1} are committed and will not run again; "
     return (
-        f"{committed}fix statement {index} in the file, then run 'ticketctl migrate': it resumes at statement {index}"
+        f"{committed_statements(index - 1)}; fix statement {index} in the file, then run 'ticketctl migrate': "
+        f"it resumes at statement {index}"
     )
 
 
@@ -790,11 +793,27 @@ def _lock_holder(session: Session, name: str) -> str:
 # --------------------------------------------------------------------------- helpers
 
 
-def _discover_all(selected: Sequence[DatabaseSettings], schemas_dir: Path | None) -> dict[str, list[MigrationFile]]:
+def _discover_all(
+    settings: Settings, selected: Sequence[DatabaseSettings], schemas_dir: Path | None
+) -> dict[str, list[MigrationFile]]:
+    """The migrations of each selected database: from ``schemas_dir`` when given, else the setting's folder."""
+    folder = schemas_dir if schemas_dir is not None else schemas_folder(settings)
+    return {database.key: discover(folder, database.key) for database in selected}
+
+
+def schemas_folder(settings: Settings) -> Path:
+    """The folder of the migrations: the schemas_dir setting, else the packaged schemas; it must exist."""
     from ticketctl.config.resources import schemas_dir as packaged_schemas
 
-    folder = schemas_dir if schemas_dir is not None else packaged_schemas()
-    return {database.key: discover(folder, database.key) for database in selected}
+    if settings.schemas_dir is None:
+        return packaged_schemas()
+    if not settings.schemas_dir.is_dir():
+        raise ConfigError(
+            f"{settings.source_of('schemas_dir')}: schemas_dir: {settings.schemas_dir}: folder not found",
+            hint="point it at the folder holding events/, inventory/ and bookings/, or remove it for the packaged "
+            "migrations",
+        )
+    return settings.schemas_dir
 
 
 def _elapsed_ms(started: float) -> int:

@@ -7,7 +7,8 @@ overwritten: a second render reads them back and appends only missing ones.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +19,12 @@ from ticketctl.config.secrets import (
     OPTIONAL_SECRETS,
     STACK_SECRETS,
     EnvFile,
+    Secrets,
     generate_secret,
+    parse_env_text,
     read_env_file,
     remember,
+    resolve_secrets,
     validate_secret,
 )
 from ticketctl.config.settings import Settings
@@ -31,6 +35,9 @@ from ticketctl.stack.model import MYSQL_COLLATION, MYSQL_INIT_SCRIPT, Service, S
 from ticketctl.stack.types import SecretRef
 
 COMPOSE_FILENAME = "docker-compose.yml"
+NewSecretsCheck = Callable[[Mapping[str, str], tuple[str, ...]], None]
+"""Called with the secret values of ``.env`` and the names among them about to be generated, before ``.env``
+is written; refuses by raising (``ticketctl render`` passes a check of the project's data volumes)."""
 TEMPLATES = {
     COMPOSE_FILENAME: "docker-compose.yml.j2",
     ENV_FILENAME: "env.j2",
@@ -43,9 +50,10 @@ FILE_MODES = {ENV_FILENAME: 0o600}
 # --------------------------------------------------------------------------- contexts
 
 
-def compose_context(stack: Stack, search_title: str) -> dict[str, Any]:
-    """Variables of the Compose template: the model, pre-formatted for Compose."""
-    services = [_compose_service(service) for service in stack.services]
+def compose_context(stack: Stack, search_title: str, *, start_interval: bool = True) -> dict[str, Any]:
+    """Variables of the Compose template: the model, pre-formatted for Compose (``healthcheck.start_interval``
+    left out unless ``start_interval``)."""
+    services = [_compose_service(service, start_interval=start_interval) for service in stack.services]
     configs = {config.name: config for service in stack.services for config in service.configs}
     return {
         "version": __version__,
@@ -60,7 +68,7 @@ def compose_context(stack: Stack, search_title: str) -> dict[str, Any]:
     }
 
 
-def _compose_service(service: Service) -> dict[str, Any]:
+def _compose_service(service: Service, *, start_interval: bool) -> dict[str, Any]:
     environment = []
     for name, value in service.environment:
         if isinstance(value, SecretRef):
@@ -79,7 +87,11 @@ def _compose_service(service: Service) -> dict[str, Any]:
         "volumes": list(service.volumes),
         "configs": list(service.configs),
         "ulimits": list(service.ulimits),
-        "healthcheck": service.healthcheck,
+        "healthcheck": (
+            service.healthcheck
+            if start_interval or service.healthcheck is None
+            else replace(service.healthcheck, start_interval=None)
+        ),
         "depends_on": list(service.depends_on),
         "stop_grace_period": service.stop_grace_period,
         "role": service.role,
@@ -118,14 +130,20 @@ def plan_secrets(existing: EnvFile | None) -> tuple[dict[str, str], tuple[str, .
 
 
 def render_stack(
-    settings: Settings, secret_values: Mapping[str, str], stack: Stack | None = None
+    settings: Settings,
+    secret_values: Mapping[str, str],
+    stack: Stack | None = None,
+    *,
+    start_interval: bool = False,
 ) -> list[RenderedFile]:
-    """Every file of the compose target, as strings. Pure: reads templates, writes nothing."""
+    """Every file of the compose target, as strings; ``healthcheck.start_interval`` only when asked, since
+    ``docker compose up`` refuses it on Engines before 25 (the caller knows the Engine). Pure: reads
+    templates, writes nothing."""
     stack = stack or build_stack(settings)
     environment = make_environment(template_search_path(settings))
     title = _search_title(settings)
     databases = _database_context(settings)
-    compose = compose_context(stack, title)
+    compose = compose_context(stack, title, start_interval=start_interval)
     compose["databases"] = databases
     common = {"version": __version__, "project": settings.project}
     secrets_context = [
@@ -145,29 +163,96 @@ def render_stack(
     ]
 
 
-def render(settings: Settings, *, output_dir: Path | None = None) -> RenderResult:
-    """Render the compose target into ``output_dir`` (default: ``settings.output_dir``).
+@dataclass(frozen=True)
+class RenderPlan:
+    """The files render would write, computed without writing anything, so that what they change is checked
+    first (``up`` checks ports and secrets against them, then writes).
 
-    Existing secrets in ``.env`` are kept; missing ones are generated and
-    appended. A second render with the same settings changes no byte.
+    ``files`` hold each file's full new content; that of ``.env`` is the existing file plus the secrets it
+    lacks. ``generated_secrets`` names the secrets that are new.
     """
+
+    settings: Settings
+    output_dir: Path
+    files: tuple[RenderedFile, ...]
+    existing_env: EnvFile | None
+    secret_values: Mapping[str, str]
+    generated_secrets: tuple[str, ...]
+    warnings: tuple[str, ...] = ()  # about the settings, known before anything is written
+
+    @property
+    def env_path(self) -> Path:
+        return self.output_dir / ENV_FILENAME
+
+    def contents(self) -> dict[Path, str]:
+        """Path → the content it will have, for reading the rendered stack before it is written."""
+        return {self.output_dir / rendered.name: rendered.content for rendered in self.files}
+
+    def secrets(self, environ: Mapping[str, str]) -> Secrets:
+        """The secrets in effect once written: the new ``.env``, the process environment winning over it."""
+        return resolve_secrets(parse_env_text(self.contents()[self.env_path], self.env_path), environ)
+
+
+def plan_render(settings: Settings, *, output_dir: Path | None = None, start_interval: bool = False) -> RenderPlan:
+    """What :func:`render` would write (``start_interval``: see :func:`render_stack`). Reads the templates and an
+    existing ``.env``; writes nothing."""
     out = output_dir or settings.output_dir
     existing = read_env_file(out / ENV_FILENAME)
     secret_values, generated = plan_secrets(existing)
-    files = render_stack(settings, secret_values)
-    warnings = [] if existing is None else _make_private(existing.path)
-    written = []
-    for rendered in files:
-        if rendered.name == ENV_FILENAME and existing is not None:
-            written.append(_append_missing_secrets(existing, rendered, generated))
-        else:
-            written.append(write_file(out / rendered.name, rendered.content, rendered.mode))
+    files = render_stack(settings, secret_values, start_interval=start_interval)
+    if existing is not None:
+        files = [
+            replace(rendered, content=_with_missing_secrets(existing, rendered, generated))
+            if rendered.name == ENV_FILENAME
+            else rendered
+            for rendered in files
+        ]
+    warnings = []
     if settings.binds_publicly:
         warnings.append(
             f"ports bind to {settings.bind_address} ({settings.source_of('bind_address')}): "
             "MySQL, Redis and the search engine are reachable from other hosts"
         )
-    return RenderResult(output_dir=out, files=tuple(written), generated_secrets=generated, warnings=tuple(warnings))
+    return RenderPlan(settings, out, tuple(files), existing, secret_values, generated, tuple(warnings))
+
+
+def write_render(plan: RenderPlan) -> RenderResult:
+    """Write a plan's files atomically; an unchanged file is not touched, an existing ``.env`` only appended to."""
+    existing = plan.existing_env
+    warnings = [] if existing is None else _make_private(existing.path)
+    warnings += plan.warnings
+    written = []
+    for rendered in plan.files:
+        path = plan.output_dir / rendered.name
+        if rendered.name == ENV_FILENAME and existing is not None and not plan.generated_secrets:
+            written.append(WrittenFile(path, "unchanged"))
+        else:
+            written.append(write_file(path, rendered.content, rendered.mode))
+    return RenderResult(
+        output_dir=plan.output_dir,
+        files=tuple(written),
+        generated_secrets=plan.generated_secrets,
+        warnings=tuple(warnings),
+    )
+
+
+def render(
+    settings: Settings,
+    *,
+    output_dir: Path | None = None,
+    start_interval: bool = False,
+    check_new_secrets: NewSecretsCheck | None = None,
+) -> RenderResult:
+    """Render the compose target into ``output_dir`` (default: ``settings.output_dir``).
+
+    Existing secrets in ``.env`` are kept; missing ones are generated and
+    appended. A second render with the same settings changes no byte.
+    ``check_new_secrets`` may refuse generated secrets before anything is written.
+    """
+    plan = plan_render(settings, output_dir=output_dir, start_interval=start_interval)
+    if check_new_secrets is not None and plan.generated_secrets:
+        check_new_secrets(plan.secret_values, plan.generated_secrets)
+    return write_render(plan)
 
 
 def _make_private(path: Path) -> list[str]:
@@ -184,13 +269,11 @@ def _make_private(path: Path) -> list[str]:
     return [f"{path} was readable by other users (mode {mode:04o}); it is 0600 now"]
 
 
-def _append_missing_secrets(existing: EnvFile, rendered: RenderedFile, generated: tuple[str, ...]) -> WrittenFile:
-    """Keep an existing ``.env`` as it is, adding only the secrets it lacks."""
-    path = existing.path
+def _with_missing_secrets(existing: EnvFile, rendered: RenderedFile, generated: tuple[str, ...]) -> str:
+    """An existing ``.env`` as it is, plus the lines of the secrets it lacks."""
+    current = existing.path.read_text(encoding="utf-8")
     if not generated:
-        return WrittenFile(path, "unchanged")
-    current = path.read_text(encoding="utf-8")
+        return current
     new_lines = [line for line in rendered.content.splitlines() if line.split("=", 1)[0] in generated]
     separator = "" if current.endswith("\n") or not current else "\n"
-    content = current + separator + "\n# Added by ticketctl " + __version__ + "\n" + "\n".join(new_lines) + "\n"
-    return write_file(path, content, 0o600)
+    return current + separator + "\n# Added by ticketctl " + __version__ + "\n" + "\n".join(new_lines) + "\n"

@@ -30,7 +30,7 @@ from ticketctl import __version__
 from ticketctl.config.secrets import ENV_FILENAME, STACK_SECRETS, read_env_file
 from ticketctl.config.settings import FIELDS, KUBERNETES_VOLUMES, KUBERNETES_WORKLOADS, Settings, flatten_settings
 from ticketctl.errors import ConfigError, ExitCode
-from ticketctl.render.compose import plan_secrets, render_stack
+from ticketctl.render.compose import NewSecretsCheck, plan_secrets, render_stack
 from ticketctl.render.files import RenderedFile, RenderResult, WrittenFile, write_file
 from ticketctl.render.templates import make_environment, render_template, template_search_path, yaml_str
 from ticketctl.stack.model import SEARCH_MIN_MAX_MAP_COUNT, Service, Stack, build_stack
@@ -97,6 +97,8 @@ JOB_LOCAL_SETTINGS = frozenset(
         "bind_address",
         "output_dir",
         "templates_dir",
+        "schemas_dir",
+        "search.mapping",
         "docker.enabled",
         "mysql.host",
         "mysql.port",
@@ -675,7 +677,9 @@ def _placeholder_secrets() -> dict[str, str]:
     return {spec.name: "unused" for spec in STACK_SECRETS}
 
 
-def render_kubernetes(settings: Settings, *, output_dir: Path | None = None) -> RenderResult:
+def render_kubernetes(
+    settings: Settings, *, output_dir: Path | None = None, check_new_secrets: NewSecretsCheck | None = None
+) -> RenderResult:
     """Write the manifests into ``output_dir`` (default: ``<output_dir setting>/kubernetes``).
 
     The Secret is built from ``<output_dir setting>/.env``, the file the Compose
@@ -683,10 +687,11 @@ def render_kubernetes(settings: Settings, *, output_dir: Path | None = None) -> 
     new secrets. Files a previous render listed in its kustomization and this
     one no longer writes (``secret.yaml`` after switching to an existing Secret,
     the placeholders after turning the profile off) are removed. A second render
-    with the same settings changes no byte.
+    with the same settings changes no byte. ``check_new_secrets(secrets, generated)`` may refuse new
+    secrets before ``.env`` is written.
     """
     out = output_dir or settings.output_dir / DEFAULT_SUBDIR
-    secret_values, generated, env_written = _stack_secrets(settings)
+    secret_values, generated, env_written = _stack_secrets(settings, check_new_secrets)
     files = kubernetes_manifests(settings, secret_values)
     check_fixed_fields(out, files, kubernetes_names(settings).namespace)
     previous = _previous_resources(out)
@@ -768,7 +773,9 @@ def _fixed_fields_of(text: str) -> dict[tuple[str, str, str], Any]:
     return fields
 
 
-def _stack_secrets(settings: Settings) -> tuple[dict[str, str] | None, tuple[str, ...], WrittenFile | None]:
+def _stack_secrets(
+    settings: Settings, check_new_secrets: NewSecretsCheck | None
+) -> tuple[dict[str, str] | None, tuple[str, ...], WrittenFile | None]:
     """The ``.env`` secrets (creating ``.env`` when absent), or nothing with an existing Secret."""
     if settings.kubernetes.existing_secret is not None:
         return None, (), None
@@ -782,6 +789,8 @@ def _stack_secrets(settings: Settings) -> tuple[dict[str, str] | None, tuple[str
             f"{env_path}: {', '.join(generated)} missing",
             hint="run 'ticketctl render' to add the missing secrets to .env, then render the Kubernetes target again",
         )
+    if check_new_secrets is not None:
+        check_new_secrets(values, generated)
     env_file = next(f for f in render_stack(settings, values) if f.name == ENV_FILENAME)
     return values, generated, write_file(env_path, env_file.content, env_file.mode)
 
@@ -832,5 +841,11 @@ def _warnings(settings: Settings) -> list[str]:
         warnings.append(
             f"images.ticketctl is the local tag {settings.images.ticketctl}: build it from the Dockerfile, push it "
             "to a registry the cluster pulls from and set images.ticketctl (docs/deployment.md)"
+        )
+    local = [path for path in ("schemas_dir", "search.mapping") if path in settings.sources]
+    if local:
+        warnings.append(
+            f"{' and '.join(local)} name files on this machine: the setup Job runs the migrations and mapping "
+            "inside images.ticketctl, so build that image with yours (docs/deployment.md)"
         )
     return warnings

@@ -26,10 +26,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ticketctl.compose.file import ComposeFile, ServiceSpec, dependency_order
+from ticketctl.config.secrets import Secrets
 from ticketctl.config.settings import FIELDS, Settings
 from ticketctl.errors import DockerError, LockedError, PortConflictError
 from ticketctl.events import EventSink, Notice, StepEvent
 from ticketctl.parallel import Worker, wait_for
+from ticketctl.runtime.data_secrets import (
+    LoginProbe,
+    SecretsMismatchError,
+    assess,
+    bindings,
+    login_mismatch,
+    volume_labels_for_secrets,
+)
 from ticketctl.runtime.docker import ConflictError, Container, DockerRuntime, PullFailedError, UlimitError
 from ticketctl.runtime.events import Action, Phase, ResourceEvent, ServiceEvent
 from ticketctl.runtime.health import (
@@ -53,6 +62,9 @@ from ticketctl.runtime.translate import (
     volume_name,
 )
 from ticketctl.stack.model import build_stack
+
+# How often a starting service whose data predates the record of secrets is tried with them (see data_secrets).
+LOGIN_PROBE_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -132,12 +144,24 @@ class ConvergeRun:
         active: tuple[ServiceSpec, ...],
         emit: EventSink,
         options: ConvergeOptions,
+        secrets: Secrets,
+        login: LoginProbe,
+        generated: tuple[str, ...] = (),
+        before_changes: Callable[[], None] = lambda: None,
     ):
         self.settings = settings
+        self.secrets = secrets
+        self.login = login  # a MySQL login with the secrets in effect (see data_secrets)
+        self.generated = generated  # secrets about to be written into .env for the first time
+        self.before_changes = before_changes
+        # Services whose data predates ticketctl's record of secrets: their login is tried while they start.
+        self.unverified: set[str] = set()
         self.runtime = runtime
         self.compose = compose
         self.selected = selected
         self.active_names = {service.name for service in active}
+        # As Compose: a container of a service under a profile not enabled now is no orphan; it is left alone.
+        self.defined_names = {service.name for service in compose.services}
         self.emit = emit
         self.options = options
         self.project = settings.project
@@ -155,10 +179,12 @@ class ConvergeRun:
 
     def execute(self, *, remove_orphans: bool) -> ConvergeResult:
         existing = self.runtime.containers(self.project)
-        orphans = [c for c in existing if c.service not in self.active_names]
+        orphans = [c for c in existing if c.service not in self.defined_names]
         for orphan in orphans:
             self.emit(ResourceEvent("container", orphan.name, "orphan"))
+        self._check_data_secrets(existing)
         self._check_ports(releasing=orphans if remove_orphans else [])
+        self.before_changes()
         image_ids, pulled = self._ensure_images()
         plans = self._plan(existing, image_ids)
         removed_orphans = []
@@ -178,6 +204,26 @@ class ConvergeRun:
             created_networks=tuple(self.created_networks),
             created_volumes=tuple(self.created_volumes),
         )
+
+    def _check_data_secrets(self, existing: list[Container]) -> None:
+        """Refuse before anything changes when the data volumes do not know the secrets in effect."""
+        self.emit(StepEvent("secrets", "started"))
+        found = assess(
+            self.settings,
+            self.runtime,
+            self.model,
+            self.secrets,
+            login=self.login,
+            generated=self.generated,
+            containers=existing,
+        )
+        if found.mismatches:
+            self.emit(StepEvent("secrets", "failed"))
+            raise SecretsMismatchError(self.settings, found.mismatches)
+        self.unverified = {
+            b.service for b in bindings(self.model) if volume_name(self.project, b.volume) in found.unknown
+        }
+        self.emit(StepEvent("secrets", "done"))
 
     def _check_ports(self, *, releasing: list[Container]) -> None:
         self.emit(StepEvent("ports", "started"))
@@ -283,7 +329,9 @@ class ConvergeRun:
         for volume in volumes:
             name = volume_name(self.project, volume)
             if self.runtime.volume(name) is None:
-                self.runtime.create_volume(name, volume_labels(self.compose, volume))
+                labels = volume_labels(self.compose, volume)
+                labels.update(volume_labels_for_secrets(self.model, self.project, volume, self.secrets))
+                self.runtime.create_volume(name, labels)
                 self.created_volumes.append(name)
                 self.emit(ResourceEvent("volume", name, "created"))
 
@@ -413,7 +461,13 @@ class ConvergeRun:
         budget = health_budget(service.healthcheck) if timeout is None else timeout
         deadline = min(time.monotonic() + budget, self.deadline)
         try:
-            return wait_healthy(container, deadline, stop=self.stop, on_change=lambda health: event("running", health))
+            return wait_healthy(
+                container,
+                deadline,
+                stop=self.stop,
+                on_change=lambda health: event("running", health),
+                while_starting=self._login_check(service.name),
+            )
         except WaitCancelled:
             raise _Cancelled() from None
         except NotHealthy as problem:
@@ -422,6 +476,24 @@ class ConvergeRun:
                 which = "--wait-timeout" if deadline == self.deadline else "its health budget (--service-timeout)"
                 reason = f"not healthy after {time.monotonic() - began:.0f}s ({which}; {problem.reason})"
             raise failed(service.name, problem.container, reason) from None
+
+    def _login_check(self, service: str) -> Callable[[Container], None] | None:
+        """For a service whose data predates ticketctl's record of secrets: while it starts, a login with the
+        secrets in effect once a second, refused at once when MySQL refuses it (not after the health budget)."""
+        if service not in self.unverified:
+            return None
+        next_login = 0.0
+
+        def check(container: Container) -> None:
+            nonlocal next_login
+            if time.monotonic() < next_login:
+                return
+            next_login = time.monotonic() + LOGIN_PROBE_SECONDS
+            mismatch = login_mismatch(self.settings, self.model, container, self.secrets, self.login)
+            if mismatch is not None:
+                raise SecretsMismatchError(self.settings, [mismatch])
+
+        return check
 
     def _clean_up(self) -> None:
         """Remove what this run created (containers, networks), never volumes."""

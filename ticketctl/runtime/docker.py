@@ -13,18 +13,13 @@ fix (start Docker, check ``DOCKER_HOST``, …).
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
-import json
-import os
 import tarfile
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, BinaryIO
-from urllib.parse import urlparse
 
 import docker
 import docker.errors
@@ -32,6 +27,7 @@ import requests
 
 from ticketctl.errors import DockerError
 from ticketctl.events import EventSink, ignore
+from ticketctl.runtime.endpoint import Endpoint, resolve_endpoint
 from ticketctl.runtime.events import PullEvent
 from ticketctl.runtime.exec import ExecSession
 from ticketctl.runtime.ports import ContainerPort
@@ -46,87 +42,25 @@ from ticketctl.runtime.translate import (
 )
 from ticketctl.stack.types import Healthcheck, PortBinding
 
-DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 START_DOCKER_HINT = "start Docker: `sudo dockerd &` (Linux) or Docker Desktop; if it runs elsewhere, check DOCKER_HOST"
-LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "")
 
 
-# --------------------------------------------------------------------------- the endpoint
+def tls_from_environment(environ: Mapping[str, str]) -> Any:
+    """The TLS settings of ``DOCKER_HOST`` from ``DOCKER_TLS_VERIFY`` and ``DOCKER_CERT_PATH``, as the Docker CLI
+    reads them (None without TLS)."""
+    from docker.utils import kwargs_from_env
 
-
-@dataclass(frozen=True)
-class Endpoint:
-    """Where the Engine is: its URL, where that choice came from, and TLS settings."""
-
-    url: str
-    source: str  # "DOCKER_HOST", "context NAME" or "default"
-    tls: Any = None
-
-    @property
-    def is_local(self) -> bool:
-        """True when published ports are ports of this machine (so they can be probed here)."""
-        parsed = urlparse(self.url)
-        return parsed.scheme in ("unix", "npipe", "http+unix") or (
-            parsed.scheme in ("tcp", "http", "https") and (parsed.hostname or "") in LOCAL_HOSTS
-        )
-
-    def describe(self) -> str:
-        return f"{self.url} ({self.source})"
-
-
-def docker_config_dir(environ: Mapping[str, str]) -> Path:
-    return Path(environ.get("DOCKER_CONFIG") or Path.home() / ".docker")
-
-
-def resolve_endpoint(environ: Mapping[str, str] | None = None) -> Endpoint:
-    """The Engine endpoint as the Docker CLI would choose it."""
-    environ = os.environ if environ is None else environ
-    if environ.get("DOCKER_HOST"):
-        from docker.utils import kwargs_from_env
-
-        try:
-            params = kwargs_from_env(environment=dict(environ))
-        except docker.errors.DockerException as error:
-            raise DockerError(f"DOCKER_HOST/DOCKER_CERT_PATH: {error}", hint="check DOCKER_CERT_PATH") from None
-        return Endpoint(environ["DOCKER_HOST"], "DOCKER_HOST", params.get("tls"))
-    config_dir = docker_config_dir(environ)
-    name = environ.get("DOCKER_CONTEXT") or _current_context(config_dir)
-    if name and name != "default":
-        return _context_endpoint(config_dir, name)
-    return Endpoint(DEFAULT_SOCKET, "default")
-
-
-def _current_context(config_dir: Path) -> str | None:
     try:
-        data = json.loads((config_dir / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    name = data.get("currentContext") if isinstance(data, dict) else None
-    return name if isinstance(name, str) and name else None
+        return kwargs_from_env(environment=dict(environ)).get("tls")
+    except docker.errors.DockerException as error:
+        raise DockerError(f"DOCKER_HOST/DOCKER_CERT_PATH: {error}", hint="check DOCKER_CERT_PATH") from None
 
 
-def _context_endpoint(config_dir: Path, name: str) -> Endpoint:
-    """The docker endpoint of a named context from ``contexts/meta/<sha256(name)>/meta.json``."""
-    digest = hashlib.sha256(name.encode("utf-8")).hexdigest()
-    meta_file = config_dir / "contexts" / "meta" / digest / "meta.json"
-    try:
-        meta = json.loads(meta_file.read_text(encoding="utf-8"))
-        endpoint = meta["Endpoints"]["docker"]
-        host = str(endpoint["Host"])
-    except (OSError, ValueError, KeyError, TypeError):
-        raise DockerError(
-            f"Docker context {name!r} not found or unreadable ({meta_file})",
-            hint="switch to an existing context with `docker context use default`, or set DOCKER_HOST",
-        ) from None
-    tls_dir = config_dir / "contexts" / "tls" / digest / "docker"
-    tls = None
-    if tls_dir.is_dir():
-        from docker.tls import TLSConfig
+def tls_config(client_cert: tuple[str, str] | None, ca_cert: str | None, *, verify: bool | str | None) -> Any:
+    """The SDK's TLS settings of a Docker context's certificates (``verify``: as ``docker.tls.TLSConfig``)."""
+    from docker.tls import TLSConfig
 
-        cert = (str(tls_dir / "cert.pem"), str(tls_dir / "key.pem")) if (tls_dir / "cert.pem").is_file() else None
-        ca = str(tls_dir / "ca.pem") if (tls_dir / "ca.pem").is_file() else None
-        tls = TLSConfig(client_cert=cert, ca_cert=ca, verify=not endpoint.get("SkipTLSVerify", False) and ca)
-    return Endpoint(host, f"context {name}", tls)
+    return TLSConfig(client_cert=client_cert, ca_cert=ca_cert, verify=verify)
 
 
 # --------------------------------------------------------------------------- error translation
@@ -266,6 +200,21 @@ class Container:
     def state(self) -> str:
         """created, running, paused, restarting, removing, exited or dead."""
         return str((self._data.get("State") or {}).get("Status", "unknown"))
+
+    @property
+    def environment(self) -> dict[str, str]:
+        """The environment the container was created with (it holds the secrets it runs with: never show it)."""
+        pairs = (str(item).partition("=") for item in (self._data.get("Config") or {}).get("Env") or [])
+        return {name: value for name, _, value in pairs}
+
+    @property
+    def state_text(self) -> str:
+        """The state in words: an exit code only where the container has exited, which a paused one has not."""
+        if self.state in ("exited", "dead"):
+            return f"{self.state} (exit code {self.exit_code})"
+        if self.state == "created":
+            return "created but never started"
+        return self.state
 
     @property
     def health(self) -> str | None:

@@ -70,8 +70,13 @@ def wait_healthy(
     *,
     stop: threading.Event | None = None,
     on_change: Callable[[str | None], None] | None = None,
+    while_starting: Callable[[Container], None] | None = None,
 ) -> Container:
-    """Poll ``container`` until it is healthy (returned), will not be (NotHealthy), or ``deadline`` passes."""
+    """Poll ``container`` until it is healthy (returned), will not be (NotHealthy), or ``deadline`` passes.
+
+    ``while_starting`` is called at each poll while the container runs but is not healthy yet; what it
+    raises ends the wait (``up`` tries a login there that can tell sooner than the healthcheck).
+    """
     stop = stop or threading.Event()
     restarts = container.restart_count
     last_health: str | None = "?"
@@ -88,6 +93,8 @@ def wait_healthy(
             raise NotHealthy(current, "turned unhealthy")
         if current.state == "running" and (current.health == "healthy" or not current.has_healthcheck):
             return current
+        if current.state == "running" and while_starting is not None:
+            while_starting(current)
         if current.health != last_health:
             if on_change is not None:
                 on_change(current.health)

@@ -93,6 +93,15 @@ class EngineFeatures:
         return []
 
 
+def writes_start_interval(settings: Settings, engine_api: str | None) -> bool:
+    """Whether docker-compose.yml gets ``healthcheck.start_interval``: the setting, or when it is ``auto``,
+    whether the Engine of API ``engine_api`` has it (``docker compose up`` refuses the field on Engines
+    before 25; without an Engine to ask, it is left out)."""
+    if settings.docker_start_interval != "auto":
+        return bool(settings.docker_start_interval)
+    return engine_api is not None and api_version_at_least(engine_api, MINIMUM_API["healthcheck.start_interval"])
+
+
 def api_version_at_least(version: str, minimum: str) -> bool:
     """Compare Engine API versions such as ``1.41`` and ``1.44`` numerically."""
 

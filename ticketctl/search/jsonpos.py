@@ -4,7 +4,8 @@ Python's :mod:`json` tells where a *syntax* error is, but not where a valid
 key sits. Errors about the mapping's content ("unknown field type [strng]")
 must still name ``mappings/events.json:41``, so this module walks the text
 once more and records the line of every key path, e.g.
-``("mappings", "properties", "name", "type") -> 29``.
+``("mappings", "properties", "name", "type") -> 29``. The same walk finds keys
+written twice in one object, which :mod:`json` accepts silently (the last wins).
 """
 
 from __future__ import annotations
@@ -12,8 +13,23 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+from dataclasses import dataclass
 
 JsonPath = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class DuplicateKey:
+    """A key written twice in the same object: its path and both lines."""
+
+    path: JsonPath
+    line: int
+    first_line: int
+
+    @property
+    def dotted(self) -> str:
+        return ".".join(str(part) for part in self.path)
+
 
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
@@ -26,10 +42,15 @@ def key_lines(text: str) -> dict[JsonPath, int]:
     The text must already have parsed with :func:`json.loads`; this function
     does not report syntax errors, it stops quietly at the first surprise.
     """
-    lines: dict[JsonPath, int] = {(): 1}
+    return scan_keys(text)[0]
+
+
+def scan_keys(text: str) -> tuple[dict[JsonPath, int], list[DuplicateKey]]:
+    """The line of each key path (as :func:`key_lines`) and every key written twice in one object."""
+    walker = _Walker(text, {(): 1})
     with contextlib.suppress(IndexError, ValueError):
-        _Walker(text, lines).value(_skip(text, 0), ())
-    return lines
+        walker.value(_skip(text, 0), ())
+    return walker.lines, walker.duplicates
 
 
 def _skip(text: str, position: int) -> int:
@@ -41,6 +62,7 @@ class _Walker:
     def __init__(self, text: str, lines: dict[JsonPath, int]):
         self.text = text
         self.lines = lines
+        self.duplicates: list[DuplicateKey] = []
 
     def line_at(self, position: int) -> int:
         return self.text.count("\n", 0, position) + 1
@@ -73,7 +95,10 @@ class _Walker:
             key_start = position
             key, position = self.string(position)
             child = (*path, key)
-            self.lines.setdefault(child, self.line_at(key_start))
+            line = self.line_at(key_start)
+            if child in self.lines:  # a path names one object's key: seen before means written twice
+                self.duplicates.append(DuplicateKey(child, line, self.lines[child]))
+            self.lines.setdefault(child, line)
             position = _skip(self.text, position)  # at ':'
             position = self.value(_skip(self.text, position + 1), child)
             position = _skip(self.text, position)

@@ -131,7 +131,7 @@ def mapped_session(
     connection: SearchConnection | None = None,
 ) -> Iterator[MappedSession]:
     """As :func:`index_session`, with the mapping file loaded and checked before the server is contacted."""
-    mapping = _load_checked_mapping(mapping_path)
+    mapping = _load_checked_mapping(mapping_path or settings.search.mapping)
     with _connected(settings, secrets, dry_run, connection) as conn:
         session = MappedSession(settings, conn, on_event, len(conn.sent), len(conn.warnings), mapping=mapping)
         _announce_warnings(session)

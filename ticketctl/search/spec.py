@@ -26,7 +26,7 @@ from typing import Any
 
 from ticketctl.config.files import read_text
 from ticketctl.errors import ConfigError
-from ticketctl.search.jsonpos import JsonPath, key_lines
+from ticketctl.search.jsonpos import JsonPath, scan_keys
 
 MAPPING_FILENAME = "events.json"
 # ticketctl's own block inside the mapping's _meta; not part of the spec it describes.
@@ -89,7 +89,8 @@ def load_mapping(path: Path | None = None) -> MappingFile:
     display = _display(path)
     missing = (
         "mapping file not found",
-        "pass --mapping FILE, or reinstall ticketctl to restore the packaged mappings/events.json",
+        "check the search.mapping setting or --mapping FILE; without either, reinstall ticketctl to restore the "
+        "packaged mappings/events.json",
     )
     text = read_text(path, display, unreadable="cannot read mapping file", missing=missing)
     try:
@@ -99,7 +100,15 @@ def load_mapping(path: Path | None = None) -> MappingFile:
             f"{display}:{error.lineno}:{error.colno}: invalid JSON: {error.msg}",
             hint="fix the JSON syntax at that position (a trailing comma or a missing quote is typical)",
         ) from None
-    lines = key_lines(text)
+    lines, duplicates = scan_keys(text)
+    if duplicates:
+        twice = duplicates[0]
+        more = f" (and {len(duplicates) - 1} more)" if len(duplicates) > 1 else ""
+        raise ConfigError(
+            f"{display}:{twice.line}: {twice.dotted}: set twice in the same object, first on line "
+            f"{twice.first_line}{more}",
+            hint="keep one of the two: JSON would silently keep only the last",
+        )
     if not isinstance(document, dict):
         raise ConfigError(f"{display}:1: expected a JSON object with 'settings' and 'mappings'")
     for key in document:

@@ -54,7 +54,7 @@ def validate(
     connection: SearchConnection | None = None,
 ) -> ValidateResult:
     """Check the mapping file offline and (unless ``offline``) prove it on the server."""
-    mapping = load_mapping(mapping_path)
+    mapping = load_mapping(mapping_path or settings.search.mapping)
     issues = check_mapping(mapping)
     alias = settings.search.index
     if offline or any(issue.severity == "error" for issue in issues):

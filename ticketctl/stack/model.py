@@ -73,6 +73,9 @@ class Service:
     # restart cannot fix: a rotated password, exhausted connections, a red index, a replay.
     # Docker has no such probe: the Compose file does not carry it.
     liveness: tuple[str, ...] | None = None
+    # Secrets the image writes into the service's data volume on its first start and never reads again from
+    # the environment (MySQL's root account): a new value later cannot reach the data.
+    data_secrets: tuple[str, ...] = ()
 
     @property
     def secret_names(self) -> tuple[str, ...]:
@@ -184,6 +187,7 @@ def _mysql_service(settings: Settings) -> Service:
         liveness=("CMD-SHELL", "mysqladmin ping -h127.0.0.1 --protocol=TCP --connect-timeout=3 >/dev/null 2>&1"),
         stop_grace_period=30.0,
         internal_port=MYSQL_PORT,
+        data_secrets=tuple(name for name, _ in environment),
     )
 
 

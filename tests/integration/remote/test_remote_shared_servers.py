@@ -27,6 +27,7 @@ DOCKER_CHECKS = {
     "docker.daemon",
     "docker.memory",
     "docker.max_map_count",
+    "containers.secrets",
     "containers.mysql",
     "containers.redis",
     "containers.opensearch",

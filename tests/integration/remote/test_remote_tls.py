@@ -131,7 +131,7 @@ def test_migrate_index_and_doctor_over_tls_with_credentials_and_no_docker(
     skipped = {name for name, check in checks.items() if check["status"] == "skip"}
     assert skipped == {name for name in checks if name.startswith(("docker.", "containers.", "ports.", "host."))}
     assert {checks[name]["summary"] for name in skipped} == {DOCKER_SKIPPED}
-    assert len(skipped) == 10  # the Docker, container, port and host checks, containers.users among them
+    assert len(skipped) == 11  # the Docker, container, port and host checks, containers.users and .secrets among them
     assert {check["status"] for name, check in checks.items() if name not in skipped} == {"ok"}
     for key in DATABASE_KEYS:
         assert re.search(r", over TLSv1\.[23]\)$", checks[f"mysql.{key}"]["summary"]), checks[f"mysql.{key}"]

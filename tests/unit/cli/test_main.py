@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import typer
 
-from tests.support.cli import invoke
+from tests.support.cli import invoke, without_notes
 from ticketctl import __version__
 from ticketctl.cli.main import app
 from ticketctl.config.secrets import read_env_file
@@ -130,7 +130,7 @@ def test_internal_errors_are_masked_and_one_line(
     assert secret not in result.output
     assert "root:***@db" in result.stderr
     assert "Traceback" not in result.output
-    assert len(result.stderr.splitlines()) == 1
+    assert len(without_notes(result.stderr).splitlines()) == 1
 
 
 def test_mermaid_target_prints_the_diagram(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -149,3 +149,18 @@ def test_config_list_names_every_environment_variable(capsys: pytest.CaptureFixt
         "default": 3306,
         "help": "Host port published for MySQL.",
     } in rows
+
+
+@pytest.mark.parametrize(
+    ("given", "hoisted"),
+    [
+        (["up", "--debug"], ["--debug", "up"]),
+        (["migrate", "status", "--debug", "--json"], ["--debug", "migrate", "status", "--json"]),
+        (["--debug", "status", "--debug"], ["--debug", "status"]),
+        (["index", "create", "--", "--debug"], ["index", "create", "--", "--debug"]),
+    ],
+)
+def test_debug_is_taken_after_the_command_too(given: list[str], hoisted: list[str]) -> None:
+    from ticketctl.cli.main import hoist_global_flags
+
+    assert hoist_global_flags(given) == hoisted

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.cli import without_notes
 from tests.support.kubernetes import FAKE_SECRETS, clear_ticketctl_environment, write_env
 from ticketctl.cli.main import run
 from ticketctl.config.resources import templates_dir
@@ -21,7 +22,7 @@ def _ticketctl(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str
     with pytest.raises(SystemExit) as exited:
         run(list(args))
     captured = capsys.readouterr()
-    return int(exited.value.code or 0), captured.out, captured.err
+    return int(exited.value.code or 0), captured.out, without_notes(captured.err)
 
 
 def _forms(value: str) -> set[str]:

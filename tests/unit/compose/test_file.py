@@ -20,7 +20,7 @@ from ticketctl.stack.types import Dependency, Healthcheck, PortBinding, SecretRe
 @pytest.fixture
 def rendered(make_settings: Any) -> Path:
     settings = make_settings()
-    render(settings)
+    render(settings, start_interval=True)  # an Engine with healthcheck.start_interval (Docker 25+)
     return settings.output_dir / "docker-compose.yml"
 
 
@@ -177,7 +177,7 @@ def test_with_dependencies_adds_what_a_named_service_needs(rendered: Path) -> No
 def test_loading_the_rendered_file_gives_back_the_model(make_settings: Any, values: dict[str, Any]) -> None:
     """What up runs (the rendered file) is what the model says, for every service and every field of it."""
     settings = make_settings(**values)
-    render(settings)
+    render(settings, start_interval=True)  # an Engine with healthcheck.start_interval: the file has all of the model
     compose = load_compose_file(settings.output_dir / "docker-compose.yml", environ={})
     env = read_env_file(settings.output_dir / ".env")
     assert env is not None

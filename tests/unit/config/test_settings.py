@@ -199,3 +199,30 @@ def test_every_default_passes_its_own_parser() -> None:
     for spec in FIELDS.values():
         if spec.default is not None:
             spec.parse(spec.default)
+
+
+def test_the_nearest_settings_file_in_a_parent_folder_is_used(tmp_path: Path) -> None:
+    write(tmp_path, "project: shop\noutput_dir: stack\nschemas_dir: db\nsearch:\n  mapping: search/events.json\n")
+    sub = tmp_path / "a" / "b"
+    sub.mkdir(parents=True)
+    settings = load_settings(None, environ={"HOME": str(tmp_path.parent)}, cwd=sub)
+    assert settings.project == "shop" and settings.config_file == tmp_path / "ticketctl.yaml"
+    assert settings.output_dir == tmp_path / "stack"  # relative to the file, not to where the command runs
+    assert settings.schemas_dir == tmp_path / "db"
+    assert settings.search.mapping == tmp_path / "search" / "events.json"
+
+
+def test_the_search_stops_at_the_home_folder(tmp_path: Path) -> None:
+    write(tmp_path, "project: above_home\n")
+    home = tmp_path / "home"
+    (home / "work").mkdir(parents=True)
+    assert load_settings(None, environ={"HOME": str(home)}, cwd=home / "work").config_file is None
+
+
+def test_an_empty_or_comment_only_file_is_found_and_says_it_sets_nothing(tmp_path: Path) -> None:
+    write(tmp_path, "# later\n\n")
+    settings = load_settings(None, environ={}, cwd=tmp_path)
+    assert settings.config_file == tmp_path / "ticketctl.yaml" and settings.config_empty
+    assert settings.project == "ticketing"
+    write(tmp_path, "project: shop\n")
+    assert not load_settings(None, environ={}, cwd=tmp_path).config_empty

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.support.docker_fake import no_mysql_login
 from ticketctl.config.secrets import Secrets
 from ticketctl.doctor.core import CheckContext, Status
 from ticketctl.doctor.docker import service_check
@@ -20,7 +21,7 @@ def test_containers_of_this_ticketctl_are_current_for_ticketctl_and_compose(
     make_settings: Any, fake_api: Any, runtime: Any
 ) -> None:
     settings = make_settings()
-    up(settings, runtime, environ={})
+    up(settings, runtime, environ={}, mysql_login=no_mysql_login)
     inspection = {s.service: s for s in inspect_project(settings, runtime, environ={}).services}
     assert not inspection["redis"].outdated and not inspection["redis"].compose_would_recreate
     assert service_check("redis")(_context(settings, runtime)).status == Status.OK
@@ -30,7 +31,7 @@ def test_a_container_of_an_older_ticketctl_is_kept_but_named_for_compose(
     make_settings: Any, fake_api: Any, runtime: Any
 ) -> None:
     settings = make_settings()
-    up(settings, runtime, environ={})
+    up(settings, runtime, environ={}, mysql_login=no_mysql_login)
     redis = next(d for d in fake_api.containers_by_id.values() if d["Name"] == "/unit-redis-1")
     labels = redis["Config"]["Labels"]
     labels["com.docker.compose.config-hash"] = labels.pop("io.ticketctl.config-hash")  # as ticketctl 0.1 labelled
@@ -40,5 +41,5 @@ def test_a_container_of_an_older_ticketctl_is_kept_but_named_for_compose(
     assert outcome.status == Status.WARN
     assert "`docker compose up` would recreate unit-redis-1" in outcome.summary
     assert outcome.fix == "ticketctl up --force-recreate redis (its volumes are kept)"
-    again = up(settings, runtime, environ={})
+    again = up(settings, runtime, environ={}, mysql_login=no_mysql_login)
     assert {r.service: r.action for r in again.services}["redis"] == "unchanged"

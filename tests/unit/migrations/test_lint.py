@@ -8,7 +8,7 @@ import pytest
 
 from tests.support import ORIGINAL_DDL
 from ticketctl.config.resources import schemas_dir
-from ticketctl.migrations.lint import lint_paths, lint_text
+from ticketctl.migrations.lint import lint_file, lint_paths, lint_text
 
 pytestmark = pytest.mark.unit
 
@@ -173,3 +173,11 @@ def _display(path: Path) -> str:
     import os
 
     return os.path.relpath(path)
+
+
+def test_a_byte_order_mark_first_is_not_sql_but_one_inside_the_code_is_found(tmp_path: Path) -> None:
+    path = tmp_path / "V001__seats.sql"
+    path.write_bytes("\ufeffCREATE TABLE seats (row_number INT) ENGINE=InnoDB CHARSET=utf8mb4;\n".encode())
+    assert [(f.line, f.rule) for f in lint_file(path)] == [(1, "reserved-word")]
+    path.write_text("CREATE TABLE seats (id INT)\u200b ENGINE=InnoDB CHARSET=utf8mb4;\n", encoding="utf-8")
+    assert [(f.line, f.rule) for f in lint_file(path)] == [(1, "invisible-character")]

@@ -188,3 +188,21 @@ def test_missing_file_is_a_warning_not_a_refusal() -> None:
 def test_implicit_commit_classification(sql: str, commits: bool) -> None:
     (statement,) = split_statements(sql)
     assert causes_implicit_commit(statement) is commits
+
+
+def test_a_failed_version_whose_file_is_not_read_is_a_problem_and_an_applied_one_a_warning() -> None:
+    """Not green: the history holds versions of a schemas folder other than the one read (schemas_dir)."""
+    first, second, third = migration(1), migration(2), migration(3, THREE)
+    result = plan_database([first], [row(first), row(second), row(third, status="failed", applied=0)])
+    (problem,) = result.problems
+    assert problem.kind == "unfinished-missing" and problem.version == 3
+    assert problem.message.startswith("V003 (events/V003__m3.sql) failed at statement 1 of 3 (MySQL error 1146")
+    assert "schemas_dir" in problem.hint
+    assert result.warnings == ("V002 (events/V002__m2.sql) is recorded as success but its file is missing",)
+    assert not result.up_to_date
+
+
+def test_the_fix_line_of_a_first_statement_failure_says_none_is_committed() -> None:
+    file = migration(1, THREE)
+    (problem,) = plan_database([file], [row(file, status="failed", applied=0)]).problems
+    assert "none of its statements is committed" in problem.hint and "1-0" not in problem.hint

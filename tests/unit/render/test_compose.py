@@ -15,6 +15,7 @@ from ticketctl.config.secrets import STACK_SECRETS, read_env_file
 from ticketctl.config.settings import load_settings
 from ticketctl.errors import ConfigError, FileWriteError
 from ticketctl.render.compose import render, render_stack
+from ticketctl.runtime.translate import writes_start_interval
 from ticketctl.stack.model import build_stack
 
 GOLDEN_DIR = Path(__file__).parent / "golden" / "compose"
@@ -31,7 +32,8 @@ def settings_for(tmp_path: Path, text: str = "", **environ: str):
 VARIANTS = {
     "default": "",
     "opensearch-apps": "search:\n  engine: opensearch\n  heap: 1g\nprofiles: [apps]\nproject: shop\n"
-    "ports:\n  mysql: 13306\n  redis: 16379\n  search: 19200\n  apps: 18080\n",
+    "ports:\n  mysql: 13306\n  redis: 16379\n  search: 19200\n  apps: 18080\n"
+    "docker:\n  start_interval: true\n",
 }
 
 
@@ -39,7 +41,7 @@ VARIANTS = {
 def test_golden_files(tmp_path: Path, variant: str) -> None:
     settings = settings_for(tmp_path, VARIANTS[variant])
     golden = GOLDEN_DIR / variant
-    for rendered in render_stack(settings, FIXED_SECRETS):
+    for rendered in render_stack(settings, FIXED_SECRETS, start_interval=writes_start_interval(settings, None)):
         path = golden / rendered.name.replace("/", "__").replace(".env", "dotenv")
         if UPDATE_GOLDEN:
             path.parent.mkdir(parents=True, exist_ok=True)

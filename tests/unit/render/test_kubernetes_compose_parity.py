@@ -47,7 +47,8 @@ def _seconds(duration: str) -> float:
 
 def _compose(settings: Settings) -> dict[str, Any]:
     """The services of docker-compose.yml that run with these settings' profiles."""
-    content = next(f.content for f in render_stack(settings, FAKE_SECRETS) if f.name == COMPOSE_FILENAME)
+    files = render_stack(settings, FAKE_SECRETS, start_interval=True)  # with healthcheck.start_interval (Docker 25+)
+    content = next(f.content for f in files if f.name == COMPOSE_FILENAME)
     services = yaml.load(content, Loader=SafeLoader)["services"]
     return {
         name: service

@@ -91,6 +91,21 @@ def test_missing_env_is_created_once_and_then_kept(make_settings: SettingsFactor
     assert {f.status for f in again.files} == {"unchanged"}
 
 
+def test_new_secrets_are_checked_before_env_is_written(make_settings: SettingsFactory, project_dir: Path) -> None:
+    """ticketctl render passes a check of the project's data volumes (a lost .env): it runs before .env exists."""
+    (project_dir / ".env").unlink()
+    seen: list[tuple[str, ...]] = []
+
+    def refuse(values: object, generated: tuple[str, ...]) -> None:
+        seen.append(generated)
+        raise ConfigError("the data knows other secrets")
+
+    with pytest.raises(ConfigError, match="the data knows other secrets"):
+        render_kubernetes(make_settings(), output_dir=project_dir / "manifests", check_new_secrets=refuse)
+    assert seen == [tuple(spec.name for spec in STACK_SECRETS)]
+    assert not (project_dir / ".env").exists() and not (project_dir / "manifests").exists()
+
+
 def test_env_lacking_a_secret_is_refused(make_settings: SettingsFactory, project_dir: Path) -> None:
     write_env(project_dir, {k: v for k, v in FAKE_SECRETS.items() if k != "REDIS_PASSWORD"})
     with pytest.raises(ConfigError, match="REDIS_PASSWORD missing") as caught:

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.docker_fake import no_mysql_login
 from ticketctl.errors import ConfigError, ExitCode, TicketctlError
 from ticketctl.project import up
 from ticketctl.runtime.logs import ContainerExited, LogItem, LogLine, logs, parse_time, timestamp_nanos
@@ -14,7 +15,7 @@ from ticketctl.runtime.logs import ContainerExited, LogItem, LogLine, logs, pars
 
 def _stack(make_settings: Any, runtime: Any, fake_api: Any) -> Any:
     settings = make_settings()
-    up(settings, runtime, environ={})
+    up(settings, runtime, environ={}, mysql_login=no_mysql_login)
     logs_of = {data["Name"].lstrip("/"): data for data in fake_api.containers_by_id.values()}
     logs_of["unit-mysql-1"]["_logs"] = [
         ("2026-11-24T10:00:01.5Z", "mysql first"),

@@ -23,6 +23,7 @@ from ticketctl.runtime.translate import (
     network_name,
     volume_labels,
     volume_name,
+    writes_start_interval,
 )
 from ticketctl.stack.types import Dependency, Healthcheck, PortBinding, VolumeMount
 
@@ -74,6 +75,23 @@ def test_start_interval_is_sent_only_to_api_1_44_and_newer() -> None:
     assert EngineFeatures("1.44").dropped(SERVICE) == []
     effective = EngineFeatures("1.41").effective(SERVICE)
     assert effective.healthcheck is not None and effective.healthcheck.start_interval is None
+
+
+@pytest.mark.parametrize(
+    ("setting", "engine_api", "expected"),
+    [
+        ("auto", "1.44", True),
+        ("auto", "1.43", False),
+        ("auto", None, False),
+        ("true", None, True),
+        ("false", "1.45", False),
+    ],
+)
+def test_the_compose_file_has_start_interval_per_setting_or_engine(
+    make_settings: Any, setting: str, engine_api: str | None, expected: bool
+) -> None:
+    settings = make_settings(**{"docker.start_interval": setting})
+    assert writes_start_interval(settings, engine_api) is expected
 
 
 def test_create_body_translates_every_field() -> None:
@@ -202,13 +220,26 @@ def test_is_current_accepts_ticketctl_older_ticketctl_and_compose_containers(
     assert is_current(labels, "mine", "compose", "sha256:1") is current
 
 
-def _rendered_hashes(make_settings: Any, **values: Any) -> dict[str, str]:
+def _rendered_hashes(make_settings: Any, engine_api: str = "1.44", **values: Any) -> dict[str, str]:
+    """The config hash of each service as ``up`` computes it on an Engine of ``engine_api``, for which it renders."""
     settings = make_settings(**values)
-    settings.output_dir.mkdir(parents=True)
+    settings.output_dir.mkdir(parents=True, exist_ok=True)
     write_env(settings.output_dir, FAKE_SECRETS)
-    render(settings)
+    render(settings, start_interval=writes_start_interval(settings, engine_api))
     compose = load_compose_file(settings.output_dir / "docker-compose.yml", environ={})
-    return {service.name: config_hash(service, IMAGE_ID) for service in compose.services}
+    features = EngineFeatures(engine_api)
+    return {service.name: config_hash(features.effective(service), IMAGE_ID) for service in compose.services}
+
+
+def test_an_older_engine_gets_the_hashes_it_had_when_the_file_held_start_interval(make_settings: Any) -> None:
+    """Before Engine 25 the file leaves healthcheck.start_interval out; up had dropped it from the hash already,
+    so an upgrade recreates no container there."""
+    on_new_engine = _rendered_hashes(make_settings, "1.44")
+    settings = make_settings()
+    compose = load_compose_file(settings.output_dir / "docker-compose.yml", environ={})
+    dropped_by_up = {s.name: config_hash(EngineFeatures("1.41").effective(s), IMAGE_ID) for s in compose.services}
+    assert _rendered_hashes(make_settings, "1.41") == dropped_by_up
+    assert on_new_engine != dropped_by_up  # the new Engine's file does hold start_interval
 
 
 def test_config_hashes_of_the_rendered_stack_are_stable_across_releases(make_settings: Any) -> None:

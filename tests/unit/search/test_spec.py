@@ -261,3 +261,17 @@ def test_mapping_file_where_falls_back_to_the_nearest_ancestor() -> None:
     mapping = MappingFile(path=Path("x.json"), display="x.json", settings={}, mappings={}, lines={(): 1, ("a",): 4})
     assert mapping.where("a", "b", "c") == "x.json:4"
     assert mapping.where("zzz") == "x.json:1"
+
+
+def test_keys_written_twice_are_found_with_both_lines() -> None:
+    from ticketctl.search.jsonpos import DuplicateKey, scan_keys
+
+    text = '{"a": {"b": 1,\n "c": [{"x": 1}, {"x": 2}],\n "b": 2}}'
+    assert scan_keys(text)[1] == [DuplicateKey(("a", "b"), 3, 1)]  # the same key in two array items is no duplicate
+
+
+def test_a_mapping_file_with_a_key_twice_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "twice.json"
+    path.write_text('{"mappings": {"properties": {\n  "name": {"type": "text"},\n  "name": {"type": "keyword"}\n}}}\n')
+    with pytest.raises(ConfigError, match=r"twice.json:3: mappings.properties.name: set twice in the same object, "):
+        load_mapping(path)
