@@ -44,6 +44,7 @@ from ticketctl.config.settings import Settings
 from ticketctl.errors import ConfigError, DatabaseError, RedisError
 from ticketctl.events import EventSink, Notice, StepEvent, serialised
 from ticketctl.render.files import write_file
+from ticketctl.runtime.data_secrets import record_rotation
 
 if TYPE_CHECKING:
     from ticketctl.clients.redis import Client
@@ -144,6 +145,8 @@ def rotate(
             apply_live(settings, pairs)
         elif step == "env":
             write_env_values(settings.output_dir / ENV_FILENAME, {name: pair["new"] for name, pair in pairs.items()})
+            env_file = read_env_file(settings.output_dir / ENV_FILENAME)
+            record_rotation(settings, env_file.values if env_file else {})
         elif step == "recreate":
             recreated = recreate()
         else:
