@@ -10,6 +10,8 @@ Sections (``--only`` selects some):
 - ``stack``: cold ``up`` to all healthy, no-op ``up`` on a healthy stack, ``doctor`` all green
   and with one server paused or stopped; ticketctl vs docker-compose 1.29 vs Compose v2, each on its
   own Compose project built from the same ``ticketctl render`` output.
+- ``plan``: ``plan`` on the healthy ticketctl stack beside a no-op ``up`` on the same stack (with
+  and without the initialisation), and ``migrate drift`` of its three databases.
 - ``seed`` and ``sync``: ``ticketctl seed`` vs the ``mariadb`` client's LOAD DATA LOCAL INFILE of the
   same rows, ``ticketctl index sync --full`` vs ``curl`` posting the same documents to ``_bulk``
   (:mod:`bench.data`).
@@ -48,9 +50,9 @@ from bench import report, snapshots, stacks
 from bench.measure import Command, CommandFailed, Sample, clean_environment, run
 
 REPO = Path(__file__).resolve().parent.parent
-SECTIONS = ("startup", "migrate", "cold", "noop", "doctor", "seed", "sync", "snapshot")
-STACK_SECTIONS = ("startup", "cold", "noop", "doctor")  # the sections that need the three Compose stacks
-PEER_SECTIONS = ("startup", "migrate", "cold", "noop", "doctor")  # ... and Compose, Flyway, golang-migrate
+SECTIONS = ("startup", "migrate", "cold", "noop", "plan", "doctor", "seed", "sync", "snapshot")
+STACK_SECTIONS = ("startup", "cold", "noop", "plan", "doctor")  # the sections that need the three Compose stacks
+PEER_SECTIONS = ("startup", "migrate", "cold", "noop", "plan", "doctor")  # ... and Compose, Flyway, golang-migrate
 BEFORE = "ticketctl (before)"  # the tool of --before series: shown with a ratio before ÷ after
 # Databases each: ticketctl, Flyway, golang-migrate, ticketctl --before (migrate); seed (ticketctl, its
 # --method insert, the mariadb client) and sync.
@@ -437,7 +439,7 @@ def section_migrate(cfg: Config, results: Results, env: Environment) -> None:
         run(migrate_commands(cfg, env, schemas, tool))
     measure = results.measure(
         "migrate.noop",
-        f"`migrate` no-op, 3 databases ({schemas.per_database} applied version each)",
+        f"`migrate` no-op, 3 databases ({schemas.versions} applied versions in all)",
         "≤ 300 ms; faster than Flyway and golang-migrate",
         "ticketctl",
         "migrate no-op",
@@ -490,14 +492,18 @@ def apply_once(commands: list[Command], dbs: mig.Databases, size: int) -> Callab
 # --------------------------------------------------------------------------- section: stack
 
 
-def ensure_stacks_up(env: Environment) -> None:
-    """The three stacks healthy (a no-op when they already are): what the no-op and doctor measures need."""
+def ensure_stacks_up(env: Environment, *, peers: bool = True) -> None:
+    """The three stacks healthy (a no-op when they already are): what the no-op and doctor measures need.
+
+    Without ``peers`` only ticketctl's (the plan measures compare ticketctl with itself).
+    """
     tc, v1, v2 = env.stack("ticketctl"), env.stack("compose-v1"), env.stack("compose-v2")
-    log("stack: bringing the three stacks up (untimed)")
+    log("stack: bringing the three stacks up (untimed)" if peers else "stack: bringing ticketctl's stack up (untimed)")
     run([env.command([env.ticketctl, "up"], tc.folder)])
-    run([env.command(env.compose(v1, "up", "-d"), v1.folder)])
-    run([env.command(env.compose(v2, "up", "-d", "--wait"), v2.folder)])
-    for stack in (tc, v1, v2):
+    if peers:
+        run([env.command(env.compose(v1, "up", "-d"), v1.folder)])
+        run([env.command(env.compose(v2, "up", "-d", "--wait"), v2.folder)])
+    for stack in (tc, v1, v2) if peers else (tc,):
         stacks.wait_healthy(env.engine, stack.project, stacks.SERVICES, timeout=300)
 
 
@@ -595,6 +601,58 @@ def section_noop(cfg: Config, results: Results, env: Environment) -> None:
             label = f"ticketctl {' '.join(args)} ({env.before_label})"
             entries.append(entry(noop, key, BEFORE, label, [env.ticketctl_command(tc, *args, before=True)]))
     rounds(cfg.runs, entries)
+
+
+def section_plan(cfg: Config, results: Results, env: Environment) -> None:
+    tc = env.stack("ticketctl")
+    ensure_stacks_up(env, peers=False)
+    log("plan: beside a no-op up on the same healthy stack; drift of its three databases")
+    plan = results.measure(
+        "plan.noop",
+        "`plan` on a healthy stack with nothing to do, beside a no-op `up` on the same stack",
+        "`plan` ≤ 1.0× the no-op `up`",
+        "ticketctl",
+        "plan vs no-op up",
+    )
+    plan.other_baselines = ["plan.noop.ticketctl-noinit"]
+    entries = [
+        entry(plan, "ticketctl", "ticketctl", "ticketctl plan", [env.ticketctl_command(tc, "plan")]),
+        entry(plan, "up", "ticketctl up", "ticketctl up (no-op)", [env.ticketctl_command(tc, "up")]),
+        entry(
+            plan,
+            "ticketctl-noinit",
+            "ticketctl",
+            "ticketctl plan --no-init",
+            [env.ticketctl_command(tc, "plan", "--no-init")],
+        ),
+        entry(
+            plan,
+            "up-noinit",
+            "ticketctl up",
+            "ticketctl up --no-init (no-op)",
+            [env.ticketctl_command(tc, "up", "--no-init")],
+        ),
+    ]
+    rounds(cfg.runs, entries)
+    drift = results.measure(
+        "drift.schema",
+        "`migrate drift` of the three databases (three shadow databases created, migrated, compared, dropped)",
+        "≤ 1.5 s",
+        "ticketctl",
+        "migrate drift",
+    )
+    rounds(
+        cfg.runs,
+        [
+            entry(
+                drift,
+                "ticketctl",
+                "ticketctl",
+                "ticketctl migrate drift",
+                [env.ticketctl_command(tc, "migrate", "drift")],
+            )
+        ],
+    )
 
 
 def section_doctor(cfg: Config, results: Results, env: Environment) -> None:
@@ -1075,6 +1133,8 @@ def main(argv: list[str] | None = None) -> int:
                 section_cold(cfg, results, env)
             if "noop" in cfg.sections:
                 section_noop(cfg, results, env)
+            if "plan" in cfg.sections:
+                section_plan(cfg, results, env)
             if "doctor" in cfg.sections:
                 section_doctor(cfg, results, env)
             if "seed" in cfg.sections:

@@ -33,7 +33,7 @@ class MigrationSet:
     name: str
     versioned: Path  # <db>/V…__….sql: ticketctl --schemas-dir and Flyway -locations
     golang_migrate: Path  # <db>/…_….up.sql
-    per_database: int
+    versions: int  # in all three databases together
 
 
 def generated_sql(index: int) -> str:
@@ -70,7 +70,7 @@ def prepare_schemas(cache: Path, repo_schemas: Path) -> MigrationSet:
     for key in DATABASE_KEYS:
         shutil.copytree(repo_schemas / key, versioned / key)
     _golang_migrate_copy(versioned, root / "golang-migrate")
-    count = len(list((versioned / DATABASE_KEYS[0]).glob("*.sql")))
+    count = sum(len(list((versioned / key).glob("*.sql"))) for key in DATABASE_KEYS)
     return MigrationSet("schemas", versioned, root / "golang-migrate", count)
 
 
@@ -84,7 +84,7 @@ def prepare_generated(cache: Path, count: int) -> MigrationSet:
         for index in range(1, count + 1):
             (folder / f"V{index:04d}__gen_{index:04d}.sql").write_text(generated_sql(index))
     _golang_migrate_copy(versioned, root / "golang-migrate")
-    return MigrationSet(f"gen-{count}", versioned, root / "golang-migrate", count)
+    return MigrationSet(f"gen-{count}", versioned, root / "golang-migrate", count * len(DATABASE_KEYS))
 
 
 # --------------------------------------------------------------------------- databases and users

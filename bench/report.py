@@ -137,6 +137,18 @@ def verdicts(results: Results) -> list[Verdict]:
                 stats.median > 2.0,
             )
         )
+    plan = _find(results, "plan.noop")
+    for plan_key, up_key, what in (
+        ("ticketctl", "up", "`ticketctl plan` vs no-op `ticketctl up`, same healthy stack"),
+        ("ticketctl-noinit", "up-noinit", "`ticketctl plan --no-init` vs no-op `ticketctl up --no-init`"),
+    ):
+        planned, converged = _series(plan, plan_key), _series(plan, up_key)
+        if planned is not None and converged is not None:
+            stats = ratio(converged, planned)
+            found.append(
+                Verdict(what, "≤ 1.0× the no-op up's time", f"up ÷ plan = {_ratio_text(stats)}", stats.median >= 1.0)
+            )
+    limit("drift.schema", "ticketctl", "`migrate drift`, 3 databases (3 shadow databases)", 1.5)
     cold = _find(results, "up.cold")
     for key, what, target in (
         ("ticketctl", "cold `ticketctl up --no-init`: overhead beyond the slowest service's own ready time", 1.0),

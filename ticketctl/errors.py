@@ -35,6 +35,7 @@ class ExitCode(IntEnum):
     IO = 17  # a file could not be written or read
     CHECKS_FAILED = 18  # doctor: at least one check failed
     NOT_EMPTY = 19  # seed: the tables hold data and no --replace said what to do with it
+    CHANGES = 20  # plan: up would change something (and nothing drifted)
     INTERRUPTED = 130  # Ctrl-C
 
 

@@ -26,19 +26,25 @@ from ticketctl.config.settings import Settings
 from ticketctl.errors import ConfigError
 from ticketctl.events import EventSink, Notice, StepEvent, serialised
 from ticketctl.parallel import fan_out
-from ticketctl.runtime.converge import ConvergeOptions, ConvergeResult, ConvergeRun, ServiceResult, stop_and_remove
+from ticketctl.runtime.converge import (
+    ConvergeOptions,
+    ConvergePlan,
+    ConvergeResult,
+    ConvergeRun,
+    ServicePlan,
+    ServiceResult,
+    plan_converge,
+    stop_and_remove,
+)
 from ticketctl.runtime.data_secrets import LoginProbe
 from ticketctl.runtime.docker import Container, DockerRuntime
 from ticketctl.runtime.events import Phase, ResourceEvent, ServiceEvent
 from ticketctl.runtime.health import NotHealthy, failed, health_budget, wait_healthy
 from ticketctl.runtime.lock import project_lock
-from ticketctl.runtime.ports import PortConflict, find_conflicts, port_needs
+from ticketctl.runtime.ports import PortConflict
 from ticketctl.runtime.translate import (
     DEPENDS_ON_LABEL,
     MINIMUM_API,
-    config_hash,
-    container_name,
-    is_current,
     select_containers,
     volume_name,
     writes_start_interval,
@@ -46,7 +52,7 @@ from ticketctl.runtime.translate import (
 from ticketctl.stack.model import build_stack
 
 if TYPE_CHECKING:
-    from ticketctl.render.compose import RenderPlan
+    from ticketctl.render.compose import RenderPlan, RenderPreview
 
 Initialiser = Callable[[Settings, Secrets, EventSink, frozenset[str]], Mapping[str, Any]]
 """Runs once the started services are healthy (migrations, search index); gets their names and
@@ -182,10 +188,7 @@ def up(
     env = _environ(environ)
     with _locked(runtime, settings.project, "up", lock_timeout, emit):
         plan, compose = _plan_files(settings, runtime, render=render, environ=environ, emit=emit)
-        active = compose.active_services(settings.profiles)
-        selected = with_dependencies(compose, active, list(services)) if services else active
-        if not selected:
-            raise ConfigError("no service to start", hint="check the profiles setting and the services you named")
+        active, selected = _services_to_run(settings, compose, services)
         secrets = plan.secrets(env) if plan is not None else load_secrets(settings.output_dir, env)
         warnings: list[str] = list(plan.warnings) if plan is not None else []
         for warning in warnings:
@@ -232,6 +235,67 @@ def up(
         initialised=initialised,
         initialisation=initialisation,
         elapsed=time.monotonic() - started,
+    )
+
+
+@dataclass(frozen=True)
+class UpPreview:
+    """What ``up`` would do to the files and the Engine, read without changing either (``ticketctl plan``)."""
+
+    project: str
+    endpoint: str
+    compose_file: str
+    render: RenderPreview | None  # None with --no-render
+    converge: ConvergePlan
+    notes: tuple[str, ...] = ()
+    started: frozenset[str] = frozenset()  # the services up would run (and so initialise)
+
+    @property
+    def changed(self) -> bool:
+        return self.converge.changed or (self.render is not None and self.render.changed)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "project": self.project,
+            "endpoint": self.endpoint,
+            "compose_file": self.compose_file,
+            "render": self.render.as_dict() if self.render is not None else None,
+            **self.converge.as_dict(),
+            "notes": list(self.notes),
+        }
+
+
+def preview_up(
+    settings: Settings,
+    runtime: DockerRuntime,
+    *,
+    render: bool = True,
+    services: Sequence[str] | None = None,
+    force_recreate: bool = False,
+    remove_orphans: bool = False,
+    environ: Mapping[str, str] | None = None,
+) -> UpPreview:
+    """What :func:`up` with the same arguments would do now: the files it would write and the converge plan.
+
+    The files are rendered in memory and read back from there, so the plan is
+    made from what ``up`` would run, and nothing is written or sent but reads.
+    """
+    from ticketctl.render.compose import preview
+
+    files, compose = _plan_files(settings, runtime, render=render, environ=environ, emit=lambda event: None)
+    rendered = preview(files) if files is not None else None
+    _, selected = _services_to_run(settings, compose, services)
+    plan = plan_converge(
+        settings, runtime, compose, selected, force_recreate=force_recreate, remove_orphans=remove_orphans
+    )
+    return UpPreview(
+        project=settings.project,
+        endpoint=runtime.endpoint.describe(),
+        compose_file=str(compose.path),
+        render=rendered,
+        converge=plan,
+        notes=tuple(_dropped_features(runtime, selected)),
+        started=frozenset(service.name for service in selected),
     )
 
 
@@ -401,35 +465,10 @@ def _defined_services(settings: Settings, environ: Mapping[str, str] | None) -> 
 
 
 @dataclass(frozen=True)
-class ServiceInspection:
-    """One active service compared with what ``up`` would run now."""
-
-    service: str
-    container: Container | None
-    expected_hash: str | None  # None when the image is not present locally
-    compose_hash: str = ""  # what Docker Compose computes for the service in the rendered file
-    image_id: str = ""
-
-    @property
-    def outdated(self) -> bool:
-        """The container runs an older configuration or image than the rendered file asks for."""
-        return (
-            self.container is not None
-            and self.expected_hash is not None
-            and not is_current(self.container.labels, self.expected_hash, self.compose_hash, self.image_id)
-        )
-
-    @property
-    def compose_would_recreate(self) -> bool:
-        """``docker compose up`` would recreate the container: its label is not Compose's hash of the file."""
-        return self.container is not None and self.container.compose_hash != self.compose_hash
-
-
-@dataclass(frozen=True)
 class ProjectInspection:
     """What doctor reports about the project on the Engine; nothing is changed to learn it."""
 
-    services: tuple[ServiceInspection, ...]
+    services: tuple[ServicePlan, ...]
     orphans: tuple[Container, ...]
     unused_volumes: tuple[str, ...]
     port_conflicts: tuple[PortConflict, ...]
@@ -439,36 +478,19 @@ class ProjectInspection:
 def inspect_project(
     settings: Settings, runtime: DockerRuntime, environ: Mapping[str, str] | None = None
 ) -> ProjectInspection:
-    """Compare the rendered compose file with the Engine's containers, volumes and ports."""
+    """The rendered compose file beside the Engine's containers, volumes and ports: ``up``'s plan, plus volumes."""
     from ticketctl.render.compose import COMPOSE_FILENAME
 
     compose = load_compose_file(settings.output_dir / COMPOSE_FILENAME, environ)
     active = compose.active_services(settings.profiles)
-    defined_names = {service.name for service in compose.services}
-    existing = runtime.containers(settings.project)
-    services = []
-    for service in active:
-        name = container_name(settings.project, service.name)
-        container = next((c for c in existing if c.name == name), None)
-        image_id = runtime.image_id(service.image)
-        expected = config_hash(runtime.features.effective(service), image_id) if image_id else None
-        services.append(
-            ServiceInspection(service.name, container, expected, compose.compose_hashes[service.name], image_id or "")
-        )
+    plan = plan_converge(settings, runtime, compose, active)
     mounted = {volume_name(settings.project, m.volume) for service in active for m in service.mounts}
     unused = tuple(sorted(v.name for v in runtime.volumes(settings.project) if v.name not in mounted))
-    conflicts = find_conflicts(
-        port_needs(build_stack(settings), active),
-        runtime.published_ports(),
-        project=settings.project,
-        releasing=set(),
-        local=runtime.endpoint.is_local,
-    )
     return ProjectInspection(
-        services=tuple(services),
-        orphans=tuple(c for c in existing if c.service not in defined_names),
+        services=plan.services,
+        orphans=plan.orphans,
         unused_volumes=unused,
-        port_conflicts=tuple(conflicts),
+        port_conflicts=plan.port_conflicts,
         compose_file=str(compose.path),
     )
 
@@ -517,6 +539,17 @@ def _plan_files(
             hint="run `ticketctl render` (or `ticketctl up` without --no-render) to write it again",
         )
     return plan, compose
+
+
+def _services_to_run(
+    settings: Settings, compose: ComposeFile, services: Sequence[str] | None
+) -> tuple[tuple[ServiceSpec, ...], tuple[ServiceSpec, ...]]:
+    """The file's active services, and those ``up`` runs: the named ones and what they need (all by default)."""
+    active = compose.active_services(settings.profiles)
+    selected = with_dependencies(compose, active, list(services)) if services else active
+    if not selected:
+        raise ConfigError("no service to start", hint="check the profiles setting and the services you named")
+    return active, selected
 
 
 def _write_render(plan: RenderPlan, emit: EventSink) -> list[str]:

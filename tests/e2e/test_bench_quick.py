@@ -102,11 +102,13 @@ def test_results_have_every_measure_with_its_peers(quick_run: tuple[subprocess.C
     assert "Written by `bench/run --quick`" in text
     for heading in (
         "### `ticketctl --help` (cold process)",
-        "### `migrate` no-op, 3 databases (",  # the applied versions: as many as schemas/events/ holds
+        f"### `migrate` no-op, 3 databases ({len(list((REPO / 'schemas').glob('*/V*.sql')))} applied versions in all)",
         "### `migrate` apply, 20 generated migrations per database (3 databases, fresh)",
         "### `migrate` apply, 40 generated migrations per database (3 databases, fresh)",
         "### cold `up` to all healthy (local images, no containers or volumes)",
         "### no-op `up` on a healthy stack",
+        "### `plan` on a healthy stack with nothing to do, beside a no-op `up` on the same stack",
+        "### `migrate drift` of the three databases (three shadow databases created, migrated, compared, dropped)",
         "### `doctor`, all green",
         "### `doctor` with one server down (check timeout 3 s)",
         "### `ticketctl seed`, 100 events × 100 seats = 10,000 seats",
@@ -120,6 +122,8 @@ def test_results_have_every_measure_with_its_peers(quick_run: tuple[subprocess.C
         "| docker compose up -d (v2) |",
         "| golang-migrate up, 3 processes side by side |",
         "| ticketctl doctor, opensearch paused |",
+        "| ticketctl plan --no-init |",
+        "| ticketctl up --no-init (no-op) |",
         "| ticketctl seed --method insert |",
         "| mariadb --local-infile=1 -e 'LOAD DATA LOCAL INFILE …', 3 processes side by side |",
         "| ticketctl index sync --full |",
@@ -177,7 +181,16 @@ def test_raw_results_are_written_beside_the_report(
     assert done.returncode == 0, done.stderr[-4000:]
     raw = json.loads((out / "results.json").read_text())
     keys = {measure["key"] for measure in raw["measures"]}
-    assert {"startup.help", "startup.render", "migrate.noop", "up.cold", "up.noop", "doctor.green"} <= keys
+    assert {
+        "startup.help",
+        "startup.render",
+        "migrate.noop",
+        "up.cold",
+        "up.noop",
+        "plan.noop",
+        "drift.schema",
+        "doctor.green",
+    } <= keys
     assert {"seed.load", "sync.full", "snapshot.save", "snapshot.restore"} <= keys
     for measure in raw["measures"]:
         for series in measure["series"]:

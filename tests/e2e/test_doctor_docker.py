@@ -33,11 +33,7 @@ def environment(scratch: DockerScratch, images: LocalImages, **extra: str) -> di
     base.update(
         {
             "TICKETCTL_PROJECT": scratch.project,
-            "TICKETCTL_IMAGES__MYSQL": images.mysql,
-            "TICKETCTL_IMAGES__REDIS": images.redis,
-            "TICKETCTL_IMAGES__ELASTICSEARCH": images.elasticsearch,
-            "TICKETCTL_IMAGES__OPENSEARCH": images.opensearch,
-            "TICKETCTL_IMAGES__APPS": images.apps,
+            **images.environment(),
             "TICKETCTL_PORTS__MYSQL": str(free_port()),
             "TICKETCTL_PORTS__REDIS": str(free_port()),
             "TICKETCTL_PORTS__SEARCH": str(free_port()),

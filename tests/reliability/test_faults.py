@@ -339,11 +339,7 @@ def stack(workdir: Workdir, docker_scratch: Any, local_images: Any) -> Workdir:
             "TICKETCTL_PORTS__SEARCH": str(search),
             "TICKETCTL_PORTS__APPS": str(apps),
             "TICKETCTL_SEARCH__NOFILE": "20000",
-            "TICKETCTL_IMAGES__MYSQL": local_images.mysql,
-            "TICKETCTL_IMAGES__REDIS": local_images.redis,
-            "TICKETCTL_IMAGES__ELASTICSEARCH": local_images.elasticsearch,
-            "TICKETCTL_IMAGES__OPENSEARCH": local_images.opensearch,
-            "TICKETCTL_IMAGES__APPS": local_images.apps,
+            **local_images.environment(),
         }
     )
     return workdir

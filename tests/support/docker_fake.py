@@ -10,7 +10,9 @@ unhealthy, exit, or never become healthy.
 
 from __future__ import annotations
 
+import io
 import itertools
+import tarfile
 import threading
 from typing import Any
 
@@ -60,6 +62,7 @@ class FakeAPI:
         self.containers_by_id: dict[str, dict[str, Any]] = {}
         self.networks_by_name: dict[str, dict[str, Any]] = {}
         self.volumes_by_name: dict[str, dict[str, Any]] = {}
+        self.image_env = ["PATH=/usr/local/bin:/usr/bin:/bin"]  # what every image declares
         self.behaviour: dict[str, str] = {}  # service → healthy | unhealthy | exit | never | slow
         self.healthy_after = 2  # inspections of a started container before it reports healthy
         self.health_gate: set[str] = set()  # no container turns healthy before these have started
@@ -173,7 +176,8 @@ class FakeAPI:
                     "Labels": dict(config.get("Labels") or {}),
                     "Healthcheck": config.get("Healthcheck"),
                     "StopTimeout": config.get("StopTimeout"),
-                    "Env": config.get("Env", []),
+                    "Env": [*config.get("Env", []), *self.image_env],
+                    "Cmd": config.get("Cmd"),
                 },
                 "HostConfig": config["HostConfig"],
                 "State": {"Status": "created", "ExitCode": 0, "StartedAt": "0001-01-01T00:00:00Z"},
@@ -249,10 +253,24 @@ class FakeAPI:
 
     # ------------------------------------------------------------------ images
 
-    def inspect_image(self, reference: str) -> dict[str, str]:
+    def get_archive(self, container: str, path: str) -> tuple[list[bytes], dict[str, Any]]:
+        """The files ``put_archive`` placed, as the Engine returns one: a tar stream of the path."""
+        raw = self.archives.get(self._find(container)["Name"].lstrip("/"))
+        if raw is None:
+            raise not_found(path)
+        with tarfile.open(fileobj=io.BytesIO(raw)) as archive:
+            for member in archive.getmembers():
+                if "/" + member.name == path:
+                    out = io.BytesIO()
+                    with tarfile.open(fileobj=out, mode="w") as single:
+                        single.addfile(member, archive.extractfile(member))
+                    return [out.getvalue()], {}
+        raise not_found(path)
+
+    def inspect_image(self, reference: str) -> dict[str, Any]:
         if reference not in self.images:
             raise docker.errors.ImageNotFound(reference, response=_response(404), explanation="No such image")
-        return {"Id": self.images[reference]}
+        return {"Id": self.images[reference], "Config": {"Env": list(self.image_env)}, "RepoDigests": []}
 
     def pull(self, repository: str, tag: str | None = None, stream: bool = False, decode: bool = False) -> Any:
         reference = f"{repository}:{tag}" if tag else repository

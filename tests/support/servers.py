@@ -272,6 +272,19 @@ class LocalImages:
     opensearch: str
     apps: str
 
+    def environment(self) -> dict[str, str]:
+        """The settings that make a stack run these images (``TICKETCTL_IMAGES__*``)."""
+        return {
+            f"TICKETCTL_IMAGES__{service.upper()}": image
+            for service, image in (
+                ("mysql", self.mysql),
+                ("redis", self.redis),
+                ("elasticsearch", self.elasticsearch),
+                ("opensearch", self.opensearch),
+                ("apps", self.apps),
+            )
+        }
+
 
 def wait_until(condition: Callable[[], Any], timeout: float, what: str, interval: float = 0.5) -> Any:
     """Polls ``condition`` until it returns something truthy; fails the test after ``timeout`` seconds."""

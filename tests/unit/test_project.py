@@ -384,6 +384,113 @@ def test_status_shows_each_service_missing_ones_and_orphans(make_settings: Any, 
     assert mysql.container_id is not None and mysql.as_dict()["id"] == mysql.container_id[:12]
 
 
+# --------------------------------------------------------------------------- the preview of up (ticketctl plan)
+
+
+WRITES = {"create", "start", "stop", "remove", "copy", "pull", "create-network", "create-volume", "remove-network"}
+
+
+def _preview(settings: Any, runtime: Any, **options: Any) -> Any:
+    from ticketctl.project import preview_up
+
+    options.setdefault("environ", {})
+    return preview_up(settings, runtime, **options)
+
+
+def _actions(preview: Any) -> dict[str, str]:
+    return {plan.service.name: plan.action for plan in preview.converge.services}
+
+
+def test_the_preview_of_a_first_up_plans_everything_and_writes_nothing(
+    make_settings: Any, fake_api: Any, runtime: Any
+) -> None:
+    settings = make_settings()
+    preview = _preview(settings, runtime)
+    assert _actions(preview) == {"mysql": "created", "redis": "created", "elasticsearch": "created"}
+    assert preview.converge.networks == ("unit_backend",)
+    assert preview.converge.volumes == ("unit_elasticsearch-data", "unit_mysql-data", "unit_redis-data")
+    assert preview.render is not None and {f.status for f in preview.render.files} == {"created"}
+    assert not settings.output_dir.exists()  # rendered in memory only
+    assert [call for call in fake_api.calls if call[0] in WRITES] == []
+    assert preview.changed
+
+
+def test_the_preview_agrees_with_what_up_then_does(make_settings: Any, fake_api: Any, runtime: Any) -> None:
+    _up(make_settings(), runtime)
+    assert set(_actions(_preview(make_settings(), runtime)).values()) == {"unchanged"}
+    changed = make_settings(**{"redis.maxmemory": "128mb", "ports.redis": 36380})
+    preview = _preview(changed, runtime)
+    assert _actions(preview) == {"mysql": "unchanged", "redis": "recreated", "elasticsearch": "unchanged"}
+    (redis,) = [plan for plan in preview.converge.services if plan.service.name == "redis"]
+    assert [change.field for change in redis.changes] == ["command", "ports"]
+    assert redis.changes[0].live == "… --maxmemory 256mb --maxmemory-policy …"
+    assert redis.changes[0].wanted == "… --maxmemory 128mb --maxmemory-policy …"
+    assert redis.changes[1].setting == "ports.redis"
+    assert [f.path.name for f in preview.render.files if f.status == "updated"] == ["docker-compose.yml"]
+    report = _up(changed, runtime)
+    assert {r.service: r.action for r in report.services} == _actions(preview)
+
+
+def test_a_change_made_outside_ticketctl_is_drift_that_up_leaves_alone(
+    make_settings: Any, fake_api: Any, runtime: Any
+) -> None:
+    settings = make_settings()
+    _up(settings, runtime)
+    mysql = next(c for c in fake_api.containers_by_id.values() if c["Name"] == "/unit-mysql-1")
+    mysql["HostConfig"]["Memory"] = 512 * 2**20  # docker update --memory 512m
+    redis = next(c for c in fake_api.containers_by_id.values() if c["Name"] == "/unit-redis-1")
+    redis["Config"]["Env"] = [*redis["Config"]["Env"], "TZ=Europe/Paris"]  # recreated by hand, labels copied
+    preview = _preview(settings, runtime)
+    assert set(_actions(preview).values()) == {"unchanged"}
+    drift = {plan.service.name: [c.describe() for c in plan.drift] for plan in preview.converge.services}
+    assert drift == {
+        "mysql": ["memory limit (HostConfig.Memory, set by docker update): 512 MiB → (none)"],
+        "redis": ["environment TZ: Europe/Paris → (none)"],
+        "elasticsearch": [],
+    }
+    assert preview.converge.drifted and not preview.converge.changed
+
+
+def test_the_preview_names_an_image_whose_tag_moved_and_a_stopped_container(
+    make_settings: Any, fake_api: Any, runtime: Any
+) -> None:
+    settings = make_settings()
+    _up(settings, runtime)
+    fake_api.images["test/redis:1"] = "sha256:" + "f" * 64  # the tag now points to another image
+    fake_api.stop("unit-mysql-1")
+    preview = _preview(settings, runtime)
+    assert _actions(preview) == {"mysql": "started", "redis": "recreated", "elasticsearch": "unchanged"}
+    plans = {plan.service.name: plan for plan in preview.converge.services}
+    assert [c.describe() for c in plans["redis"].changes] == [
+        "image ID (images.redis): bbbbbbbbbbbb → ffffffffffff (test/redis:1 points to it now)"
+    ]
+    assert [c.describe() for c in plans["mysql"].changes] == ["state: exited → running"]
+
+
+def test_the_preview_reports_taken_ports_orphans_and_taken_names_without_raising(
+    make_settings: Any, fake_api: Any, runtime: Any
+) -> None:
+    settings = make_settings()
+    _up(settings, runtime, services=["mysql"])
+    fake_api.foreign_ports.append(
+        {
+            "Id": "x",
+            "Names": ["/other-redis"],
+            "Labels": {},
+            "Ports": [{"IP": "127.0.0.1", "PublicPort": 36379, "PrivatePort": 6379, "Type": "tcp"}],
+        }
+    )
+    fake_api.create_container_from_config(
+        {"Image": "test/apps:1", "Labels": {}, "HostConfig": {}}, name="unit-elasticsearch-1"
+    )
+    preview = _preview(settings, runtime)
+    assert [conflict.describe() for conflict in preview.converge.port_conflicts] == [
+        "port 36379 (ports.redis) for redis is taken by container other-redis"
+    ]
+    assert preview.converge.name_conflicts == ("unit-elasticsearch-1 exists but is not a container of project unit",)
+    assert preview.converge.blocked
+
+
 # --------------------------------------------------------------------------- restart
 
 

@@ -18,6 +18,7 @@ def register(app: typer.Typer) -> None:
         index,
         logs,
         migrate,
+        plan,
         render,
         secrets,
         seed,
@@ -30,6 +31,7 @@ def register(app: typer.Typer) -> None:
     render.register(app)
     config.register(app)
     stack.register(app)
+    plan.register(app)
     migrate.register(app)
     seed.register(app)
     index.register(app)

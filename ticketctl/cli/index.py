@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from ticketctl.config.settings import Settings
     from ticketctl.events import Event
     from ticketctl.search.changes import Change
+    from ticketctl.search.drift import IndexDrift
     from ticketctl.search.results import IndexEvent
 
 index_app = typer.Typer(
@@ -154,11 +155,23 @@ def _compact(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def _state_exit(state: str) -> None:
-    if state == "drift":
+def _state_exit(state: str, drift: IndexDrift | None = None) -> None:
+    """10 when live differs from the file or was changed by hand since ticketctl applied it, 15 missing."""
+    if state == "drift" or (drift is not None and drift.drifted):
         raise typer.Exit(int(ExitCode.DRIFT))
     if state == "missing":
         raise typer.Exit(int(ExitCode.MISSING))
+
+
+def _print_hand_changes(drift: IndexDrift | None) -> None:
+    if drift is None or not drift.drifted:
+        return
+    if not drift.itemised:
+        typer.echo(f"by hand   {drift.note}")
+        return
+    typer.echo(f"changed outside ticketctl since it applied {drift.index}:")
+    for change in drift.changes:
+        typer.echo(f"  ! {change.describe()}")
 
 
 # --------------------------------------------------------------------------- commands
@@ -211,7 +224,8 @@ def status_command(
 ) -> None:
     """Show where the alias points, health, documents, and the spec hash live vs file.
 
-    Exit codes for CI: 0 in sync, 10 drift (live differs from the file), 15 missing.
+    Exit codes for CI: 0 in sync, 10 drift (live differs from the file, or was changed by hand since
+    ticketctl applied it), 15 missing.
     """
     from ticketctl.search.migrate import index_status
 
@@ -220,7 +234,7 @@ def status_command(
         result = index_status(settings, secrets, dry_run=dry_run, on_event=events)
     if json_output:
         print_json(result.as_dict())
-        _state_exit(result.state)
+        _state_exit(result.state, result.drift)
         return
     typer.echo(f"server    {_server(result.server)} (cluster {result.cluster_health})")
     if result.index is None:
@@ -241,7 +255,8 @@ def status_command(
         if version.write_blocked:
             notes.append("write-blocked")
         typer.echo(f"version   {version.name} ({', '.join(notes)})")
-    _state_exit(result.state)
+    _print_hand_changes(result.drift)
+    _state_exit(result.state, result.drift)
 
 
 @index_app.command("diff")
@@ -253,9 +268,10 @@ def diff_command(
     dry_run: bool = DRY_RUN_OPTION,
     json_output: bool = JSON_OPTION,
 ) -> None:
-    """Show the normalised differences between the live index and the file, each "in place" or "needs reindex".
+    """Show the normalised differences between the live index and the file, each "in place" or "needs reindex",
+    and what was changed on the index by hand since ticketctl applied it (against the spec in its _meta).
 
-    Exit codes: 0 no difference, 10 differences, 15 missing.
+    Exit codes: 0 no difference, 10 differences or changes by hand, 15 missing.
     """
     from ticketctl.search.migrate import diff
 
@@ -264,7 +280,7 @@ def diff_command(
         result = diff(settings, secrets, dry_run=dry_run, on_event=events)
     if json_output:
         print_json(result.as_dict())
-        _state_exit(result.state)
+        _state_exit(result.state, result.drift)
         return
     if result.state == "missing":
         typer.echo(f"alias {result.alias} does not exist on {_server(result.server)}: 'ticketctl index create'")
@@ -280,7 +296,8 @@ def diff_command(
             f"{len(result.changes)} change(s): {in_place} in place, {len(result.changes) - in_place} need a reindex; "
             f"apply with '{next_step}'"
         )
-    _state_exit(result.state)
+    _print_hand_changes(result.drift)
+    _state_exit(result.state, result.drift)
 
 
 @index_app.command("migrate")

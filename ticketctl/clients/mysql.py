@@ -436,6 +436,40 @@ def _error_parts(error: Exception) -> tuple[int | None, str]:
     return None, " ".join(str(error).split()) or type(error).__name__
 
 
+class CreateDenied(ServerError):
+    """Every user tried lacks the CREATE privilege for a database; ``denials``: who, and the server's words."""
+
+    def __init__(self, name: str, denials: tuple[tuple[str, str], ...], errno: int | None):
+        who = " and ".join(user for user, _ in denials)
+        super().__init__(f"{who} may not create database {name}", detail=denials[-1][1] if denials else "", errno=errno)
+        self.name = name
+        self.denials = denials
+
+
+def create_database(
+    mysql: MySQLSettings, candidates: Sequence[Credentials], name: str, *, charset: str, collation: str
+) -> Credentials:
+    """``CREATE DATABASE IF NOT EXISTS name`` as the first of ``candidates`` allowed to; returns who did.
+
+    A denial moves on to the next user; any other error (unreachable, a wrong
+    password) is raised at once. When all are denied, :class:`CreateDenied`.
+    """
+    sql = f"CREATE DATABASE IF NOT EXISTS {quote_identifier(name)} CHARACTER SET {charset} COLLATE {collation}"
+    denials: list[tuple[str, str]] = []
+    errno = None
+    for credentials in candidates:
+        try:
+            with connect(mysql, credentials) as session:
+                session.execute(sql)
+            return credentials
+        except ServerError as error:
+            if error.errno not in DENIED or error.errno in LOGIN_REFUSED:
+                raise
+            denials.append((credentials.user, error.detail))
+            errno = error.errno
+    raise CreateDenied(name, tuple(denials), errno)
+
+
 # --------------------------------------------------------------------------- accounts
 
 # caching_sha2_password (MySQL 8's default) stores "$A$<rounds/1000 as %03X>$<20-byte salt><43-char digest>":

@@ -73,10 +73,10 @@ def check_vm_max_map_count(context: CheckContext) -> Outcome:
 def service_check(service: str) -> Callable[[CheckContext], Outcome]:
     def run(context: CheckContext) -> Outcome:
         inspection = _inspection(context)
-        found = next((s for s in inspection.services if s.service == service), None)
+        found = next((s for s in inspection.services if s.service.name == service), None)
         if found is None:
             return Outcome.skip(f"skipped: {service} is not in {inspection.compose_file} for the active profiles")
-        container = found.container
+        container = found.existing
         if container is None:
             return Outcome.fail(f"{service} has no container", "ticketctl up")
         if container.state == "paused":
@@ -98,11 +98,21 @@ def service_check(service: str) -> Callable[[CheckContext], Outcome]:
                 f"{container.name} is unhealthy: {probe}",
                 f"see `docker logs {container.name}`; ticketctl up --force-recreate {service} restarts it",
             )
+        # A change made behind ticketctl's back fails the check whatever the health (a recreated one starts).
+        if found.drift:
+            changed = "; ".join(change.describe() for change in found.drift[:3])
+            more = f" (+{len(found.drift) - 3} more)" if len(found.drift) > 3 else ""
+            return Outcome.fail(
+                f"{container.name} was changed outside ticketctl: {changed}{more}",
+                f"ticketctl up --force-recreate {service} puts it back as the file says (its volumes are kept)",
+                drift=[change.as_dict() for change in found.drift],
+            )
         if container.health == "starting":
             return Outcome.warn(f"{container.name} is still starting", "wait, or run `ticketctl up` which waits for it")
         if found.outdated:
+            changed = "; ".join(change.describe() for change in found.changes[:3])
             return Outcome.warn(
-                f"{container.name} runs an older configuration or image than {inspection.compose_file}",
+                f"{container.name} runs an older configuration or image than {inspection.compose_file}: {changed}",
                 f"ticketctl up recreates {service} (its volumes are kept)",
             )
         if found.compose_would_recreate:
@@ -160,7 +170,7 @@ def check_users(context: CheckContext) -> Outcome:
     as_root: list[str] = []
     checked = 0
     for found in inspection.services:
-        container = found.container
+        container = found.existing
         if container is None or container.state != "running":
             continue
         uid = runtime.main_process_uid(container)

@@ -1,5 +1,5 @@
 """MySQL checks per database: reachable as its application user, rights on its own
-database only, and migrations neither pending, failed nor edited."""
+database only, migrations neither pending, failed nor edited, and no schema drift."""
 
 from __future__ import annotations
 
@@ -113,6 +113,35 @@ def migrations_check(database: DatabaseSettings) -> Callable[[CheckContext], Out
     return run
 
 
+def drift_check(database: DatabaseSettings) -> Callable[[CheckContext], Outcome]:
+    """The live schema against the one its applied migrations produce, on a throwaway shadow database."""
+
+    def run(context: CheckContext) -> Outcome:
+        from ticketctl.migrations.drift import ShadowDeniedError, drift
+
+        settings = dataclasses.replace(context.settings, mysql=_mysql_settings(context))
+        result = drift(settings, context.secrets, databases=[database.key]).databases[0]
+        if result.error is not None:
+            make = Outcome.warn if isinstance(result.error, ShadowDeniedError) else Outcome.fail
+            return make(result.error.message, result.error.hint or "see the message")
+        if result.drifted:
+            shown = "; ".join(difference.describe() for difference in result.differences[:3])
+            more = f" (+{len(result.differences) - 3} more)" if len(result.differences) > 3 else ""
+            return Outcome.fail(
+                f"{database.name} differs from its applied migrations: {shown}{more}",
+                result.fix,
+                differences=[difference.as_dict() for difference in result.differences],
+            )
+        if not result.applied:
+            return Outcome.ok(result.notes[0] if result.notes else f"{database.name}: nothing applied to compare")
+        return Outcome.ok(
+            f"{database.name} matches its applied migrations ({', '.join(result.applied)})",
+            applied=list(result.applied),
+        )
+
+    return run
+
+
 def mysql_checks(databases: tuple[DatabaseSettings, ...]) -> list[Check]:
     checks: list[Check] = []
     for database in databases:
@@ -129,6 +158,12 @@ def mysql_checks(databases: tuple[DatabaseSettings, ...]) -> list[Check]:
                 f"{base}.migrations",
                 f"no pending, failed or edited migrations in {database.name}",
                 migrations_check(database),
+                needs=(base,),
+            ),
+            Check(
+                f"{base}.drift",
+                f"{database.name}'s schema is the one its applied migrations produce (on a throwaway shadow database)",
+                drift_check(database),
                 needs=(base,),
             ),
         ]

@@ -56,12 +56,21 @@ def check_health(context: CheckContext) -> Outcome:
 
 def check_index(context: CheckContext) -> Outcome:
     from ticketctl.search import index_status
+    from ticketctl.search.changes import needs_reindex
 
     result = index_status(_settings(context), context.secrets, connection=_connection(context))
     alias = context.settings.search.index
     if result.state == "missing":
         return Outcome.fail(f"alias {alias} does not exist", "ticketctl index create")
     name = result.index.name if result.index else "?"
+    if result.drift is not None and result.drift.drifted:
+        how = "ticketctl index migrate" + (" --reindex" if needs_reindex(result.changes) else "")
+        return Outcome.fail(
+            f"alias {alias} → {name} was changed outside ticketctl: {result.drift.describe()}",
+            f"{how} puts the spec of {result.mapping_file} back; or put the change into the mapping file "
+            "('ticketctl index diff' shows both)",
+            drift=result.drift.as_dict(),
+        )
     if result.state == "drift":
         return Outcome.fail(
             f"alias {alias} → {name} differs from {result.mapping_file} ({len(result.changes)} change(s))",
@@ -73,8 +82,12 @@ def check_index(context: CheckContext) -> Outcome:
 
 def check_analyzer(context: CheckContext) -> Outcome:
     from ticketctl.search import validate
+    from ticketctl.search.state import read_state
 
-    result = validate(_settings(context), context.secrets, connection=_connection(context))
+    alias = context.settings.search.index
+    if not read_state(_connection(context), alias).exists:
+        return Outcome.skip(f"skipped: no index behind alias {alias} to analyze with (see search.index)")
+    result = validate(_settings(context), context.secrets, connection=_connection(context), live_index=True)
     if result.ok:
         samples = ", ".join(f"{c.text!r} → {' '.join(c.tokens)}" for c in result.analyzer_checks[:1])
         return Outcome.ok(f"analyzers work: {samples}" if samples else "mapping accepted by the server")
@@ -96,6 +109,9 @@ CHECKS = [
         "search.index", "the alias points at an index matching the mapping file", check_index, needs=("search.health",)
     ),
     Check(
-        "search.analyzer", "the analyzer turns 'São Paulo' into sao, paulo", check_analyzer, needs=("search.health",)
+        "search.analyzer",
+        "the live index's analyzer turns 'São Paulo' into sao, paulo",
+        check_analyzer,
+        needs=("search.health",),
     ),
 ]

@@ -32,23 +32,25 @@ before it runs, so a run killed in it is refused rather than repeated blindly.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ticketctl.clients.mysql import (
     CONNECTION_LOST,
-    DENIED,
     ER_BAD_DB,
     LOGIN_REFUSED,
+    SESSION_CHARSET,
+    SESSION_COLLATION,
+    CreateDenied,
     ServerError,
     Session,
     account_exists,
     app_credentials,
     connect,
     create_account,
-    quote_identifier,
+    create_database,
     root_credentials,
     set_account_password,
 )
@@ -106,6 +108,8 @@ class _Context:
     target: int | None = None
     allow_out_of_order: bool = False
     sync_users: bool = False
+    dry_run: bool = False  # accounts: say what would be done, do none of it
+    as_root: frozenset[str] = frozenset()  # database keys read as mysql.root_user (their user is still to be made)
 
 
 # --------------------------------------------------------------------------- public verbs
@@ -135,7 +139,7 @@ def migrate(
     """
     started = time.monotonic()
     selected = select_databases(settings, databases)
-    files = _discover_all(settings, selected, schemas_dir)
+    files = discover_all(settings, selected, schemas_dir)
     context = _Context(settings, secrets, serialised(on_event), target, allow_out_of_order, sync_users)
 
     def run(database: DatabaseSettings) -> DatabaseResult:
@@ -161,19 +165,23 @@ def ensure_users(
     databases: Sequence[str] | None = None,
     sync_users: bool = False,
     on_event: EventSink | None = None,
+    dry_run: bool = False,
 ) -> dict[str, str | None]:
     """Make each application user that cannot log in, as ``migrate`` does, without migrating.
 
     What ``up --no-init`` runs: the users exist after ``up`` whether or not it
     migrates. Returns database key → what was done to its user (None: nothing).
+    ``dry_run`` (``ticketctl plan``) returns what would be done and only reads: a
+    login attempt per user and, for a refused one, a ``SELECT`` on ``mysql.user``
+    as the root user; it raises where the real run would.
     """
-    context = _Context(settings, secrets, serialised(on_event), sync_users=sync_users)
+    context = _Context(settings, secrets, serialised(on_event), sync_users=sync_users, dry_run=dry_run)
 
     def run(database: DatabaseSettings) -> str | None:
         try:
             session = _open_existing(context, database)
         except ServerError as error:
-            if error.errno not in LOGIN_REFUSED:
+            if not login_refused(error):
                 raise
             return _make_account(context, database, error)
         if session is not None:
@@ -184,6 +192,11 @@ def ensure_users(
     return dict(zip((database.key for database in selected), fan_out(run, selected, name="users"), strict=True))
 
 
+def login_refused(error: Exception) -> bool:
+    """Whether ``error`` is MySQL refusing an application user's login (no such user, or another password)."""
+    return isinstance(error, ServerError) and error.errno in LOGIN_REFUSED
+
+
 def status(
     settings: Settings,
     secrets: Mapping[str, str],
@@ -192,15 +205,34 @@ def status(
     target: int | None = None,
     allow_out_of_order: bool = False,
     schemas_dir: Path | None = None,
+    as_root: Collection[str] = (),
 ) -> StatusReport:
-    """Every version of the selected databases, what is pending and what would refuse; changes nothing."""
+    """Every version of the selected databases, what is pending and what would refuse; changes nothing.
+
+    The databases keyed in ``as_root`` are read as ``mysql.root_user``: ``plan``
+    reads those whose application user ``up`` has still to create.
+    """
     selected = select_databases(settings, databases)
-    files = _discover_all(settings, selected, schemas_dir)
-    context = _Context(settings, secrets, serialised(None), target, allow_out_of_order)
+    files = discover_all(settings, selected, schemas_dir)
+    context = _Context(settings, secrets, serialised(None), target, allow_out_of_order, as_root=frozenset(as_root))
     results = fan_out(
         lambda database: _status_database(context, database, files[database.key]), selected, name="migrate"
     )
     return StatusReport(tuple(results))
+
+
+def status_of_new_databases(
+    settings: Settings, *, databases: Sequence[str] | None = None, schemas_dir: Path | None = None
+) -> StatusReport:
+    """``status`` of databases that do not exist yet (a server ``up`` has still to create): every file pending."""
+    selected = select_databases(settings, databases)
+    files = discover_all(settings, selected, schemas_dir)
+    return StatusReport(
+        tuple(
+            DatabaseStatus(d.key, d.name, None, exists=False, has_history=False, plan=plan_database(files[d.key], None))
+            for d in selected
+        )
+    )
 
 
 # ``plan`` is ``status``: the steps of its report carry the statements ``migrate`` would run, and
@@ -224,7 +256,7 @@ def repair(
     history updates.
     """
     selected = select_databases(settings, databases)
-    files = _discover_all(settings, selected, schemas_dir)
+    files = discover_all(settings, selected, schemas_dir)
     context = _Context(settings, secrets, serialised(on_event))
     results = fan_out(
         lambda database: _repair_database(context, database, files[database.key]), selected, name="migrate"
@@ -639,7 +671,7 @@ def _open_database(context: _Context, database: DatabaseSettings) -> tuple[Sessi
     try:
         session = _open_existing(context, database)
     except ServerError as error:
-        if error.errno not in LOGIN_REFUSED:
+        if not login_refused(error):
             raise
         account = _make_account(context, database, error)
         session = _open_existing(context, database)
@@ -671,6 +703,10 @@ def _make_account(context: _Context, database: DatabaseSettings, denied: ServerE
             exists = account_exists(session, database.user)
         except ServerError:
             raise denied from None
+        if context.dry_run:
+            if exists and not context.sync_users:
+                raise denied
+            return ACCOUNT_PASSWORD_SET if exists else ACCOUNT_CREATED
         if not exists:
             create_account(session, database.user, credentials.password, database.name)
             context.emit(
@@ -691,8 +727,12 @@ def _make_account(context: _Context, database: DatabaseSettings, denied: ServerE
 
 
 def _open_existing(context: _Context, database: DatabaseSettings) -> Session | None:
-    """A session on the database as its application user (not autocommit); None when it does not exist."""
-    credentials = app_credentials(database, context.secrets)
+    """A session on the database as its application user (not autocommit); None when it does not exist.
+
+    As the root user instead where ``context.as_root`` names the database (and the root password is known).
+    """
+    root = root_credentials(context.settings, context.secrets) if database.key in context.as_root else None
+    credentials = root or app_credentials(database, context.secrets)
     try:
         return connect(context.settings.mysql, credentials, database=database.name, autocommit=False)
     except ServerError as error:
@@ -704,33 +744,19 @@ def _open_existing(context: _Context, database: DatabaseSettings) -> Session | N
 def _create_database(context: _Context, database: DatabaseSettings) -> None:
     """CREATE DATABASE as the application user if it holds CREATE on it, else as the root user."""
     mysql = context.settings.mysql
-    sql = (
-        f"CREATE DATABASE IF NOT EXISTS {quote_identifier(database.name)} "
-        "CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
-    )
-    credentials = app_credentials(database, context.secrets)
-    try:
-        with connect(mysql, credentials) as session:
-            session.execute(sql)
-            return
-    except ServerError as error:
-        if error.errno not in DENIED or error.errno in LOGIN_REFUSED:
-            raise
     root = root_credentials(context.settings, context.secrets)
-    where = f"{mysql.host}:{mysql.port}"
-    if root is None:
-        raise ServerError(
-            f"database {database.name} does not exist on {where} and {database.user} lacks the CREATE privilege "
-            "to create it; MYSQL_ROOT_PASSWORD is not set, so it was not tried as the root user",
-            hint=f"set MYSQL_ROOT_PASSWORD (in .env or the environment), or as an administrator run "
-            f"CREATE DATABASE `{database.name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci",
-        )
+    candidates = [app_credentials(database, context.secrets), *([root] if root is not None else [])]
     try:
-        with connect(mysql, root) as session:
-            session.execute(sql)
-    except ServerError as error:
-        if error.errno not in DENIED or error.errno in LOGIN_REFUSED:
-            raise
+        create_database(mysql, candidates, database.name, charset=SESSION_CHARSET, collation=SESSION_COLLATION)
+    except CreateDenied as error:
+        where = f"{mysql.host}:{mysql.port}"
+        if root is None:
+            raise ServerError(
+                f"database {database.name} does not exist on {where} and {database.user} lacks the CREATE privilege "
+                "to create it; MYSQL_ROOT_PASSWORD is not set, so it was not tried as the root user",
+                hint=f"set MYSQL_ROOT_PASSWORD (in .env or the environment), or as an administrator run "
+                f"CREATE DATABASE `{database.name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci",
+            ) from error
         raise ServerError(
             f"database {database.name} does not exist on {where} and neither {database.user} nor {root.user} "
             f"holds the CREATE privilege on it: {error.detail}",
@@ -793,7 +819,7 @@ def _lock_holder(session: Session, name: str) -> str:
 # --------------------------------------------------------------------------- helpers
 
 
-def _discover_all(
+def discover_all(
     settings: Settings, selected: Sequence[DatabaseSettings], schemas_dir: Path | None
 ) -> dict[str, list[MigrationFile]]:
     """The migrations of each selected database: from ``schemas_dir`` when given, else the setting's folder."""

@@ -277,3 +277,40 @@ def _with_missing_secrets(existing: EnvFile, rendered: RenderedFile, generated: 
     new_lines = [line for line in rendered.content.splitlines() if line.split("=", 1)[0] in generated]
     separator = "" if current.endswith("\n") or not current else "\n"
     return current + separator + "\n# Added by ticketctl " + __version__ + "\n" + "\n".join(new_lines) + "\n"
+
+
+@dataclass(frozen=True)
+class RenderPreview:
+    """What :func:`render` would do, without writing: each file's status and the content it would leave."""
+
+    output_dir: Path
+    files: tuple[WrittenFile, ...]  # created | updated | unchanged, as render would report them
+    contents: Mapping[Path, str]
+    generated_secrets: tuple[str, ...] = ()
+
+    @property
+    def changed(self) -> bool:
+        return any(file.status != "unchanged" for file in self.files)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "output_dir": str(self.output_dir),
+            "files": [{"path": str(f.path), "status": f.status} for f in self.files],
+            "generated_secrets": list(self.generated_secrets),
+        }
+
+
+def preview(plan: RenderPlan) -> RenderPreview:
+    """A render plan's files beside those on disk (``ticketctl plan``): which it would create or update."""
+    contents = plan.contents()
+    files = tuple(WrittenFile(path, _status_against_disk(path, content)) for path, content in contents.items())
+    return RenderPreview(plan.output_dir, files, contents, plan.generated_secrets)
+
+
+def _status_against_disk(path: Path, content: str) -> str:
+    try:
+        return "unchanged" if path.read_bytes() == content.encode("utf-8") else "updated"
+    except (FileNotFoundError, NotADirectoryError):
+        return "created"
+    except OSError as error:
+        raise FileWriteError(f"{path}: cannot read: {error.strerror}", hint="check the folder's permissions") from None

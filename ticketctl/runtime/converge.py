@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +31,7 @@ from ticketctl.config.settings import FIELDS, Settings
 from ticketctl.errors import DockerError, LockedError, PortConflictError
 from ticketctl.events import EventSink, Notice, StepEvent
 from ticketctl.parallel import Worker, wait_for
+from ticketctl.runtime.compare import FieldChange, compare_container
 from ticketctl.runtime.data_secrets import (
     LoginProbe,
     SecretsMismatchError,
@@ -39,7 +40,7 @@ from ticketctl.runtime.data_secrets import (
     login_mismatch,
     volume_labels_for_secrets,
 )
-from ticketctl.runtime.docker import ConflictError, Container, DockerRuntime, PullFailedError, UlimitError
+from ticketctl.runtime.docker import ConflictError, Container, DockerRuntime, Image, PullFailedError, UlimitError
 from ticketctl.runtime.events import Action, Phase, ResourceEvent, ServiceEvent
 from ticketctl.runtime.health import (
     NotHealthy,
@@ -49,8 +50,10 @@ from ticketctl.runtime.health import (
     health_budget,
     wait_healthy,
 )
-from ticketctl.runtime.ports import find_conflicts, port_needs
+from ticketctl.runtime.ports import PortConflict, find_conflicts, port_needs
 from ticketctl.runtime.translate import (
+    HASH_LABEL,
+    TICKETCTL_HASH_LABEL,
     config_hash,
     container_labels,
     container_name,
@@ -61,7 +64,7 @@ from ticketctl.runtime.translate import (
     volume_labels,
     volume_name,
 )
-from ticketctl.stack.model import build_stack
+from ticketctl.stack.model import Stack, build_stack
 
 # How often a starting service whose data predates the record of secrets is tried with them (see data_secrets).
 LOGIN_PROBE_SECONDS = 1.0
@@ -89,20 +92,129 @@ class ServiceResult:
         }
 
 
+@dataclass(frozen=True)
+class ServicePlan:
+    """What ``up`` does to one service, decided before anything changes, and why.
+
+    ``changes`` are the fields that make ``up`` recreate the container;
+    ``drift`` the fields that differ although the container's config hash still
+    matches, so ``up`` leaves them as they are (a change made outside ticketctl:
+    ``docker update``, a container recreated by hand with its labels copied).
+    """
+
+    service: ServiceSpec  # as this Engine runs it (effective)
+    action: Action
+    image_id: str | None  # None: not present locally; up pulls it
+    config_hash: str | None
+    existing: Container | None
+    extras: tuple[Container, ...] = ()
+    changes: tuple[FieldChange, ...] = ()
+    drift: tuple[FieldChange, ...] = ()
+    compose_hash: str | None = None  # what Docker Compose computes for the service in the rendered file
+
+    @property
+    def outdated(self) -> bool:
+        """The container runs an older configuration or image than the rendered file asks for."""
+        return (
+            self.existing is not None
+            and self.config_hash is not None
+            and not is_current(self.existing.labels, self.config_hash, self.compose_hash, self.image_id or "")
+        )
+
+    @property
+    def compose_would_recreate(self) -> bool:
+        """``docker compose up`` would recreate the container: its label is not Compose's hash of the file."""
+        return self.existing is not None and self.existing.compose_hash != self.compose_hash
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "service": self.service.name,
+            "action": self.action,
+            "container": self.existing.name if self.existing else None,
+            "state": self.existing.state if self.existing else None,
+            "image": self.service.image,
+            "image_id": self.image_id,
+            "changes": [change.as_dict() for change in self.changes],
+            "drift": [change.as_dict() for change in self.drift],
+            "extra_containers": [container.name for container in self.extras],
+        }
+
+
 @dataclass
 class _Plan:
-    """What to do with one service, decided before anything changes."""
+    """One service's decision, and the state of its worker during the run."""
 
-    service: ServiceSpec
-    action: Action
-    config_hash: str
-    image_id: str
-    existing: Container | None
-    extras: list[Container] = field(default_factory=list)
+    decision: ServicePlan
     needs_health: bool = False
     started: threading.Event = field(default_factory=threading.Event)
     healthy: threading.Event = field(default_factory=threading.Event)
     container: Container | None = None
+
+    @property
+    def service(self) -> ServiceSpec:
+        return self.decision.service
+
+    @property
+    def action(self) -> Action:
+        return self.decision.action
+
+    @property
+    def existing(self) -> Container | None:
+        return self.decision.existing
+
+
+@dataclass(frozen=True)
+class ConvergePlan:
+    """What a converge run would do, read from the Engine without changing anything (``ticketctl plan``)."""
+
+    services: tuple[ServicePlan, ...]
+    orphans: tuple[Container, ...]
+    remove_orphans: bool
+    port_conflicts: tuple[PortConflict, ...]
+    pulls: tuple[str, ...]  # images not present locally
+    networks: tuple[str, ...]  # to create
+    volumes: tuple[str, ...]  # to create
+    name_conflicts: tuple[str, ...] = ()  # containers up would create whose name is taken outside the project
+
+    @property
+    def changed(self) -> bool:
+        return (
+            any(service.action != "unchanged" for service in self.services)
+            or bool(self.pulls or self.networks or self.volumes)
+            or (self.remove_orphans and bool(self.orphans))
+        )
+
+    @property
+    def drifted(self) -> bool:
+        return any(service.drift for service in self.services)
+
+    @property
+    def blocked(self) -> bool:
+        """``up`` would stop before changing anything (a port or a container name is taken)."""
+        return bool(self.port_conflicts or self.name_conflicts)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "services": [service.as_dict() for service in self.services],
+            "orphans": [
+                {"container": orphan.name, "service": orphan.service, "removed": self.remove_orphans}
+                for orphan in self.orphans
+            ],
+            "port_conflicts": [
+                {
+                    "service": conflict.need.service,
+                    "port": conflict.need.host_port,
+                    "setting": conflict.need.setting,
+                    "holder": conflict.holder,
+                    "fix": conflict.fix,
+                }
+                for conflict in self.port_conflicts
+            ],
+            "name_conflicts": list(self.name_conflicts),
+            "pulls": list(self.pulls),
+            "networks": list(self.networks),
+            "volumes": list(self.volumes),
+        }
 
 
 @dataclass(frozen=True)
@@ -185,8 +297,8 @@ class ConvergeRun:
         self._check_data_secrets(existing)
         self._check_ports(releasing=orphans if remove_orphans else [])
         self.before_changes()
-        image_ids, pulled = self._ensure_images()
-        plans = self._plan(existing, image_ids)
+        images, pulled = self._ensure_images()
+        plans = self._plan(existing, images)
         removed_orphans = []
         if remove_orphans:
             for orphan in orphans:
@@ -227,38 +339,31 @@ class ConvergeRun:
 
     def _check_ports(self, *, releasing: list[Container]) -> None:
         self.emit(StepEvent("ports", "started"))
-        needs = port_needs(self.model, self.selected)
-        conflicts = find_conflicts(
-            needs,
-            self.runtime.published_ports(),
-            project=self.project,
-            releasing={c.name for c in releasing},
-            local=self.runtime.endpoint.is_local,
-        )
+        conflicts = port_conflicts(self.runtime, self.model, self.selected, self.project, releasing)
         if conflicts:
             self.emit(StepEvent("ports", "failed"))
             message = "; ".join(conflict.describe() for conflict in conflicts)
             raise PortConflictError(message, hint=conflicts[0].fix)
-        self.emit(StepEvent("ports", "done", f"{len(needs)} port(s) checked"))
+        self.emit(StepEvent("ports", "done", f"{len(port_needs(self.model, self.selected))} port(s) checked"))
 
-    def _ensure_images(self) -> tuple[dict[str, str], list[str]]:
-        image_ids: dict[str, str] = {}
+    def _ensure_images(self) -> tuple[dict[str, Image | None], list[str]]:
+        images = local_images(self.runtime, self.selected)
         pulled: list[str] = []
         for service in self.selected:
-            if service.image in image_ids:
-                continue
-            found = self.runtime.image_id(service.image)
-            if found is None:
+            if images[service.image] is None:
                 self.emit(ServiceEvent(service.name, "pulling", detail=service.image))
-                found = self._pull(service)
+                images[service.image] = self._pull(service)
                 pulled.append(service.image)
-            image_ids[service.image] = found
-        return image_ids, pulled
+        return images, pulled
 
-    def _pull(self, service: ServiceSpec) -> str:
-        setting = dict(service.labels).get("io.ticketctl.image-setting") or self._stack_setting(service.name)
+    def _pull(self, service: ServiceSpec) -> Image:
+        setting = image_setting(self.model, service)
         try:
-            return self.runtime.pull(service.image, self.emit)
+            self.runtime.pull(service.image, self.emit)
+            pulled = self.runtime.image(service.image)
+            if pulled is None:
+                raise PullFailedError(service.image, "the Engine reported success but the image is not there")
+            return pulled
         except PullFailedError as error:
             env = FIELDS[setting].env_var if setting in FIELDS else None
             where = f" ({setting})" if setting else ""
@@ -268,51 +373,28 @@ class ConvergeRun:
                 hint=f"build or load the image locally (`docker build -t NAME .` or `docker load -i FILE`) and {how}",
             ) from None
 
-    def _stack_setting(self, service: str) -> str:
-        try:
-            return self.model.service(service).image_setting
-        except KeyError:
-            return ""
-
-    def _plan(self, existing: list[Container], image_ids: Mapping[str, str]) -> dict[str, _Plan]:
+    def _plan(self, existing: list[Container], images: Mapping[str, Image | None]) -> dict[str, _Plan]:
         healthy_needed = {
             dependency.service
             for service in self.selected
             for dependency in service.depends_on
             if dependency.condition == "service_healthy"
         }
-        plans: dict[str, _Plan] = {}
-        for service in self.selected:
-            effective = self.runtime.features.effective(service)
-            image_id = image_ids[service.image]
-            digest = config_hash(effective, image_id)
-            name = container_name(self.project, service.name)
-            mine = [c for c in existing if c.service == service.name]
-            current = next((c for c in mine if c.name == name), None)
-            plans[service.name] = _Plan(
-                service=effective,
-                action=self._decide(current, digest, self.compose.compose_hashes[service.name], image_id),
-                config_hash=digest,
-                image_id=image_id,
-                existing=current,
-                extras=[c for c in mine if c is not current],
-                needs_health=self.options.wait or service.name in healthy_needed,
+        decisions = plan_services(
+            self.runtime,
+            self.model,
+            self.selected,
+            existing,
+            images,
+            self.compose.compose_hashes,
+            force_recreate=self.options.force_recreate,
+        )
+        return {
+            decision.service.name: _Plan(
+                decision, needs_health=self.options.wait or decision.service.name in healthy_needed
             )
-        return plans
-
-    def _decide(self, current: Container | None, digest: str, compose_hash: str, image_id: str) -> Action:
-        if current is None:
-            return "created"
-        # A container that never started may lack its config files (interrupted run): recreate it.
-        if (
-            self.options.force_recreate
-            or not is_current(current.labels, digest, compose_hash, image_id)
-            or current.state in ("created", "dead", "removing", "paused")
-        ):
-            return "recreated"
-        if current.state == "exited":
-            return "started"
-        return "unchanged"
+            for decision in decisions
+        }
 
     def _ensure_networks_and_volumes(self) -> None:
         networks = sorted({n for service in self.selected for n in (service.networks or ("default",))})
@@ -403,7 +485,7 @@ class ConvergeRun:
         self._checkpoint()
 
     def _converge(self, plan: _Plan, event: Callable[..., None]) -> Container:
-        for extra in plan.extras:
+        for extra in plan.decision.extras:
             self._checkpoint()
             stop_and_remove(self.runtime, extra, self.emit)
         current = plan.existing
@@ -442,7 +524,9 @@ class ConvergeRun:
 
     def _create(self, plan: _Plan) -> Container:
         service = plan.service
-        labels = container_labels(self.compose, service, plan.config_hash, plan.image_id)
+        digest, image_id = plan.decision.config_hash, plan.decision.image_id
+        assert digest is not None and image_id is not None, "up pulls every missing image before it plans"
+        labels = container_labels(self.compose, service, digest, image_id)
         body = create_body(service, project=self.project, labels=labels, features=self.runtime.features)
         name = container_name(self.project, service.name)
         try:
@@ -540,6 +624,188 @@ class ConvergeRun:
             state=container.state,
             health=container.health,
         )
+
+
+# --------------------------------------------------------------------------- planning, shared by up and plan
+
+
+def plan_converge(
+    settings: Settings,
+    runtime: DockerRuntime,
+    compose: ComposeFile,
+    selected: tuple[ServiceSpec, ...],
+    *,
+    force_recreate: bool = False,
+    remove_orphans: bool = False,
+) -> ConvergePlan:
+    """What :meth:`ConvergeRun.execute` would do now, from reads only: the same decisions, nothing changed."""
+    project = settings.project
+    model = build_stack(settings)
+    # As the run: a container of a service under a profile not enabled now is no orphan.
+    defined_names = {service.name for service in compose.services}
+    existing = runtime.containers(project)
+    orphans = [c for c in existing if c.service not in defined_names]
+    conflicts = port_conflicts(runtime, model, selected, project, orphans if remove_orphans else [])
+    images = local_images(runtime, selected)
+    services = plan_services(
+        runtime, model, selected, existing, images, compose.compose_hashes, force_recreate=force_recreate
+    )
+    names = [container_name(project, plan.service.name) for plan in services if plan.action == "created"]
+    taken = [found for found in (runtime.inspect(name) for name in names) if found is not None]
+    networks = sorted({network_name(project, n) for service in selected for n in (service.networks or ("default",))})
+    volumes = sorted({volume_name(project, mount.volume) for service in selected for mount in service.mounts})
+    return ConvergePlan(
+        services=tuple(services),
+        orphans=tuple(orphans),
+        remove_orphans=remove_orphans,
+        port_conflicts=tuple(conflicts),
+        pulls=tuple(reference for reference, image in images.items() if image is None),
+        networks=tuple(name for name in networks if runtime.network(name) is None),
+        volumes=tuple(name for name in volumes if runtime.volume(name) is None),
+        name_conflicts=tuple(
+            f"{found.name} exists but is not a container of project {project}"
+            + (f" (it belongs to project {found.project})" if found.project else "")
+            for found in taken
+        ),
+    )
+
+
+def port_conflicts(
+    runtime: DockerRuntime,
+    model: Stack,
+    selected: Sequence[ServiceSpec],
+    project: str,
+    releasing: Sequence[Container],
+) -> list[PortConflict]:
+    """The host ports the selected services need that someone else holds (``releasing`` will let theirs go)."""
+    return find_conflicts(
+        port_needs(model, selected),
+        runtime.published_ports(),
+        project=project,
+        releasing={c.name for c in releasing},
+        local=runtime.endpoint.is_local,
+    )
+
+
+def local_images(runtime: DockerRuntime, selected: Sequence[ServiceSpec]) -> dict[str, Image | None]:
+    """Each image reference of the selected services and the local image it points to (None: not here)."""
+    return {reference: runtime.image(reference) for reference in dict.fromkeys(s.image for s in selected)}
+
+
+def image_setting(model: Stack, service: ServiceSpec) -> str:
+    """The setting that chooses a service's image: the file's label, else the stack model's."""
+    label = dict(service.labels).get("io.ticketctl.image-setting")
+    if label:
+        return label
+    try:
+        return model.service(service.name).image_setting
+    except KeyError:
+        return ""
+
+
+def plan_services(
+    runtime: DockerRuntime,
+    model: Stack,
+    selected: Sequence[ServiceSpec],
+    existing: Sequence[Container],
+    images: Mapping[str, Image | None],
+    compose_hashes: Mapping[str, str],
+    *,
+    force_recreate: bool = False,
+) -> list[ServicePlan]:
+    """The decision for every selected service: create, recreate, start or leave it, and which fields say so.
+
+    ``compose_hashes``: Compose's config hash of each service in the rendered file (a container that
+    ``docker compose up`` created from it is taken as it is, as Compose would).
+    """
+    plans = []
+    for spec in selected:
+        service = runtime.features.effective(spec)
+        image = images.get(service.image)
+        image_id = image.id if image is not None else None
+        digest = config_hash(service, image_id) if image_id is not None else None
+        compose_hash = compose_hashes.get(service.name)
+        name = container_name(model.project, service.name)
+        mine = [c for c in existing if c.service == service.name]
+        current = next((c for c in mine if c.name == name), None)
+        current_config = (
+            current is not None
+            and digest is not None
+            and is_current(current.labels, digest, compose_hash, image_id or "")
+        )
+        action = decide(current, current_config, force_recreate=force_recreate)
+        changes: list[FieldChange] = []
+        drift: list[FieldChange] = []
+        if current is not None:
+            differences = _differences(runtime, model, service, current, image)
+            if not current_config:
+                changes = differences or [_unexplained(runtime, service, current, digest)]
+            else:
+                drift = differences
+            changes += _state_change(current, action)
+        plans.append(
+            ServicePlan(
+                service=service,
+                action=action,
+                image_id=image_id,
+                config_hash=digest,
+                existing=current,
+                extras=tuple(c for c in mine if c is not current),
+                changes=tuple(changes),
+                drift=tuple(drift),
+                compose_hash=compose_hash,
+            )
+        )
+    return plans
+
+
+def decide(current: Container | None, current_config: bool, *, force_recreate: bool = False) -> Action:
+    """Create, recreate, start or leave a service's container (``current_config``: it runs the file's
+    configuration and image, see :func:`~ticketctl.runtime.translate.is_current`)."""
+    if current is None:
+        return "created"
+    # A container that never started may lack its config files (interrupted run): recreate it.
+    if force_recreate or not current_config or current.state in ("created", "dead", "removing", "paused"):
+        return "recreated"
+    if current.state == "exited":
+        return "started"
+    return "unchanged"
+
+
+def _differences(
+    runtime: DockerRuntime, model: Stack, service: ServiceSpec, current: Container, image: Image | None
+) -> list[FieldChange]:
+    body = create_body(service, project=model.project, labels=dict(service.labels), features=runtime.features)
+    settings = {"image": image_setting(model, service)}
+    try:
+        modelled = model.service(service.name)
+    except KeyError:
+        modelled = None
+    if modelled is not None:
+        settings["ports"] = ", ".join(dict.fromkeys(port.setting for port in modelled.ports if port.setting))
+        if modelled.ulimits and service.name == model.search_engine:
+            settings["ulimits"] = "search.nofile"
+    return compare_container(current, body, image, file_labels=service.labels, settings=settings)
+
+
+def _unexplained(runtime: DockerRuntime, service: ServiceSpec, current: Container, digest: str | None) -> FieldChange:
+    """The config hash differs and no field of ``docker inspect`` does: a config file, or another hash recipe."""
+    for config in service.configs:
+        placed = runtime.read_file(current, config.target)
+        if placed != config.content:
+            return FieldChange(f"config file {config.target}", "differs" if placed else None, f"{config.source}")
+    own = current.labels.get(TICKETCTL_HASH_LABEL)
+    return FieldChange(
+        f"config hash ({TICKETCTL_HASH_LABEL if own is not None else HASH_LABEL})",
+        (own or current.compose_hash or "(none)")[:12],
+        (digest or "(after the pull)")[:12],
+    )
+
+
+def _state_change(current: Container, action: Action) -> list[FieldChange]:
+    if action == "started" or (action == "recreated" and current.state in ("created", "dead", "removing", "paused")):
+        return [FieldChange("state", current.state, "running")]
+    return []
 
 
 def stop_and_remove(runtime: DockerRuntime, container: Container, emit: EventSink) -> None:

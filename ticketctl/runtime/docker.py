@@ -298,6 +298,16 @@ class Container:
         return sorted(ports, key=lambda p: (p.host_port, p.host_ip))
 
     @property
+    def config(self) -> Mapping[str, Any]:
+        """``Config`` of ``docker inspect`` (command, healthcheck, labels, stop timeout), as the Engine holds it."""
+        return dict(self._data.get("Config") or {})
+
+    @property
+    def host_config(self) -> Mapping[str, Any]:
+        """``HostConfig`` of ``docker inspect``: ports, mounts, restart policy, ulimits, resource limits."""
+        return dict(self._data.get("HostConfig") or {})
+
+    @property
     def health_output(self) -> str:
         """The output of the last health probe, empty when there is none."""
         log = ((self._data.get("State") or {}).get("Health") or {}).get("Log") or []
@@ -327,6 +337,15 @@ class ExecResult:
     def last_error_line(self) -> str:
         lines = [line.strip() for line in self.stderr.splitlines() if line.strip()]
         return lines[-1] if lines else f"exit code {self.exit_code}"
+
+
+@dataclass(frozen=True)
+class Image:
+    """A local image: its ID, the environment it declares, and the registry digests it was pulled as."""
+
+    id: str
+    environment: Mapping[str, str]
+    repo_digests: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -571,6 +590,19 @@ class DockerRuntime:
             except docker.errors.NotFound:
                 return
 
+    def read_file(self, container: Container, path: str) -> bytes | None:
+        """One regular file of a container's file system (a GET of its archive); None when it is not there."""
+        with self._errors(f"read {path} in {container.name}"):
+            try:
+                chunks, _ = self._api.get_archive(container.id, path)
+                data = b"".join(chunks)
+            except docker.errors.NotFound:
+                return None
+        with tarfile.open(fileobj=io.BytesIO(data)) as archive:
+            member = next((item for item in archive.getmembers() if item.isfile()), None)
+            handle = archive.extractfile(member) if member is not None else None
+            return handle.read() if handle is not None else None
+
     def logs(self, container_id: str, count: int = 20) -> list[str]:
         with self._errors(f"read the logs of {container_id[:12]}"):
             try:
@@ -772,13 +804,22 @@ class DockerRuntime:
 
     def image_id(self, reference: str) -> str | None:
         """The local image ID of ``reference``, None when the image is not here."""
+        image = self.image(reference)
+        return image.id if image is not None else None
+
+    def image(self, reference: str) -> Image | None:
+        """The local image ``reference`` points to now, None when the image is not here."""
         with self._errors(f"inspect image {reference}"):
             try:
-                return str(self._api.inspect_image(reference)["Id"])
-            except docker.errors.ImageNotFound:
+                data = self._api.inspect_image(reference)
+            except docker.errors.NotFound:  # ImageNotFound is a NotFound
                 return None
-            except docker.errors.NotFound:
-                return None
+        pairs = (data.get("Config") or {}).get("Env") or []
+        return Image(
+            id=str(data["Id"]),
+            environment=dict(str(item).partition("=")[::2] for item in pairs),
+            repo_digests=tuple(str(digest) for digest in data.get("RepoDigests") or ()),
+        )
 
     def pull(
         self,

@@ -62,7 +62,7 @@ def create_index(
         refuse_orphans(state)
         name = version_name(session.alias, state.next_version)
         body = creation_body(
-            session.mapping, shards=settings.search.shards, replicas=replicas, alias=session.alias, spec_hash=digest
+            session.mapping, shards=settings.search.shards, replicas=replicas, alias=session.alias, spec=wanted
         )
         session.emit("step", f"creating {name} with alias {session.alias}")
         request = Request("PUT", f"/{name}", {"wait_for_active_shards": "1"}, body)
@@ -118,9 +118,7 @@ def adopt(
             )
         require_reindex_module(session.connection)
         dest = version_name(session.alias, state.next_version)
-        body = creation_body(
-            session.mapping, shards=settings.search.shards, replicas=replicas, alias=None, spec_hash=wanted.digest()
-        )
+        body = creation_body(session.mapping, shards=settings.search.shards, replicas=replicas, alias=None, spec=wanted)
         plan = plan_copy(old.name, dest, body)
         swap = Request(
             "POST",

@@ -18,6 +18,7 @@ from ticketctl.clients.search import Request, SearchRequestError
 from ticketctl.config.settings import Settings
 from ticketctl.errors import DriftError, MissingError, SearchError
 from ticketctl.search.changes import Change, diff_specs, is_dynamic_setting, needs_reindex
+from ticketctl.search.drift import hand_changes
 from ticketctl.search.lock import IndexLock
 from ticketctl.search.reindex import copy_and_swap, plan_copy, plan_copy_and_swap, require_reindex_module
 from ticketctl.search.results import Confirm, DiffResult, MigrateAction, MigrateResult, StatusResult
@@ -69,6 +70,7 @@ def index_status(
             docs=docs,
             live_hash=live.digest(),
             changes=changes,
+            drift=hand_changes(target, wanted),
             **common,
         )
 
@@ -86,6 +88,7 @@ def diff(settings: Settings, secrets: Mapping[str, str] | None = None, **options
         index=status.index.name if status.index else None,
         changes=status.changes,
         mapping_file=status.mapping_file,
+        drift=status.drift,
     )
 
 
@@ -183,9 +186,7 @@ def _apply_in_place(session: MappedSession, target: LiveIndex, changes: list[Cha
         session.connection.send(Request("PUT", f"/{target.name}/_settings", body={"index": setting_changes}))
     session.emit("step", f"updating the mapping of {target.name}")
     try:
-        session.connection.send(
-            Request("PUT", f"/{target.name}/_mapping", body=mappings_body(session.mapping, wanted.digest()))
-        )
+        session.connection.send(Request("PUT", f"/{target.name}/_mapping", body=mappings_body(session.mapping, wanted)))
     except SearchRequestError as error:
         raise SearchError(
             f"{target.name}: the server refused the mapping change in place: {error.reason}",
@@ -237,7 +238,7 @@ def _new_version(
     """The next version, with the file's spec and no alias yet (the swap adds it)."""
     dest = version_name(session.alias, state.next_version)
     body = creation_body(
-        session.mapping, shards=session.settings.search.shards, replicas=replicas, alias=None, spec_hash=wanted.digest()
+        session.mapping, shards=session.settings.search.shards, replicas=replicas, alias=None, spec=wanted
     )
     return _NewVersion(source, dest, body, swap_request(session.alias, source.name, dest), changes)
 

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from ticketctl.clients.search import Request, SentRequest, ServerInfo
 from ticketctl.events import Event
 from ticketctl.search.changes import Change
+from ticketctl.search.drift import IndexDrift
 from ticketctl.search.state import LiveIndex
 
 EventKind = Literal["step", "progress", "warning"]
@@ -96,6 +97,7 @@ class StatusResult(_Base):
     versions: list[LiveIndex] = field(default_factory=list)
     conflicting_index: str | None = None
     mapping_file: str = ""
+    drift: IndexDrift | None = None  # changes made by hand since ticketctl applied the index
 
     @property
     def recorded_hash(self) -> str | None:
@@ -115,6 +117,7 @@ class StatusResult(_Base):
             "changes": [change.as_dict() for change in self.changes],
             "versions": [version.as_dict() for version in self.versions],
             "conflicting_index": self.conflicting_index,
+            "drift": self.drift.as_dict() if self.drift else None,
         }
 
 
@@ -126,6 +129,7 @@ class DiffResult(_Base):
     index: str | None = None
     changes: list[Change] = field(default_factory=list)
     mapping_file: str = ""
+    drift: IndexDrift | None = None
 
     @property
     def needs_reindex(self) -> bool:
@@ -139,6 +143,7 @@ class DiffResult(_Base):
             "mapping_file": self.mapping_file,
             "needs_reindex": self.needs_reindex,
             "changes": [change.as_dict() for change in self.changes],
+            "drift": self.drift.as_dict() if self.drift else None,
         }
 
 

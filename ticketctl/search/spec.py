@@ -328,15 +328,20 @@ def unflatten(flat: Mapping[str, Any]) -> dict[str, Any]:
     return nested
 
 
-def tool_meta(mapping_file: MappingFile, spec_hash: str) -> dict[str, Any]:
-    """The ``_meta.ticketctl`` block: what applied this index, and the spec it was applied from."""
+def tool_meta(mapping_file: MappingFile, spec: NormalSpec) -> dict[str, Any]:
+    """The ``_meta.ticketctl`` block: what applied this index, and the spec it was applied from.
+
+    The spec itself is recorded (in normal form) beside its hash, so that a
+    change made later through the search API can be named field by field.
+    """
     from ticketctl import __version__
 
     return {
-        "spec_hash": spec_hash,
+        "spec_hash": spec.digest(),
         "schema_version": mapping_file.schema_version,
         "tool_version": __version__,
         "managed_settings": managed_setting_keys(mapping_file),
+        "spec": {"settings": spec.settings, "mappings": spec.mappings},
     }
 
 
@@ -347,21 +352,21 @@ def index_settings_body(mapping_file: MappingFile, *, shards: int, replicas: int
     return {"index": unflatten(flat)}
 
 
-def mappings_body(mapping_file: MappingFile, spec_hash: str) -> dict[str, Any]:
+def mappings_body(mapping_file: MappingFile, spec: NormalSpec) -> dict[str, Any]:
     mappings = json.loads(json.dumps(mapping_file.mappings))  # a deep copy
     meta = dict(mappings.get("_meta") or {})
-    meta[TOOL_META_KEY] = tool_meta(mapping_file, spec_hash)
+    meta[TOOL_META_KEY] = tool_meta(mapping_file, spec)
     mappings["_meta"] = meta
     return dict(mappings)
 
 
 def creation_body(
-    mapping_file: MappingFile, *, shards: int, replicas: int, alias: str | None, spec_hash: str
+    mapping_file: MappingFile, *, shards: int, replicas: int, alias: str | None, spec: NormalSpec
 ) -> dict[str, Any]:
     """The one request body that creates a version: settings, mappings with ``_meta``, and the alias."""
     body: dict[str, Any] = {
         "settings": index_settings_body(mapping_file, shards=shards, replicas=replicas),
-        "mappings": mappings_body(mapping_file, spec_hash),
+        "mappings": mappings_body(mapping_file, spec),
     }
     if alias is not None:
         body["aliases"] = {alias: {"is_write_index": True}}

@@ -49,11 +49,16 @@ def validate(
     *,
     mapping_path: Path | None = None,
     offline: bool = False,
+    live_index: bool = False,
     dry_run: bool = False,
     on_event: EventSink | None = None,
     connection: SearchConnection | None = None,
 ) -> ValidateResult:
-    """Check the mapping file offline and (unless ``offline``) prove it on the server."""
+    """Check the mapping file offline and (unless ``offline``) prove it on the server.
+
+    ``live_index`` runs the analyzer samples on the index behind the alias
+    instead of a probe index: reads only (``doctor``), and what users' queries meet.
+    """
     mapping = load_mapping(mapping_path or settings.search.mapping)
     issues = check_mapping(mapping)
     alias = settings.search.index
@@ -70,7 +75,7 @@ def validate(
     owned = connection is None
     conn = connection or connect(settings, secrets, dry_run=dry_run)
     try:
-        checks = _server_checks(conn, mapping, alias, on_event)
+        checks = _live_checks(conn, mapping, alias) if live_index else _server_checks(conn, mapping, alias, on_event)
     finally:
         if owned:
             conn.close()
@@ -92,13 +97,10 @@ def _server_checks(
 ) -> list[AnalyzerCheck]:
     probe = f"{alias}_validate_{_random.token_hex(4)}"
     spec = desired_spec(mapping, shards=1, replicas=0)
-    body = creation_body(mapping, shards=1, replicas=0, alias=None, spec_hash=spec.digest())
+    body = creation_body(mapping, shards=1, replicas=0, alias=None, spec=spec)
     create = Request("PUT", f"/{probe}", {"wait_for_active_shards": "1"}, body)
     samples = analyzer_samples(mapping)
-    analyze = [
-        Request("POST", f"/{probe}/_analyze", body={"analyzer": name, "text": text}, write=False)
-        for name, text, _ in samples
-    ]
+    analyze = _analyze_requests(probe, samples)
     delete = Request("DELETE", f"/{probe}")
     if connection.dry_run:
         for request in (create, *analyze, delete):
@@ -119,6 +121,25 @@ def _server_checks(
         raise component_error(connection, error, mapping) from error
     finally:
         connection.send(delete)
+
+
+def _live_checks(connection: SearchConnection, mapping: MappingFile, alias: str) -> list[AnalyzerCheck]:
+    samples = analyzer_samples(mapping)
+    try:
+        return [
+            AnalyzerCheck(analyzer=name, text=text, tokens=_tokens(connection.send(request)), expected=expected)
+            for (name, text, expected), request in zip(samples, _analyze_requests(alias, samples), strict=True)
+        ]
+    except SearchRequestError as error:
+        raise component_error(connection, error, mapping) from error
+
+
+def _analyze_requests(index: str, samples: list[tuple[str, str, list[str] | None]]) -> list[Request]:
+    """``_analyze`` is a POST that reads: it is marked so, and a dry run sends it."""
+    return [
+        Request("POST", f"/{index}/_analyze", body={"analyzer": name, "text": text}, write=False)
+        for name, text, _ in samples
+    ]
 
 
 def _tokens(answer: Any) -> list[str]:

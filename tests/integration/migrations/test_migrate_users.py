@@ -16,7 +16,9 @@ import pytest
 from tests.support.migrations import KEYS, Project
 from ticketctl.clients.mysql import ServerError, native_password_hash
 from ticketctl.errors import ExitCode
+from ticketctl.initialise import preview_migrations
 from ticketctl.migrations import migrate
+from ticketctl.plan import PlanOptions, plan
 
 pytestmark = pytest.mark.integration
 
@@ -127,3 +129,38 @@ def test_sync_users_leaves_a_user_whose_password_works_alone(project: Project, s
     )
     assert report.databases[0].account is None
     assert not [text for text in sent if "ALTER USER" in text or "CREATE USER" in text]
+
+
+def test_plan_names_the_users_up_would_make_reads_their_databases_as_root_and_makes_none(
+    project: Project, sent: list[str]
+) -> None:
+    """``up`` makes a missing user before migrating; ``plan`` says so, and reads that database as the root user."""
+    project.use_packaged_schemas()
+    migrate(project.settings(), project.secrets())
+    project.server.execute(f"DROP USER '{project.users['events']}'@'%'")
+    sent.clear()
+
+    users, status, _ = preview_migrations(project.settings(), project.secrets(), frozenset({"mysql"}), "running")
+    assert [(account.database, account.action) for account in users.accounts] == [
+        ("events", "created"),
+        ("inventory", None),
+        ("bookings", None),
+    ]
+    assert status is not None
+    events = status.databases[0]
+    assert events.exists and events.has_history and events.pending == ()  # read as root: its history is there
+    assert not [text for text in sent if "CREATE" in text.upper() or "GRANT" in text.upper()]
+    with pytest.raises(pymysql.err.OperationalError) as refused:
+        _login(project, "events", project.passwords["events"])
+    assert refused.value.args[0] == 1045  # plan made nothing
+
+    report = plan(project.settings(), project.secrets(), None, PlanOptions(initialise=False))
+    assert report.exit_code == ExitCode.CHANGES
+    (finding,) = [f for f in report.findings if f.section == "users"]
+    assert finding.message == (
+        f"{project.users['events']} would be created as the root user, with ALL on {project.names['events']} only"
+    )
+    # Without the root password up cannot make it either: the plan stops where up would, naming the login.
+    refused_plan = plan(project.settings(), project.secrets(root=False), None, PlanOptions(initialise=False))
+    assert refused_plan.exit_code == ExitCode.DATABASE
+    assert f"denied access to user '{project.users['events']}'" in refused_plan.errors[0].error.message

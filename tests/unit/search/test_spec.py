@@ -174,8 +174,9 @@ def test_a_setting_recorded_at_the_last_apply_but_gone_from_the_file_counts() ->
 
 def test_creation_body_sets_sizing_meta_and_the_alias_as_write_index() -> None:
     mapping = load_mapping()
-    digest = desired_spec(mapping, shards=3, replicas=1).digest()
-    body = creation_body(mapping, shards=3, replicas=1, alias="events", spec_hash=digest)
+    spec = desired_spec(mapping, shards=3, replicas=1)
+    digest = spec.digest()
+    body = creation_body(mapping, shards=3, replicas=1, alias="events", spec=spec)
     assert body["aliases"] == {"events": {"is_write_index": True}}
     assert body["settings"]["index"]["number_of_shards"] == 3
     assert body["settings"]["index"]["number_of_replicas"] == 1
@@ -188,6 +189,7 @@ def test_creation_body_sets_sizing_meta_and_the_alias_as_write_index() -> None:
     assert meta[TOOL_META_KEY]["spec_hash"] == digest
     assert meta[TOOL_META_KEY]["schema_version"] == 1
     assert meta[TOOL_META_KEY]["tool_version"]
+    assert meta[TOOL_META_KEY]["spec"] == {"settings": spec.settings, "mappings": spec.mappings}
     assert "number_of_shards" in meta[TOOL_META_KEY]["managed_settings"]
     assert TOOL_META_KEY not in (mapping.mappings.get("_meta") or {})  # the file's dict was not mutated
 
