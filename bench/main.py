@@ -6,7 +6,9 @@ Sections (``--only`` selects some):
   and ``config -q`` on their file for reference.
 - ``migrate``: no-op on the three databases (the repository's schemas), then N and 2N generated
   migrations per database applied to fresh databases, and the no-op on top of them;
-  ticketctl vs Flyway vs golang-migrate on the same SQL files, the test MariaDB.
+  ticketctl vs Flyway vs golang-migrate on the same SQL files, the test MariaDB. The peers
+  handle one database per process: their three processes run one after another (the
+  headline: on two cores, three side by side contend for the CPUs) and side by side.
 - ``stack``: cold ``up`` to all healthy, no-op ``up`` on a healthy stack, ``doctor`` all green
   and with one server paused or stopped; ticketctl vs docker-compose 1.29 vs Compose v2, each on its
   own Compose project built from the same ``ticketctl render`` output.
@@ -368,10 +370,15 @@ def section_startup(cfg: Config, results: Results, env: Environment) -> None:
 MIGRATE_TOOLS = {  # key: (tool name, databases)
     "ticketctl": ("ticketctl", "tc"),
     "before": (BEFORE, "tb"),
+    "flyway-sequential": ("Flyway", "fw"),
     "flyway": ("Flyway", "fw"),
     "flyway-other-jvm": ("Flyway", "fw"),
+    "golang-migrate-sequential": ("golang-migrate", "gm"),
     "golang-migrate": ("golang-migrate", "gm"),
 }
+# A peer's series whose three processes run one after another; the others run them side by side.
+SEQUENTIAL = "-sequential"
+MIGRATE_PEERS = ("flyway-sequential", "flyway", "golang-migrate-sequential", "golang-migrate")
 
 
 def migrate_commands(cfg: Config, env: Environment, migrations: mig.MigrationSet, tool: str) -> list[Command]:
@@ -416,25 +423,27 @@ def migrate_label(env: Environment, tool: str) -> str:
         return "ticketctl migrate"
     if tool == "before":
         return f"ticketctl migrate ({env.before_label})"
+    how = "one after another" if tool.endswith(SEQUENTIAL) else "side by side"
     if tool.startswith("flyway"):
         java = env.peers.flyway_other_java if tool == "flyway-other-jvm" else env.peers.flyway_java
-        return f"Flyway migrate, 3 processes side by side ({peers_module.jvm_name(java)})"
-    return "golang-migrate up, 3 processes side by side"
+        return f"Flyway migrate, 3 processes {how} ({peers_module.jvm_name(java)})"
+    return f"golang-migrate up, 3 processes {how}"
 
 
 def migrate_entry(
     cfg: Config, env: Environment, measure: Measure, migrations: mig.MigrationSet, tool: str
 ) -> tuple[Series, Callable[[], Sample]]:
     commands = migrate_commands(cfg, env, migrations, tool)
-    return entry(measure, tool, MIGRATE_TOOLS[tool][0], migrate_label(env, tool), commands)
+    label = migrate_label(env, tool)
+    return entry(measure, tool, MIGRATE_TOOLS[tool][0], label, commands, sequential=tool.endswith(SEQUENTIAL))
 
 
 def section_migrate(cfg: Config, results: Results, env: Environment) -> None:
     log("migrate: no-op on the repository's schemas")
     schemas = mig.prepare_schemas(cfg.cache, REPO / "schemas")
-    tools = ["ticketctl", "flyway", "golang-migrate"]
+    tools = ["ticketctl", *MIGRATE_PEERS]
     before = ["before"] if env.before else []
-    for tool in tools + before:  # each tool brings its own databases to the schemas' versions
+    for tool in ["ticketctl", "flyway", "golang-migrate", *before]:  # each tool brings its databases to V001
         mig.Databases(env.server, cfg.prefix, MIGRATE_TOOLS[tool][1]).recreate()
         run(migrate_commands(cfg, env, schemas, tool))
     measure = results.measure(
@@ -461,7 +470,8 @@ def section_migrate(cfg: Config, results: Results, env: Environment) -> None:
         for tool in tools + before:
             series, _ = migrate_entry(cfg, env, measure, generated, tool)
             dbs = mig.Databases(env.server, cfg.prefix, MIGRATE_TOOLS[tool][1])
-            entries.append((series, apply_once(migrate_commands(cfg, env, generated, tool), dbs, size)))
+            commands = migrate_commands(cfg, env, generated, tool)
+            entries.append((series, apply_once(commands, dbs, size, sequential=tool.endswith(SEQUENTIAL))))
         rounds(cfg.runs_apply, entries, warmup=False)
 
         measure = results.measure(
@@ -474,12 +484,12 @@ def section_migrate(cfg: Config, results: Results, env: Environment) -> None:
         rounds(cfg.runs, [migrate_entry(cfg, env, measure, generated, tool) for tool in tools + before])
 
 
-def apply_once(commands: list[Command], dbs: mig.Databases, size: int) -> Callable[[], Sample]:
+def apply_once(commands: list[Command], dbs: mig.Databases, size: int, *, sequential: bool) -> Callable[[], Sample]:
     """Fresh (empty) databases, then the timed apply, then a check that every generated table exists."""
 
     def measure_once() -> Sample:
         dbs.recreate()
-        sample, _ = run(commands)
+        sample, _ = run(commands, sequential=sequential)
         for key in mig.DATABASE_KEYS:
             tables = dbs.table_count(key)
             if tables != size:
@@ -708,12 +718,13 @@ def entry(
     commands: list[Command],
     *,
     expect: tuple[int, ...] = (0,),
+    sequential: bool = False,
 ) -> tuple[Series, Callable[[], Sample]]:
-    """A series of ``measure`` whose sample is one run of ``commands`` (side by side when several)."""
+    """A series of ``measure`` whose sample is one run of ``commands`` (side by side when several, or in turn)."""
     series = measure.add(key, tool, label, [command.display for command in commands])
 
     def measure_once() -> Sample:
-        sample, _ = run(commands, expect=expect)
+        sample, _ = run(commands, expect=expect, sequential=sequential)
         return sample
 
     return series, measure_once

@@ -132,11 +132,15 @@ def run(
     *,
     expect: Sequence[int] = (0,),
     timeout: float = 900.0,
+    sequential: bool = False,
 ) -> tuple[Sample, list[Finished]]:
-    """Start ``commands`` together, wait for all, and return the wall time until the last one ended."""
+    """Run ``commands`` side by side (or one after another) and return the wall time until the last one ended."""
     started = time.perf_counter()
-    spawned = [_spawn(command) for command in commands]
-    finished = [_reap(running, timeout) for running in spawned]
+    if sequential:
+        finished = [_reap(_spawn(command), timeout) for command in commands]
+    else:
+        spawned = [_spawn(command) for command in commands]
+        finished = [_reap(running, timeout) for running in spawned]
     seconds = time.perf_counter() - started
     for command, result in zip(commands, finished, strict=True):
         if result.code not in expect:
@@ -145,7 +149,8 @@ def run(
     sample = Sample(
         seconds=seconds,
         rss_kb=max(result.rss_kb for result in finished),
-        rss_sum_kb=sum(result.rss_kb for result in finished),
+        # One after another, the processes never hold their memory at the same time.
+        rss_sum_kb=max(result.rss_kb for result in finished) if sequential else sum(r.rss_kb for r in finished),
         code=max(result.code for result in finished),
         cpu_seconds=sum(result.cpu_seconds for result in finished),
     )

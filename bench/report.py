@@ -1,7 +1,12 @@
-"""The printed table, ``RESULTS.md`` and the chart of the ratios.
+"""The printed table, ``RESULTS.md``, the chart of the ratios and the README's performance section.
 
 A ratio is *peer ÷ ticketctl*, taken sample by sample within the same round,
 then summarised (median, min–max): above 1 ticketctl is faster.
+
+``RESULTS.md`` and the README's section are functions of the results alone
+(:func:`results_markdown`, :func:`readme_section`), so ``--report-from results.json``
+writes them again byte for byte; ``tests/unit/test_bench_report.py`` holds the
+committed files to that.
 """
 
 from __future__ import annotations
@@ -18,6 +23,11 @@ if TYPE_CHECKING:
 
 CHART_NAME = "ratios.png"
 ANALYSIS = "analysis.md"
+README = "README.md"
+README_BEGIN = "<!-- begin: written by bench/run from bench/results.json (bench/report.py); edit the code, not this -->"
+README_END = "<!-- end: written by bench/run -->"
+SEQUENTIAL = "-sequential"  # bench.main.SEQUENTIAL: a peer's three processes one after another
+MIGRATE_PEERS = ("flyway", "golang-migrate")
 
 
 def summary(series: Series) -> str:
@@ -121,6 +131,23 @@ def verdicts(results: Results) -> list[Verdict]:
             target = "faster than the peer" if factor == 1.0 else f"≤ {1 / factor:g}× the peer's time"
             found.append(Verdict(what, target, f"peer ÷ ticketctl = {_ratio_text(stats)}", stats.median > factor))
 
+    def faster_than_migrate_peer(measure_key: str, what: str) -> None:
+        """The headline: the peer's three processes one after another; side by side is reported beside it."""
+        measure = _find(results, measure_key)
+        base = _series(measure, "ticketctl")
+        for peer_key in MIGRATE_PEERS:
+            for variant, headline in _migrate_variants(measure, peer_key):
+                if base is not None:
+                    stats = ratio(variant, base)
+                    found.append(
+                        Verdict(
+                            f"{what} vs {variant.label}",
+                            "faster than the peer" if headline else "report",
+                            f"peer ÷ ticketctl = {_ratio_text(stats)}",
+                            stats.median > 1.0 if headline else None,
+                        )
+                    )
+
     limit("startup.help", "ticketctl", "`ticketctl --help`, cold", 0.150)
     limit("startup.render", "ticketctl", "`ticketctl render`, cold", 0.150)
     limit("up.noop", "ticketctl", "no-op `ticketctl up`", 1.0)
@@ -168,28 +195,27 @@ def verdicts(results: Results) -> list[Verdict]:
                 )
             )
     limit("migrate.noop", "ticketctl", "`migrate` no-op, 3 databases", 0.300)
-    faster("migrate.noop", "flyway", "`migrate` no-op vs Flyway")
-    faster("migrate.noop", "golang-migrate", "`migrate` no-op vs golang-migrate")
+    faster_than_migrate_peer("migrate.noop", "`migrate` no-op")
     apply_keys = sorted(
         (int(m.key.rsplit(".", 1)[1]) for m in results.measures if m.key.startswith("migrate.apply.")),
     )
     for size in apply_keys:
         measure = _find(results, f"migrate.apply.{size}")
         base = _series(measure, "ticketctl")
-        for peer_key in ("flyway", "golang-migrate"):
-            peer = _series(measure, peer_key)
-            if peer is not None and base is not None:
-                found.append(
-                    Verdict(
-                        f"`migrate` apply {size}/db vs {peer.tool}",
-                        "report the ratio",
-                        f"peer ÷ ticketctl = {_ratio_text(ratio(peer, base))}",
-                        None,
+        for peer_key in MIGRATE_PEERS:
+            for peer, _ in _migrate_variants(measure, peer_key):
+                if base is not None:
+                    found.append(
+                        Verdict(
+                            f"`migrate` apply {size}/db vs {peer.label}",
+                            "report the ratio",
+                            f"peer ÷ ticketctl = {_ratio_text(ratio(peer, base))}",
+                            None,
+                        )
                     )
-                )
     if len(apply_keys) == 2:
         small, large = apply_keys
-        for tool_key in ("ticketctl", "flyway", "golang-migrate"):
+        for tool_key in ("ticketctl", *(f"{peer}{suffix}" for peer in MIGRATE_PEERS for suffix in (SEQUENTIAL, ""))):
             a = _series(_find(results, f"migrate.apply.{small}"), tool_key)
             b = _series(_find(results, f"migrate.apply.{large}"), tool_key)
             if a is not None and b is not None:
@@ -197,7 +223,7 @@ def verdicts(results: Results) -> list[Verdict]:
                 expected = large / small
                 found.append(
                     Verdict(
-                        f"`migrate` apply scaling {small} → {large} per db ({a.tool})",
+                        f"`migrate` apply scaling {small} → {large} per db ({a.label})",
                         f"linear: ≤ {expected * 1.1:.1f}×",
                         f"{growth:.2f}× ({format_seconds(seconds(a).median)} → {format_seconds(seconds(b).median)})",
                         growth <= expected * 1.1 if tool_key == "ticketctl" else None,
@@ -246,6 +272,17 @@ def verdicts(results: Results) -> list[Verdict]:
                 )
             )
     return found
+
+
+def _migrate_variants(measure: Measure | None, peer_key: str) -> list[tuple[Series, bool]]:
+    """A migrate peer's series, the headline first: (series, is the headline).
+
+    The headline is the peer's three processes one after another, where the run has it;
+    results of runs before that variant existed have only the side-by-side series.
+    """
+    variants = [_series(measure, peer_key + SEQUENTIAL), _series(measure, peer_key)]
+    present = [series for series in variants if series is not None]
+    return [(series, index == 0) for index, series in enumerate(present)]
 
 
 # --------------------------------------------------------------------------- tables
@@ -346,16 +383,8 @@ def memory_table(results: Results) -> list[str]:
 # --------------------------------------------------------------------------- chart
 
 
-def chart(results: Results, path: Path) -> bool:
-    """A horizontal bar per (measure, peer): median ratio with its min–max, on a log scale."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-        from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
-    except ImportError:
-        return False
+def chart_panels(results: Results) -> list[tuple[str, list[tuple[str, Stats]]]]:
+    """The chart's panels: (title, bars), one bar per (measure, peer) with its ratios; none without peers."""
     peers: list[tuple[str, Stats]] = []
     fixes: list[tuple[str, Stats]] = []
     for measure in results.measures:
@@ -374,10 +403,26 @@ def chart(results: Results, path: Path) -> bool:
             for divisor in divisors:
                 peers.append((f"{measure.short}: {series.label}  ÷  {divisor.label}", ratio(series, divisor)))
     if not peers:
-        return False
+        return []
     panels = [("peer time ÷ ticketctl time (> 1: ticketctl faster)", peers)]
     if fixes:
         panels.append(("time before the fixes (main) ÷ time after, same command (> 1: faster now)", fixes))
+    return panels
+
+
+def chart(results: Results, path: Path) -> None:
+    """A horizontal bar per (measure, peer): median ratio with its min–max, on a log scale."""
+    panels = chart_panels(results)
+    if not panels:
+        return
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+    except ImportError:
+        raise SystemExit("bench: the chart needs matplotlib: pip install -e '.[bench]'") from None
     heights = [max(1, len(bars)) for _, bars in panels]
     figure, all_axes = plt.subplots(
         len(panels),
@@ -397,7 +442,6 @@ def chart(results: Results, path: Path) -> bool:
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
-    return True
 
 
 def _panel(axes: Any, bars: list[tuple[str, Stats]], title: str, *ticker: Any) -> None:
@@ -431,15 +475,33 @@ def _panel(axes: Any, bars: list[tuple[str, Stats]], title: str, *ticker: Any) -
 
 
 def write(results: Results, out: Path, repo: Path) -> str:
-    found = verdicts(results)
+    """Write RESULTS.md and the chart into ``out`` (and, for the repository's bench/, the README's section)."""
     out.mkdir(parents=True, exist_ok=True)
-    charted = chart(results, out / CHART_NAME)
+    chart(results, out / CHART_NAME)
+    (out / "RESULTS.md").write_text(results_markdown(results, repo))
+    if out.resolve() == (repo / "bench").resolve():
+        readme = repo / README
+        readme.write_text(with_readme_section(readme.read_text(), readme_section(results)))
+    printed = [""]
+    for measure in results.measures:
+        if any(series.samples for series in measure.series):
+            printed.extend(measure_table(measure, details=False))
+    found = verdicts(results)
+    printed.extend(["## Targets", "", *verdict_table(found), "", f"RESULTS.md and {CHART_NAME} written to {out}"])
+    return "\n".join(printed)
+
+
+def results_markdown(results: Results, repo: Path) -> str:
+    """The text of RESULTS.md: a function of the results (and bench/analysis.md) only."""
+    found = verdicts(results)
+    charted = bool(chart_panels(results))
     minutes = results.duration_seconds / 60
     mode = "`bench/run --quick`" if results.quick else "`bench/run`"
     lines = [
         "# Benchmarks: ticketctl against docker-compose, Flyway and golang-migrate",
         "",
-        f"Written by {mode} on {results.started} in {minutes:.1f} min. Every number below comes from that run;",
+        f"Written by {mode} on {results.started} in {minutes:.1f} min. Every number below comes from that run"
+        + (" (and from the later runs of some sections added to it, named under Machine);" if results.added else ";"),
         "`bench/README.md` says how the measures are taken and `bench/analysis.md` (included at the end)",
         "explains the targets ticketctl misses. Ratios are *peer ÷ ticketctl* of samples taken in the same",
         "round (> 1: ticketctl is faster).",
@@ -487,11 +549,104 @@ def write(results: Results, out: Path, repo: Path) -> str:
     analysis = repo / "bench" / ANALYSIS
     if analysis.exists():
         lines.extend([analysis.read_text().rstrip(), ""])
-    text = "\n".join(lines)
-    (out / "RESULTS.md").write_text(text)
-    printed = [""]
-    for measure in results.measures:
-        if any(series.samples for series in measure.series):
-            printed.extend(measure_table(measure, details=False))
-    printed.extend(["## Targets", "", *verdict_table(found), "", f"RESULTS.md and {CHART_NAME} written to {out}"])
-    return "\n".join(printed)
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- README.md
+
+
+# The measures the README quotes, in its order; RESULTS.md has them all.
+README_MEASURES = (
+    "startup.help",
+    "startup.render",
+    "up.noop",
+    "up.cold",
+    "migrate.noop",
+    "migrate.apply.",
+    "doctor.green",
+    "doctor.down",
+    "seed.load",
+    "sync.full",
+)
+
+
+def readme_section(results: Results) -> str:
+    """The README's performance figures: medians and ratios of the run RESULTS.md reports, variants named."""
+    mode = "`bench/run --quick`" if results.quick else "`bench/run`"
+    version = results.machine.get("ticketctl", "?").split(" (", 1)[0]
+    sequential = any(s.key.endswith(SEQUENTIAL) for m in results.measures for s in m.series if s.samples)
+    peers_how = (
+        "their three processes ran one after another (the headline ratio) and side by side."
+        if sequential
+        else "their three processes ran side by side only (this run predates the one-after-another measure)."
+    )
+    lines = [
+        f"From {mode} of {results.started} (ticketctl {version}; {results.machine.get('CPU', '?')}).",
+        *(
+            f"Sections {run['sections']} are from a later run added to it, on {run['started']} (ticketctl "
+            f"{run['ticketctl'].split(' (', 1)[0]}; load average {run['load']})."
+            for run in results.added
+        ),
+        "[bench/RESULTS.md](bench/RESULTS.md) has every sample, the commands and the chart. Medians;",
+        "*peer ÷ ticketctl* is the median of the ratios of samples taken in the same round (> 1: ticketctl",
+        f"is faster). A Flyway or golang-migrate process migrates one database: {peers_how}",
+        "",
+        "| measure | ticketctl | peers: median (peer ÷ ticketctl) |",
+        "|---|---|---|",
+    ]
+    for prefix in README_MEASURES:
+        for measure in results.measures:
+            if measure.key == prefix or (prefix.endswith(".") and measure.key.startswith(prefix)):
+                lines.extend(_readme_rows(measure))
+    found = verdicts(results)
+    missed = [verdict for verdict in found if verdict.met is False]
+    met = sum(verdict.met is True for verdict in found)
+    lines.extend(["", f"Targets met: {met} of {met + len(missed)}." + (" Missed:" if missed else "")])
+    if missed:
+        lines.append("")
+        lines.extend(f"- {verdict.measure}: {verdict.target}; measured {verdict.result}" for verdict in missed)
+    lines.extend(["", "Why each missed target is missed: [bench/analysis.md](bench/analysis.md)."])
+    return "\n".join(lines)
+
+
+def _readme_rows(measure: Measure) -> list[str]:
+    ours = [s for s in measure.series if s.tool == "ticketctl" and s.samples]
+    peers = [s for s in measure.series if s.tool not in ("ticketctl", BEFORE_TOOL) and s.samples]
+    title = measure.title.split(" (", 1)[0] if measure.key.startswith("startup.") else measure.title
+    if measure.key == "up.cold":  # wall times differ by the services' own start; the overhead is what compares
+        mine, theirs = (
+            "; ".join(f"{s.label}: {format_seconds(extra(s, 'overhead').median)}" for s in group)
+            for group in (ours, peers)
+        )
+        ready = format_seconds(extra(ours[0], "ready").median) if ours else "?"
+        return [f"| {title}: overhead beyond the slowest service's own ready time ({ready}) | {mine} | {theirs} |"]
+    if measure.key == "doctor.down":
+        shown = "; ".join(
+            f"{s.label.removeprefix('ticketctl doctor, ')} {format_seconds(seconds(s).median)}" for s in ours
+        )
+        return [f"| {title} | {shown} | |"]
+    rows = []
+    for own in ours:
+        cells = [f"{_timed(peer)} ({ratio(peer, own).median:.2f}×)" for peer in peers]
+        rows.append(f"| {title} | {_timed(own)} | {'; '.join(cells)} |")
+    return rows
+
+
+def _timed(series: Series) -> str:
+    """A series' label and median time, and its median rate when it loads rows or documents."""
+    shown = f"{series.label} {format_seconds(seconds(series).median)}"
+    return f"{shown}, {rate(series)}" if rate(series) else shown
+
+
+def with_readme_section(readme: str, section: str) -> str:
+    """The README with the text between its markers replaced by ``section``."""
+    head, begin, rest = readme.partition(README_BEGIN)
+    _, end, tail = rest.partition(README_END)
+    if not begin or not end:
+        raise SystemExit(f"bench: {README} lacks the markers {README_BEGIN!r} … {README_END!r}")
+    return f"{head}{README_BEGIN}\n{section}\n{README_END}{tail}"
+
+
+def readme_section_in(readme: str) -> str:
+    """The section between the README's markers, as :func:`readme_section` writes it."""
+    return readme.partition(README_BEGIN + "\n")[2].partition("\n" + README_END)[0]

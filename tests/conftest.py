@@ -15,7 +15,13 @@ from typing import Any
 
 import pytest
 
+from tests.support.golden import refusal_under_ci
 from tests.support.kube_cluster import KubeCluster, KubeNamespace
+from tests.support.requirements import (  # noqa: F401  (hooks: under CI a skip of any origin fails the run)
+    pytest_runtest_logreport,
+    pytest_sessionfinish,
+    pytest_terminal_summary,
+)
 from tests.support.servers import (
     DockerScratch,
     LocalImages,
@@ -32,6 +38,13 @@ from tests.support.servers import (
 
 TESTS_DIR = Path(__file__).resolve().parent
 FOLDER_MARKERS = ("unit", "integration", "e2e", "reliability")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Refuse, before any test runs, a CI run asked to rewrite golden files (tests/support/golden.py)."""
+    refusal = refusal_under_ci()
+    if refusal:
+        raise pytest.UsageError(refusal)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -18,7 +18,8 @@ from typing import Any
 
 from ticketctl import __version__
 from ticketctl.compose.hash import COMPOSE_VERSION
-from ticketctl.config.secrets import Secrets, scrub_known
+from ticketctl.config.masking import scrub_known
+from ticketctl.config.secrets import Secrets
 from ticketctl.config.settings import Settings
 from ticketctl.errors import TicketctlError
 from ticketctl.parallel import fan_out

@@ -18,7 +18,7 @@ from contextlib import AbstractContextManager as ContextManager
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 from ticketctl.compose.file import ComposeFile, ServiceSpec, load_compose_file, with_dependencies
 from ticketctl.config.secrets import Secrets, load_secrets
@@ -159,14 +159,20 @@ class ServiceStatus:
 # --------------------------------------------------------------------------- public API
 
 
+class UpChoice(TypedDict, total=False):
+    """The options ``up`` and ``preview_up`` share: render first (default: yes), only these services and what they
+    need (default: all of the active profiles), recreate even unchanged containers, remove orphans (default: no)."""
+
+    render: bool
+    services: Sequence[str] | None
+    force_recreate: bool
+    remove_orphans: bool
+
+
 def up(
     settings: Settings,
     runtime: DockerRuntime,
     *,
-    render: bool = True,
-    services: Sequence[str] | None = None,
-    force_recreate: bool = False,
-    remove_orphans: bool = False,
     wait: bool = True,
     wait_timeout: float | None = None,
     service_timeout: float | None = None,
@@ -176,6 +182,7 @@ def up(
     environ: Mapping[str, str] | None = None,
     on_event: EventSink | None = None,
     mysql_login: LoginProbe,
+    **choice: Unpack[UpChoice],
 ) -> UpReport:
     """Bring the project's stack up from the rendered files and converge it; see the module doc.
 
@@ -187,8 +194,7 @@ def up(
     started = time.monotonic()
     env = _environ(environ)
     with _locked(runtime, settings.project, "up", lock_timeout, emit):
-        plan, compose = _plan_files(settings, runtime, render=render, environ=environ, emit=emit)
-        active, selected = _services_to_run(settings, compose, services)
+        plan, compose, active, selected = _what_runs(settings, runtime, choice, environ, emit)
         secrets = plan.secrets(env) if plan is not None else load_secrets(settings.output_dir, env)
         warnings: list[str] = list(plan.warnings) if plan is not None else []
         for warning in warnings:
@@ -202,7 +208,7 @@ def up(
                 warnings.extend(_write_render(plan, emit))
 
         timeout = settings.wait_timeout if wait_timeout is None else wait_timeout
-        options = ConvergeOptions(force_recreate, keep_on_failure, wait, timeout, service_timeout)
+        options = ConvergeOptions(choice.get("force_recreate", False), keep_on_failure, wait, timeout, service_timeout)
         run = ConvergeRun(
             settings,
             runtime,
@@ -216,7 +222,7 @@ def up(
             generated=tuple(name for name in (plan.generated_secrets if plan else ()) if not env.get(name)),
             before_changes=write_rendered_files,
         )
-        converged = run.execute(remove_orphans=remove_orphans)
+        converged = run.execute(remove_orphans=choice.get("remove_orphans", False))
         initialised = False
         initialisation: Mapping[str, Any] | None = None
         if initialise is not None and wait:
@@ -266,14 +272,7 @@ class UpPreview:
 
 
 def preview_up(
-    settings: Settings,
-    runtime: DockerRuntime,
-    *,
-    render: bool = True,
-    services: Sequence[str] | None = None,
-    force_recreate: bool = False,
-    remove_orphans: bool = False,
-    environ: Mapping[str, str] | None = None,
+    settings: Settings, runtime: DockerRuntime, *, environ: Mapping[str, str] | None = None, **choice: Unpack[UpChoice]
 ) -> UpPreview:
     """What :func:`up` with the same arguments would do now: the files it would write and the converge plan.
 
@@ -282,12 +281,10 @@ def preview_up(
     """
     from ticketctl.render.compose import preview
 
-    files, compose = _plan_files(settings, runtime, render=render, environ=environ, emit=lambda event: None)
+    files, compose, _, selected = _what_runs(settings, runtime, choice, environ, lambda event: None)
     rendered = preview(files) if files is not None else None
-    _, selected = _services_to_run(settings, compose, services)
-    plan = plan_converge(
-        settings, runtime, compose, selected, force_recreate=force_recreate, remove_orphans=remove_orphans
-    )
+    recreate, orphans = choice.get("force_recreate", False), choice.get("remove_orphans", False)
+    plan = plan_converge(settings, runtime, compose, selected, force_recreate=recreate, remove_orphans=orphans)
     return UpPreview(
         project=settings.project,
         endpoint=runtime.endpoint.describe(),
@@ -513,6 +510,18 @@ def _dropped_features(runtime: DockerRuntime, services: Sequence[ServiceSpec]) -
         f"this Engine has {runtime.api_version}"
         for name, names in by_field.items()
     ]
+
+
+def _what_runs(
+    settings: Settings,
+    runtime: DockerRuntime,
+    choice: UpChoice,
+    environ: Mapping[str, str] | None,
+    emit: EventSink,
+) -> tuple[RenderPlan | None, ComposeFile, tuple[ServiceSpec, ...], tuple[ServiceSpec, ...]]:
+    """The render ``up`` would write, the Compose file as it will read, its active services and those ``up`` runs."""
+    plan, compose = _plan_files(settings, runtime, render=choice.get("render", True), environ=environ, emit=emit)
+    return plan, compose, *_services_to_run(settings, compose, choice.get("services"))
 
 
 def _plan_files(

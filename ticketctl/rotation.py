@@ -32,13 +32,13 @@ from ticketctl.clients.mysql import (
 )
 from ticketctl.clients.redis import PASSWORD_SECRET as REDIS_SECRET
 from ticketctl.clients.redis import add_password, connect_with_any, remove_password
+from ticketctl.config.masking import remember
 from ticketctl.config.secrets import (
     ENV_FILENAME,
     ENV_LINE_RE,
     STACK_SECRETS,
     generate_secret,
     read_env_file,
-    remember,
 )
 from ticketctl.config.settings import Settings
 from ticketctl.errors import ConfigError, DatabaseError, RedisError

@@ -18,7 +18,6 @@ KUBE_BINARIES=(kube-apiserver kubectl)
 KUBE_APISERVER_PORT="${TICKETCTL_TEST_KUBE_APISERVER_PORT:-16443}"
 ETCD_PORT="${TICKETCTL_TEST_ETCD_PORT:-12379}"
 ETCD_PEER_PORT="${TICKETCTL_TEST_ETCD_PEER_PORT:-12380}"
-GO="${TICKETCTL_TEST_GO:-/usr/local/go/bin/go}"
 KUBE_SERVICE_CIDR=10.96.0.0/16
 
 KUBE_DIR="$STATE/kubernetes"
@@ -67,7 +66,7 @@ write_kube_wrapper_module() {
 
 build_kube_binaries() {
 	kube_binaries_built && return 0
-	[[ -x $GO ]] || die "no Go toolchain at $GO to build kube-apiserver; install Go >= 1.24 there or set TICKETCTL_TEST_GO"
+	ensure_go  # $GO and ensure_go: scripts/test-services
 	local dir="$STATE/build/kube-v$KUBE_VERSION" out start name packages=() version_pkg=k8s.io/component-base/version
 	out=$(kube_bin_dir)
 	start=$(now)

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.requirements import missing
+
 REPO = Path(__file__).resolve().parents[2]
 # Projects <prefix>-tc, -dc1, -dc2, -snap; databases and users <prefix>_*. One prefix per checkout: two
 # checkouts running this test on one Engine never remove each other's stacks, and a run killed in
@@ -47,10 +49,7 @@ def _free_port_base() -> int:
 
 
 def _missing(what: str) -> None:
-    message = f"{what}; start the servers with `scripts/test-services up`"
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
-        pytest.fail(f"CI=true: {message}", pytrace=False)
-    pytest.skip(message)
+    missing(what, "start the servers with `scripts/test-services up`")
 
 
 @pytest.fixture(scope="module")
@@ -121,6 +120,7 @@ def test_results_have_every_measure_with_its_peers(quick_run: tuple[subprocess.C
         "| docker-compose up -d (1.29) |",
         "| docker compose up -d (v2) |",
         "| golang-migrate up, 3 processes side by side |",
+        "| golang-migrate up, 3 processes one after another |",
         "| ticketctl doctor, opensearch paused |",
         "| ticketctl plan --no-init |",
         "| ticketctl up --no-init (no-op) |",
@@ -132,6 +132,7 @@ def test_results_have_every_measure_with_its_peers(quick_run: tuple[subprocess.C
     ):
         assert row in text
     assert "Flyway migrate, 3 processes side by side" in text
+    assert "| `migrate` no-op vs Flyway migrate, 3 processes one after another (" in text  # the headline target
     assert "'name' does not match any of the regexes" in text  # docker-compose 1.29's refusal, quoted
     assert "### Compose v2\n\nOn the file `ticketctl render` writes" in text
     # render writes the Compose file for the Engine at hand: before Engine 25 without healthcheck.start_interval,
@@ -172,6 +173,21 @@ def test_nothing_of_the_run_is_left(quick_run: tuple[subprocess.CompletedProcess
         assert cursor.fetchall() == ()
         cursor.execute("SELECT user FROM mysql.user WHERE user LIKE %s", (f"{PREFIX}\\_%",))
         assert cursor.fetchall() == ()
+
+
+def test_the_report_is_what_report_from_writes_and_the_readme_is_left_alone(
+    quick_run: tuple[subprocess.CompletedProcess[str], Path],
+) -> None:
+    from bench import report
+    from bench.main import load_results
+
+    done, out = quick_run
+    assert done.returncode == 0, done.stderr[-4000:]
+    results = load_results(out / "results.json")
+    assert (out / "RESULTS.md").read_text() == report.results_markdown(results, REPO)
+    assert "ran one after another (the headline ratio) and side by side" in report.readme_section(results)
+    readme = (REPO / "README.md").read_text()
+    assert report.readme_section_in(readme) == report.readme_section(load_results(REPO / "bench" / "results.json"))
 
 
 def test_raw_results_are_written_beside_the_report(

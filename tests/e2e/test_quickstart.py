@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tests.support.ports import free_port
-from tests.support.servers import in_ci
+from tests.support.requirements import missing
+from tests.support.stacks import free_ports
 
 if TYPE_CHECKING:
     from tests.support.servers import DockerScratch, LocalImages
@@ -33,13 +34,13 @@ REPO = Path(__file__).resolve().parents[2]
 NO_REGISTRY = "quickstart: no image registry is reachable: building images from Debian packages (a few minutes, once)"
 
 
+PORT_VARIABLES = tuple(f"TICKETCTL_PORTS__{name}" for name in ("MYSQL", "REDIS", "SEARCH", "APPS"))
+
+
 @pytest.fixture
 def environment(docker_scratch: DockerScratch, tmp_path: Path) -> dict[str, str]:
     if os.geteuid() != 0:
-        message = "scripts/quickstart builds the local images as root (debootstrap, docker import): run as root"
-        if in_ci():
-            pytest.fail(f"CI=true: {message}", pytrace=False)
-        pytest.skip(message)
+        missing("scripts/quickstart builds the local images as root (debootstrap, docker import)", "run as root")
     inherited = {
         k: v for k, v in os.environ.items() if not k.startswith("TICKETCTL_") or k.startswith("TICKETCTL_TEST_")
     }
@@ -50,10 +51,7 @@ def environment(docker_scratch: DockerScratch, tmp_path: Path) -> dict[str, str]
     return {
         **inherited,
         "TICKETCTL_PROJECT": docker_scratch.project,
-        "TICKETCTL_PORTS__MYSQL": str(free_port()),
-        "TICKETCTL_PORTS__REDIS": str(free_port()),
-        "TICKETCTL_PORTS__SEARCH": str(free_port()),
-        "TICKETCTL_PORTS__APPS": str(free_port() - 10),
+        **dict(zip(PORT_VARIABLES, map(str, free_ports(4, consecutive=9)), strict=True)),  # apps: a block of 9
         "CURL_HOME": str(curl_home),
         "NO_COLOR": "1",
     }

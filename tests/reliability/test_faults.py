@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 
 from tests.support.reliability import Databases, Transcript, Workdir, closed_port, free_port, write_migration
+from tests.support.requirements import REDIS_SERVER
 from tests.support.stacks import free_ports
 from ticketctl.errors import ExitCode
 
@@ -171,11 +172,7 @@ class PrivateRedis:
 
 @pytest.fixture
 def private_redis(tmp_path: Path, transcript: Transcript) -> Iterator[PrivateRedis]:
-    import shutil
-
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed (scripts/test-services up installs it)")
+    binary = REDIS_SERVER.require()
     port, password = free_port(), secrets.token_urlsafe(24)
     transcript.secret(password, "the private redis-server's password")
     process = subprocess.Popen(
@@ -400,7 +397,7 @@ def test_kill_9_during_up_then_a_rerun_converges(stack: Workdir, docker_scratch:
         time.sleep(0.02)
     assert process.popen.poll() is None, process.finish().output  # killed in the middle, not after an end
     process.signal(signal.SIGKILL)
-    process.popen.wait(timeout=30)
+    assert process.killed().ended == "killed by signal 9"
     rerun = stack.run("up", "--no-init", "--json", "redis", "--lock-timeout", "5", timeout=180)
     assert rerun.code == 0, rerun.err
     (service,) = rerun.json()["services"]
@@ -591,8 +588,8 @@ def test_kill_9_during_a_reindex_then_a_rerun_unblocks_writes_at_once(
                 process.signal(signal.SIGKILL)
                 break
             time.sleep(0.01)
-        process.popen.wait(timeout=30)
-        assert process.popen.returncode == -signal.SIGKILL, "the migration ended before it could be killed"
+        killed = process.killed()
+        assert killed.code == -signal.SIGKILL, f"the migration ended before it could be killed:\n{killed.output}"
         # The state the kill left: alias still on v1, v1 refusing writes, the dead process's lock.
         assert list(server.ok("GET", f"/_alias/{alias}")) == [f"{alias}_v1"]
         assert server.request("POST", f"/{alias}/_doc", {"eventId": 1, "name": "x"}).status == 403

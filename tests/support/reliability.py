@@ -5,26 +5,38 @@ Its hooks and fixtures are in ``tests/reliability/conftest.py``.
 Every test here drives ``python -m ticketctl`` in a folder of its own through
 :class:`Workdir`, against the real servers of ``scripts/test-services`` (the
 shared fixtures of ``tests/conftest.py``). Each run is checked for a Python
-traceback, and what it printed goes into one session-wide :class:`Transcript`.
+traceback, and what it printed goes into one session-wide :class:`Transcript`,
+whether it ended by itself or was killed or interrupted by the test.
+
 The transcript also learns every secret the suite sees: the test server's root
-password, the passwords of the users a test creates, and every ``*PASSWORD``
-value of each ``.env`` ticketctl writes. When the session ends, no captured
-output (the runs' stdout and stderr, and what pytest captured of each test while
-it ran) may contain any of those values; a leak fails the run.
+password, the passwords of the users a test creates, every secret ticketctl
+reads (the names of ``STACK_SECRETS`` and ``OPTIONAL_SECRETS``, and any other
+``*PASSWORD``) from the environment of a run and from each ``.env``, and the
+password in the userinfo of every URL-valued setting (``TICKETCTL_SEARCH__URL``,
+or a URL in ``ticketctl.yaml``). When the session ends, no captured output (the
+runs' stdout and stderr, and what pytest captured of each test while it ran) may
+contain any of those secrets in any form it takes on the way out: as it is,
+percent-encoded, base64-encoded (alone, as in a Kubernetes Secret, or with a user
+name, as in a Basic auth header), or cut to a prefix of 8 characters or more. A
+leak fails the run.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import dataclasses
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+import urllib.parse
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,17 +44,31 @@ from typing import Any
 import pytest
 
 from tests.support.cli import without_notes
+from ticketctl.config.masking import url_password
+from ticketctl.config.secrets import OPTIONAL_SECRETS, STACK_SECRETS
+from ticketctl.config.settings import CONFIG_FILENAME, FIELDS
 
-# The secret-looking variables ticketctl reads (.env and the environment).
 REPO = Path(__file__).resolve().parents[2]
+# Every secret ticketctl reads from .env or the environment, by its own declaration; and any other
+# variable that says it holds a password.
+SECRET_NAMES = frozenset(spec.name for spec in (*STACK_SECRETS, *OPTIONAL_SECRETS))
 SECRET_SUFFIX = "PASSWORD"
+# The variables of the settings that are URLs: the password of their userinfo is a secret.
+URL_SETTING_VARIABLES = frozenset(spec.env_var for spec in FIELDS.values() if spec.url)
+# The harness's own variables (scripts/test-services env): their passwords are fixed development values.
+HARNESS_PREFIX = "TICKETCTL_TEST_"
 
 
 KEYS = ("events", "inventory", "bookings")
 
 
-# Secrets shorter than this are not hunted for: "root" would match any text.
+# Secrets shorter than this are not hunted for ("root" would match any text), and a prefix of a
+# secret is a leak from this length on.
 MIN_SECRET_LENGTH = 8
+
+
+def is_secret_variable(name: str) -> bool:
+    return name in SECRET_NAMES or (name.endswith(SECRET_SUFFIX) and not name.startswith(HARNESS_PREFIX))
 
 
 @dataclass
@@ -60,25 +86,119 @@ class Transcript:
         if value and len(value) >= MIN_SECRET_LENGTH:
             self.secrets.setdefault(value, where)
 
+    def secrets_of_environment(self, environment: Mapping[str, str], where: str = "environment") -> None:
+        """Learn every secret ticketctl reads from these variables, URL settings' passwords included."""
+        for name, value in environment.items():
+            if is_secret_variable(name):
+                self.secret(value, f"{where} {name}")
+            elif name in URL_SETTING_VARIABLES:
+                self.secret(_unquoted(url_password(value)), f"{where} {name} (the password of its URL)")
+
     def secrets_of_env_file(self, path: Path) -> None:
-        """Learn every ``*PASSWORD`` value of a ``.env`` file ticketctl wrote."""
+        """Learn every secret of a ``.env`` file ticketctl wrote (or a test wrote for it)."""
         with contextlib.suppress(OSError, UnicodeDecodeError):
+            values = {}
             for line in path.read_text(encoding="utf-8").splitlines():
                 name, _, value = line.partition("=")
-                if name.strip().endswith(SECRET_SUFFIX):
-                    self.secret(value.strip(), f"{path}:{name.strip()}")
+                values[name.strip()] = value.strip()
+            self.secrets_of_environment(values, str(path))
+
+    def secrets_of_settings_file(self, path: Path) -> None:
+        """Learn the password of every URL with userinfo in a ``ticketctl.yaml``."""
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            for url in re.findall(r"[A-Za-z][A-Za-z0-9+.-]*://\S+", path.read_text(encoding="utf-8")):
+                self.secret(_unquoted(url_password(url)), f"{path} (the password of {url.split('@')[-1]})")
 
     def leaks(self) -> list[str]:
-        return find_leaks(self.outputs, self.secrets)
+        return find_leaks(self.outputs, self.secrets, whole_only=fixed_harness_secrets())
 
 
-def find_leaks(outputs: list[tuple[str, str]], secrets: Mapping[str, str]) -> list[str]:
-    """One line per (output, secret) pair where the secret's value appears in the output."""
+def _unquoted(password: str | None) -> str | None:
+    """A URL's password as the server gets it (``p%40ss`` is ``p@ss``); the encoded form is hunted too."""
+    return urllib.parse.unquote(password) if password else None
+
+
+def fixed_harness_secrets(environ: Mapping[str, str] | None = None) -> frozenset[str]:
+    """The harness's fixed development passwords (``TICKETCTL_TEST_*PASSWORD``, e.g. ``ticketctl-test-root``).
+
+    They are hunted whole, in every encoding, but not by prefix: ``ticketctl-test-root``
+    begins with the program's own name, which every output may print.
+    """
+    environ = os.environ if environ is None else environ
+    return frozenset(
+        value for name, value in environ.items() if name.startswith(HARNESS_PREFIX) and name.endswith(SECRET_SUFFIX)
+    )
+
+
+# --------------------------------------------------------------------------- the forms of a secret on the way out
+
+# Runs of base64 (standard or URL-safe alphabet) long enough to hold 8 characters of a secret.
+_BASE64_RUN = re.compile(r"[A-Za-z0-9+/_-]{12,}={0,2}")
+
+
+def base64_decodings(text: str) -> str:
+    """Everything the base64 runs of ``text`` decode to, one per line (Basic auth headers, Secret data).
+
+    A run may start anywhere in an encoded block (``Basic dXNl…`` or ``pw=c2VjcmV0…``), so each run is
+    decoded from each of its first four characters.
+    """
+    decoded = []
+    for run in _BASE64_RUN.findall(text):
+        standard = run.rstrip("=").replace("-", "+").replace("_", "/")
+        for start in range(4):
+            chunk = standard[start:]
+            chunk = chunk[: len(chunk) - len(chunk) % 4]
+            if len(chunk) < 12:
+                break
+            with contextlib.suppress(binascii.Error, ValueError):
+                decoded.append(base64.b64decode(chunk, validate=True).decode("latin-1"))
+    return "\n".join(decoded)
+
+
+def percent_decoded(text: str) -> str:
+    """``text`` with percent-escapes (and ``+`` of form encoding) decoded: a secret inside a URL or a query."""
+    return urllib.parse.unquote_plus(text)
+
+
+def leak_forms(text: str) -> dict[str, str]:
+    """The views of an output in which a secret is looked for, by the form the secret would take there."""
+    views = {"as it is": text}
+    unquoted = percent_decoded(text)
+    if unquoted != text:
+        views["percent-encoded"] = unquoted
+    decoded = base64_decodings(text)
+    if decoded:
+        views["base64-encoded"] = decoded
+    return views
+
+
+def _leaked(value: str, views: Mapping[str, str], *, by_prefix: bool) -> str | None:
+    """What of ``value`` the views show: the whole secret in some form, else a prefix of it, else None."""
+    for form, view in views.items():
+        if value in view:
+            return "the secret" if form == "as it is" else f"the secret, {form},"
+    if by_prefix:
+        for form, view in views.items():
+            if value[:MIN_SECRET_LENGTH] in view:
+                return "a prefix of the secret" if form == "as it is" else f"a prefix of the secret, {form},"
+    return None
+
+
+def find_leaks(
+    outputs: Iterable[tuple[str, str]], secrets: Mapping[str, str], *, whole_only: Iterable[str] = ()
+) -> list[str]:
+    """One line per (output, secret) where the secret appears, whole or as a prefix of 8+ characters, in any form.
+
+    ``whole_only`` are secrets not hunted by prefix (see :func:`fixed_harness_secrets`).
+    """
+    whole = frozenset(whole_only)
     found = []
     for label, text in outputs:
+        views = leak_forms(text)
         for value, where in secrets.items():
-            if value in text:
-                found.append(f"{label}: contains the secret from {where}")
+            what = _leaked(value, views, by_prefix=value not in whole)
+            if what:
+                found.append(f"{label}: contains {what} from {where}")
     return found
 
 
@@ -91,6 +211,7 @@ class Run:
     out: str
     err: str
     seconds: float
+    ended: str = ""  # how a run that did not end by itself ended ("killed by signal 9")
 
     @property
     def output(self) -> str:
@@ -124,12 +245,18 @@ def _check_no_traceback(run: Run, allow: bool) -> Run:
 
 @dataclass
 class Process:
-    """A ``ticketctl`` process still running (for signals and races)."""
+    """A ``ticketctl`` process still running (for signals and races).
+
+    However it ends (by itself, by a signal of the test, or stopped when the test is over), what it
+    printed goes into the transcript: :meth:`finish` and :meth:`killed` collect it, and the workdir
+    collects what a test left behind.
+    """
 
     popen: subprocess.Popen[str]
     args: tuple[str, ...]
     workdir: Workdir
     started: float
+    collected: Run | None = None
 
     @property
     def pid(self) -> int:
@@ -139,15 +266,36 @@ class Process:
         self.popen.send_signal(number)
 
     def finish(self, timeout: float = 300, *, allow_traceback: bool = False) -> Run:
+        """Wait for the process to end by itself; its output, checked for a traceback."""
         try:
             out, err = self.popen.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
+            run = self.collect("did not end in time: killed")
+            pytest.fail(f"ticketctl {' '.join(self.args)} did not end within {timeout}s:\n{run.out}\n{run.err}")
+        return _check_no_traceback(_without_settings_notes(self._record(out, err)), allow_traceback)
+
+    def killed(self, timeout: float = 30) -> Run:
+        """Wait for a process the test sent a fatal signal (``kill -9``); its output (no traceback check)."""
+        out, err = self.popen.communicate(timeout=timeout)
+        return self._record(out, err)
+
+    def collect(self, note: str) -> Run:
+        """The output of a process the test did not wait for: killed first if it still runs, then recorded."""
+        if self.collected is not None:
+            return self.collected
+        if self.popen.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.popen.pid, signal.SIGCONT)  # a stopped process must be able to die
             self.popen.kill()
-            out, err = self.popen.communicate()
-            pytest.fail(f"ticketctl {' '.join(self.args)} did not end within {timeout}s:\n{out}\n{err}")
-        run = Run(self.args, self.popen.returncode, out, err, time.monotonic() - self.started)
-        self.workdir.learn(run)
-        return _check_no_traceback(_without_settings_notes(run), allow_traceback)
+        out, err = self.popen.communicate()
+        return self._record(out, err, note)
+
+    def _record(self, out: str, err: str, note: str = "") -> Run:
+        code = self.popen.returncode
+        ended = note or (f"killed by signal {-code}" if code < 0 else "")
+        self.collected = Run(self.args, code, out, err, time.monotonic() - self.started, ended)
+        self.workdir.learn(self.collected)
+        return self.collected
 
 
 @dataclass
@@ -157,7 +305,7 @@ class Workdir:
     path: Path
     transcript: Transcript
     env: dict[str, str] = field(default_factory=dict)
-    processes: list[subprocess.Popen[str]] = field(default_factory=list)
+    processes: list[Process] = field(default_factory=list)
 
     def environment(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         # The caller's own TICKETCTL_* settings must not leak in; the harness' TICKETCTL_TEST_* may.
@@ -167,9 +315,7 @@ class Workdir:
             if not key.startswith("TICKETCTL_") or key.startswith("TICKETCTL_TEST_")
         }
         merged = {**inherited, **self.env, **(extra or {}), "NO_COLOR": "1"}
-        for name, value in merged.items():
-            if name.endswith(SECRET_SUFFIX) and not name.startswith("TICKETCTL_TEST_"):
-                self.transcript.secret(value, f"environment {name}")
+        self.transcript.secrets_of_environment(merged)
         return merged
 
     def command(self, args: tuple[str, ...]) -> list[str]:
@@ -208,16 +354,19 @@ class Workdir:
             stdin=subprocess.DEVNULL,
             text=True,
         )
-        self.processes.append(popen)
-        return Process(popen, args, self, time.monotonic())
+        process = Process(popen, args, self, time.monotonic())
+        self.processes.append(process)
+        return process
 
     def learn(self, run: Run) -> None:
-        """Keep the run's output and the secrets of any ``.env`` it may have written."""
-        label = f"ticketctl {' '.join(run.args)} (in {self.path.name}, exit {run.code})"
+        """Keep the run's output and the secrets of any ``.env`` or settings file of its folder."""
+        label = f"ticketctl {' '.join(run.args)} (in {self.path.name}, {run.ended or f'exit {run.code}'})"
         self.transcript.record(label + " stdout", run.out)
         self.transcript.record(label + " stderr", run.err)
         for env_file in self.path.rglob(".env"):
             self.transcript.secrets_of_env_file(env_file)
+        for settings_file in self.path.rglob(CONFIG_FILENAME):
+            self.transcript.secrets_of_settings_file(settings_file)
 
     def write(self, name: str, text: str) -> Path:
         path = self.path / name
@@ -230,13 +379,9 @@ class Workdir:
         return dict(line.split("=", 1) for line in lines if "=" in line and not line.lstrip().startswith("#"))
 
     def stop_all(self) -> None:
-        """Kill what a failed test left running (only this test's own processes)."""
-        for popen in self.processes:
-            if popen.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(popen.pid, signal.SIGCONT)
-                popen.kill()
-                popen.communicate()
+        """At the end of a test: kill what it left running (only its own processes) and keep every output."""
+        for process in self.processes:
+            process.collect("still running at the end of the test: killed")
 
 
 @dataclass

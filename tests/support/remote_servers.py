@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.support.requirements import MARIADBD, NGINX, REDIS_SERVER
 from tests.support.tls import LOOPBACK
 
 
@@ -125,7 +126,7 @@ class PrivateMariaDB:
         return self.directory / "error.log"
 
     def start(self) -> PrivateMariaDB:
-        binary = shutil.which("mariadbd") or "/usr/sbin/mariadbd"
+        binary = MARIADBD.require()
         user = _server_user("mysql")
         datadir = self.directory / "data"
         datadir.mkdir()
@@ -228,7 +229,7 @@ class PrivateRedis:
     def start(self) -> PrivateRedis:
         self.process = subprocess.Popen(
             [
-                shutil.which("redis-server") or "/usr/bin/redis-server",
+                REDIS_SERVER.require(),
                 "--bind",
                 LOOPBACK,
                 "--port",
@@ -374,7 +375,7 @@ http {{
         (self.directory / "htpasswd").write_text(ssha_entry(self.user, self.password))
         conf = self.directory / "nginx.conf"
         conf.write_text(self.config())
-        binary = shutil.which("nginx") or "/usr/sbin/nginx"
+        binary = NGINX.require()
         self.process = subprocess.Popen(
             [binary, "-p", str(self.directory), "-c", str(conf), "-e", str(self.log)],
             stdin=subprocess.DEVNULL,

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.servers import server_missing
 from ticketctl.config.settings import Settings, load_settings
 
 OPENSEARCH_VAR = "TICKETCTL_TEST_OPENSEARCH_URL"
@@ -53,7 +54,7 @@ def http(url: str, method: str, path: str, body: Any = None, *, ndjson: bool = F
 
 
 def server_url(variable: str) -> str:
-    """The server's URL from the environment, or skip (fail with CI=true) saying how to start it."""
+    """The server's URL from the environment, or skip (fail under CI) saying how to start it."""
     url = os.environ.get(variable, "").rstrip("/")
     problem = None
     if not url:
@@ -64,10 +65,7 @@ def server_url(variable: str) -> str:
         except (OSError, urllib.error.URLError) as error:
             problem = f"{variable}={url} does not answer ({error})"
     if problem:
-        message = f"{problem}: start the test servers with 'scripts/test-services up' (and eval its 'env')"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+        server_missing(variable.removeprefix("TICKETCTL_TEST_").removesuffix("_URL").title(), problem)
     return url
 
 

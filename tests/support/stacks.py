@@ -111,7 +111,9 @@ class Project:
         )
 
     def containers(self) -> dict[str, Any]:
-        found = self.client.containers.list(all=True, filters={"label": f"{PROJECT_LABEL}={self.name}"})
+        # ignore_removed: a container removed between the list and its inspect (an up at work) is not an error.
+        label = {"label": f"{PROJECT_LABEL}={self.name}"}
+        found = self.client.containers.list(all=True, filters=label, ignore_removed=True)
         return {container.name: container for container in found}
 
     def ids(self) -> dict[str, str]:

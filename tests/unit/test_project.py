@@ -185,7 +185,7 @@ def test_secrets_are_masked_without_render_too(
 ) -> None:
     settings = make_settings()
     render(settings)
-    monkeypatch.setattr("ticketctl.config.secrets._SEEN_VALUES", set())  # a fresh process that did not render
+    monkeypatch.setattr("ticketctl.config.masking._KNOWN", set())  # a fresh process that did not render
     fake_api.behaviour["redis"] = "exit"
     with pytest.raises(ServiceFailedError) as caught:
         _up(settings, runtime, render=False)

@@ -2,31 +2,24 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.support.requirements import MYPY, RUFF
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _tool(name: str) -> str:
-    found = shutil.which(name, path=str(Path(sys.executable).parent))
-    if found is None:
-        pytest.skip(f"{name} is not installed in this environment (pip install -e '.[dev]')")
-    return found
 
 
 @pytest.mark.parametrize(
     "args", [["check", "ticketctl", "tests", "bench"], ["format", "--check", "ticketctl", "tests"]]
 )
 def test_ruff(args: list[str]) -> None:
-    result = subprocess.run([_tool("ruff"), *args], cwd=ROOT, capture_output=True, text=True, check=False)
+    result = subprocess.run([RUFF.require(), *args], cwd=ROOT, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_mypy_strict() -> None:
-    result = subprocess.run([_tool("mypy")], cwd=ROOT, capture_output=True, text=True, check=False)
+    result = subprocess.run([MYPY.require()], cwd=ROOT, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -50,6 +50,7 @@ def test_env_prints_the_test_variables_with_their_defaults() -> None:
         "TICKETCTL_TEST_REDIS_URL": "redis://127.0.0.1:16379",
         "TICKETCTL_TEST_ELASTICSEARCH_URL": "http://127.0.0.1:19200",
         "TICKETCTL_TEST_OPENSEARCH_URL": "http://127.0.0.1:19201",
+        "TICKETCTL_TEST_GO": "/usr/local/go/bin/go",
     }
     assert values["TICKETCTL_TEST_IMAGE_PREFIX"] == "ticketctl-local"
     for name in IMAGES:

@@ -1,4 +1,4 @@
-"""Registers every command group on the Typer app.
+"""Every command and command group of the Typer app, in the order ``ticketctl --help`` lists them.
 
 Each command module keeps its top-level imports light (no docker, pymysql or
 search clients) so that ``ticketctl --help`` and ``ticketctl render`` start fast.
@@ -28,18 +28,22 @@ def register(app: typer.Typer) -> None:
         version,
     )
 
-    render.register(app)
-    config.register(app)
-    stack.register(app)
-    plan.register(app)
-    migrate.register(app)
-    seed.register(app)
-    index.register(app)
-    doctor.register(app)
-    snapshot.register(app)
-    secrets.register(app)
-    logs.register(app)
-    env.register(app)
-    shell.register(app)
-    version.register(app)
-    completion.register(app)
+    app.command("render")(render.render_command)
+    app.command("config")(config.config_command)
+    app.command("up")(stack.up_command)
+    app.command("down")(stack.down_command)
+    app.command("status")(stack.status_command)
+    app.command("restart")(stack.restart_command)
+    app.command("plan")(plan.plan_command)
+    app.add_typer(migrate.app, name="migrate")
+    app.command("seed")(seed.seed_command)
+    app.add_typer(index.index_app, name="index")
+    app.command("doctor")(doctor.doctor_command)
+    app.add_typer(snapshot.app, name="snapshot")
+    app.add_typer(secrets.app, name="secrets")
+    app.command("logs")(logs.logs_command)
+    app.command("env")(env.env_command)
+    app.add_typer(shell.shell_app, name="shell")
+    app.command("exec", context_settings=shell.PASSTHROUGH)(shell.exec_command)
+    app.command("version")(version.version_command)
+    app.command("completion")(completion.completion_command)

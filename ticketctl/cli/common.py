@@ -9,12 +9,15 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
+
+from ticketctl.errors import ExitCode, TicketctlError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -96,38 +99,40 @@ def _color_enabled(stream: Any) -> bool:
 
 
 def print_error(message: str, hint: str | None) -> None:
-    """One line on stderr: the error and, after a dash, the fix. Secrets are masked."""
-    from ticketctl.config.secrets import scrub_known
-
-    text = scrub_known(message.strip().replace("\n", " "))
+    """One line on stderr: the error and, after a dash, the fix (masked, like all output, by the CLI's boundary)."""
+    text = message.strip().replace("\n", " ")
     if hint:
-        text += f" — {scrub_known(hint.strip())}"
+        text += f" — {hint.strip()}"
     prefix = "\x1b[31merror:\x1b[0m" if _color_enabled(sys.stderr) else "error:"
     sys.stderr.write(f"{prefix} {text}\n")
     sys.stderr.flush()
 
 
 def print_note(message: str) -> None:
-    """A note on stderr, for what the user should know but is not wrong."""
-    from ticketctl.config.secrets import scrub_known
-
+    """A note on stderr, for what the user should know but is not wrong (masked, like all output, by run())."""
     prefix = "\x1b[36mnote:\x1b[0m" if _color_enabled(sys.stderr) else "note:"
-    sys.stderr.write(f"{prefix} {scrub_known(message)}\n")
+    sys.stderr.write(f"{prefix} {message}\n")
     sys.stderr.flush()
 
 
 def print_warning(message: str) -> None:
-    from ticketctl.config.secrets import scrub_known
-
     prefix = "\x1b[33mwarning:\x1b[0m" if _color_enabled(sys.stderr) else "warning:"
-    sys.stderr.write(f"{prefix} {scrub_known(message)}\n")
+    sys.stderr.write(f"{prefix} {message}\n")
+
+
+@contextmanager
+def interruption(command: str, left: str, hint: str) -> Iterator[None]:
+    """Turns a Ctrl-C inside into an error that says what state is ``left`` and what to do: Typer would exit 130
+    silently."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        raise TicketctlError(f"{command} interrupted: {left}", hint=hint, exit_code=ExitCode.INTERRUPTED) from None
 
 
 def print_json(data: Any) -> None:
-    """Machine output on stdout, secrets masked."""
-    from ticketctl.config.secrets import scrub_known
-
-    sys.stdout.write(scrub_known(json.dumps(data, indent=2, sort_keys=False, default=str)) + "\n")
+    """Machine output on stdout."""
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
 
 
 def console(stderr: bool = False) -> Console:

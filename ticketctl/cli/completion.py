@@ -23,10 +23,6 @@ SHELLS = ("bash", "zsh", "fish")
 COMPLETE_VARIABLE = "_TICKETCTL_COMPLETE"
 
 
-def register(app: typer.Typer) -> None:
-    app.command("completion")(completion_command)
-
-
 def enable_if_asked() -> None:
     """Register Typer's completers for bash, zsh and fish when the shell asks for completions."""
     if os.environ.get(COMPLETE_VARIABLE):

@@ -7,10 +7,6 @@ import typer
 from ticketctl.cli.common import JSON_OPTION, load, print_json, print_table
 
 
-def register(app: typer.Typer) -> None:
-    app.command("config")(config_command)
-
-
 def config_command(
     ctx: typer.Context,
     list_all: bool = typer.Option(False, "--list", help="List every setting: environment variable, default, help."),

@@ -16,10 +16,6 @@ if TYPE_CHECKING:
 SYMBOLS = {"ok": ("✓", "green"), "warn": ("!", "yellow"), "fail": ("✗", "red"), "skip": ("-", "bright_black")}
 
 
-def register(app: typer.Typer) -> None:
-    app.command("doctor")(doctor_command)
-
-
 def doctor_command(
     ctx: typer.Context,
     checks: list[str] = typer.Argument(

@@ -11,10 +11,6 @@ from ticketctl.cli.common import JSON_OPTION, load
 from ticketctl.cli.completion import complete_env_targets, complete_formats
 
 
-def register(app: typer.Typer) -> None:
-    app.command("env")(env_command)
-
-
 def env_command(
     ctx: typer.Context,
     service: str | None = typer.Argument(
@@ -36,6 +32,7 @@ def env_command(
     Feed it to a process: `ticketctl env booking-service --show-secrets > .env.local`, or
     `eval "$(ticketctl env --format shell --show-secrets)"`.
     """
+    from ticketctl.config.masking import write_unmasked
     from ticketctl.config.secrets import load_secrets
     from ticketctl.stack.connections import FORMATS, connection_environment, format_environment
 
@@ -44,8 +41,11 @@ def env_command(
         raise typer.BadParameter(f"{fmt!r}: use one of {', '.join(FORMATS)}", param_hint="--format")
     settings = load(ctx)
     environment = connection_environment(settings, load_secrets(settings.output_dir, os.environ), service)
-    # Written as is: with --show-secrets the output is the secrets; without, they are masked already.
-    sys.stdout.write(format_environment(environment, chosen, show_secrets=show_secrets))
-    sys.stdout.flush()
+    text = format_environment(environment, chosen, show_secrets=show_secrets)
+    if show_secrets:  # the output is the secrets, asked for by name: around the masking of every other output
+        write_unmasked(text)
+    else:
+        sys.stdout.write(text)
+        sys.stdout.flush()
     if environment.has_secrets and not show_secrets:
         typer.echo("note: secrets are shown as ***; add --show-secrets to print them", err=True)

@@ -55,10 +55,6 @@ DRY_RUN_OPTION = typer.Option(
 YES_OPTION = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation before deleting or overriding.")
 
 
-def register(app: typer.Typer) -> None:
-    app.add_typer(index_app, name="index")
-
-
 # --------------------------------------------------------------------------- shared helpers
 
 

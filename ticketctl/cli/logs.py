@@ -24,10 +24,6 @@ if TYPE_CHECKING:
 COLOURS = ("36", "33", "32", "35", "34", "31", "96", "93", "92", "95", "94", "91")
 
 
-def register(app: typer.Typer) -> None:
-    app.command("logs")(logs_command)
-
-
 def logs_command(
     ctx: typer.Context,
     services: list[str] | None = typer.Argument(

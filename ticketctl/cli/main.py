@@ -4,7 +4,9 @@
 turns every :class:`~ticketctl.errors.TicketctlError` into one line on stderr
 and its exit code. Nothing else in ticketctl exits the process or prints a
 traceback; ``--debug`` (or ``TICKETCTL_DEBUG=1``) prints the traceback first,
-without locals and with every known secret masked, for developers.
+without locals, for developers. Everything the run writes to stdout and stderr
+goes through :func:`~ticketctl.config.masking.masked_output`: no known secret and
+no password of a URL reaches the terminal, whatever printed it.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import typer
 from ticketctl import __version__
 from ticketctl.cli import commands, completion
 from ticketctl.cli.common import CliState, print_error
+from ticketctl.config.masking import masked_output
 from ticketctl.errors import ExitCode, TicketctlError
 
 app = typer.Typer(
@@ -97,7 +100,13 @@ def hoist_global_flags(args: Sequence[str]) -> list[str]:
 
 
 def run(args: Sequence[str] | None = None) -> None:
-    """Entry point: run the CLI and map every outcome to an exit code."""
+    """Entry point: run the CLI, its output masked, and map every outcome to an exit code."""
+    with masked_output():
+        code = _run_and_map(args)
+    raise SystemExit(code)
+
+
+def _run_and_map(args: Sequence[str] | None) -> int:
     given = list(args) if args is not None else sys.argv[1:]
     debug = os.environ.get("TICKETCTL_DEBUG", "") not in ("", "0") or "--debug" in hoist_global_flags(given)[:1]
     try:
@@ -119,7 +128,7 @@ def run(args: Sequence[str] | None = None) -> None:
     except Exception as error:  # the last line of defence: a bug, shown without locals or secrets
         if _is_usage_error(error):
             error.show()  # type: ignore[attr-defined]
-            raise SystemExit(error.exit_code) from None  # type: ignore[attr-defined]
+            return int(error.exit_code)  # type: ignore[attr-defined]
         if debug:
             _print_traceback(error)
         print_error(
@@ -128,14 +137,12 @@ def run(args: Sequence[str] | None = None) -> None:
         )
         code = ExitCode.FAILURE
     sys.stdout.flush()
-    raise SystemExit(code)
+    return int(code)
 
 
 def _print_traceback(error: BaseException) -> None:
-    """The traceback for --debug: frames and messages only (no locals), secrets masked like every other output."""
-    from ticketctl.config.secrets import scrub_known
-
-    sys.stderr.write(scrub_known("".join(traceback.format_exception(error))))
+    """The traceback for --debug: frames and messages only (no locals); masked like every other output."""
+    sys.stderr.write("".join(traceback.format_exception(error)))
     sys.stderr.flush()
 
 

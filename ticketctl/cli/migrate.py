@@ -12,15 +12,18 @@ from typing import TYPE_CHECKING, ClassVar
 
 import typer
 
-from ticketctl.cli.common import JSON_OPTION, console, flag, load, print_json
-from ticketctl.errors import ConfigError, ExitCode, TicketctlError
+from ticketctl.cli.common import JSON_OPTION, console, flag, interruption, load, print_json
+from ticketctl.errors import ConfigError, ExitCode
 
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
     from ticketctl.config.secrets import Secrets
     from ticketctl.config.settings import Settings
     from ticketctl.events import Event
     from ticketctl.migrations import MigrateReport, StatusReport
     from ticketctl.migrations.drift import DriftReport
+    from ticketctl.migrations.runner import Selection
 
 app = typer.Typer(
     name="migrate",
@@ -47,16 +50,17 @@ OUT_OF_ORDER_OPTION = typer.Option(
 )
 
 
-def register(root: typer.Typer) -> None:
-    root.add_typer(app, name="migrate")
-
-
 def _context(ctx: typer.Context, schemas_dir: Path | None = None, *, changes: bool = False) -> tuple[Settings, Secrets]:
     """Settings with --schemas-dir as the schemas_dir setting (relative to the working directory), and secrets."""
     from ticketctl.config.secrets import load_secrets
 
     settings = load(ctx, _schemas_override(schemas_dir), changes=changes)
     return settings, load_secrets(settings.output_dir, os.environ)
+
+
+def _selection(db: list[str], target: int | None, allow_out_of_order: bool) -> Selection:
+    """The options --db, --target and --allow-out-of-order as the selection of migrate, status and plan."""
+    return {"databases": db, "target": target, "allow_out_of_order": allow_out_of_order}
 
 
 def _schemas_override(schemas_dir: Path | None) -> dict[str, tuple[object, str]]:
@@ -91,16 +95,8 @@ def migrate_command(
 
     settings, secrets = _context(ctx, schemas_dir, changes=True)
     renderer = None if json_output else _EventPrinter()
-    report = migrate(
-        settings,
-        secrets,
-        databases=db,
-        target=target,
-        allow_out_of_order=allow_out_of_order,
-        on_event=renderer,
-        check=False,
-        sync_users=sync_users,
-    )
+    selection = _selection(db, target, allow_out_of_order)
+    report = migrate(settings, secrets, on_event=renderer, check=False, sync_users=sync_users, **selection)
     if json_output:
         print_json(report.as_dict())
     else:
@@ -124,7 +120,7 @@ def status_command(
     from ticketctl.migrations import status
 
     settings, secrets = _context(ctx, schemas_dir)
-    report = status(settings, secrets, databases=db, target=target, allow_out_of_order=allow_out_of_order)
+    report = status(settings, secrets, **_selection(db, target, allow_out_of_order))
     if json_output:
         print_json(report.as_dict())
     else:
@@ -149,7 +145,7 @@ def plan_command(
     from ticketctl.migrations import plan
 
     settings, secrets = _context(ctx, schemas_dir)
-    report = plan(settings, secrets, databases=db, target=target, allow_out_of_order=allow_out_of_order)
+    report = plan(settings, secrets, **_selection(db, target, allow_out_of_order))
     if json_output:
         print_json(report.as_dict(statements=True))
     else:
@@ -176,10 +172,8 @@ def drift_command(
     from ticketctl.migrations.drift import drift
 
     settings, secrets = _context(ctx)
-    try:
+    with drift_interruption("migrate drift"):
         report = drift(settings, secrets, databases=db, schemas_dir=schemas_dir)
-    except KeyboardInterrupt:
-        raise drift_interrupted("migrate drift") from None
     if json_output:
         print_json(report.as_dict())
     else:
@@ -354,13 +348,12 @@ def _print_plan(report: StatusReport) -> None:
                 out.print(statement.text + ";", markup=False, highlight=False)
 
 
-def drift_interrupted(command: str) -> TicketctlError:
-    """Typer would exit 130 silently: say that the shadow databases went with the run."""
-    return TicketctlError(
-        f"{command} interrupted: its shadow databases were dropped on the way out (a leftover of a second "
-        "interrupt is dropped by a later run)",
-        hint=f"run `ticketctl {command}` again",
-        exit_code=ExitCode.INTERRUPTED,
+def drift_interruption(command: str) -> AbstractContextManager[None]:
+    """A Ctrl-C of a command that compares schemas: its shadow databases went with the run."""
+    return interruption(
+        command,
+        "its shadow databases were dropped on the way out (a leftover of a second interrupt is dropped by a later run)",
+        f"run `ticketctl {command}` again",
     )
 
 

@@ -24,10 +24,6 @@ if TYPE_CHECKING:
 FORMATS = ("text", "json", "github")
 
 
-def register(app: typer.Typer) -> None:
-    app.command("plan")(plan_command)
-
-
 def plan_command(
     ctx: typer.Context,
     services: list[str] = typer.Argument(None, help="Only these services (and what they depend on), as for up."),
@@ -80,12 +76,10 @@ def plan_command(
         initialise=not no_init,
         schema_drift=schema_drift,
     )
-    try:
-        report = plan(settings, load_secrets(settings.output_dir, os.environ), runtime, options)
-    except KeyboardInterrupt:
-        from ticketctl.cli.migrate import drift_interrupted
+    from ticketctl.cli.migrate import drift_interruption
 
-        raise drift_interrupted("plan") from None
+    with drift_interruption("plan"):
+        report = plan(settings, load_secrets(settings.output_dir, os.environ), runtime, options)
     if chosen == "json":
         print_json(report.as_dict(statements=sql))
     elif chosen == "github":
@@ -120,7 +114,7 @@ def print_text(report: PlanReport, *, sql: bool) -> None:
 
 
 def text_lines(report: PlanReport, *, sql: bool) -> list[Line]:
-    from ticketctl.config.secrets import scrub_known
+    from ticketctl.config.masking import scrub_known
 
     where = f" on {report.stack.endpoint}" if report.stack else ""
     lines: list[Line] = [[(f"plan of {report.project}", "bold"), (where, "")]]
@@ -204,7 +198,7 @@ def _cell(text: str) -> str:
 
 
 def _data(text: str) -> str:
-    from ticketctl.config.secrets import scrub_known
+    from ticketctl.config.masking import scrub_known
 
     return scrub_known(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 

@@ -19,10 +19,6 @@ if TYPE_CHECKING:
     from ticketctl.runtime.docker import DockerRuntime
 
 
-def register(app: typer.Typer) -> None:
-    app.command("render")(render_command)
-
-
 def render_command(
     ctx: typer.Context,
     out: Path = typer.Option(

@@ -22,10 +22,6 @@ PAUSE_BEFORE_STEP = "TICKETCTL_TEST_PAUSE_BEFORE_STEP"
 app = typer.Typer(name="secrets", help="Manage the stack's passwords (.env).", no_args_is_help=True)
 
 
-def register(root: typer.Typer) -> None:
-    root.add_typer(app, name="secrets")
-
-
 @app.command("rotate")
 def rotate_command(
     ctx: typer.Context,

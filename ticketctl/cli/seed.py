@@ -23,10 +23,6 @@ if TYPE_CHECKING:
     from ticketctl.events import Event
 
 
-def register(app: typer.Typer) -> None:
-    app.command("seed")(seed_command)
-
-
 def seed_command(
     ctx: typer.Context,
     seed: int = typer.Option(

@@ -35,11 +35,6 @@ shell_app = typer.Typer(
 PASSTHROUGH = {"allow_interspersed_args": False}
 
 
-def register(app: typer.Typer) -> None:
-    app.add_typer(shell_app, name="shell")
-    app.command("exec", context_settings=PASSTHROUGH)(exec_command)
-
-
 @shell_app.command("mysql", context_settings=PASSTHROUGH)
 def mysql_command(
     ctx: typer.Context,

@@ -22,10 +22,6 @@ app = typer.Typer(
 )
 
 
-def register(root: typer.Typer) -> None:
-    root.add_typer(app, name="snapshot")
-
-
 class StepPrinter:
     """Draws the core's step events: one line per step on stderr, with the time since the start (none with --json)."""
 

@@ -17,11 +17,22 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
-from ticketctl.cli.common import JSON_OPTION, console, flag, load, print_json, print_table, print_warning
+from ticketctl.cli.common import (
+    JSON_OPTION,
+    console,
+    flag,
+    interruption,
+    load,
+    print_json,
+    print_table,
+    print_warning,
+)
 from ticketctl.cli.completion import complete_services
-from ticketctl.errors import AbortedError, ConfigError, ExitCode, TicketctlError
+from ticketctl.errors import AbortedError, ConfigError
 
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
     from rich.console import Console, RenderableType
 
     from ticketctl.config.settings import Settings
@@ -32,13 +43,6 @@ if TYPE_CHECKING:
 
 
 _Report = TypeVar("_Report")
-
-
-def register(app: typer.Typer) -> None:
-    app.command("up")(up_command)
-    app.command("down")(down_command)
-    app.command("status")(status_command)
-    app.command("restart")(restart_command)
 
 
 def connect(settings: Settings) -> DockerRuntime:
@@ -162,21 +166,18 @@ def _with_progress(command: str, json_output: bool, call: Callable[[UpView], _Re
     # Without the live table the view writes plain lines: rich (20-40 ms to import) is not needed.
     view = UpView(console(stderr=True) if live else None, live=live, quiet=json_output)
     try:
-        with view:
+        with _interruption(command), view:
             return call(view)
     except ServiceFailedError as error:
         _print_failure(error)
         raise
-    except KeyboardInterrupt:
-        raise _interrupted(command) from None
 
 
-def _interrupted(command: str) -> TicketctlError:
-    """Typer would exit 130 silently; say what state is left and what to do."""
-    return TicketctlError(
-        f"{command} interrupted: containers already created are left as they are",
-        hint=f"run `ticketctl {command}` again; it converges from where it stopped",
-        exit_code=ExitCode.INTERRUPTED,
+def _interruption(command: str) -> AbstractContextManager[None]:
+    return interruption(
+        command,
+        "containers already created are left as they are",
+        f"run `ticketctl {command}` again; it converges from where it stopped",
     )
 
 
@@ -210,10 +211,8 @@ def down_command(
         names = project_volumes(settings, runtime)
         if names:
             _confirm_volume_deletion(settings.project, names)
-    try:
+    with _interruption("down"):
         report = down(settings, runtime, volumes=volumes, lock_timeout=lock_timeout)
-    except KeyboardInterrupt:
-        raise _interrupted("down") from None
     if json_output:
         print_json(report.as_dict())
         return

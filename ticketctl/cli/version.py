@@ -9,10 +9,6 @@ import typer
 from ticketctl.cli.common import JSON_OPTION, load, print_json
 
 
-def register(app: typer.Typer) -> None:
-    app.command("version")(version_command)
-
-
 def version_command(
     ctx: typer.Context,
     client: bool = typer.Option(False, "--client", help="Only this machine's side: ask no server."),

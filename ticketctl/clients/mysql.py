@@ -380,53 +380,57 @@ def translate(
     errno, text = _error_parts(error)
     user, _, server = where.partition("@")
     address = server.split("/", 1)[0]
-    if errno in _UNREACHABLE:
-        return ServerError(
-            f"cannot connect to MySQL at {address}: {text}",
-            hint="start the stack with 'ticketctl up', or check mysql.host and mysql.port",
-            errno=errno,
-            detail=text,
-        )
-    if errno in LOGIN_REFUSED:
-        secret = credentials.secret if credentials else "the password"
-        unencrypted = "" if tls_configured else "; an account that requires TLS is denied so too: then set mysql.ssl_ca"
-        return ServerError(
-            f"MySQL at {address} denied access to user '{user}': {text}",
-            hint=f"check that {secret} (in .env or the environment) is this user's password on the server"
-            + unencrypted,
-            errno=errno,
-            detail=text,
-        )
-    if errno == ER_SECURE_TRANSPORT_REQUIRED:
-        return ServerError(
-            f"MySQL at {address} accepts only TLS connections: {text}",
-            hint="set mysql.ssl_ca to the CA bundle that signed the server's certificate",
-            errno=errno,
-            detail=text,
-        )
-    if errno == CR_SSL_CONNECTION_ERROR:
-        return ServerError(
-            f"MySQL at {address} does not offer TLS, but mysql.ssl_ca or mysql.ssl_cert asks for it",
-            hint="enable TLS on the server, or unset mysql.ssl_ca and mysql.ssl_cert",
-            errno=errno,
-            detail=text,
-        )
-    if errno == ER_DBACCESS_DENIED:
-        name = database or "the database"
-        return ServerError(
-            f"MySQL at {address}: user '{user}' has no privileges on database {name} (or it does not exist): {text}",
-            hint=f"as an administrator: GRANT ALL PRIVILEGES ON `{name}`.* TO '{user}'@'%'",
-            errno=errno,
-            detail=text,
-        )
-    if errno == ER_BAD_DB:
-        return ServerError(
-            f"MySQL at {address}: database {database or ''} does not exist",
-            hint="'ticketctl migrate' creates it when the credentials allow",
-            errno=errno,
-            detail=text,
-        )
-    return ServerError(f"MySQL at {address} ({user}): error {errno}: {text}", errno=errno, detail=text)
+    explained = _EXPLAINED.get(errno) if errno is not None else None
+    if explained is None:
+        return ServerError(f"MySQL at {address} ({user}): error {errno}: {text}", errno=errno, detail=text)
+    values = {
+        "address": address,
+        "user": user,
+        "text": text,
+        "database": database or "",
+        "name": database or "the database",
+        "secret": credentials.secret if credentials else "the password",
+        "unencrypted": "" if tls_configured else _UNENCRYPTED_LOGIN,
+    }
+    message, hint = (template.format_map(values) for template in explained)
+    return ServerError(message, hint=hint, errno=errno, detail=text)
+
+
+# errno -> (message, hint) of :func:`translate`, formatted with the values it names.
+_EXPLAINED: dict[int, tuple[str, str]] = {
+    **dict.fromkeys(
+        _UNREACHABLE,
+        (
+            "cannot connect to MySQL at {address}: {text}",
+            "start the stack with 'ticketctl up', or check mysql.host and mysql.port",
+        ),
+    ),
+    **dict.fromkeys(
+        LOGIN_REFUSED,
+        (
+            "MySQL at {address} denied access to user '{user}': {text}",
+            "check that {secret} (in .env or the environment) is this user's password on the server{unencrypted}",
+        ),
+    ),
+    ER_SECURE_TRANSPORT_REQUIRED: (
+        "MySQL at {address} accepts only TLS connections: {text}",
+        "set mysql.ssl_ca to the CA bundle that signed the server's certificate",
+    ),
+    CR_SSL_CONNECTION_ERROR: (
+        "MySQL at {address} does not offer TLS, but mysql.ssl_ca or mysql.ssl_cert asks for it",
+        "enable TLS on the server, or unset mysql.ssl_ca and mysql.ssl_cert",
+    ),
+    ER_DBACCESS_DENIED: (
+        "MySQL at {address}: user '{user}' has no privileges on database {name} (or it does not exist): {text}",
+        "as an administrator: GRANT ALL PRIVILEGES ON `{name}`.* TO '{user}'@'%'",
+    ),
+    ER_BAD_DB: (
+        "MySQL at {address}: database {database} does not exist",
+        "'ticketctl migrate' creates it when the credentials allow",
+    ),
+}
+# Without mysql.ssl_ca a denied login may be an account that requires TLS.
+_UNENCRYPTED_LOGIN = "; an account that requires TLS is denied so too: then set mysql.ssl_ca"
 
 
 def _error_parts(error: Exception) -> tuple[int | None, str]:
@@ -451,19 +455,22 @@ def create_database(
 ) -> Credentials:
     """``CREATE DATABASE IF NOT EXISTS name`` as the first of ``candidates`` allowed to; returns who did.
 
-    A denial moves on to the next user; any other error (unreachable, a wrong
-    password) is raised at once. When all are denied, :class:`CreateDenied`.
+    A denial moves on to the next user; any other error (unreachable) is raised
+    at once, and so is a refused login of the first user (the one the verb works
+    as). A refused login of a later user (the root fallback, whose password in
+    ``.env`` need not be the server's) counts as its denial. When all are
+    denied, :class:`CreateDenied`.
     """
     sql = f"CREATE DATABASE IF NOT EXISTS {quote_identifier(name)} CHARACTER SET {charset} COLLATE {collation}"
     denials: list[tuple[str, str]] = []
     errno = None
-    for credentials in candidates:
+    for position, credentials in enumerate(candidates):
         try:
             with connect(mysql, credentials) as session:
                 session.execute(sql)
             return credentials
         except ServerError as error:
-            if error.errno not in DENIED or error.errno in LOGIN_REFUSED:
+            if error.errno not in DENIED or (error.errno in LOGIN_REFUSED and position == 0):
                 raise
             denials.append((credentials.user, error.detail))
             errno = error.errno

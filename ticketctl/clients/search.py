@@ -24,6 +24,7 @@ import random
 import ssl
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import warnings
 from collections.abc import Callable, Mapping
@@ -31,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from ticketctl.clients import tls
+from ticketctl.config.masking import mask_url
 from ticketctl.errors import ConfigError, ExitCode, SearchError
 
 if TYPE_CHECKING:
@@ -395,10 +397,15 @@ def _ssl_context(settings: Settings) -> ssl.SSLContext | None:
     )
 
 
+def shown_url(settings: Settings) -> str:
+    """``search.url`` as messages show it: without the password of its userinfo."""
+    return mask_url(settings.search.url)
+
+
 def _tls_error(settings: Settings, reason: ssl.SSLError) -> SearchError:
     """One line for a failed TLS handshake with the search server, naming the setting that fixes it."""
-    search = settings.search
-    peer = tls.Peer(f"search server at {search.url}", "this host name", "search.ca_certs", search.ca_certs, _TLS_FIXES)
+    where = f"search server at {shown_url(settings)}"
+    peer = tls.Peer(where, "this host name", "search.ca_certs", settings.search.ca_certs, _TLS_FIXES)
     problem = tls.describe_failure(reason, peer)
     return SearchError(problem.message, hint=problem.hint)
 
@@ -408,9 +415,19 @@ def unverified_tls_warning(settings: Settings) -> str | None:
     if not settings.search.url.startswith("https://") or settings.search.verify_certs:
         return None
     return (
-        f"search.verify_certs is false: the TLS certificate of {settings.search.url} is not verified, so a machine "
+        f"search.verify_certs is false: the TLS certificate of {shown_url(settings)} is not verified, so a machine "
         "in between could read SEARCH_PASSWORD and the data; set search.ca_certs to the cluster's CA instead"
     )
+
+
+def _split_userinfo(url: str) -> tuple[str, tuple[str, str] | None]:
+    """``http://user:password@host`` → (``http://host``, (user, password)), as the official clients read it."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url, None
+    netloc = parts.netloc.rpartition("@")[2]
+    credentials = (urllib.parse.unquote(parts.username or ""), urllib.parse.unquote(parts.password or ""))
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc)), credentials
 
 
 def _http(
@@ -423,12 +440,14 @@ def _http(
     accept: str = "application/json",
 ) -> tuple[int, dict[str, str], bytes]:
     """One plain urllib request: ``(status, lower-cased headers, raw body)``; HTTP errors are answers too."""
-    url = settings.search.url
-    request = urllib.request.Request(url + path, data=body, method=method, headers={"Accept": accept})
+    url = shown_url(settings)
+    address, userinfo = _split_userinfo(settings.search.url)
+    request = urllib.request.Request(address + path, data=body, method=method, headers={"Accept": accept})
     if body is not None:
         request.add_header("Content-Type", "application/x-ndjson" if "/_bulk" in path else "application/json")
-    if settings.search.username is not None and password is not None:
-        token = base64.b64encode(f"{settings.search.username}:{password}".encode()).decode()
+    credentials = (settings.search.username, password) if password is not None else userinfo
+    if credentials is not None and credentials[0] is not None:
+        token = base64.b64encode(f"{credentials[0]}:{credentials[1]}".encode()).decode()
         request.add_header("Authorization", f"Basic {token}")
     context = _ssl_context(settings)
     try:
@@ -522,7 +541,7 @@ def detect(settings: Settings, secrets: Mapping[str, str] | None = None) -> Serv
     integ-test-zip) has no ``GET /`` but marks every answer with
     ``X-Elastic-Product``; its version then comes from ``GET /_nodes/_local``.
     """
-    url = settings.search.url
+    url = shown_url(settings)
     password = _password(settings, secrets)
     status, headers, body = _http_get(settings, password, "/")
     if status in (401, 403):
@@ -546,7 +565,12 @@ def detect(settings: Settings, secrets: Mapping[str, str] | None = None) -> Serv
 
 
 def _auth_error(settings: Settings, status: int) -> SearchError:
-    url, user = settings.search.url, settings.search.username
+    url, user = shown_url(settings), settings.search.username
+    if user is None and _split_userinfo(settings.search.url)[1] is not None:
+        return SearchError(
+            f"search server at {url}: GET / → {status}: the cluster refused the user and password of search.url",
+            hint="check the user and password in search.url (or use search.username and SEARCH_PASSWORD)",
+        )
     if user is None:
         return SearchError(
             f"search server at {url}: GET / → {status}: the cluster requires a user and password",

@@ -11,7 +11,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ticketctl.config.secrets import OPTIONAL_SECRETS, STACK_SECRETS, parse_env_text, read_env_file, remember
+from ticketctl.config.masking import remember
+from ticketctl.config.secrets import OPTIONAL_SECRETS, STACK_SECRETS, parse_env_text, read_env_file
 from ticketctl.errors import ConfigError
 
 VARIABLE_NAME_RE = re.compile(r"[_A-Za-z][_A-Za-z0-9]*")

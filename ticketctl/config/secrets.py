@@ -6,7 +6,8 @@ remote endpoints, in the process environment. They are generated with
 never regenerated while the file exists: a second render reads them back.
 
 :class:`Secrets` masks itself in ``repr`` and ``str`` so that a stray log line
-or traceback cannot show a value.
+or traceback cannot show a value, and hands every value it holds to
+:mod:`ticketctl.config.masking`, which keeps them out of every output.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from ticketctl.config.masking import remember
 from ticketctl.config.settings import DATABASE_KEYS, database_password_secret
 from ticketctl.errors import ConfigError
 
@@ -52,30 +54,12 @@ OPTIONAL_SECRETS: tuple[SecretSpec, ...] = (
 )
 
 
-# Every secret value this process has read or generated, so that the CLI's error
-# boundary can mask them even in an unexpected exception's message.
-_SEEN_VALUES: set[str] = set()
-
-
-def remember(values: Mapping[str, str] | list[str]) -> None:
-    """Record secret values for :func:`scrub_known`."""
-    items = values.values() if isinstance(values, Mapping) else values
-    _SEEN_VALUES.update(value for value in items if value)
-
-
-def scrub_known(text: str) -> str:
-    """Mask every secret value this process has seen."""
-    for value in sorted(_SEEN_VALUES, key=len, reverse=True):
-        text = text.replace(value, "***")
-    return text
-
-
 class Secrets(Mapping[str, str]):
     """Secret name → value; masked in every textual form."""
 
     def __init__(self, values: Mapping[str, str]):
         self._values = dict(values)
-        remember(self._values)
+        remember(self._values.values())
 
     def __getitem__(self, key: str) -> str:
         return self._values[key]

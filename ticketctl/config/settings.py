@@ -22,6 +22,7 @@ from typing import Any, cast
 
 from ticketctl import __version__
 from ticketctl.config.files import read_text
+from ticketctl.config.masking import mask_url, remember_url_credentials
 from ticketctl.errors import ConfigError
 
 CONFIG_FILENAME = "ticketctl.yaml"
@@ -267,6 +268,7 @@ class _Declared:
     name: str | None = None  # the last part of the dotted path, where it is not the attribute's name
     resolve: Callable[[Any, _Resolving], Any] | None = None  # the value as given → the value the model holds
     show: Callable[[Any], Any] | None = None  # the value the model holds → the value as a user writes it
+    url: bool = False  # a URL: the password of its userinfo is a secret, masked wherever the value is shown
 
 
 def _setting(
@@ -277,9 +279,15 @@ def _setting(
     name: str | None = None,
     resolve: Callable[[Any, _Resolving], Any] | None = None,
     show: Callable[[Any], Any] | None = None,
+    url: bool = False,
 ) -> Any:
     """A field that is a setting. ``default`` and ``help`` may name the ``{placeholders}`` of its group."""
-    return field(metadata={_SETTING: _Declared(parse, default, help, name, resolve, show)})
+    return field(metadata={_SETTING: _Declared(parse, default, help, name, resolve, show, url)})
+
+
+def _optional_setting(regex: re.Pattern[str], expected: str, help: str) -> Any:
+    """A setting that is unset (None) by default and, when set, must match ``regex``."""
+    return _setting(_optional_pattern(regex, expected), None, help)
 
 
 def _group(kind: type, **context: str) -> Any:
@@ -491,7 +499,11 @@ class RedisSettings:
 class SearchSettings:
     engine: str = _setting(_choice(*SEARCH_ENGINES), "elasticsearch", "Search engine: elasticsearch or opensearch.")
     url: str = _setting(
-        _url, None, "Search engine URL (default: http://127.0.0.1:<ports.search>).", resolve=_search_url
+        _url,
+        None,
+        "Search engine URL (default: http://127.0.0.1:<ports.search>).",
+        resolve=_search_url,
+        url=True,
     )
     username: str | None = _setting(
         _parse_optional_str, None, "User for a secured remote cluster (password: SEARCH_PASSWORD)."
@@ -612,19 +624,19 @@ class KubernetesJob:
 class KubernetesSettings:
     """Settings of ``render --target kubernetes``; the Compose target ignores them."""
 
-    namespace: str | None = _setting(
-        _optional_pattern(DNS_LABEL_RE, "a DNS label: lowercase letters, digits and -, at most 63"),
-        None,
+    namespace: str | None = _optional_setting(
+        DNS_LABEL_RE,
+        "a DNS label: lowercase letters, digits and -, at most 63",
         "Namespace of the manifests (default: the project name with _ turned into -).",
     )
-    existing_secret: str | None = _setting(
-        _optional_pattern(DNS_SUBDOMAIN_RE, "a Kubernetes Secret name"),
-        None,
+    existing_secret: str | None = _optional_setting(
+        DNS_SUBDOMAIN_RE,
+        "a Kubernetes Secret name",
         "Name of an existing Secret holding the stack's passwords; then no Secret manifest is written.",
     )
-    storage_class: str | None = _setting(
-        _optional_pattern(DNS_SUBDOMAIN_RE, "a StorageClass name"),
-        None,
+    storage_class: str | None = _optional_setting(
+        DNS_SUBDOMAIN_RE,
+        "a StorageClass name",
         "StorageClass of the volume claims (default: the cluster's default class).",
     )
     max_map_count: str = _setting(
@@ -640,9 +652,9 @@ class KubernetesSettings:
         "Render the namespace (with its Pod Security labels); false for a namespace you manage, "
         "which kubectl delete -k then never deletes.",
     )
-    image_registry: str | None = _setting(
-        _optional_pattern(IMAGE_REGISTRY_RE, "a registry host, maybe with a path: registry.example.com/mirror"),
-        None,
+    image_registry: str | None = _optional_setting(
+        IMAGE_REGISTRY_RE,
+        "a registry host, maybe with a path: registry.example.com/mirror",
         "Registry (and path) put before every image that names none (default: Docker Hub, written docker.io/...).",
     )
     image_pull_policy: str = _setting(
@@ -769,6 +781,7 @@ class FieldSpec:
     attributes: tuple[str, ...]  # the attribute names from Settings down to the value
     resolve: Callable[[Any, _Resolving], Any] | None = None
     show: Callable[[Any], Any] | None = None
+    url: bool = False
 
     @property
     def env_var(self) -> str:
@@ -803,6 +816,7 @@ def _declared_fields(
                     (*attributes, item.name),
                     declared.resolve,
                     declared.show,
+                    declared.url,
                 )
             )
         elif _GROUP in item.metadata:
@@ -1009,6 +1023,8 @@ def _validate(raw: Mapping[str, _Value]) -> tuple[dict[str, Any], dict[str, str]
             values[path] = spec.default
             continue
         given = raw[path]
+        if spec.url and isinstance(given.value, str):
+            remember_url_credentials(given.value)  # before anything, even this value's error, can show it
         try:
             values[path] = spec.parse(given.value)
         except _Invalid as error:
@@ -1114,9 +1130,17 @@ def describe_fields() -> list[dict[str, Any]]:
 
 
 def effective_settings(settings: Settings) -> list[dict[str, Any]]:
-    """The value and source of every setting, for ``ticketctl config``."""
+    """The value and source of every setting, for ``ticketctl config``; a URL's password shows as ``***``."""
     flat = flatten_settings(settings)
-    return [{"setting": path, "value": flat[path], "source": settings.source_of(path)} for path in FIELDS]
+    return [
+        {"setting": path, "value": shown(spec, flat[path]), "source": settings.source_of(path)}
+        for path, spec in FIELDS.items()
+    ]
+
+
+def shown(spec: FieldSpec, value: Any) -> Any:
+    """A setting's value as any output may show it: a URL without the password of its userinfo."""
+    return mask_url(value) if spec.url and isinstance(value, str) else value
 
 
 def flatten_settings(settings: Settings) -> dict[str, Any]:

@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, TypeVar, cast
 
-from ticketctl.config.secrets import Secrets, scrub_known
+from ticketctl.config.masking import scrub_known
+from ticketctl.config.secrets import Secrets
 from ticketctl.config.settings import Settings
 from ticketctl.errors import ConfigError, ExitCode, TicketctlError
 from ticketctl.parallel import Worker

@@ -30,7 +30,7 @@ def check_health(context: CheckContext) -> Outcome:
     connection = _connection(context)
     health = connection.health()
     status = str(health.get("status", "?"))
-    label = f"{connection.info.label} at {context.settings.search.url}"
+    label = f"{connection.info.label} at {connection.info.url}"
     nodes = health.get("number_of_nodes", "?")
     if status == "green" and unverified_tls_warning(context.settings):
         return Outcome.warn(

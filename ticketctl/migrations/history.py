@@ -183,44 +183,39 @@ def start_version(
     resume: bool,
 ) -> None:
     """Insert the version's row as ``running``, or reset a failed/interrupted one; the caller commits."""
+    values: dict[str, object] = {
+        "description": description[:200],
+        "script": script[:1000],
+        "checksum": checksum,
+        "applied_checksum": applied_checksum,
+        "statements_applied": statements_applied,
+        "statements_total": statements_total,
+        "status": RUNNING,
+        "host": _host(),
+        "tool_version": __version__,
+    }
     if resume:
-        session.execute(
-            f"UPDATE {HISTORY_TABLE} SET description = %s, script = %s, checksum = %s, applied_checksum = %s, "
-            "statements_applied = %s, statements_total = %s, status = %s, error = NULL, failed_statement = NULL, "
-            "failed_at = NULL, installed_by = CURRENT_USER(), host = %s, tool_version = %s, started_at = NOW(6), "
-            "finished_at = NULL, duration_ms = NULL WHERE version = %s",
-            (
-                description[:200],
-                script[:1000],
-                checksum,
-                applied_checksum,
-                statements_applied,
-                statements_total,
-                RUNNING,
-                _host(),
-                __version__,
-                version,
-            ),
-        )
+        assignments = [f"{column} = %s" for column in values]
+        assignments += [f"{column} = {expression}" for column, expression in _STARTED.items()]
+        sql = f"UPDATE {HISTORY_TABLE} SET {', '.join(assignments)} WHERE version = %s"
+        session.execute(sql, (*values.values(), version))
         return
-    session.execute(
-        f"INSERT INTO {HISTORY_TABLE} ({_COLUMNS}) VALUES "
-        "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, NULL, NULL, NULL, CURRENT_USER(), %s, %s, NOW(6), NULL, NULL)",
-        (
-            version,
-            description[:200],
-            TYPE_SQL,
-            script[:1000],
-            checksum,
-            applied_checksum,
-            statements_applied,
-            statements_total,
-            RUNNING,
-            out_of_order,
-            _host(),
-            __version__,
-        ),
-    )
+    values = {"version": version, "type": TYPE_SQL, "out_of_order": out_of_order, **values}
+    columns = ", ".join([*values, *_STARTED])
+    placeholders = ", ".join(["%s"] * len(values) + list(_STARTED.values()))
+    session.execute(f"INSERT INTO {HISTORY_TABLE} ({columns}) VALUES ({placeholders})", tuple(values.values()))
+
+
+# What a started (or restarted) version's row gets from the server rather than from parameters.
+_STARTED = {
+    "error": "NULL",
+    "failed_statement": "NULL",
+    "failed_at": "NULL",
+    "installed_by": "CURRENT_USER()",
+    "started_at": "NOW(6)",
+    "finished_at": "NULL",
+    "duration_ms": "NULL",
+}
 
 
 def mark_in_flight(session: Session, version: int, statement: str, at: str) -> None:

@@ -36,6 +36,7 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TypedDict, Unpack
 
 from ticketctl.clients.mysql import (
     CONNECTION_LOST,
@@ -112,6 +113,29 @@ class _Context:
     as_root: frozenset[str] = frozenset()  # database keys read as mysql.root_user (their user is still to be made)
 
 
+class Selection(TypedDict, total=False):
+    """The options ``migrate``, ``status`` and ``plan`` share: which databases (default: all three), up to which
+    version (default: the newest), whether a pending version older than an applied one may run, and the folder of
+    the files (default: the schemas_dir setting, else the packaged schemas)."""
+
+    databases: Sequence[str] | None
+    target: int | None
+    allow_out_of_order: bool
+    schemas_dir: Path | None
+
+
+def _selected_files(
+    settings: Settings, selection: Selection
+) -> tuple[list[DatabaseSettings], dict[str, list[MigrationFile]]]:
+    selected = select_databases(settings, selection.get("databases"))
+    return selected, discover_all(settings, selected, selection.get("schemas_dir"))
+
+
+def _versions(selection: Selection) -> tuple[int | None, bool]:
+    """The ``target`` and ``allow_out_of_order`` of a selection, in :class:`_Context`'s order."""
+    return selection.get("target"), selection.get("allow_out_of_order", False)
+
+
 # --------------------------------------------------------------------------- public verbs
 
 
@@ -119,13 +143,10 @@ def migrate(
     settings: Settings,
     secrets: Mapping[str, str],
     *,
-    databases: Sequence[str] | None = None,
-    target: int | None = None,
-    allow_out_of_order: bool = False,
-    schemas_dir: Path | None = None,
     on_event: EventSink | None = None,
     check: bool = True,
     sync_users: bool = False,
+    **selection: Unpack[Selection],
 ) -> MigrateReport:
     """Apply the pending migrations of the selected databases (all three by default), in parallel.
 
@@ -138,9 +159,8 @@ def migrate(
     change the password that other clients of the server use.
     """
     started = time.monotonic()
-    selected = select_databases(settings, databases)
-    files = discover_all(settings, selected, schemas_dir)
-    context = _Context(settings, secrets, serialised(on_event), target, allow_out_of_order, sync_users)
+    selected, files = _selected_files(settings, selection)
+    context = _Context(settings, secrets, serialised(on_event), *_versions(selection), sync_users)
 
     def run(database: DatabaseSettings) -> DatabaseResult:
         result = DatabaseResult(database.key, database.name)
@@ -198,23 +218,15 @@ def login_refused(error: Exception) -> bool:
 
 
 def status(
-    settings: Settings,
-    secrets: Mapping[str, str],
-    *,
-    databases: Sequence[str] | None = None,
-    target: int | None = None,
-    allow_out_of_order: bool = False,
-    schemas_dir: Path | None = None,
-    as_root: Collection[str] = (),
+    settings: Settings, secrets: Mapping[str, str], *, as_root: Collection[str] = (), **selection: Unpack[Selection]
 ) -> StatusReport:
     """Every version of the selected databases, what is pending and what would refuse; changes nothing.
 
     The databases keyed in ``as_root`` are read as ``mysql.root_user``: ``plan``
     reads those whose application user ``up`` has still to create.
     """
-    selected = select_databases(settings, databases)
-    files = discover_all(settings, selected, schemas_dir)
-    context = _Context(settings, secrets, serialised(None), target, allow_out_of_order, as_root=frozenset(as_root))
+    selected, files = _selected_files(settings, selection)
+    context = _Context(settings, secrets, serialised(None), *_versions(selection), as_root=frozenset(as_root))
     results = fan_out(
         lambda database: _status_database(context, database, files[database.key]), selected, name="migrate"
     )
@@ -581,22 +593,9 @@ def _repair_row(session: Session, row: hist.HistoryRow, migration: MigrationFile
     if row.status == hist.SUCCESS:
         if row.checksum == migration.checksum:
             return None
-        hist.record_repair(
-            session,
-            version=row.version,
-            checksum=migration.checksum,
-            applied_checksum=_prefix(migration, total) if row.statements_applied <= total else None,
-            statements_total=total,
-            description=migration.description,
-            script=migration.script,
-        )
-        return RepairAction(
-            row.version,
-            migration.script,
-            "checksum-accepted",
-            f"{migration.label} {migration.script}: checksum {_short(row.checksum)} replaced by "
-            f"{_short(migration.checksum)}",
-        )
+        applied = _prefix(migration, total) if row.statements_applied <= total else None
+        replaced = f"checksum {_short(row.checksum)} replaced by {_short(migration.checksum)}"
+        return _accept(session, row, migration, (migration.checksum, applied), "checksum-accepted", replaced)
     prefix = migration.prefix_checksum(row.statements_applied)
     if prefix is None:
         raise MigrationError(
@@ -615,23 +614,34 @@ def _repair_row(session: Session, row: hist.HistoryRow, migration: MigrationFile
                 row.version, migration.script, "in-flight-checked", f"{migration.label} {migration.script}: {checked}"
             )
         return None
+    accepted = (
+        f"{row.statements_applied} applied statements accepted as they read now; the next migrate resumes at "
+        f"statement {row.statements_applied + 1}" + (f"; {checked}" if checked else "")
+    )
+    return _accept(session, row, migration, (retry_checksum, prefix), "failure-accepted", accepted)
+
+
+def _accept(
+    session: Session,
+    row: hist.HistoryRow,
+    migration: MigrationFile,
+    checksums: tuple[str | None, str | None],
+    action: str,
+    detail: str,
+) -> RepairAction:
+    """Record the file as it reads now for ``row``'s version (``checksums``: the file's and its applied
+    statements'), and say what was accepted."""
+    checksum, applied_checksum = checksums
     hist.record_repair(
         session,
         version=row.version,
-        checksum=retry_checksum,
-        applied_checksum=prefix,
-        statements_total=total,
+        checksum=checksum,
+        applied_checksum=applied_checksum,
+        statements_total=len(migration.statements),
         description=migration.description,
         script=migration.script,
     )
-    return RepairAction(
-        row.version,
-        migration.script,
-        "failure-accepted",
-        f"{migration.label} {migration.script}: {row.statements_applied} applied statements accepted as they read "
-        f"now; the next migrate resumes at statement {row.statements_applied + 1}"
-        + (f"; {checked}" if checked else ""),
-    )
+    return RepairAction(row.version, migration.script, action, f"{migration.label} {migration.script}: {detail}")
 
 
 def _baseline_database(context: _Context, database: DatabaseSettings, version: int, description: str) -> BaselineResult:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ticketctl import __version__
+from ticketctl.config.masking import remember
 from ticketctl.config.secrets import (
     ENV_EXAMPLE_FILENAME,
     ENV_FILENAME,
@@ -23,7 +24,6 @@ from ticketctl.config.secrets import (
     generate_secret,
     parse_env_text,
     read_env_file,
-    remember,
     resolve_secrets,
     validate_secret,
 )
@@ -125,7 +125,7 @@ def plan_secrets(existing: EnvFile | None) -> tuple[dict[str, str], tuple[str, .
         else:
             values[spec.name] = generate_secret()
             generated.append(spec.name)
-    remember(values)
+    remember(values.values())
     return values, tuple(generated)
 
 

@@ -21,7 +21,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ticketctl.config.secrets import OPTIONAL_SECRETS, STACK_SECRETS, scrub_known
+from ticketctl.config.masking import scrub_known
+from ticketctl.config.secrets import OPTIONAL_SECRETS, STACK_SECRETS
 from ticketctl.runtime.docker import Container, Image
 
 SECRET_MARK = "(secret, not shown)"

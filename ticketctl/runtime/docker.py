@@ -348,26 +348,28 @@ class Image:
     repo_digests: tuple[str, ...] = ()
 
 
+class _Labelled:
+    """A network or volume: its labels say which Compose project it belongs to."""
+
+    labels: Mapping[str, str]
+
+    @property
+    def project(self) -> str | None:
+        return self.labels.get(PROJECT_LABEL)
+
+
 @dataclass(frozen=True)
-class Network:
+class Network(_Labelled):
     id: str
     name: str
     labels: Mapping[str, str]
     containers: int
 
-    @property
-    def project(self) -> str | None:
-        return self.labels.get(PROJECT_LABEL)
-
 
 @dataclass(frozen=True)
-class Volume:
+class Volume(_Labelled):
     name: str
     labels: Mapping[str, str]
-
-    @property
-    def project(self) -> str | None:
-        return self.labels.get(PROJECT_LABEL)
 
 
 # --------------------------------------------------------------------------- the runtime

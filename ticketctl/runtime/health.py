@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-from ticketctl.config.secrets import scrub_known
+from ticketctl.config.masking import scrub_known
 from ticketctl.errors import DockerError, UnhealthyError
 from ticketctl.runtime.docker import Container
 from ticketctl.stack.types import Healthcheck

@@ -15,6 +15,7 @@ single-node search engine without disk watermarks) is in docs/architecture.md.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from ticketctl.config.settings import Settings
 from ticketctl.stack.types import (
@@ -152,6 +153,19 @@ def _healthcheck(
     )
 
 
+def _server(settings: Settings, name: str, description: str, technology: str, **fields: Any) -> Service:
+    """An infrastructure service named as its image setting, ``images.<name>``, which chooses its image."""
+    return Service(
+        name=name,
+        image=getattr(settings.images, name),
+        image_setting=f"images.{name}",
+        description=description,
+        role="infrastructure",
+        technology=technology,
+        **fields,
+    )
+
+
 def _mysql_service(settings: Settings) -> Service:
     names = ", ".join(f"'{db.name}'" for db in settings.mysql.databases)
     count = len(settings.mysql.databases)
@@ -165,13 +179,11 @@ def _mysql_service(settings: Settings) -> Service:
     )
     # Only root's: the init script makes the databases, `ticketctl migrate` the application users.
     environment: tuple[tuple[str, EnvValue], ...] = (("MYSQL_ROOT_PASSWORD", SecretRef("MYSQL_ROOT_PASSWORD")),)
-    return Service(
-        name="mysql",
-        image=settings.images.mysql,
-        image_setting="images.mysql",
-        description="One MySQL 8 server holding events_db, inventory_db and bookings_db",
-        role="infrastructure",
-        technology="MySQL 8",
+    return _server(
+        settings,
+        "mysql",
+        "One MySQL 8 server holding events_db, inventory_db and bookings_db",
+        "MySQL 8",
         command=(
             "mysqld",
             "--character-set-server=utf8mb4",
@@ -202,13 +214,11 @@ def _redis_service(settings: Settings) -> Service:
     probe = 'REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli -h 127.0.0.1 ping | grep -q PONG'
     # Any reply is life: NOAUTH (asked without the password), LOADING (replaying the AOF), BUSY.
     alive = "redis-cli -h 127.0.0.1 ping 2>&1 | grep -qE '^(PONG|NOAUTH|LOADING|BUSY|MASTERDOWN)'"
-    return Service(
-        name="redis",
-        image=settings.images.redis,
-        image_setting="images.redis",
-        description="Distributed seat locks and caching",
-        role="infrastructure",
-        technology="Redis 7",
+    return _server(
+        settings,
+        "redis",
+        "Distributed seat locks and caching",
+        "Redis 7",
         command=("sh", "-c", server),
         environment=(("REDIS_PASSWORD", SecretRef("REDIS_PASSWORD")),),
         ports=(PortBinding(settings.bind_address, settings.ports.redis, REDIS_PORT, setting="ports.redis"),),
@@ -232,7 +242,7 @@ def _search_service(settings: Settings) -> Service:
     ]
     if engine == "elasticsearch":
         environment = [*common, ("xpack.security.enabled", "false"), ("ES_JAVA_OPTS", f"-Xms{heap} -Xmx{heap}")]
-        home, technology, image = "/usr/share/elasticsearch", "Elasticsearch 8", settings.images.elasticsearch
+        home, technology = "/usr/share/elasticsearch", "Elasticsearch 8"
     else:
         environment = [
             *common,
@@ -240,17 +250,15 @@ def _search_service(settings: Settings) -> Service:
             ("DISABLE_INSTALL_DEMO_CONFIG", "true"),
             ("OPENSEARCH_JAVA_OPTS", f"-Xms{heap} -Xmx{heap}"),
         ]
-        home, technology, image = "/usr/share/opensearch", "OpenSearch 3", settings.images.opensearch
+        home, technology = "/usr/share/opensearch", "OpenSearch 3"
     probe = f"curl -fsS 'http://127.0.0.1:{SEARCH_PORT}/_cluster/health?wait_for_status=yellow&timeout=1s' >/dev/null"
     # The node answers for itself (local=true), whatever the colour of the cluster.
     alive = f"curl -fsS 'http://127.0.0.1:{SEARCH_PORT}/_cluster/health?local=true' >/dev/null"
-    return Service(
-        name=engine,
-        image=image,
-        image_setting=f"images.{engine}",
-        description="Full-text event search (keyword, city, date range, category)",
-        role="infrastructure",
-        technology=technology,
+    return _server(
+        settings,
+        engine,
+        "Full-text event search (keyword, city, date range, category)",
+        technology,
         environment=tuple(environment),
         ports=(PortBinding(settings.bind_address, settings.ports.search, SEARCH_PORT, setting="ports.search"),),
         volumes=(VolumeMount(f"{engine}-data", f"{home}/data"),),

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import shutil
 import socket
 import subprocess
 import sys
@@ -24,7 +23,8 @@ from typing import Any
 
 import pytest
 
-from tests.support.servers import MySQLScratch, SearchScratch, server_missing
+from tests.support.requirements import REDIS_SERVER
+from tests.support.servers import MySQLScratch, SearchScratch
 from ticketctl.errors import ExitCode
 
 pytestmark = pytest.mark.integration
@@ -51,9 +51,7 @@ class PrivateRedis:
 
 @pytest.fixture
 def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        server_missing("Redis", "redis-server is not installed (scripts/test-services up installs it)")
+    binary = REDIS_SERVER.require()
     port, password = free_port(), secrets.token_urlsafe(18)
     process = subprocess.Popen(
         [

@@ -2,8 +2,8 @@
 
 The server comes only from the environment that ``scripts/test-services up``
 exports: ``TICKETCTL_TEST_MYSQL_HOST``, ``_PORT``, ``_ROOT_USER`` and
-``_ROOT_PASSWORD``. Without them the tests are skipped, except under
-``CI=true``, where a missing server fails the run.
+``_ROOT_PASSWORD``. Without them the tests are skipped, except under CI, where
+a missing server fails the run (``tests/support/servers.server_missing``).
 
 Each test gets three uniquely named databases and application users (created as
 root, dropped afterwards), and its own schemas folder.
@@ -20,16 +20,14 @@ import pymysql
 import pytest
 
 from tests.support.migrations import KEYS, PREFIX, SERVER_VARIABLES, MySQLServer, Project
+from tests.support.servers import server_missing
 
 
 @pytest.fixture(scope="session")
 def mysql_server() -> MySQLServer:
     missing = [name for name in SERVER_VARIABLES if not os.environ.get(name)]
     if missing:
-        reason = f"no MySQL/MariaDB test server: {', '.join(missing)} not set; run 'scripts/test-services up'"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
+        server_missing("MariaDB (MySQL protocol)", f"{', '.join(missing)} not set")
     server = MySQLServer(
         host=os.environ["TICKETCTL_TEST_MYSQL_HOST"],
         port=int(os.environ["TICKETCTL_TEST_MYSQL_PORT"]),

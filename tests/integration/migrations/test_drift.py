@@ -178,6 +178,24 @@ def test_without_the_right_to_create_the_shadow_the_missing_privilege_is_named(m
     assert check["status"] == "warn" and "GRANT CREATE" in check["fix"]
 
 
+def test_a_root_password_the_server_refuses_is_a_missing_right_not_a_failed_schema(migrated: Project) -> None:
+    """A rendered .env holds a root password the (remote) server need not know: drift cannot be computed."""
+    secrets = {**migrated.secrets(), "MYSQL_ROOT_PASSWORD": "not-the-servers-root-password"}
+    report = drift(migrated.settings(), secrets, databases=["events"])
+    (events,) = report.databases
+    assert events.error is not None
+    assert "the CREATE privilege for it is missing" in events.error.message
+    assert f"{migrated.settings().mysql.root_user} (" in events.error.message
+    assert "Access denied" in events.error.message
+    code, doctor = cli_json(
+        migrated, "doctor", "mysql.events.drift", MYSQL_ROOT_PASSWORD="not-the-servers-root-password"
+    )
+    assert code == ExitCode.WARNINGS
+    check = next(c for c in doctor["checks"] if c["name"] == "mysql.events.drift")
+    assert check["status"] == "warn"
+    assert "not-the-servers-root-password" not in json.dumps(doctor)
+
+
 def test_a_shadow_left_by_a_killed_run_is_dropped_by_the_next(migrated: Project, mysql_server: MySQLServer) -> None:
     (now,) = mysql_server.execute("SELECT UNIX_TIMESTAMP()")[0]
     stale = f"{SHADOW_PREFIX}events_{int(now) - 3600:010d}_abcdef"

@@ -4,8 +4,8 @@ The session starts one private MariaDB (TLS required), one private Redis (TLS
 only, with a password) and one nginx (https and basic auth in front of the
 shared OpenSearch); see ``remote_servers.py`` for which plays which managed
 service. A missing program (mariadbd, redis-server, nginx: ``scripts/test-services
-up`` installs them) skips these tests outside CI and fails them with ``CI=true``,
-like a missing shared server.
+up`` installs them) skips these tests outside CI and fails them under CI, like a
+missing shared server (``tests/support/requirements.py``).
 """
 
 from __future__ import annotations
@@ -27,15 +27,10 @@ from tests.support.remote_servers import (
     free_port,
     server_directory,
 )
-from tests.support.servers import SearchServer, server_missing, unique_name
+from tests.support.servers import SearchServer, unique_name
 from tests.support.tls import Pki
 
 LOCK_INDEX = ".ticketctl-locks"
-
-
-def _require_program(name: str, fallback: str) -> None:
-    if shutil.which(name) is None and not Path(fallback).exists():
-        server_missing(f"{name} (Debian package)", "not installed")
 
 
 # ---------------------------------------------------------------- certificates and private servers
@@ -51,7 +46,6 @@ def pki() -> Iterator[Pki]:
 
 
 def _mariadb(pki: Pki, cert: Path, key: Path) -> Iterator[PrivateMariaDB]:
-    _require_program("mariadbd", "/usr/sbin/mariadbd")
     directory = server_directory("mariadb")
     own = pki.copy_to(directory / "tls")
     server = PrivateMariaDB(directory, free_port(), own.directory / cert.name, own.directory / key.name, own.ca)
@@ -82,7 +76,6 @@ def mismatched_mariadb(pki: Pki) -> Iterator[PrivateMariaDB]:
 
 
 def _redis(pki: Pki, cert: Path, key: Path) -> Iterator[PrivateRedis]:
-    _require_program("redis-server", "/usr/bin/redis-server")
     directory = server_directory("redis")
     own = pki.copy_to(directory / "tls")
     server = PrivateRedis(
@@ -112,7 +105,6 @@ def mismatched_redis(pki: Pki) -> Iterator[PrivateRedis]:
 
 
 def _front(pki: Pki, upstream: SearchServer) -> Iterator[NginxFront]:
-    _require_program("nginx", "/usr/sbin/nginx")
     directory = server_directory("nginx")
     own = pki.copy_to(directory / "tls")
     front = NginxFront(

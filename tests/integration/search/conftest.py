@@ -2,7 +2,7 @@
 
 ``TICKETCTL_TEST_OPENSEARCH_URL`` and ``TICKETCTL_TEST_ELASTICSEARCH_URL`` name
 them. Without a variable (or when the server does not answer) a test is
-skipped with the reason, and fails instead when ``CI=true``. Each test gets
+skipped with the reason, and fails instead under CI. Each test gets
 its own alias ``t<random>``; everything named after it is deleted afterwards,
 and the lock index if this session created it.
 

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from tests.support.search_targets import ON_ENGINES_WITH_REINDEX, ON_ENGINES_WITHOUT_REINDEX, HttpError, SearchTarget
+from ticketctl import __version__
 from ticketctl.cli.main import run
 from ticketctl.errors import AbortedError, ExitCode, LockedError, SearchError, TicketctlError
 from ticketctl.search import (
@@ -72,7 +73,7 @@ def test_create_then_idempotent_create_sends_nothing(search: SearchTarget) -> No
     assert live["settings"]["index"]["number_of_shards"] == "1"
     assert live["settings"]["index"]["number_of_replicas"] == "0"  # auto on a single data node
     meta = live["mappings"]["_meta"]["ticketctl"]
-    assert meta["spec_hash"] == first.spec_hash and meta["schema_version"] == 1 and meta["tool_version"]
+    assert (meta["spec_hash"], meta["schema_version"], meta["tool_version"]) == (first.spec_hash, 1, __version__)
     assert live["mappings"]["properties"]["date"]["format"].endswith("||strict_date_optional_time||epoch_millis")
 
     second = create_index(settings, {})

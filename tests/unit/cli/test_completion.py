@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -13,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.cli import invoke
-from tests.support.servers import server_missing
+from tests.support.requirements import SHELLS
 
 CONFIG = "search:\n  engine: opensearch\n"
 
@@ -98,10 +97,7 @@ def launcher(folder: Path) -> dict[str, str]:
 
 
 def _installed(shell: str) -> str:
-    path = shutil.which(shell)
-    if path is None:
-        server_missing(shell, f"{shell} is not installed (scripts/test-services up installs it)")
-    return path
+    return SHELLS[shell].require()
 
 
 def test_the_bash_script_completes_through_bash_itself(folder: Path, launcher: dict[str, str]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 from collections.abc import Iterator
@@ -110,6 +111,27 @@ def test_detect_sends_basic_auth_with_search_password(stub: str) -> None:
     settings = settings_for(stub, **{"search.username": ("elastic", "--user")})
     assert detect(settings, {"SEARCH_PASSWORD": "s3cret-password"}).engine == "elasticsearch"
     assert _Stub.seen[-1][1] == "Basic ZWxhc3RpYzpzM2NyZXQtcGFzc3dvcmQ="
+
+
+def test_detect_sends_the_user_and_password_of_the_url_as_basic_auth(stub: str) -> None:
+    """``http://user:password@host`` works as with the official clients; every message shows ``***``."""
+    _Stub.routes = {}
+    route("/", 200, OPENSEARCH_ROOT)
+    with_userinfo = stub.replace("http://", "http://elastic:p%40ss-url-9911@")
+    info = detect(settings_for(with_userinfo))
+    assert _Stub.seen[-1] == ("/", "Basic " + base64.b64encode(b"elastic:p@ss-url-9911").decode())
+    assert info.url == stub.replace("http://", "http://elastic:***@")
+
+
+def test_detect_401_with_the_user_of_the_url_names_search_url_and_not_the_password(stub: str) -> None:
+    _Stub.routes = {}
+    route("/", 401, {"error": "security_exception"})
+    with pytest.raises(SearchError) as caught:
+        detect(settings_for(stub.replace("http://", "http://elastic:wrong-url-pw-77@")))
+    shown = stub.replace("http://", "http://elastic:***@")
+    assert caught.value.message == (
+        f"search server at {shown}: GET / → 401: the cluster refused the user and password of search.url"
+    )
 
 
 def test_detect_refuses_a_username_without_password(stub: str) -> None:

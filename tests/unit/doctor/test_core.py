@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from tests.support.cli import invoke
-from ticketctl.config.secrets import Secrets, remember
+from ticketctl.config.masking import remember
+from ticketctl.config.secrets import Secrets
 from ticketctl.config.settings import load_settings
 from ticketctl.doctor.core import Check, CheckContext, Outcome, Status, run_checks, select_checks
 from ticketctl.errors import ConfigError, ExitCode, RedisError

@@ -2,13 +2,12 @@
 
 ``kubernetes-validate`` ships the JSON schemas of each Kubernetes release; strict mode also
 refuses fields that do not exist, so a misspelt or misplaced key fails here, not in a cluster.
-The kustomization is checked by listing (and by ``kubectl kustomize`` where kubectl exists).
+The kustomization is checked by listing and by ``kubectl kustomize``.
 """
 
 from __future__ import annotations
 
 import functools
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +20,7 @@ import yaml
 from kubernetes_validate.utils import all_versions, major_minor
 
 from tests.support.kubernetes import VARIANTS, SettingsFactory, documents_in
+from tests.support.requirements import KUBECTL
 from ticketctl.render.kubernetes import KUSTOMIZATION, render_kubernetes
 
 pytestmark = pytest.mark.unit
@@ -98,12 +98,12 @@ def test_the_kustomization_lists_every_manifest_once(
     assert resources[0] == "namespace.yaml"
 
 
-@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
 @pytest.mark.parametrize("variant", ["default", "opensearch-custom"])
 def test_kubectl_kustomize_builds_the_folder(make_settings: SettingsFactory, tmp_path: Path, variant: str) -> None:
     """What `kubectl apply -k` would send: every object of every file, in one namespace."""
+    kubectl = KUBECTL.require()
     out = _render(make_settings, variant, tmp_path)
-    built = subprocess.run(["kubectl", "kustomize", str(out)], capture_output=True, text=True, timeout=60)
+    built = subprocess.run([kubectl, "kustomize", str(out)], capture_output=True, text=True, timeout=60)
     assert built.returncode == 0, built.stderr
     objects = [doc for doc in yaml.safe_load_all(built.stdout) if doc]
     assert len(objects) == len(list(documents_in(out)))
