@@ -17,6 +17,9 @@ Sections (``--only`` selects some):
 - ``seed`` and ``sync``: ``ticketctl seed`` vs the ``mariadb`` client's LOAD DATA LOCAL INFILE of the
   same rows, ``ticketctl index sync --full`` vs ``curl`` posting the same documents to ``_bulk``
   (:mod:`bench.data`).
+- ``snapshot``: ``snapshot save`` vs ``mysqldump`` of the three databases, and ``snapshot restore``
+  vs the rebuild a user would otherwise do (``down --volumes``, ``up``, load the same data), on a
+  stack of its own loaded with 1,000,000 seats and 100,000 indexed events (quick: 20,000 and 2,000).
 
 Measured commands are interleaved round by round (the order rotates), so a
 ratio is taken between samples of the same round. Each command runs once
@@ -40,14 +43,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from bench import data as data_sections
 from bench import migrations as mig
 from bench import peers as peers_module
-from bench import report, stacks
+from bench import report, snapshots, stacks
 from bench.measure import Command, CommandFailed, Sample, clean_environment, run
 
 REPO = Path(__file__).resolve().parent.parent
-SECTIONS = ("startup", "migrate", "cold", "noop", "plan", "doctor", "seed", "sync")
+SECTIONS = ("startup", "migrate", "cold", "noop", "plan", "doctor", "seed", "sync", "snapshot")
 STACK_SECTIONS = ("startup", "cold", "noop", "plan", "doctor")  # the sections that need the three Compose stacks
 PEER_SECTIONS = ("startup", "migrate", "cold", "noop", "plan", "doctor")  # ... and Compose, Flyway, golang-migrate
 BEFORE = "ticketctl (before)"  # the tool of --before series: shown with a ratio before ÷ after
@@ -174,7 +179,7 @@ def parse_args(argv: list[str] | None) -> Config:
         "--port-base",
         type=int,
         default=62000,
-        help="host ports: three blocks of 100 from here (default 62000: above Linux's ephemeral range 32768-60999)",
+        help="host ports: four blocks of 100 from here (default 62000: above Linux's ephemeral range 32768-60999)",
     )
     parser.add_argument("--prefix", default="tkb", help="prefix of projects, databases and users")
     parser.add_argument("--keep", action="store_true", help="leave the stacks, databases and users in place")
@@ -208,8 +213,8 @@ def parse_args(argv: list[str] | None) -> Config:
     unknown = set(sections) - set(SECTIONS)
     if unknown:
         parser.error(f"unknown sections: {', '.join(sorted(unknown))}")
-    if not 1024 <= args.port_base <= 65535 - 300:
-        parser.error("--port-base must leave room for three blocks of 100 ports")
+    if not 1024 <= args.port_base <= 65535 - 400:
+        parser.error("--port-base must leave room for four blocks of 100 ports")
     return Config(
         quick=args.quick,
         runs=args.runs or (3 if args.quick else 15),
@@ -769,6 +774,111 @@ def with_server_down(
     return measure_once
 
 
+# --------------------------------------------------------------------------- section: snapshot
+
+SNAPSHOT_BASE = "bench-base"
+
+
+def snapshot_port_base(cfg: Config) -> int:
+    """The snapshot stack's block of 100 ports: after the three stacks' blocks when they run, else the first."""
+    return cfg.port_base + (100 * len(STACK_TOOLS) if set(cfg.sections) & set(STACK_SECTIONS) else 0)
+
+
+def section_snapshot(cfg: Config, results: Results, env: Environment) -> None:
+    """save vs mysqldump, restore vs the rebuild, on a stack of its own holding the same data every round."""
+    data = snapshots.Data(2_000, 20_000, 1_000) if cfg.quick else snapshots.Data(100_000, 1_000_000, 10_000)
+    project = project_name(cfg.prefix, "snapshot")
+    folder = cfg.work / "stacks" / "snapshot"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    stack = stacks.Stack("ticketctl", project, folder, stacks.Ports.block(snapshot_port_base(cfg)))
+    # Elasticsearch (its local image carries the analysis plugin the mapping needs) starts faster than
+    # OpenSearch here; a search engine starting on a loaded machine may need more than up's default 300 s.
+    document = yaml.safe_load(stacks.settings_yaml(project, stack.ports, env.images))
+    document["search"]["engine"] = "elasticsearch"
+    document["wait_timeout"] = 900
+    (folder / "ticketctl.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
+    ticketctl = env.ticketctl
+    log(f"snapshot: up and load {data.describe()} (untimed)")
+    loader = f"PYTHONPATH={REPO} {sys.executable} -m bench.snapshots load {folder} {' '.join(data.argv)}"
+    run([env.command(["sh", "-c", f"{ticketctl} up && {loader}"], folder)], timeout=3600)
+    run([env.command([ticketctl, "snapshot", "save", SNAPSHOT_BASE], folder)], timeout=1800)
+
+    def without_extra_snapshots(measure_once: Callable[[], Sample]) -> Callable[[], Sample]:
+        def measured() -> Sample:
+            try:
+                return measure_once()
+            finally:
+                for extra_folder in (folder / "snapshots").iterdir():
+                    if extra_folder.name != SNAPSHOT_BASE:
+                        shutil.rmtree(extra_folder, ignore_errors=True)
+
+        return measured
+
+    root_password = stacks.env_value(folder, "MYSQL_ROOT_PASSWORD")
+    dump = (
+        f"docker exec -e MYSQL_PWD {project}-mysql-1 mysqldump -uroot --single-transaction --quick --routines "
+        f"--triggers --hex-blob --databases events_db inventory_db bookings_db > {cfg.work}/mysqldump.sql"
+    )
+    save = results.measure(
+        "snapshot.save",
+        f"`snapshot save` of the stack ({data.describe()}) vs `mysqldump` of the three databases alone",
+        "≤ 1.5× mysqldump's time",
+        "ticketctl",
+        "snapshot save",
+    )
+    series, save_once = entry(
+        save,
+        "ticketctl",
+        "ticketctl",
+        "ticketctl snapshot save",
+        [env.command([ticketctl, "snapshot", "save"], folder)],
+    )
+    dump_entry = entry(
+        save,
+        "mysqldump",
+        "mysqldump",
+        "mysqldump --single-transaction of the 3 databases (docker exec)",
+        [env.command(["sh", "-c", dump], folder, settings={"MYSQL_PWD": root_password}, secrets=[root_password])],
+    )
+    rounds(cfg.runs_cold, [(series, without_extra_snapshots(save_once)), dump_entry])
+
+    restore = results.measure(
+        "snapshot.restore",
+        f"`snapshot restore` ({data.describe()}) vs the rebuild: `down --volumes --yes`, `up`, load the same data",
+        "≤ 0.25× the rebuild's time",
+        "ticketctl",
+        "snapshot restore",
+    )
+    series, restore_once = entry(
+        restore,
+        "ticketctl",
+        "ticketctl",
+        "ticketctl snapshot restore --yes (safety snapshot first)",
+        [env.command([ticketctl, "snapshot", "restore", SNAPSHOT_BASE, "--yes"], folder)],
+    )
+    fast, fast_once = entry(
+        restore,
+        "ticketctl-no-backup",
+        "ticketctl",
+        "ticketctl snapshot restore --yes --no-backup",
+        [env.command([ticketctl, "snapshot", "restore", SNAPSHOT_BASE, "--yes", "--no-backup"], folder)],
+    )
+    rebuild = f"{ticketctl} down --volumes --yes && {ticketctl} up && {loader}"
+    rebuild_entry = entry(
+        restore,
+        "rebuild",
+        "rebuild",
+        "down --volumes --yes; up; load the same data",
+        [env.command(["sh", "-c", rebuild], folder)],
+    )
+    rounds(
+        cfg.runs_cold,
+        [(series, without_extra_snapshots(restore_once)), (fast, fast_once), rebuild_entry],
+        warmup=False,
+    )
+
+
 # --------------------------------------------------------------------------- environment
 
 
@@ -876,7 +986,7 @@ IMAGE_KEYS = ("mysql", "redis", "elasticsearch", "opensearch", "apps")
 
 def project_name(prefix: str, tool: str) -> str:
     """tkb-tc, tkb-dc1, tkb-dc2: the Compose project of each tool's stack."""
-    return f"{prefix}-" + {"ticketctl": "tc", "compose-v1": "dc1", "compose-v2": "dc2"}[tool]
+    return f"{prefix}-" + {"ticketctl": "tc", "compose-v1": "dc1", "compose-v2": "dc2", "snapshot": "snap"}[tool]
 
 
 def prepare_stacks(cfg: Config, results: Results, env: Environment) -> None:
@@ -956,6 +1066,7 @@ MEASURE_PREFIXES = {  # section → the keys of the measures it writes
     "doctor": ("doctor.",),
     "seed": ("seed.",),
     "sync": ("sync.",),
+    "snapshot": ("snapshot.",),
 }
 
 
@@ -1005,10 +1116,14 @@ def main(argv: list[str] | None = None) -> int:
         env.before, env.before_label = str(before), cfg.before_label
         results.versions["ticketctl (before)"] = f"{cfg.before_label} ({before})"
     cfg.work.mkdir(parents=True, exist_ok=True)
-    project_names = [project_name(cfg.prefix, tool) for tool in STACK_TOOLS]
+    project_names = [project_name(cfg.prefix, tool) for tool in (*STACK_TOOLS, "snapshot")]
     for project in project_names:  # leftovers of a killed run
         stacks.remove_project(env.engine, project)
-    wanted = set().union(*(stacks.Ports.block(cfg.port_base + 100 * i).host_ports() for i in range(len(STACK_TOOLS))))
+    bases = (
+        [cfg.port_base + 100 * i for i in range(len(STACK_TOOLS))] if set(cfg.sections) & set(STACK_SECTIONS) else []
+    )
+    bases += [snapshot_port_base(cfg)] if "snapshot" in cfg.sections else []
+    wanted = set().union(set(), *(stacks.Ports.block(base).host_ports() for base in bases))
     held = stacks.port_holders(env.engine, wanted, set(project_names))
     if held:
         taken = ", ".join(f"{port} by {name}" for port, name in sorted(held.items()))
@@ -1037,6 +1152,8 @@ def main(argv: list[str] | None = None) -> int:
                 data_sections.section_seed(cfg, results, env)
             if "sync" in cfg.sections:
                 data_sections.section_sync(cfg, results, env)
+            if "snapshot" in cfg.sections:
+                section_snapshot(cfg, results, env)
     except (CommandFailed, RuntimeError) as error:
         failure = error
         log(f"FAILED: {error}")

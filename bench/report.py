@@ -259,6 +259,8 @@ def verdicts(results: Results) -> list[Verdict]:
                     None,
                 )
             )
+    faster("snapshot.save", "mysqldump", "`snapshot save` vs `mysqldump` of the three databases", 1 / 1.5)
+    faster("snapshot.restore", "rebuild", "`snapshot restore` vs the rebuild (down --volumes, up, load)", 4.0)
     limit("doctor.green", "ticketctl", "`doctor`, all green", 1.0)
     down = _find(results, "doctor.down")
     for series in down.series if down else []:

@@ -56,6 +56,14 @@ class Stack:
     compose_file: str = "docker-compose.yml"  # the file the tool runs on, relative to folder
 
 
+def env_value(folder: Path, name: str) -> str:
+    """A value of a stack's ``.env``."""
+    for line in (folder / ".env").read_text().splitlines():
+        if line.startswith(f"{name}="):
+            return line.split("=", 1)[1]
+    raise KeyError(f"{name} is not in {folder / '.env'}")
+
+
 def settings_yaml(project: str, ports: Ports, images: dict[str, str]) -> str:
     """ticketctl.yaml of a bench stack: local images, OpenSearch (the complete local engine), nofile 20000."""
     document = {

@@ -24,27 +24,28 @@ import pytest
 from tests.support.requirements import missing
 
 REPO = Path(__file__).resolve().parents[2]
-# Projects <prefix>-tc, -dc1, -dc2; databases and users <prefix>_*. One prefix per checkout: two
+# Projects <prefix>-tc, -dc1, -dc2, -snap; databases and users <prefix>_*. One prefix per checkout: two
 # checkouts running this test on one Engine never remove each other's stacks, and a run killed in
 # this checkout has its leftovers removed by the next one here.
 PREFIX = "tkbq" + hashlib.sha1(str(REPO).encode()).hexdigest()[:4]
-# 62500-62799 first: clear of bench/run's default 62000-62299, of the e2e tests' 30000-32699 and of Linux's
+# 62500-62899 first: clear of bench/run's default 62000-62399, of the e2e tests' 30000-32699 and of Linux's
 # ephemeral range (32768-60999), where a closing client connection can hold a port for a minute. When
-# something else holds one of those ports (another run's stack), the next block of 300 that is free.
-PORT_BASES = (62500, 64100, 64400, 64700)
+# something else holds one of those ports (another run's stack), the next block of 400 that is free.
+PORT_BASES = (62500, 64100, 64500, 64900)
+BLOCK = 400  # four stacks of 100 ports each
 
 
 def _free_port_base() -> int:
-    """The first candidate whose three blocks of ports nothing listens on (the bench refuses taken ports)."""
+    """The first candidate whose four blocks of ports nothing listens on (the bench refuses taken ports)."""
     for base in PORT_BASES:
         try:
-            for port in range(base, base + 300):
+            for port in range(base, base + BLOCK):
                 with socket.socket() as probe:
                     probe.bind(("127.0.0.1", port))
         except OSError:
             continue
         return base
-    pytest.fail(f"no free block of 300 ports at {PORT_BASES}", pytrace=False)
+    pytest.fail(f"no free block of {BLOCK} ports at {PORT_BASES}", pytrace=False)
 
 
 def _missing(what: str) -> None:
@@ -111,6 +112,8 @@ def test_results_have_every_measure_with_its_peers(quick_run: tuple[subprocess.C
         "### `doctor` with one server down (check timeout 3 s)",
         "### `ticketctl seed`, 100 events × 100 seats = 10,000 seats",
         "### `ticketctl index sync --full`, 2,000 events into an empty index (OpenSearch, 1 shard)",
+        "### `snapshot save` of the stack (20,000 seats, 2,000 events",
+        "### `snapshot restore` (20,000 seats, 2,000 events",
     ):
         assert heading in text
     for row in (
@@ -124,6 +127,8 @@ def test_results_have_every_measure_with_its_peers(quick_run: tuple[subprocess.C
         "| ticketctl seed --method insert |",
         "| mariadb --local-infile=1 -e 'LOAD DATA LOCAL INFILE …', 3 processes side by side |",
         "| ticketctl index sync --full |",
+        "| mysqldump --single-transaction of the 3 databases (docker exec) |",
+        "| down --volumes --yes; up; load the same data |",
     ):
         assert row in text
     assert "Flyway migrate, 3 processes side by side" in text
@@ -149,7 +154,7 @@ def test_nothing_of_the_run_is_left(quick_run: tuple[subprocess.CompletedProcess
     done, _ = quick_run
     assert done.returncode == 0, done.stderr[-4000:]
     engine = docker.from_env()
-    for project in (f"{PREFIX}-tc", f"{PREFIX}-dc1", f"{PREFIX}-dc2"):
+    for project in (f"{PREFIX}-tc", f"{PREFIX}-dc1", f"{PREFIX}-dc2", f"{PREFIX}-snap"):
         label = {"label": f"com.docker.compose.project={project}"}
         assert engine.containers.list(all=True, filters=label) == []
         assert engine.volumes.list(filters=label) == []
@@ -202,7 +207,7 @@ def test_raw_results_are_written_beside_the_report(
         "drift.schema",
         "doctor.green",
     } <= keys
-    assert {"seed.load", "sync.full"} <= keys
+    assert {"seed.load", "sync.full", "snapshot.save", "snapshot.restore"} <= keys
     for measure in raw["measures"]:
         for series in measure["series"]:
             assert series["samples"], f"{series['key']} has no sample"

@@ -20,8 +20,10 @@ def register(app: typer.Typer) -> None:
         migrate,
         plan,
         render,
+        secrets,
         seed,
         shell,
+        snapshot,
         stack,
         version,
     )
@@ -37,6 +39,8 @@ def register(app: typer.Typer) -> None:
     app.command("seed")(seed.seed_command)
     app.add_typer(index.index_app, name="index")
     app.command("doctor")(doctor.doctor_command)
+    app.add_typer(snapshot.app, name="snapshot")
+    app.add_typer(secrets.app, name="secrets")
     app.command("logs")(logs.logs_command)
     app.command("env")(env.env_command)
     app.add_typer(shell.shell_app, name="shell")

@@ -578,9 +578,45 @@ def create_account(session: Session, user: str, password: str, database: str, ho
 
 
 def set_account_password(session: Session, user: str, password: str, host: str = "%") -> None:
-    """``ALTER USER`` to ``password``, sent as a hash; existing sessions of the user stay logged in."""
-    clause, argument = identified_by(session.server, password)
-    session.execute(f"ALTER USER %s@%s {clause}", (user, host, argument))
+    """Give an existing account ``password``, sent as a hash; existing sessions of the user stay logged in."""
+    statement, argument = password_change(session.server, password)
+    session.execute(statement, (user, host, argument))
+
+
+def password_change(server: ServerInfo, password: str) -> tuple[str, str]:
+    """The statement (``%s`` for user, host and hash) that gives an existing account ``password``, and the hash.
+
+    MariaDB: ``SET PASSWORD ... = '<hash>'``, which keeps an account's other ways
+    in (``root@localhost`` is ``mysql_native_password OR unix_socket`` there;
+    measured on 10.11), where ``ALTER USER ... IDENTIFIED BY PASSWORD`` would drop
+    them. MySQL: ``ALTER USER ... AS '<hash>'`` (its ``SET PASSWORD`` takes only a
+    cleartext password). Neither keeps the old password beside the new one:
+    MySQL 8's ``RETAIN CURRENT PASSWORD`` follows only a cleartext ``IDENTIFIED BY``.
+    """
+    if server.is_mariadb:
+        return "SET PASSWORD FOR %s@%s = %s", native_password_hash(password)
+    clause, argument = identified_by(server, password)
+    return f"ALTER USER %s@%s {clause}", argument
+
+
+def password_script(server: ServerInfo, accounts: Sequence[tuple[str, str, str]]) -> str:
+    """SQL text that gives each (user, host, password) account its password as a hash, for a server
+    reached without a connection of ours (an offline server in a helper container); values are escaped here.
+    """
+    from pymysql.converters import escape_str
+
+    lines = []
+    for user, host, password in accounts:
+        statement, argument = password_change(server, password)
+        lines.append(statement % tuple(escape_str(value) for value in (user, host, argument)) + ";")
+    return "\n".join(lines) + "\n"
+
+
+def stack_accounts(session: Session, users: list[str]) -> list[tuple[str, str]]:
+    """The (user, host) accounts of these users on the server (root usually has '%' and 'localhost')."""
+    marks = ", ".join(["%s"] * len(users))
+    rows = session.query(f"SELECT User, Host FROM mysql.user WHERE User IN ({marks}) ORDER BY User, Host", tuple(users))
+    return [(str(user), str(host)) for user, host in rows]
 
 
 def quote_identifier(name: str) -> str:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import ssl
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ticketctl.clients import tls
 from ticketctl.config.secrets import Secrets
@@ -16,6 +18,7 @@ if TYPE_CHECKING:
     Client = redis.Redis
 
 PASSWORD_SECRET = "REDIS_PASSWORD"
+T = TypeVar("T")
 _TLS_FIXES = tls.Fixes(
     host="set redis.host to a host name that the server's certificate lists",
     ca="set redis.ca_certs to the CA bundle that signed the Redis server's certificate",
@@ -31,8 +34,13 @@ return 0
 """
 
 
-def connect(settings: Settings, secrets: Secrets, *, timeout: float = 2.0) -> Client:
-    """A client for the stack's Redis; the first command proves the connection."""
+def connect(
+    settings: Settings, secrets: Secrets, *, timeout: float = 2.0, decode: bool = True, db: int | None = None
+) -> Client:
+    """A client for the stack's Redis; the first command proves the connection.
+
+    ``decode=False`` returns bytes (``DUMP`` payloads are binary); ``db`` picks another logical database.
+    """
     import redis as redis_module
     from redis.backoff import NoBackoff
     from redis.retry import Retry
@@ -41,15 +49,69 @@ def connect(settings: Settings, secrets: Secrets, *, timeout: float = 2.0) -> Cl
     client = redis_module.Redis(
         host=settings.redis.host,
         port=settings.redis.port,
-        db=settings.redis.db,
+        db=settings.redis.db if db is None else db,
         password=secrets.get(PASSWORD_SECRET) or None,
         socket_timeout=timeout,
         socket_connect_timeout=timeout,
-        decode_responses=True,
+        decode_responses=decode,
         retry=Retry(NoBackoff(), 0),
         **_tls_options(settings),
     )
     return client
+
+
+def checked(call: Callable[[], T], settings: Settings) -> T:
+    """``call()`` on a client of :func:`connect`, with a redis-py error translated (:func:`translate`)."""
+    import redis as redis_module
+
+    try:
+        return call()
+    except redis_module.RedisError as error:
+        raise translate(error, settings) from None
+
+
+def connect_with_any(settings: Settings, passwords: Sequence[str], *, timeout: float = 2.0) -> Client | None:
+    """A client logged in with the first of ``passwords`` that Redis accepts; None when it refuses them all."""
+    import redis as redis_module
+
+    for password in dict.fromkeys(passwords):
+        client = connect(settings, Secrets({PASSWORD_SECRET: password}), timeout=timeout)
+        try:
+            client.ping()
+        except redis_module.AuthenticationError:
+            continue
+        except redis_module.RedisError as error:
+            raise translate(error, settings) from None
+        return client
+    return None
+
+
+# Passwords reach ACL SETUSER as their SHA-256 ("#<hex>" adds one, "!<hex>" removes one), never in clear:
+# a command's arguments show in MONITOR and the slow log.
+def add_password(client: Client, settings: Settings, password: str) -> None:
+    """The default user accepts ``password`` beside the passwords it has."""
+    _acl_setuser(client, settings, "on", "#" + password_hash(password))
+
+
+def remove_password(client: Client, settings: Settings, password: str) -> None:
+    """The default user no longer accepts ``password`` (a no-op when it never did)."""
+    if password_hash(password) in password_hashes(client, settings):
+        _acl_setuser(client, settings, "!" + password_hash(password))
+
+
+def password_hash(password: str) -> str:
+    return hashlib.sha256(password.encode("utf-8")).hexdigest()
+
+
+def password_hashes(client: Client, settings: Settings) -> list[str]:
+    """The SHA-256 of each password the default user accepts (``ACL GETUSER``, parsed by redis-py)."""
+    answer: Any = checked(lambda: client.acl_getuser("default"), settings)
+    return [str(value) for value in (answer or {}).get("passwords") or []]
+
+
+def _acl_setuser(client: Client, settings: Settings, *rules: str) -> None:
+    command: Any = client.execute_command  # redis-py's execute_command is untyped
+    checked(lambda: command("ACL", "SETUSER", "default", *rules), settings)
 
 
 def _tls_options(settings: Settings) -> dict[str, Any]:

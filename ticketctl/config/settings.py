@@ -326,6 +326,13 @@ def _or_setting(path: str) -> Callable[[Any, _Resolving], Any]:
     return lambda value, resolving: value if value is not None else resolving.values[path]
 
 
+def _snapshots_dir(value: str | None, resolving: _Resolving) -> Path:
+    """Unset means ``<output_dir>/snapshots``: the snapshots live beside the stack they were taken from."""
+    if value is not None:
+        return cast(Path, _relative_path(value, resolving))
+    return cast(Path, _relative_path(resolving.values["output_dir"], resolving)) / "snapshots"
+
+
 def _lower(value: str, resolving: _Resolving) -> str:
     return value.lower()
 
@@ -711,6 +718,14 @@ class Settings:
         "Folder of your migrations, with events/, inventory/ and bookings/ (default: the packaged schemas).",
         resolve=_relative_path,
         show=_optional_text,
+    )
+    snapshots_dir: Path = _setting(
+        _parse_optional_str,
+        None,
+        "Folder of `ticketctl snapshot` (default: <output_dir>/snapshots).",
+        name="snapshots.dir",
+        resolve=_snapshots_dir,
+        show=str,
     )
     images: Images = _group(Images)
     ports: Ports = _group(Ports)

@@ -169,7 +169,7 @@ class DoctorReport:
 
 def all_checks(settings: Settings) -> list[Check]:
     """Every check, in report order."""
-    from ticketctl.doctor import docker, host, mysql, redis, search
+    from ticketctl.doctor import docker, host, mysql, redis, search, snapshots
     from ticketctl.stack.model import build_stack
 
     services = [service.name for service in build_stack(settings).active_services]
@@ -179,6 +179,7 @@ def all_checks(settings: Settings) -> list[Check]:
         *mysql.mysql_checks(settings.mysql.databases),
         *redis.CHECKS,
         *search.CHECKS,
+        *snapshots.snapshot_checks(tuple(database.key for database in settings.mysql.databases)),
     ]
 
 

@@ -21,7 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from ticketctl import __version__
-from ticketctl.clients.mysql import ER_NO_SUCH_TABLE, ServerError, Session
+from ticketctl.clients.mysql import ER_BAD_DB, ER_NO_SUCH_TABLE, ServerError, Session, quote_identifier
 
 HISTORY_TABLE = "ticketctl_schema_history"
 
@@ -129,6 +129,21 @@ def read_history(session: Session) -> list[HistoryRow] | None:
             return None
         raise
     return [_row(values) for values in rows]
+
+
+def applied_version(session: Session, database: str | None = None) -> int:
+    """The highest successfully applied version (of ``database``, else the session's); 0 when nothing is applied.
+
+    What a snapshot records and what doctor compares it with: a restore of an older one rolls the schema back.
+    """
+    table = f"{quote_identifier(database)}.{HISTORY_TABLE}" if database else HISTORY_TABLE
+    try:
+        row = session.query_one(f"SELECT COALESCE(MAX(version), 0) FROM {table} WHERE status = 'success'")
+    except ServerError as error:
+        if error.errno in (ER_NO_SUCH_TABLE, ER_BAD_DB):
+            return 0
+        raise
+    return int(row[0]) if row else 0
 
 
 def _row(values: tuple[Any, ...]) -> HistoryRow:

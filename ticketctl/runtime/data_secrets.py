@@ -14,7 +14,9 @@ secrets in effect are those the data knows, from the best evidence there is:
 2. else a stopped container of the service that has run: the secrets it was
    created with;
 3. else the volume's label :data:`SECRETS_LABEL`, set when ``up`` created the
-   volume: a short keyed digest of each secret (never the value). Volumes
+   volume: a short keyed digest of each secret (never the value), overridden by
+   the digests ``secrets rotate`` recorded in :data:`ROTATED_FILENAME` beside
+   ``.env`` (a label cannot change, and the data learnt the new value). Volumes
    created before the label existed have none; then nothing is known until the
    service runs, and ``up`` tries the login while it waits for its health
    (:func:`login_mismatch`), so it fails in seconds and not after the health budget.
@@ -25,6 +27,8 @@ A secret that ``render`` is about to generate can never match data that exists.
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -35,6 +39,7 @@ from ticketctl.runtime.translate import volume_name
 from ticketctl.stack.model import Stack, build_stack
 
 SECRETS_LABEL = "io.ticketctl.data-secrets"
+ROTATED_FILENAME = ".data-secrets.json"
 
 # ``login(host, port, secret, password)``: True when MySQL accepts the account whose password is ``secret``,
 # False when it refuses it, None when it cannot tell (ticketctl.clients.mysql.login_probe).
@@ -213,7 +218,7 @@ def _judge(
             if refused is not None:
                 return Mismatch(volume.name, refused, "login") if refused else True
         return Mismatch(volume.name, differing, "container")
-    recorded = _recorded(volume)
+    recorded = {**_recorded(volume), **_rotated(settings).get(binding.volume, {})}
     if not recorded:
         return False  # created before ticketctl recorded secrets: known once the service runs
     differing = tuple(
@@ -227,6 +232,29 @@ def _judge(
 def _recorded(volume: Volume) -> dict[str, str]:
     text = volume.labels.get(SECRETS_LABEL, "")
     return dict(item.split(":", 1) for item in text.split(",") if ":" in item)
+
+
+def record_rotation(settings: Settings, secrets: Mapping[str, str]) -> None:
+    """After ``secrets rotate`` gave the data new values: their keyed digests, per volume, beside ``.env`` (0600)."""
+    rotated = _rotated(settings)
+    for binding in bindings(build_stack(settings)):
+        rotated[binding.volume] = {
+            name: _digest(settings.project, binding.volume, name, secrets.get(name, "")) for name in binding.secrets
+        }
+    path = settings.output_dir / ROTATED_FILENAME
+    temporary = path.with_suffix(".tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        json.dump(rotated, handle)
+    os.replace(temporary, path)
+
+
+def _rotated(settings: Settings) -> dict[str, dict[str, str]]:
+    try:
+        found = json.loads((settings.output_dir / ROTATED_FILENAME).read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError):
+        return {}
+    return found if isinstance(found, dict) else {}
 
 
 def _digest(project: str, volume: str, name: str, value: str) -> str:

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, BinaryIO
 
 import docker
 import docker.errors
@@ -326,6 +326,20 @@ class Container:
 
 
 @dataclass(frozen=True)
+class ExecResult:
+    """The exit code, captured stdout (unless streamed elsewhere) and stderr of a command in a container."""
+
+    exit_code: int
+    stdout: bytes
+    stderr: str
+
+    @property
+    def last_error_line(self) -> str:
+        lines = [line.strip() for line in self.stderr.splitlines() if line.strip()]
+        return lines[-1] if lines else f"exit code {self.exit_code}"
+
+
+@dataclass(frozen=True)
 class Image:
     """A local image: its ID, the environment it declares, and the registry digests it was pulled as."""
 
@@ -555,15 +569,8 @@ class DockerRuntime:
 
     def copy_file(self, container: Container, target: str, content: bytes, mode: int) -> None:
         """Place one file into a (not yet started) container; missing folders are created."""
-        buffer = io.BytesIO()
-        with tarfile.open(fileobj=buffer, mode="w") as archive:
-            info = tarfile.TarInfo(target.lstrip("/"))
-            info.size = len(content)
-            info.mode = mode
-            info.mtime = int(time.time())
-            archive.addfile(info, io.BytesIO(content))
         with self._errors(f"copy {target} into {container.name}"):
-            self._api.put_archive(container.id, "/", buffer.getvalue())
+            self._api.put_archive(container.id, "/", _tar_of(target, content, mode))
 
     def start(self, container: Container) -> None:
         with self._errors(f"start {container.name}"):
@@ -711,6 +718,90 @@ class DockerRuntime:
             return None
         return int(state["ExitCode"])
 
+    # ------------------------------------------------------------------ files and commands (snapshot, rotation)
+
+    def exec(
+        self,
+        container: Container,
+        command: list[str],
+        *,
+        environment: Mapping[str, str] | None = None,
+        user: str = "",
+        output: BinaryIO | None = None,
+    ) -> ExecResult:
+        """Run ``command`` in a running container; stdout goes to ``output`` (streamed) or is returned.
+
+        Secrets go in ``environment``, never in ``command``: an exec's command line is
+        visible in ``ps`` and in the Engine's events, its environment is not.
+        """
+        with self._errors(f"run {command[0]} in {container.name}"):
+            created = self._api.exec_create(
+                container.id, command, environment=dict(environment or {}), user=user, stdout=True, stderr=True
+            )
+            stream = self._api.exec_start(created["Id"], stream=True, demux=True)
+            captured = io.BytesIO()
+            errors = io.BytesIO()
+            for out, err in stream:
+                if out:
+                    (output or captured).write(out)
+                if err:
+                    errors.write(err[: max(0, 65536 - errors.tell())])
+            code = self._api.exec_inspect(created["Id"]).get("ExitCode")
+        return ExecResult(
+            int(code if code is not None else -1),
+            captured.getvalue(),
+            errors.getvalue().decode("utf-8", "replace"),
+        )
+
+    def archive_from(self, container: Container, path: str) -> Iterator[bytes]:
+        """A tar stream of ``path`` in the container (running or stopped; volumes included)."""
+        with self._errors(f"copy {path} out of {container.name}"):
+            stream, _ = self._api.get_archive(container.id, path, chunk_size=4 << 20)
+        with self._errors(f"copy {path} out of {container.name}"):
+            yield from stream
+
+    def archive_into(self, container: Container, path: str, data: BinaryIO) -> None:
+        """Unpack the tar stream ``data`` into ``path`` of the container (running or stopped)."""
+        with self._errors(f"copy into {path} of {container.name}"):
+            self._api.put_archive(container.id, path, data)
+
+    def run_helper(
+        self,
+        image: str,
+        command: list[str],
+        *,
+        volumes: Mapping[str, str],
+        project: str,
+        files: Mapping[str, bytes] | None = None,
+        timeout: float = 300.0,
+    ) -> ExecResult:
+        """Run a throwaway root container of ``image`` with the named volumes mounted; removed afterwards.
+
+        ``files`` (path → content, mode 0600) are placed into it before it starts: a secret goes
+        there rather than into its command line, and leaves with the container.
+        """
+        binds = [f"{volume}:{target}" for volume, target in volumes.items()]
+        labels = {"io.ticketctl.throwaway": "true", "io.ticketctl.helper-of": project}
+        with self._errors(f"run a helper container of {image}"):
+            created = self._api.create_container(
+                image,
+                command[1:],
+                entrypoint=command[:1],
+                user="0:0",
+                labels=labels,
+                host_config=self._api.create_host_config(binds=binds),
+            )
+            try:
+                for path, content in (files or {}).items():
+                    self._api.put_archive(created["Id"], "/", _tar_of(path, content, 0o600))
+                self._api.start(created["Id"])
+                status = self._api.wait(created["Id"], timeout=int(timeout))
+                logs = self._api.logs(created["Id"], stdout=False, stderr=True)
+            finally:
+                self._api.remove_container(created["Id"], force=True)
+        text = logs.decode("utf-8", "replace") if isinstance(logs, bytes) else str(logs)
+        return ExecResult(int(status.get("StatusCode", -1)), b"", text)
+
     # ------------------------------------------------------------------ images
 
     def image_id(self, reference: str) -> str | None:
@@ -844,6 +935,18 @@ class DockerRuntime:
                 self._api.remove_volume(volume.name)
             except docker.errors.NotFound:
                 return
+
+
+def _tar_of(path: str, content: bytes, mode: int) -> bytes:
+    """A tar holding one file, for ``put_archive``."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        info = tarfile.TarInfo(path.lstrip("/"))
+        info.size = len(content)
+        info.mode = mode
+        info.mtime = int(time.time())
+        archive.addfile(info, io.BytesIO(content))
+    return buffer.getvalue()
 
 
 def _split_reference(reference: str) -> tuple[str, str | None]:

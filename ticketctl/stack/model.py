@@ -33,6 +33,9 @@ APPS_PROFILE = "apps"
 MYSQL_INIT_SCRIPT = "mysql-init/01-create-databases.sql"
 MYSQL_INIT_TARGET = "/docker-entrypoint-initdb.d/01-create-databases.sql"
 MYSQL_COLLATION = "utf8mb4_unicode_ci"
+# The search engine's snapshot repositories (path.repo): `ticketctl snapshot` writes one there, copies it out
+# of the container and removes it, so it lives in the container's own layer and needs no volume.
+SEARCH_SNAPSHOT_REPOSITORY = "/tmp/ticketctl-snapshots"
 # The ports the servers listen on inside their containers (the host ports are settings).
 MYSQL_PORT = 3306
 REDIS_PORT = 6379
@@ -235,6 +238,7 @@ def _search_service(settings: Settings) -> Service:
         ("bootstrap.memory_lock", "false"),
         ("cluster.routing.allocation.disk.threshold_enabled", "false"),
         ("action.destructive_requires_name", "true"),
+        ("path.repo", SEARCH_SNAPSHOT_REPOSITORY),
     ]
     if engine == "elasticsearch":
         environment = [*common, ("xpack.security.enabled", "false"), ("ES_JAVA_OPTS", f"-Xms{heap} -Xmx{heap}")]

@@ -340,3 +340,45 @@ def test_checks_run_in_parallel_with_their_own_timeout(stack: Stack) -> None:
     assert in_checks < 2 + 0.5, in_checks  # five checks of 2 s each, sequentially, would take 10 s
     assert wall < 2 + 3, wall  # plus the interpreter's start-up
     assert code == ExitCode.CHECKS_FAILED
+
+
+def test_a_snapshot_older_than_the_schema_and_an_interrupted_restore(stack: Stack) -> None:
+    """The newest snapshot predates every migration of one database: restoring it would roll the schema back."""
+    import dataclasses
+
+    from tests.support.snapshots import newest_versions, sample_manifest
+    from ticketctl.snapshot.manifest import write_manifest
+    from ticketctl.snapshot.store import SnapshotStore
+
+    names = {key: stack.environ[f"TICKETCTL_MYSQL__{key.upper()}__NAME"] for key in ("events", "inventory", "bookings")}
+    store = SnapshotStore(stack.folder / "snapshots")
+    with store.staging("old", private=True) as folder:
+        versions = {names["events"]: 0, names["inventory"]: 1, names["bookings"]: 1}
+        write_manifest(folder, dataclasses.replace(sample_manifest((), "old"), schema_versions=versions), 0o600)
+    code, report, _ = stack.doctor("snapshots")
+    newest = check(report, "snapshots.newest")
+    assert newest["status"] == "warn", newest
+    assert newest["summary"].startswith("the newest snapshot, old (")
+    applied = newest_versions()["events"]
+    assert (
+        f"{names['events']} V000 < V{applied:03d}" in newest["summary"] and "roll the schema back" in newest["summary"]
+    )
+    assert newest["fix"] == "ticketctl snapshot save"
+    assert code == ExitCode.WARNINGS
+
+    with store.staging("new", private=True) as folder:
+        manifest = sample_manifest((), "new")
+        later = dataclasses.replace(
+            manifest,
+            created_at="2099-01-01T00:00:00+00:00",
+            schema_versions={names[key]: version for key, version in newest_versions().items()},
+        )
+        write_manifest(folder, later, 0o600)
+    code, report, _ = stack.doctor("snapshots")
+    assert check(report, "snapshots.newest")["status"] == "ok" and code == ExitCode.OK
+
+    store.write_journal({"snapshot": "new", "safety": None, "phase": "apply"})
+    code, report, _ = stack.doctor("snapshots.unfinished")
+    unfinished = check(report, "snapshots.unfinished")
+    assert unfinished["status"] == "fail" and unfinished["fix"] == "ticketctl snapshot restore new"
+    assert code == ExitCode.CHECKS_FAILED

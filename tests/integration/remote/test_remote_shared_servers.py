@@ -107,7 +107,7 @@ def test_migrate_index_and_doctor_reach_the_servers_through_settings_alone(
     assert {name for name, check in checks.items() if check["status"] == "skip"} == DOCKER_CHECKS
     assert {checks[name]["summary"] for name in DOCKER_CHECKS} == {DOCKER_SKIPPED}
     assert {check["status"] for name, check in checks.items() if name not in DOCKER_CHECKS} == {"ok"}
-    assert len(checks) == len(DOCKER_CHECKS) + 9 + 3 + 3  # three per database, Redis, search
+    assert len(checks) == len(DOCKER_CHECKS) + 9 + 3 + 3 + 2  # three per database, Redis, search, snapshots
     assert "unencrypted" in checks["mysql.events"]["summary"]  # 127.0.0.1 without mysql.ssl_ca: no TLS
 
     text = ticketctl("doctor")

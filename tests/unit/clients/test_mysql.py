@@ -20,6 +20,7 @@ from ticketctl.clients.mysql import (
     caching_sha2_hash,
     identified_by,
     lock_name,
+    password_change,
     root_credentials,
     sha256_crypt,
     translate,
@@ -241,3 +242,17 @@ def test_identified_by_sends_the_server_its_own_hash_never_the_password(version:
         assert argument.startswith("$A$005$") and len(argument) == 70
     else:
         assert argument == "*" + hashlib.sha1(hashlib.sha1(password.encode()).digest()).hexdigest().upper()
+
+
+@pytest.mark.parametrize(
+    ("version", "statement"),
+    [
+        ("10.11.19-MariaDB-0+deb12u1", "SET PASSWORD FOR %s@%s = %s"),
+        ("8.0.40", "ALTER USER %s@%s IDENTIFIED WITH caching_sha2_password AS %s"),
+        ("5.7.44", "ALTER USER %s@%s IDENTIFIED WITH mysql_native_password AS %s"),
+    ],
+)
+def test_a_password_change_keeps_mariadbs_other_plugins_and_sends_only_a_hash(version: str, statement: str) -> None:
+    password = "Not-in-any-SQL-456"
+    chosen, argument = password_change(ServerInfo.parse(version), password)
+    assert chosen == statement and password not in argument and "RETAIN" not in chosen

@@ -12,10 +12,12 @@ from ticketctl.config.secrets import load_secrets
 from ticketctl.project import up as project_up
 from ticketctl.render.compose import render
 from ticketctl.runtime.data_secrets import (
+    ROTATED_FILENAME,
     SECRETS_LABEL,
     SecretsMismatchError,
     assess,
     check_new_secrets,
+    record_rotation,
     secrets_label,
 )
 from ticketctl.stack.model import build_stack
@@ -100,6 +102,26 @@ def test_with_mysql_stopped_its_container_then_the_volume_label_decide(
     found = assess(settings, runtime, model, edited, login=ScriptedLogin())
     assert [(m.secrets, m.evidence) for m in found.mismatches] == [(("MYSQL_ROOT_PASSWORD",), "label")]
     assert assess(settings, runtime, model, secrets, login=ScriptedLogin()).agreeing == ("unit_mysql-data",)
+
+
+def test_after_a_rotation_its_record_beside_env_decides_over_the_label(
+    make_settings: Any, fake_api: Any, runtime: Any
+) -> None:
+    """`secrets rotate` changed the password inside MySQL; the volume's label cannot change, its record does."""
+    settings = _stack_up(make_settings, runtime)
+    model = build_stack(settings)
+    secrets = dict(load_secrets(settings.output_dir, {}))
+    rotated = {**secrets, "MYSQL_ROOT_PASSWORD": "rotated-value-0123"}
+    fake_api.remove_container("unit-mysql-1")
+    assert [m.evidence for m in assess(settings, runtime, model, rotated, login=ScriptedLogin()).mismatches] == [
+        "label"
+    ]
+    record_rotation(settings, rotated)
+    assert (settings.output_dir / ROTATED_FILENAME).stat().st_mode & 0o777 == 0o600
+    assert rotated["MYSQL_ROOT_PASSWORD"] not in (settings.output_dir / ROTATED_FILENAME).read_text()
+    assert assess(settings, runtime, model, rotated, login=ScriptedLogin()).agreeing == ("unit_mysql-data",)
+    stale = assess(settings, runtime, model, secrets, login=ScriptedLogin()).mismatches
+    assert [(m.secrets, m.evidence) for m in stale] == [(("MYSQL_ROOT_PASSWORD",), "label")]
 
 
 def test_a_volume_without_the_label_and_no_container_is_unknown(

@@ -250,7 +250,7 @@ def test_config_hashes_of_the_rendered_stack_are_stable_across_releases(make_set
     assert _rendered_hashes(make_settings) == {
         "mysql": "5d68c1cf9f9a1dcef088697752b3d14d77cd5e8afa7af3c35d8f1bc3e3405e58",
         "redis": "5f15d2cf003ab35933fa653d04e5ea3bc0dc0768fad862f554df8fef1a3abeeb",
-        "elasticsearch": "705b3569b59456aff4fbdbd7ae8a92e57a506383e201100e19287aefbfbfa5b1",
+        "elasticsearch": "259b66e8f42ad3e4098bc3d413ec212a52a9ac0d1fba839e05c898ef1521f880",
         "api-gateway": "dc6eed83e1124d55add8ee383950f3641cf9730d9f413ae03561fc79b6626105",
         "auth-service": "b936e3cb74b88d0cf15878ac36d6e5e47942998ddbb0da49c3450715f97a714b",
         "events-service": "046f62fe0888f88280c5a0c73b180632f3941dba8f515901e4cdba82864be14c",
