@@ -418,17 +418,22 @@ class ShadowDeniedError(DatabaseError):
     """No user at hand may create the shadow database: drift cannot be computed (not a failure of the schema)."""
 
 
+def shadow_grant(user: str) -> str:
+    """The GRANT that lets ``user`` make drift's shadow databases, and only those (``_`` escaped: no wildcard)."""
+    pattern = SHADOW_PREFIX.replace("_", "\\_") + "%"
+    return f"GRANT {SHADOW_PRIVILEGES} ON `{pattern}`.* TO '{user}'@'%'"
+
+
 def _missing_right(
     settings: Settings, database: DatabaseSettings, root: Credentials | None, error: CreateDenied
 ) -> ShadowDeniedError:
-    pattern = f"`{SHADOW_PREFIX.replace('_', chr(92) + '_')}%`.*"
     tried = " and ".join(f"{user} ({detail})" for user, detail in error.denials)
     without_root = "; MYSQL_ROOT_PASSWORD is not set, so the root user was not tried" if root is None else ""
     return ShadowDeniedError(
         f"{database.name}: drift needs a throwaway database {SHADOW_PREFIX}{database.key}_… on "
         f"{settings.mysql.host}:{settings.mysql.port}, and the CREATE privilege for it is missing: {tried}"
         + without_root,
-        hint=f"as an administrator: GRANT {SHADOW_PRIVILEGES} ON {pattern} TO '{database.user}'@'%' "
+        hint=f"as an administrator: {shadow_grant(database.user)} "
         "(drift creates and drops only databases named so), or set MYSQL_ROOT_PASSWORD",
         exit_code=ExitCode.DATABASE,
     )

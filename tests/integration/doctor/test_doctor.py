@@ -26,7 +26,6 @@ import pytest
 from tests.support.requirements import REDIS_SERVER
 from tests.support.servers import MySQLScratch, SearchScratch
 from ticketctl.errors import ExitCode
-from ticketctl.migrations.drift import SHADOW_PREFIX, SHADOW_PRIVILEGES
 
 pytestmark = pytest.mark.integration
 
@@ -161,10 +160,7 @@ def stack(
     for key in ("events", "inventory", "bookings"):
         database = mysql_scratch.database()
         user, password = mysql_scratch.user(grant_database=database)
-        # The right the drift check names in its fix (no root password here: a remote server).
-        mysql_scratch.execute(
-            f"GRANT {SHADOW_PRIVILEGES} ON `{SHADOW_PREFIX.replace('_', chr(92) + '_')}%`.* TO '{user}'@'%'"
-        )
+        mysql_scratch.grant_drift(user)  # the drift check's fix for a remote server (no root password here)
         environ[f"TICKETCTL_MYSQL__{key.upper()}__NAME"] = database
         environ[f"TICKETCTL_MYSQL__{key.upper()}__USER"] = user
         environ[f"{key.upper()}_DB_PASSWORD"] = password

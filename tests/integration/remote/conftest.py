@@ -29,6 +29,7 @@ from tests.support.remote_servers import (
 )
 from tests.support.servers import SearchServer, unique_name
 from tests.support.tls import Pki
+from ticketctl.migrations.drift import shadow_grant
 
 LOCK_INDEX = ".ticketctl-locks"
 
@@ -168,6 +169,7 @@ def managed_accounts(tls_mariadb: PrivateMariaDB) -> Iterator[ManagedAccounts]:
             accounts.passwords[key],
             grant=f"GRANT ALL PRIVILEGES ON `{accounts.names[key]}`.* TO {{user}}",
         )
+        tls_mariadb.admin(shadow_grant(accounts.users[key]))  # what drift's fix asks of a DBA
     try:
         yield accounts
     finally:

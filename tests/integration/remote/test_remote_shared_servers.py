@@ -61,6 +61,7 @@ def ticketctl(
     for key in DATABASE_KEYS:
         name = mysql_scratch.database_name()
         user, password = mysql_scratch.user(grant_database=name)
+        mysql_scratch.grant_drift(user)  # the drift check's fix for a remote server (no root password here)
         environ |= {
             f"TICKETCTL_MYSQL__{key.upper()}__NAME": name,
             f"TICKETCTL_MYSQL__{key.upper()}__USER": user,
@@ -107,7 +108,7 @@ def test_migrate_index_and_doctor_reach_the_servers_through_settings_alone(
     assert {name for name, check in checks.items() if check["status"] == "skip"} == DOCKER_CHECKS
     assert {checks[name]["summary"] for name in DOCKER_CHECKS} == {DOCKER_SKIPPED}
     assert {check["status"] for name, check in checks.items() if name not in DOCKER_CHECKS} == {"ok"}
-    assert len(checks) == len(DOCKER_CHECKS) + 9 + 3 + 3 + 2  # three per database, Redis, search, snapshots
+    assert len(checks) == len(DOCKER_CHECKS) + 12 + 3 + 3 + 2  # four per database, Redis, search, snapshots
     assert "unencrypted" in checks["mysql.events"]["summary"]  # 127.0.0.1 without mysql.ssl_ca: no TLS
 
     text = ticketctl("doctor")
