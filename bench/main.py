@@ -1067,6 +1067,7 @@ MEASURE_PREFIXES = {  # section → the keys of the measures it writes
     "seed": ("seed.",),
     "sync": ("sync.",),
     "snapshot": ("snapshot.",),
+    "plan": ("plan.", "drift."),
 }
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from bench import report
-from bench.main import Measure, Results, Series, load_results
+from bench.main import MEASURE_PREFIXES, SECTIONS, Measure, Results, Series, load_results
 from bench.measure import Command, Sample, clean_environment, run
 from tests.support.requirements import missing
 
@@ -166,3 +166,8 @@ def test_one_after_another_takes_the_sum_and_side_by_side_the_longest(tmp_path: 
     assert together.seconds < in_turn.seconds - 0.5
     assert in_turn.rss_sum_kb == in_turn.rss_kb  # never in memory at the same time
     assert together.rss_sum_kb > together.rss_kb
+
+
+def test_every_section_can_be_added_to_a_run() -> None:
+    """``--add-to`` replaces a section's measures by their key prefixes: a section without them cannot be added."""
+    assert set(MEASURE_PREFIXES) == set(SECTIONS)
