@@ -314,6 +314,7 @@ def down(
         containers = runtime.containers(project, include_oneoff=True)
         for group in _stop_order(containers):
             fan_out(lambda container: stop_and_remove(runtime, container, emit), group, name="down")
+        runtime.remove_helpers(project)  # a killed restore's helper would keep a volume in use
         removed_networks = []
         for network in runtime.networks(project):
             runtime.remove_network(network)

@@ -20,6 +20,7 @@ import pytest
 from tests.support.reliability import Transcript, Workdir, free_port
 from tests.support.servers import DockerScratch, LocalImages
 from tests.support.snapshots import newest_versions
+from ticketctl.runtime.translate import HELPER_OF_LABEL
 
 pytestmark = pytest.mark.e2e
 
@@ -368,9 +369,19 @@ def test_a_restore_killed_midway_is_finished_by_running_it_again(stack: Workdir,
     assert stack.run("doctor", "snapshots.unfinished").code == 18
     refused = stack.run("snapshot", "save", "while-half-restored")
     assert refused.code == 3 and "was interrupted" in refused.error_line, refused.output
+    # What kill -9 leaves when it lands between the helper's create and its removal: a helper holding the volume.
+    project = stack.env["TICKETCTL_PROJECT"]
+    helpers = {"label": f"{HELPER_OF_LABEL}={project}"}
+    docker_client.containers.create(
+        mysql.image.id,
+        "true",
+        labels={HELPER_OF_LABEL: project},
+        volumes={f"{project}_mysql-data": {"bind": "/var/lib/mysql", "mode": "rw"}},
+    )
     rerun = stack.run("snapshot", "restore", "known-good", "--yes", "--json", timeout=600)
     assert rerun.code == 0, rerun.output
     assert rerun.json()["resumed"] is True and not journal.exists()
+    assert docker_client.containers.list(all=True, filters=helpers) == []  # else `down -v` could not remove the volume
     assert _fingerprint(stack) == expected
     _doctor_green(stack)
 

@@ -28,6 +28,7 @@ from typing import Any, NoReturn
 import pytest
 
 from tests.support.requirements import missing
+from ticketctl.runtime.translate import HELPER_OF_LABEL
 
 START_HINT = "start it with `scripts/test-services up` and load `. <(scripts/test-services env)`"
 
@@ -245,6 +246,7 @@ class DockerScratch:
             {"label": f"{TEST_LABEL}={self.test_id}"},
             {"label": f"com.docker.compose.project={self.project}"},
             {"label": f"io.ticketctl.project={self.project}"},
+            {"label": f"{HELPER_OF_LABEL}={self.project}"},
         ]
 
     def cleanup(self) -> None:

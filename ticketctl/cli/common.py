@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Progress
 
+    from ticketctl.config.secrets import Secrets
     from ticketctl.config.settings import Settings
 
 
@@ -59,6 +60,21 @@ def load(
     for line in settings_notes(settings, Path.cwd(), changes=changes, explicit=explicit):
         print_note(line)
     return settings
+
+
+def load_with_secrets(
+    ctx: typer.Context, overrides: Mapping[str, tuple[Any, str]] | None = None, *, changes: bool = False
+) -> tuple[Settings, Secrets]:
+    """:func:`load`, and the secrets in effect for those settings (:func:`secrets_of`)."""
+    settings = load(ctx, overrides, changes=changes)
+    return settings, secrets_of(settings)
+
+
+def secrets_of(settings: Settings) -> Secrets:
+    """The secrets in effect: the ``.env`` beside the rendered files, overridden by the environment."""
+    from ticketctl.config.secrets import load_secrets
+
+    return load_secrets(settings.output_dir, os.environ)
 
 
 def settings_notes(settings: Settings, cwd: Path, *, changes: bool, explicit: bool = False) -> list[str]:
@@ -152,13 +168,19 @@ def print_table(table: Any) -> None:
 
 
 def confirmer(yes: bool) -> Callable[[str], bool]:
-    """The confirm callback for the library: --yes agrees; a terminal asks; anything else declines."""
+    """The confirm callback for the library: --yes agrees; a terminal asks (False when the user declines).
+
+    Without a terminal nobody can answer: that is refused at once with the question in the error, so
+    that a script's log says what would have happened and that ``--yes`` is the way to allow it.
+    """
 
     def ask(question: str) -> bool:
         if yes:
             return True
         if not sys.stdin.isatty():
-            return False
+            from ticketctl.errors import AbortedError
+
+            raise AbortedError(f"{question} No terminal to ask: refusing without confirmation", hint="add --yes")
         return typer.confirm(question, default=False, err=True)
 
     return ask

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from ticketctl.cli.common import JSON_OPTION, load, print_json
+from ticketctl.cli.common import JSON_OPTION, load, print_json, secrets_of
 
 if TYPE_CHECKING:
     from ticketctl.doctor.core import DoctorReport
@@ -42,10 +42,7 @@ def doctor_command(
             for check in selected:
                 typer.echo(f"{check.name:<{width}}  {check.description}")
         return
-    from ticketctl.config.secrets import load_secrets
-
-    secrets = load_secrets(settings.output_dir, os.environ)
-    report = run_checks(settings, secrets, names=checks or [], timeout=timeout)
+    report = run_checks(settings, secrets_of(settings), names=checks or [], timeout=timeout)
     if json_output:
         print_json(report.as_dict())
     else:

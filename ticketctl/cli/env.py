@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
 import typer
 
-from ticketctl.cli.common import JSON_OPTION, load
+from ticketctl.cli.common import JSON_OPTION, load_with_secrets
 from ticketctl.cli.completion import complete_env_targets, complete_formats
 
 
@@ -33,14 +32,13 @@ def env_command(
     `eval "$(ticketctl env --format shell --show-secrets)"`.
     """
     from ticketctl.config.masking import write_unmasked
-    from ticketctl.config.secrets import load_secrets
     from ticketctl.stack.connections import FORMATS, connection_environment, format_environment
 
     chosen = "json" if json_output else fmt
     if chosen not in FORMATS:
         raise typer.BadParameter(f"{fmt!r}: use one of {', '.join(FORMATS)}", param_hint="--format")
-    settings = load(ctx)
-    environment = connection_environment(settings, load_secrets(settings.output_dir, os.environ), service)
+    settings, secrets = load_with_secrets(ctx)
+    environment = connection_environment(settings, secrets, service)
     text = format_environment(environment, chosen, show_secrets=show_secrets)
     if show_secrets:  # the output is the secrets, asked for by name: around the masking of every other output
         write_unmasked(text)

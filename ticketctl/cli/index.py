@@ -9,15 +9,23 @@ Progress of a reindex is drawn as a rich progress bar on stderr.
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
 
-from ticketctl.cli.common import JSON_OPTION, confirmer, console, flag, load, print_json, print_warning, progress_bars
+from ticketctl.cli.common import (
+    JSON_OPTION,
+    confirmer,
+    console,
+    flag,
+    load_with_secrets,
+    print_json,
+    print_warning,
+    progress_bars,
+)
 from ticketctl.errors import ConfigError, ExitCode
 
 if TYPE_CHECKING:
@@ -62,15 +70,34 @@ def _setup(
     ctx: typer.Context, url: str | None, alias: str | None, mapping: Path | None = None, *, changes: bool = False
 ) -> tuple[Settings, Secrets]:
     """Settings with the flags as overrides (a --mapping path is relative to the working directory), and secrets."""
-    from ticketctl.config.secrets import load_secrets
-
     overrides = {
         "search.url": flag(url, "--url"),
         "search.index": flag(alias, "--index"),
         "search.mapping": flag(str(mapping.resolve()) if mapping else None, "--mapping"),
     }
-    settings = load(ctx, overrides, changes=changes)
-    return settings, load_secrets(settings.output_dir, os.environ)
+    return load_with_secrets(ctx, overrides, changes=changes)
+
+
+def _call(
+    ctx: typer.Context,
+    operation: Callable[..., Any],
+    url: str | None,
+    alias: str | None,
+    mapping: Path | None = None,
+    *,
+    dry_run: bool,
+    json_output: bool,
+    writes: bool,
+    **options: Any,
+) -> Any:
+    """Run one search operation the way every index command does: the flags as settings, the steps on stderr,
+    and the result's JSON on stdout with --json. ``writes``: the operation changes the server (unless a dry run)."""
+    settings, secrets = _setup(ctx, url, alias, mapping, changes=writes and not dry_run)
+    with _EventPrinter(quiet=json_output) as events:
+        result = operation(settings, secrets, dry_run=dry_run, on_event=events, **options)
+    if json_output:
+        print_json(result.as_dict())
+    return result
 
 
 class _EventPrinter:
@@ -189,11 +216,8 @@ def create_command(
     """
     from ticketctl.search.create import create_index
 
-    settings, secrets = _setup(ctx, url, alias, mapping, changes=not dry_run)
-    with _EventPrinter(quiet=json_output) as events:
-        result = create_index(settings, secrets, dry_run=dry_run, on_event=events)
+    result = _call(ctx, create_index, url, alias, mapping, dry_run=dry_run, json_output=json_output, writes=True)
     if json_output:
-        print_json(result.as_dict())
         return
     if result.status == "planned":
         _print_planned(result)
@@ -225,11 +249,8 @@ def status_command(
     """
     from ticketctl.search.migrate import index_status
 
-    settings, secrets = _setup(ctx, url, alias, mapping)
-    with _EventPrinter(quiet=json_output) as events:
-        result = index_status(settings, secrets, dry_run=dry_run, on_event=events)
+    result = _call(ctx, index_status, url, alias, mapping, dry_run=dry_run, json_output=json_output, writes=False)
     if json_output:
-        print_json(result.as_dict())
         _state_exit(result.state, result.drift)
         return
     typer.echo(f"server    {_server(result.server)} (cluster {result.cluster_health})")
@@ -271,11 +292,8 @@ def diff_command(
     """
     from ticketctl.search.migrate import diff
 
-    settings, secrets = _setup(ctx, url, alias, mapping)
-    with _EventPrinter(quiet=json_output) as events:
-        result = diff(settings, secrets, dry_run=dry_run, on_event=events)
+    result = _call(ctx, diff, url, alias, mapping, dry_run=dry_run, json_output=json_output, writes=False)
     if json_output:
-        print_json(result.as_dict())
         _state_exit(result.state, result.drift)
         return
     if result.state == "missing":
@@ -343,22 +361,12 @@ def migrate_command(
 
     if source not in ("database", "index"):
         raise ConfigError(f"--source: {source!r} is not database or index")
-    settings, secrets = _setup(ctx, url, alias, mapping, changes=not dry_run)
-    with _EventPrinter(quiet=json_output) as events:
-        result = migrate_index(
-            settings,
-            secrets,
-            reindex=reindex,
-            keep=keep,
-            confirm=confirmer(yes),
-            dry_run=dry_run,
-            on_event=events,
-            source=source,  # type: ignore[arg-type]
-            rebuild=rebuild,
-            force=force,
-        )
+    options: dict[str, Any] = {"reindex": reindex, "keep": keep, "source": source, "rebuild": rebuild, "force": force}
+    options["confirm"] = confirmer(yes)
+    result = _call(
+        ctx, migrate_index, url, alias, mapping, dry_run=dry_run, json_output=json_output, writes=True, **options
+    )
     if json_output:
-        print_json(result.as_dict())
         return
     if result.action == "planned":
         _print_planned(result)
@@ -405,12 +413,19 @@ def rollback_command(
     """
     from ticketctl.search.versions import rollback
 
-    settings, secrets = _setup(ctx, url, alias, changes=not dry_run)
     target: int | str | None = int(to) if to is not None and to.isdigit() else to
-    with _EventPrinter(quiet=json_output) as events:
-        result = rollback(settings, secrets, to=target, confirm=confirmer(yes), dry_run=dry_run, on_event=events)
+    result = _call(
+        ctx,
+        rollback,
+        url,
+        alias,
+        dry_run=dry_run,
+        json_output=json_output,
+        writes=True,
+        to=target,
+        confirm=confirmer(yes),
+    )
     if json_output:
-        print_json(result.as_dict())
         return
     if result.dry_run:
         _print_planned(result)
@@ -437,11 +452,10 @@ def prune_command(
     """
     from ticketctl.search.versions import prune
 
-    settings, secrets = _setup(ctx, url, alias, changes=not dry_run)
-    with _EventPrinter(quiet=json_output) as events:
-        result = prune(settings, secrets, keep=keep, confirm=confirmer(yes), dry_run=dry_run, on_event=events)
+    result = _call(
+        ctx, prune, url, alias, dry_run=dry_run, json_output=json_output, writes=True, keep=keep, confirm=confirmer(yes)
+    )
     if json_output:
-        print_json(result.as_dict())
         return
     if result.dry_run:
         _print_planned(result)
@@ -471,16 +485,15 @@ def validate_command(
     """
     from ticketctl.search.validation import validate
 
-    settings, secrets = _setup(ctx, url, alias, mapping)
-    with _EventPrinter(quiet=json_output) as events:
-        result = validate(settings, secrets, offline=offline, dry_run=dry_run, on_event=events)
+    result = _call(
+        ctx, validate, url, alias, mapping, dry_run=dry_run, json_output=json_output, writes=False, offline=offline
+    )
     exit_code = ExitCode.OK
     if result.errors:
         exit_code = ExitCode.CONFIG
     elif not result.ok:
         exit_code = ExitCode.SEARCH
     if json_output:
-        print_json(result.as_dict())
         raise typer.Exit(int(exit_code))
     for issue in result.issues:
         typer.echo(f"{issue.severity}: {issue.line()}")
@@ -512,11 +525,10 @@ def adopt_command(
     """
     from ticketctl.search.create import adopt
 
-    settings, secrets = _setup(ctx, url, alias, mapping, changes=not dry_run)
-    with _EventPrinter(quiet=json_output) as events:
-        result = adopt(settings, secrets, confirm=confirmer(yes), dry_run=dry_run, on_event=events)
+    result = _call(
+        ctx, adopt, url, alias, mapping, dry_run=dry_run, json_output=json_output, writes=True, confirm=confirmer(yes)
+    )
     if json_output:
-        print_json(result.as_dict())
         return
     if result.action == "planned":
         _print_planned(result)

@@ -6,13 +6,12 @@ and draws the result; progress events are drawn as they arrive.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 import typer
 
-from ticketctl.cli.common import JSON_OPTION, console, flag, interruption, load, print_json
+from ticketctl.cli.common import JSON_OPTION, console, flag, interruption, load, load_with_secrets, print_json
 from ticketctl.errors import ConfigError, ExitCode
 
 if TYPE_CHECKING:
@@ -52,10 +51,7 @@ OUT_OF_ORDER_OPTION = typer.Option(
 
 def _context(ctx: typer.Context, schemas_dir: Path | None = None, *, changes: bool = False) -> tuple[Settings, Secrets]:
     """Settings with --schemas-dir as the schemas_dir setting (relative to the working directory), and secrets."""
-    from ticketctl.config.secrets import load_secrets
-
-    settings = load(ctx, _schemas_override(schemas_dir), changes=changes)
-    return settings, load_secrets(settings.output_dir, os.environ)
+    return load_with_secrets(ctx, _schemas_override(schemas_dir), changes=changes)
 
 
 def _selection(db: list[str], target: int | None, allow_out_of_order: bool) -> Selection:

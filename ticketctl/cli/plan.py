@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from ticketctl.cli.common import console, flag, load, print_json
+from ticketctl.cli.common import console, flag, load, print_json, secrets_of
 
 if TYPE_CHECKING:
     from ticketctl.plan import Finding, PlanReport
@@ -56,7 +56,6 @@ def plan_command(
     mapping file), 5 a host port is taken, 8 a migration would be refused, 4/7/9 a server did not
     answer. In CI: 'ticketctl plan --format github' fails the job on anything but 0.
     """
-    from ticketctl.config.secrets import load_secrets
     from ticketctl.plan import PlanOptions, plan
 
     chosen = "json" if json_output else output_format
@@ -79,7 +78,7 @@ def plan_command(
     from ticketctl.cli.migrate import drift_interruption
 
     with drift_interruption("plan"):
-        report = plan(settings, load_secrets(settings.output_dir, os.environ), runtime, options)
+        report = plan(settings, secrets_of(settings), runtime, options)
     if chosen == "json":
         print_json(report.as_dict(statements=sql))
     elif chosen == "github":

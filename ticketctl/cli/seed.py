@@ -7,13 +7,20 @@ and prints the summary (or ``--json``). Deleting what is there (``--replace``,
 
 from __future__ import annotations
 
-import os
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
 import typer
 
-from ticketctl.cli.common import JSON_OPTION, confirmer, console, load, print_json, print_warning, progress_bars
+from ticketctl.cli.common import (
+    JSON_OPTION,
+    confirmer,
+    console,
+    load_with_secrets,
+    print_json,
+    print_warning,
+    progress_bars,
+)
 from ticketctl.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -58,7 +65,6 @@ def seed_command(
     (the previous seed's rows) or --replace-all (every row) says what to do.
     Exit codes: 19 data already there, 16 deletion not confirmed, 13 not migrated, 11 another seed runs.
     """
-    from ticketctl.config.secrets import load_secrets
     from ticketctl.data.sample import SeedOptions
     from ticketctl.data.seed import seed as run_seed
 
@@ -74,8 +80,7 @@ def seed_command(
         booked=booked,
         reserved=reserved,
     )
-    settings = load(ctx)
-    secrets = load_secrets(settings.output_dir, os.environ)
+    settings, secrets = load_with_secrets(ctx)
     with _Progress(quiet=json_output) as progress:
         result = run_seed(
             settings,

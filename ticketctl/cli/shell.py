@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from ticketctl.cli.common import load, print_error
+from ticketctl.cli.common import load, load_with_secrets, print_error
 from ticketctl.cli.completion import complete_databases, complete_service
 
 if TYPE_CHECKING:
@@ -158,12 +158,7 @@ def exec_command(
 
 
 def _setup(ctx: typer.Context) -> tuple[Settings, Secrets]:
-    import os
-
-    from ticketctl.config.secrets import load_secrets
-
-    settings = load(ctx)
-    return settings, load_secrets(settings.output_dir, os.environ)
+    return load_with_secrets(ctx)
 
 
 def _connect(settings: Settings) -> DockerRuntime:

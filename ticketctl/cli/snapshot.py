@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import typer
 
-from ticketctl.cli.common import JSON_OPTION, console, load, print_json
+from ticketctl.cli.common import JSON_OPTION, confirmer, console, load, load_with_secrets, print_json
 from ticketctl.cli.stack import LOCK_TIMEOUT_OPTION, _duration, connect
 
 if TYPE_CHECKING:
@@ -48,12 +49,10 @@ class StepPrinter:
             sys.stderr.flush()
 
 
-def _secrets(settings: Any) -> Any:
-    import os
-
-    from ticketctl.config.secrets import load_secrets
-
-    return load_secrets(settings.output_dir, os.environ)
+def _on_stack(ctx: typer.Context, verb: Callable[..., Any], json_output: bool, /, *args: Any, **options: Any) -> Any:
+    """Call a snapshot verb on this stack: its settings, the Engine, the secrets in effect, steps on stderr."""
+    settings, secrets = load_with_secrets(ctx)
+    return verb(settings, connect(settings), secrets, *args, on_event=StepPrinter(json_output), **options)
 
 
 @app.command("save")
@@ -69,17 +68,7 @@ def save_command(
     """Take a snapshot of the running stack: MySQL's volume (server stopped for seconds), Redis keys, the index."""
     from ticketctl.snapshot import save
 
-    settings = load(ctx)
-    runtime = connect(settings)
-    report = save(
-        settings,
-        runtime,
-        _secrets(settings),
-        name=name,
-        include_secrets=include_secrets,
-        lock_timeout=lock_timeout,
-        on_event=StepPrinter(json_output),
-    )
+    report = _on_stack(ctx, save, json_output, name=name, include_secrets=include_secrets, lock_timeout=lock_timeout)
     if json_output:
         print_json(report.as_dict())
         return
@@ -105,36 +94,14 @@ def restore_command(
     """Replace the stack's data with a snapshot; a safety snapshot of the current data is taken first."""
     from ticketctl.snapshot import restore
 
-    settings = load(ctx)
-    runtime = connect(settings)
-    report = restore(
-        settings,
-        runtime,
-        _secrets(settings),
-        name,
-        backup=not no_backup,
-        confirm=_confirm(yes),
-        lock_timeout=lock_timeout,
-        on_event=StepPrinter(json_output),
+    report = _on_stack(
+        ctx, restore, json_output, name, backup=not no_backup, confirm=confirmer(yes), lock_timeout=lock_timeout
     )
     if json_output:
         print_json(report.as_dict())
         return
     safety = f"; the data before it is in snapshot {report.safety}" if report.safety else ""
     typer.echo(f"restored snapshot {name} ({report.snapshot.created_at}) in {report.seconds:.1f}s{safety}")
-
-
-def _confirm(yes: bool) -> Any:
-    def ask(question: str) -> bool:
-        if yes:
-            return True
-        if not sys.stdin.isatty():
-            from ticketctl.errors import AbortedError
-
-            raise AbortedError(f"{question} Refusing without confirmation", hint="add --yes to confirm")
-        return typer.confirm(question, default=False, err=True)
-
-    return ask
 
 
 @app.command("list")

@@ -19,6 +19,7 @@ import typer
 
 from ticketctl.cli.common import (
     JSON_OPTION,
+    confirmer,
     console,
     flag,
     interruption,
@@ -209,8 +210,11 @@ def down_command(
     runtime = connect(settings)
     if volumes and not yes:
         names = project_volumes(settings, runtime)
-        if names:
-            _confirm_volume_deletion(settings.project, names)
+        question = (
+            f"Delete {len(names)} volume(s) of project {settings.project!r} ({', '.join(names)}) and all their data?"
+        )
+        if names and not confirmer(yes)(question):
+            raise AbortedError("nothing was removed", hint="run again and confirm, or add --yes")
     with _interruption("down"):
         report = down(settings, runtime, volumes=volumes, lock_timeout=lock_timeout)
     if json_output:
@@ -225,14 +229,6 @@ def down_command(
     if report.kept_volumes:
         typer.echo(f"  kept volumes (the data): {', '.join(report.kept_volumes)}")
         typer.echo(f"  list them: {report.list_volumes_command}; delete them: ticketctl down --volumes")
-
-
-def _confirm_volume_deletion(project: str, names: list[str]) -> None:
-    what = f"delete {len(names)} volume(s) of project {project!r} ({', '.join(names)}) and all their data"
-    if not sys.stdin.isatty():
-        raise AbortedError(f"down --volumes would {what}; refusing without confirmation", hint="add --yes to confirm")
-    if not typer.confirm(f"This will {what}. Continue?", default=False, err=True):
-        raise AbortedError("nothing was removed", hint="run again and confirm, or add --yes")
 
 
 def status_command(ctx: typer.Context, json_output: bool = JSON_OPTION) -> None:

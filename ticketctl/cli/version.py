@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import os
-
 import typer
 
-from ticketctl.cli.common import JSON_OPTION, load, print_json
+from ticketctl.cli.common import JSON_OPTION, load, print_json, secrets_of
 
 
 def version_command(
@@ -17,10 +15,9 @@ def version_command(
     """Print the versions of ticketctl, Python and its libraries, and of the Docker Engine, MySQL, Redis and the
     search engine when they answer (each within 3 s; one that does not is shown with the reason)."""
     from ticketctl.about import versions
-    from ticketctl.config.secrets import load_secrets
 
     settings = None if client else load(ctx)
-    secrets = None if settings is None else load_secrets(settings.output_dir, os.environ)
+    secrets = None if settings is None else secrets_of(settings)
     found = versions(settings, secrets)
     if json_output:
         print_json(found.as_dict())

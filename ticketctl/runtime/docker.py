@@ -34,6 +34,7 @@ from ticketctl.runtime.ports import ContainerPort
 from ticketctl.runtime.translate import (
     CONFIG_FILES_LABEL,
     HASH_LABEL,
+    HELPER_OF_LABEL,
     NANOSECONDS,
     ONEOFF_LABEL,
     PROJECT_LABEL,
@@ -781,7 +782,8 @@ class DockerRuntime:
         there rather than into its command line, and leaves with the container.
         """
         binds = [f"{volume}:{target}" for volume, target in volumes.items()]
-        labels = {"io.ticketctl.throwaway": "true", "io.ticketctl.helper-of": project}
+        labels = {"io.ticketctl.throwaway": "true", HELPER_OF_LABEL: project}
+        self.remove_helpers(project)
         with self._errors(f"run a helper container of {image}"):
             created = self._api.create_container(
                 image,
@@ -801,6 +803,22 @@ class DockerRuntime:
                 self._api.remove_container(created["Id"], force=True)
         text = logs.decode("utf-8", "replace") if isinstance(logs, bytes) else str(logs)
         return ExecResult(int(status.get("StatusCode", -1)), b"", text)
+
+    def remove_helpers(self, project: str) -> int:
+        """Remove the helper containers of ``project`` that a killed ticketctl left behind; how many there were.
+
+        A helper lives only inside :meth:`run_helper`, which its callers run under the project's lock; so a
+        helper found by a holder of the lock belongs to a process that died (``kill -9`` mid-restore) and
+        would otherwise keep the project's volume in use: ``down -v`` and ``docker volume rm`` would fail.
+        """
+        with self._errors(f"list the helper containers of project {project}"):
+            leftovers = self._api.containers(all=True, filters={"label": f"{HELPER_OF_LABEL}={project}"})
+            for summary in leftovers:
+                try:
+                    self._api.remove_container(summary["Id"], force=True)
+                except docker.errors.NotFound:
+                    continue
+        return len(leftovers)
 
     # ------------------------------------------------------------------ images
 

@@ -36,6 +36,9 @@ WORKING_DIR_LABEL = "com.docker.compose.project.working_dir"
 CONFIG_FILES_LABEL = "com.docker.compose.project.config_files"
 VERSION_LABEL = "com.docker.compose.version"
 DEPENDS_ON_LABEL = "com.docker.compose.depends_on"
+# A throwaway container ticketctl runs on a project's volumes (snapshot restore): not part of the project's
+# services, so Compose and `ps` do not see it, but it holds the volume while it exists.
+HELPER_OF_LABEL = "io.ticketctl.helper-of"
 IMAGE_LABEL = "com.docker.compose.image"
 NETWORK_LABEL = "com.docker.compose.network"
 VOLUME_LABEL = "com.docker.compose.volume"

@@ -40,7 +40,7 @@ from ticketctl.data.projection import (
     read_range,
 )
 from ticketctl.data.schema import require_columns
-from ticketctl.errors import DriftError, ExitCode, MissingError, SearchError, TicketctlError
+from ticketctl.errors import DriftError, MissingError, SearchError, TicketctlError
 from ticketctl.events import EventSink, ignore
 from ticketctl.parallel import Worker
 from ticketctl.search.bulk import Action, BulkCounts, BulkWriter, WriteBlockedError, encode
@@ -71,10 +71,8 @@ SOURCE_TABLES: Mapping[str, Sequence[str]] = {
 }
 
 
-class SyncMismatchError(TicketctlError):
+class SyncMismatchError(DriftError):
     """The index does not hold what the database says after a copy: counts or documents differ."""
-
-    exit_code = ExitCode.DRIFT
 
 
 # --------------------------------------------------------------------------- results

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ticketctl.errors import ExitCode, FileWriteError, TicketctlError
+from ticketctl.errors import FileWriteError, MissingError
 from ticketctl.snapshot.manifest import Manifest, SnapshotError, read_manifest
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -31,8 +31,8 @@ FOLDER_MODE = 0o700
 FILE_MODE = 0o600
 
 
-class SnapshotNotFoundError(TicketctlError):
-    exit_code = ExitCode.MISSING
+class SnapshotNotFoundError(MissingError):
+    """No snapshot (complete or not) of that name in the snapshots folder."""
 
 
 @dataclass(frozen=True)

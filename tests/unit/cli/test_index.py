@@ -186,12 +186,16 @@ def test_an_invalid_mapping_stops_create_before_any_request(capsys: pytest.Captu
     assert "broken.json:1:" in capsys.readouterr().err
 
 
-def test_confirmation_is_declined_without_a_terminal_unless_yes(monkeypatch: pytest.MonkeyPatch) -> None:
-    from ticketctl.cli.common import confirmer as _confirm
+def test_confirmation_is_refused_without_a_terminal_unless_yes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nobody can answer: the error says what would have happened and that --yes allows it."""
+    from ticketctl.cli.common import confirmer
+    from ticketctl.errors import AbortedError
 
     monkeypatch.setattr("sys.stdin.isatty", lambda: False)
-    assert _confirm(False)("Delete events_v1?") is False
-    assert _confirm(True)("Delete events_v1?") is True
+    with pytest.raises(AbortedError) as refused:
+        confirmer(False)("Delete events_v1?")
+    assert "Delete events_v1?" in str(refused.value) and refused.value.hint == "add --yes"
+    assert confirmer(True)("Delete events_v1?") is True
 
 
 def test_status_json_carries_the_three_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
