@@ -23,12 +23,14 @@ SHELLS = ("bash", "zsh", "fish")
 COMPLETE_VARIABLE = "_TICKETCTL_COMPLETE"
 
 
-def enable_if_asked() -> None:
-    """Register Typer's completers for bash, zsh and fish when the shell asks for completions."""
-    if os.environ.get(COMPLETE_VARIABLE):
-        from typer._completion_classes import completion_init
+def enable_if_asked() -> bool:
+    """Register Typer's completers for bash, zsh and fish when the shell asks for completions; whether it did."""
+    if not os.environ.get(COMPLETE_VARIABLE):
+        return False
+    from typer._completion_classes import completion_init
 
-        completion_init()
+    completion_init()
+    return True
 
 
 def complete_shells(incomplete: str) -> list[str]:

@@ -24,19 +24,32 @@ from ticketctl.cli.common import CliState, print_error
 from ticketctl.config.masking import masked_output
 from ticketctl.errors import ExitCode, TicketctlError
 
-app = typer.Typer(
-    name="ticketctl",
-    help=(
-        "Provision and check the infrastructure of the ticketing system: one MySQL 8 server with "
-        "the events, inventory and bookings databases, Redis for seat locks and caching, and "
-        "Elasticsearch or OpenSearch for event search."
-    ),
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_show_locals=False,
-    rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+
+def make_app(only: str | None = None) -> typer.Typer:
+    """The Typer app with its global options and every command, or only the command named ``only``."""
+    app = typer.Typer(
+        name="ticketctl",
+        help=(
+            "Provision and check the infrastructure of the ticketing system: one MySQL 8 server with "
+            "the events, inventory and bookings databases, Redis for seat locks and caching, and "
+            "Elasticsearch or OpenSearch for event search."
+        ),
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_show_locals=False,
+        rich_markup_mode=None,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    app.callback()(main)
+    commands.register(app, only)
+    return app
+
+
+def __getattr__(name: str) -> typer.Typer:
+    """``app``: the whole app, for tests and tools that walk every command (a run builds only what it needs)."""
+    if name == "app":
+        return make_app()
+    raise AttributeError(name)
 
 
 def _version_callback(value: bool) -> None:
@@ -48,7 +61,6 @@ def _version_callback(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
 def main(
     ctx: typer.Context,
     config: str = typer.Option(
@@ -72,14 +84,11 @@ def main(
     ctx.obj = CliState(config_path=config, debug=debug)
 
 
-commands.register(app)
-
-
 def program(args: Sequence[str] | None = None) -> int:
     """Run the CLI without catching ticketctl errors; returns the exit code."""
-    completion.enable_if_asked()
-    command = typer.main.get_command(app)
     given = list(args) if args is not None else sys.argv[1:]
+    asked = completion.enable_if_asked()
+    command = typer.main.get_command(make_app(None if asked else commands.invoked(given)))
     result = command.main(args=hoist_global_flags(given), prog_name="ticketctl", standalone_mode=False)
     return int(result) if isinstance(result, int) else 0
 

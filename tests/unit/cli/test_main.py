@@ -164,3 +164,40 @@ def test_debug_is_taken_after_the_command_too(given: list[str], hoisted: list[st
     from ticketctl.cli.main import hoist_global_flags
 
     assert hoist_global_flags(given) == hoisted
+
+
+@pytest.mark.parametrize(
+    ("args", "command"),
+    [
+        (["render"], "render"),
+        (["--debug", "up", "--no-init"], "up"),
+        (["-c", "render", "migrate"], "migrate"),  # the value of -c is not the command
+        (["--config", "x.yaml", "index", "status"], "index"),
+        (["--config=x.yaml", "doctor"], "doctor"),
+        (["exec", "mysql", "--", "ls"], "exec"),
+        (["--help"], None),
+        (["-V"], None),
+        ([], None),
+        (["rendr"], None),  # a typo needs every command, to suggest the closest
+    ],
+)
+def test_a_run_names_its_command_before_typer_parses(args: list[str], command: str | None) -> None:
+    from ticketctl.cli.commands import invoked
+
+    assert invoked(args) == command
+
+
+def test_a_run_builds_only_the_command_it_runs(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Typer builds a Click command for everything registered: a run that names its command pays for it alone."""
+    from ticketctl.cli import commands
+
+    built: list[str | None] = []
+    register = commands.register
+    monkeypatch.setattr(commands, "register", lambda app, only=None: (built.append(only), register(app, only)))
+    assert invoke(capsys, ["config", "--help"]).exit_code == 0
+    assert invoke(capsys, ["--help"]).exit_code == 0
+    listed = invoke(capsys, ["--help"]).stdout
+    assert built[:2] == ["config", None]
+    assert all(f"  {entry.name} " in listed for entry in commands.COMMANDS)
