@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -26,20 +27,19 @@ from ticketctl.cli.common import (
     print_warning,
     progress_bars,
 )
+from ticketctl.cli.options import GroupedTyper, group
 from ticketctl.errors import ConfigError, ExitCode
 
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
     from ticketctl.clients.search import ServerInfo
-    from ticketctl.config.secrets import Secrets
-    from ticketctl.config.settings import Settings
     from ticketctl.events import Event
     from ticketctl.search.changes import Change
     from ticketctl.search.drift import IndexDrift
     from ticketctl.search.results import IndexEvent
 
-index_app = typer.Typer(
+index_app = GroupedTyper(
     name="index",
     help="The events search index: create, status, diff, migrate (in place or --reindex), rollback, prune, "
     "validate, adopt. Versions are <alias>_v<N> behind the alias search.index (default 'events').",
@@ -47,55 +47,60 @@ index_app = typer.Typer(
     rich_markup_mode=None,
 )
 
-URL_OPTION = typer.Option(None, "--url", metavar="URL", help="Search server URL (setting search.url).")
-ALIAS_OPTION = typer.Option(
-    None, "--index", metavar="ALIAS", help="Alias of the index (setting search.index, default 'events')."
-)
-MAPPING_OPTION = typer.Option(
-    None,
-    "--mapping",
-    metavar="FILE",
-    help="Mapping file (setting search.mapping; default: the packaged mappings/events.json).",
-)
-DRY_RUN_OPTION = typer.Option(
-    False, "--dry-run", help="Print the write requests (method, path, body) instead of sending them."
-)
+
+@dataclass(frozen=True)
+class IndexTarget:
+    """The flags the index commands share: which server and alias, which mapping file, and what to do with the
+    writes and the result (an option group: see :mod:`ticketctl.cli.options`)."""
+
+    url: Annotated[
+        str | None, typer.Option(None, "--url", metavar="URL", help="Search server URL (setting search.url).")
+    ]
+    alias: Annotated[
+        str | None,
+        typer.Option(
+            None, "--index", metavar="ALIAS", help="Alias of the index (setting search.index, default 'events')."
+        ),
+    ]
+    mapping: Annotated[
+        Path | None,
+        typer.Option(
+            None,
+            "--mapping",
+            metavar="FILE",
+            help="Mapping file (setting search.mapping; default: the packaged mappings/events.json).",
+        ),
+    ]
+    dry_run: Annotated[
+        bool,
+        typer.Option(False, "--dry-run", help="Print the write requests (method, path, body) instead of sending them."),
+    ]
+    json_output: Annotated[bool, JSON_OPTION]
+
+    def overrides(self) -> dict[str, tuple[object, str]]:
+        """The flags as setting overrides (a --mapping path is relative to the working directory)."""
+        return {
+            "search.url": flag(self.url, "--url"),
+            "search.index": flag(self.alias, "--index"),
+            "search.mapping": flag(str(self.mapping.resolve()) if self.mapping else None, "--mapping"),
+        }
+
+
 YES_OPTION = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation before deleting or overriding.")
 
 
 # --------------------------------------------------------------------------- shared helpers
 
 
-def _setup(
-    ctx: typer.Context, url: str | None, alias: str | None, mapping: Path | None = None, *, changes: bool = False
-) -> tuple[Settings, Secrets]:
-    """Settings with the flags as overrides (a --mapping path is relative to the working directory), and secrets."""
-    overrides = {
-        "search.url": flag(url, "--url"),
-        "search.index": flag(alias, "--index"),
-        "search.mapping": flag(str(mapping.resolve()) if mapping else None, "--mapping"),
-    }
-    return load_with_secrets(ctx, overrides, changes=changes)
-
-
 def _call(
-    ctx: typer.Context,
-    operation: Callable[..., Any],
-    url: str | None,
-    alias: str | None,
-    mapping: Path | None = None,
-    *,
-    dry_run: bool,
-    json_output: bool,
-    writes: bool,
-    **options: Any,
+    ctx: typer.Context, operation: Callable[..., Any], target: IndexTarget, *, writes: bool, **options: Any
 ) -> Any:
     """Run one search operation the way every index command does: the flags as settings, the steps on stderr,
     and the result's JSON on stdout with --json. ``writes``: the operation changes the server (unless a dry run)."""
-    settings, secrets = _setup(ctx, url, alias, mapping, changes=writes and not dry_run)
-    with _EventPrinter(quiet=json_output) as events:
-        result = operation(settings, secrets, dry_run=dry_run, on_event=events, **options)
-    if json_output:
+    settings, secrets = load_with_secrets(ctx, target.overrides(), changes=writes and not target.dry_run)
+    with _EventPrinter(quiet=target.json_output) as events:
+        result = operation(settings, secrets, dry_run=target.dry_run, on_event=events, **options)
+    if target.json_output:
         print_json(result.as_dict())
     return result
 
@@ -203,11 +208,7 @@ def _print_hand_changes(drift: IndexDrift | None) -> None:
 @index_app.command("create")
 def create_command(
     ctx: typer.Context,
-    url: str = URL_OPTION,
-    alias: str = ALIAS_OPTION,
-    mapping: Path = MAPPING_OPTION,
-    dry_run: bool = DRY_RUN_OPTION,
-    json_output: bool = JSON_OPTION,
+    target: IndexTarget = group(IndexTarget),
 ) -> None:
     """Create <alias>_v1 with the mapping file's spec and the alias as write index, in one request.
 
@@ -216,8 +217,8 @@ def create_command(
     """
     from ticketctl.search.create import create_index
 
-    result = _call(ctx, create_index, url, alias, mapping, dry_run=dry_run, json_output=json_output, writes=True)
-    if json_output:
+    result = _call(ctx, create_index, target, writes=True)
+    if target.json_output:
         return
     if result.status == "planned":
         _print_planned(result)
@@ -236,11 +237,7 @@ def create_command(
 @index_app.command("status")
 def status_command(
     ctx: typer.Context,
-    url: str = URL_OPTION,
-    alias: str = ALIAS_OPTION,
-    mapping: Path = MAPPING_OPTION,
-    dry_run: bool = DRY_RUN_OPTION,
-    json_output: bool = JSON_OPTION,
+    target: IndexTarget = group(IndexTarget),
 ) -> None:
     """Show where the alias points, health, documents, and the spec hash live vs file.
 
@@ -249,8 +246,8 @@ def status_command(
     """
     from ticketctl.search.migrate import index_status
 
-    result = _call(ctx, index_status, url, alias, mapping, dry_run=dry_run, json_output=json_output, writes=False)
-    if json_output:
+    result = _call(ctx, index_status, target, writes=False)
+    if target.json_output:
         _state_exit(result.state, result.drift)
         return
     typer.echo(f"server    {_server(result.server)} (cluster {result.cluster_health})")
@@ -279,11 +276,7 @@ def status_command(
 @index_app.command("diff")
 def diff_command(
     ctx: typer.Context,
-    url: str = URL_OPTION,
-    alias: str = ALIAS_OPTION,
-    mapping: Path = MAPPING_OPTION,
-    dry_run: bool = DRY_RUN_OPTION,
-    json_output: bool = JSON_OPTION,
+    target: IndexTarget = group(IndexTarget),
 ) -> None:
     """Show the normalised differences between the live index and the file, each "in place" or "needs reindex",
     and what was changed on the index by hand since ticketctl applied it (against the spec in its _meta).
@@ -292,8 +285,8 @@ def diff_command(
     """
     from ticketctl.search.migrate import diff
 
-    result = _call(ctx, diff, url, alias, mapping, dry_run=dry_run, json_output=json_output, writes=False)
-    if json_output:
+    result = _call(ctx, diff, target, writes=False)
+    if target.json_output:
         _state_exit(result.state, result.drift)
         return
     if result.state == "missing":
@@ -341,11 +334,7 @@ def migrate_command(
         False, "--force", help="Swap the alias even when the new version does not match the database."
     ),
     yes: bool = YES_OPTION,
-    url: str = URL_OPTION,
-    alias: str = ALIAS_OPTION,
-    mapping: Path = MAPPING_OPTION,
-    dry_run: bool = DRY_RUN_OPTION,
-    json_output: bool = JSON_OPTION,
+    target: IndexTarget = group(IndexTarget),
 ) -> None:
     """Apply the file to the live index: in place when possible, else (with --reindex) through a new version.
 
@@ -363,10 +352,8 @@ def migrate_command(
         raise ConfigError(f"--source: {source!r} is not database or index")
     options: dict[str, Any] = {"reindex": reindex, "keep": keep, "source": source, "rebuild": rebuild, "force": force}
     options["confirm"] = confirmer(yes)
-    result = _call(
-        ctx, migrate_index, url, alias, mapping, dry_run=dry_run, json_output=json_output, writes=True, **options
-    )
-    if json_output:
+    result = _call(ctx, migrate_index, target, writes=True, **options)
+    if target.json_output:
         return
     if result.action == "planned":
         _print_planned(result)
@@ -401,10 +388,7 @@ def rollback_command(
         None, "--to", metavar="VERSION", help="Version to point the alias at: N, vN or the index name."
     ),
     yes: bool = YES_OPTION,
-    url: str = URL_OPTION,
-    alias: str = ALIAS_OPTION,
-    dry_run: bool = DRY_RUN_OPTION,
-    json_output: bool = JSON_OPTION,
+    target: IndexTarget = group(IndexTarget, without=("mapping",)),
 ) -> None:
     """Point the alias back at an earlier version (default: the newest older one), in one _aliases call.
 
@@ -413,19 +397,9 @@ def rollback_command(
     """
     from ticketctl.search.versions import rollback
 
-    target: int | str | None = int(to) if to is not None and to.isdigit() else to
-    result = _call(
-        ctx,
-        rollback,
-        url,
-        alias,
-        dry_run=dry_run,
-        json_output=json_output,
-        writes=True,
-        to=target,
-        confirm=confirmer(yes),
-    )
-    if json_output:
+    version: int | str | None = int(to) if to is not None and to.isdigit() else to
+    result = _call(ctx, rollback, target, writes=True, to=version, confirm=confirmer(yes))
+    if target.json_output:
         return
     if result.dry_run:
         _print_planned(result)
@@ -441,10 +415,7 @@ def prune_command(
     ctx: typer.Context,
     keep: int = typer.Option(1, "--keep", min=0, metavar="N", help="Unaliased versions to keep, newest first."),
     yes: bool = YES_OPTION,
-    url: str = URL_OPTION,
-    alias: str = ALIAS_OPTION,
-    dry_run: bool = DRY_RUN_OPTION,
-    json_output: bool = JSON_OPTION,
+    target: IndexTarget = group(IndexTarget, without=("mapping",)),
 ) -> None:
     """Delete old versions that no alias points to, keeping the newest N; asks first (or --yes).
 
@@ -452,10 +423,8 @@ def prune_command(
     """
     from ticketctl.search.versions import prune
 
-    result = _call(
-        ctx, prune, url, alias, dry_run=dry_run, json_output=json_output, writes=True, keep=keep, confirm=confirmer(yes)
-    )
-    if json_output:
+    result = _call(ctx, prune, target, writes=True, keep=keep, confirm=confirmer(yes))
+    if target.json_output:
         return
     if result.dry_run:
         _print_planned(result)
@@ -471,11 +440,7 @@ def prune_command(
 def validate_command(
     ctx: typer.Context,
     offline: bool = typer.Option(False, "--offline", help="Check the file only; contact no server."),
-    url: str = URL_OPTION,
-    alias: str = ALIAS_OPTION,
-    mapping: Path = MAPPING_OPTION,
-    dry_run: bool = DRY_RUN_OPTION,
-    json_output: bool = JSON_OPTION,
+    target: IndexTarget = group(IndexTarget),
 ) -> None:
     """Check the mapping file offline, then prove it on the server: a throwaway empty index and _analyze.
 
@@ -485,15 +450,13 @@ def validate_command(
     """
     from ticketctl.search.validation import validate
 
-    result = _call(
-        ctx, validate, url, alias, mapping, dry_run=dry_run, json_output=json_output, writes=False, offline=offline
-    )
+    result = _call(ctx, validate, target, writes=False, offline=offline)
     exit_code = ExitCode.OK
     if result.errors:
         exit_code = ExitCode.CONFIG
     elif not result.ok:
         exit_code = ExitCode.SEARCH
-    if json_output:
+    if target.json_output:
         raise typer.Exit(int(exit_code))
     for issue in result.issues:
         typer.echo(f"{issue.severity}: {issue.line()}")
@@ -512,11 +475,7 @@ def validate_command(
 def adopt_command(
     ctx: typer.Context,
     yes: bool = YES_OPTION,
-    url: str = URL_OPTION,
-    alias: str = ALIAS_OPTION,
-    mapping: Path = MAPPING_OPTION,
-    dry_run: bool = DRY_RUN_OPTION,
-    json_output: bool = JSON_OPTION,
+    target: IndexTarget = group(IndexTarget),
 ) -> None:
     """Turn a concrete index named like the alias into <alias>_v1 behind the alias (asks first, or --yes).
 
@@ -525,10 +484,8 @@ def adopt_command(
     """
     from ticketctl.search.create import adopt
 
-    result = _call(
-        ctx, adopt, url, alias, mapping, dry_run=dry_run, json_output=json_output, writes=True, confirm=confirmer(yes)
-    )
-    if json_output:
+    result = _call(ctx, adopt, target, writes=True, confirm=confirmer(yes))
+    if target.json_output:
         return
     if result.action == "planned":
         _print_planned(result)
@@ -550,9 +507,7 @@ def sync_command(
     interval: float = typer.Option(
         1.0, "--interval", min=0.05, metavar="SECONDS", help="With --follow: how often to look for new rows."
     ),
-    url: str = URL_OPTION,
-    alias: str = ALIAS_OPTION,
-    json_output: bool = JSON_OPTION,
+    target: IndexTarget = group(IndexTarget, without=("mapping", "dry_run")),
 ) -> None:
     """Bring the index behind the alias up to date with the events database.
 
@@ -567,10 +522,10 @@ def sync_command(
 
     from ticketctl.search.sync import sync_full, sync_outbox
 
-    settings, secrets = _setup(ctx, url, alias)
+    settings, secrets = load_with_secrets(ctx, target.overrides())
     stop = threading.Event()
     results: list[Any] = []
-    with _EventPrinter(quiet=json_output) as events, _stop_on_interrupt(stop if follow else None):
+    with _EventPrinter(quiet=target.json_output) as events, _stop_on_interrupt(stop if follow else None):
         if full:
             results.append(sync_full(settings, secrets, on_event=events))
         if follow or not full:
@@ -580,7 +535,7 @@ def sync_command(
                 )
             )
     skipped = sum(len(result.as_dict()["skipped_rows"]) for result in results)
-    if json_output:
+    if target.json_output:
         print_json(results[0].as_dict() if len(results) == 1 else [result.as_dict() for result in results])
     else:
         for result in results:

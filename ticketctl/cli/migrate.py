@@ -6,70 +6,83 @@ and draws the result; progress events are drawn as they arrive.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Annotated, ClassVar
 
 import typer
 
 from ticketctl.cli.common import JSON_OPTION, console, flag, interruption, load, load_with_secrets, print_json
+from ticketctl.cli.options import GroupedTyper, group
 from ticketctl.errors import ConfigError, ExitCode
 
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
 
-    from ticketctl.config.secrets import Secrets
-    from ticketctl.config.settings import Settings
     from ticketctl.events import Event
     from ticketctl.migrations import MigrateReport, StatusReport
     from ticketctl.migrations.drift import DriftReport
     from ticketctl.migrations.runner import Selection
 
-app = typer.Typer(
+app = GroupedTyper(
     name="migrate",
     no_args_is_help=False,
     invoke_without_command=True,
     rich_markup_mode=None,
 )
 
-DB_OPTION = typer.Option(
-    None, "--db", metavar="DATABASE", help="Only this database: events, inventory or bookings (repeatable)."
-)
-SCHEMAS_OPTION = typer.Option(
-    None,
-    "--schemas-dir",
-    metavar="DIR",
-    help="Folder with events/, inventory/ and bookings/ migrations (setting schemas_dir; default: the packaged "
-    "schemas).",
-)
-TARGET_OPTION = typer.Option(None, "--target", metavar="VERSION", help="Apply versions up to this one only.")
-OUT_OF_ORDER_OPTION = typer.Option(
-    False,
-    "--allow-out-of-order",
-    help="Apply a pending version older than the newest applied one (refused by default).",
-)
+
+@dataclass(frozen=True)
+class MigrationFlags:
+    """The flags the migrate commands share: which databases, up to which version, whether out of order, and the
+    folder of the files (an option group: see :mod:`ticketctl.cli.options`)."""
+
+    db: Annotated[
+        list[str] | None,
+        typer.Option(
+            None, "--db", metavar="DATABASE", help="Only this database: events, inventory or bookings (repeatable)."
+        ),
+    ]
+    target: Annotated[
+        int | None, typer.Option(None, "--target", metavar="VERSION", help="Apply versions up to this one only.")
+    ]
+    allow_out_of_order: Annotated[
+        bool,
+        typer.Option(
+            False,
+            "--allow-out-of-order",
+            help="Apply a pending version older than the newest applied one (refused by default).",
+        ),
+    ]
+    schemas_dir: Annotated[
+        Path | None,
+        typer.Option(
+            None,
+            "--schemas-dir",
+            metavar="DIR",
+            help="Folder with events/, inventory/ and bookings/ migrations (setting schemas_dir; default: the "
+            "packaged schemas).",
+        ),
+    ]
+
+    def selection(self) -> Selection:
+        """--db, --target and --allow-out-of-order as the selection of migrate, status and plan."""
+        return {"databases": self.db, "target": self.target, "allow_out_of_order": self.allow_out_of_order}
+
+    def overrides(self) -> dict[str, tuple[object, str]]:
+        """--schemas-dir as the schemas_dir setting (relative to the working directory)."""
+        return {"schemas_dir": flag(str(self.schemas_dir.resolve()) if self.schemas_dir else None, "--schemas-dir")}
 
 
-def _context(ctx: typer.Context, schemas_dir: Path | None = None, *, changes: bool = False) -> tuple[Settings, Secrets]:
-    """Settings with --schemas-dir as the schemas_dir setting (relative to the working directory), and secrets."""
-    return load_with_secrets(ctx, _schemas_override(schemas_dir), changes=changes)
-
-
-def _selection(db: list[str], target: int | None, allow_out_of_order: bool) -> Selection:
-    """The options --db, --target and --allow-out-of-order as the selection of migrate, status and plan."""
-    return {"databases": db, "target": target, "allow_out_of_order": allow_out_of_order}
-
-
-def _schemas_override(schemas_dir: Path | None) -> dict[str, tuple[object, str]]:
-    return {"schemas_dir": flag(str(schemas_dir.resolve()) if schemas_dir else None, "--schemas-dir")}
+EVERY_FLAG = group(MigrationFlags)
+DATABASES_AND_FILES = group(MigrationFlags, without=("target", "allow_out_of_order"))
+DATABASES_ONLY = group(MigrationFlags, without=("target", "allow_out_of_order", "schemas_dir"))
 
 
 @app.callback()
 def migrate_command(
     ctx: typer.Context,
-    db: list[str] = DB_OPTION,
-    target: int = TARGET_OPTION,
-    allow_out_of_order: bool = OUT_OF_ORDER_OPTION,
-    schemas_dir: Path = SCHEMAS_OPTION,
+    flags: MigrationFlags = EVERY_FLAG,
     sync_users: bool = typer.Option(
         False,
         "--sync-users",
@@ -89,9 +102,9 @@ def migrate_command(
         return
     from ticketctl.migrations import migrate
 
-    settings, secrets = _context(ctx, schemas_dir, changes=True)
+    settings, secrets = load_with_secrets(ctx, flags.overrides(), changes=True)
     renderer = None if json_output else _EventPrinter()
-    selection = _selection(db, target, allow_out_of_order)
+    selection = flags.selection()
     report = migrate(settings, secrets, on_event=renderer, check=False, sync_users=sync_users, **selection)
     if json_output:
         print_json(report.as_dict())
@@ -103,10 +116,7 @@ def migrate_command(
 @app.command("status")
 def status_command(
     ctx: typer.Context,
-    db: list[str] = DB_OPTION,
-    target: int = TARGET_OPTION,
-    allow_out_of_order: bool = OUT_OF_ORDER_OPTION,
-    schemas_dir: Path = SCHEMAS_OPTION,
+    flags: MigrationFlags = EVERY_FLAG,
     exit_code: bool = typer.Option(
         False, "--exit-code", help="Exit 13 when versions are pending and 8 when migrate would refuse (for CI)."
     ),
@@ -115,8 +125,8 @@ def status_command(
     """Show every version of each database: applied, pending, failed, changed, missing. Changes nothing."""
     from ticketctl.migrations import status
 
-    settings, secrets = _context(ctx, schemas_dir)
-    report = status(settings, secrets, **_selection(db, target, allow_out_of_order))
+    settings, secrets = load_with_secrets(ctx, flags.overrides())
+    report = status(settings, secrets, **flags.selection())
     if json_output:
         print_json(report.as_dict())
     else:
@@ -131,17 +141,14 @@ def status_command(
 @app.command("plan")
 def plan_command(
     ctx: typer.Context,
-    db: list[str] = DB_OPTION,
-    target: int = TARGET_OPTION,
-    allow_out_of_order: bool = OUT_OF_ORDER_OPTION,
-    schemas_dir: Path = SCHEMAS_OPTION,
+    flags: MigrationFlags = EVERY_FLAG,
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Print the SQL that migrate would run, statement by statement, marking those that commit implicitly."""
     from ticketctl.migrations import plan
 
-    settings, secrets = _context(ctx, schemas_dir)
-    report = plan(settings, secrets, **_selection(db, target, allow_out_of_order))
+    settings, secrets = load_with_secrets(ctx, flags.overrides())
+    report = plan(settings, secrets, **flags.selection())
     if json_output:
         print_json(report.as_dict(statements=True))
     else:
@@ -151,8 +158,7 @@ def plan_command(
 @app.command("drift")
 def drift_command(
     ctx: typer.Context,
-    db: list[str] = DB_OPTION,
-    schemas_dir: Path = SCHEMAS_OPTION,
+    flags: MigrationFlags = DATABASES_AND_FILES,
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Compare each database's live schema with the schema its applied migrations produce.
@@ -167,9 +173,9 @@ def drift_command(
     """
     from ticketctl.migrations.drift import drift
 
-    settings, secrets = _context(ctx)
+    settings, secrets = load_with_secrets(ctx)
     with drift_interruption("migrate drift"):
-        report = drift(settings, secrets, databases=db, schemas_dir=schemas_dir)
+        report = drift(settings, secrets, databases=flags.db, schemas_dir=flags.schemas_dir)
     if json_output:
         print_json(report.as_dict())
     else:
@@ -183,15 +189,14 @@ def drift_command(
 @app.command("repair")
 def repair_command(
     ctx: typer.Context,
-    db: list[str] = DB_OPTION,
-    schemas_dir: Path = SCHEMAS_OPTION,
+    flags: MigrationFlags = DATABASES_AND_FILES,
     json_output: bool = JSON_OPTION,
 ) -> None:
     """Accept edited files after review: record their new checksums; let a failed version resume or retry."""
     from ticketctl.migrations import repair
 
-    settings, secrets = _context(ctx, schemas_dir, changes=True)
-    report = repair(settings, secrets, databases=db)
+    settings, secrets = load_with_secrets(ctx, flags.overrides(), changes=True)
+    report = repair(settings, secrets, databases=flags.db)
     if json_output:
         print_json(report.as_dict())
         return
@@ -206,7 +211,7 @@ def repair_command(
 @app.command("baseline")
 def baseline_command(
     ctx: typer.Context,
-    db: list[str] = DB_OPTION,
+    flags: MigrationFlags = DATABASES_ONLY,
     version: int = typer.Option(1, "--version", help="The version the existing schema corresponds to."),
     description: str = typer.Option("baseline", "--description", help="Recorded in the history."),
     json_output: bool = JSON_OPTION,
@@ -214,8 +219,8 @@ def baseline_command(
     """Adopt existing databases: record VERSION as present, so that only later versions are applied."""
     from ticketctl.migrations import baseline
 
-    settings, secrets = _context(ctx, changes=True)
-    report = baseline(settings, secrets, databases=db, version=version, description=description)
+    settings, secrets = load_with_secrets(ctx, changes=True)
+    report = baseline(settings, secrets, databases=flags.db, version=version, description=description)
     if json_output:
         print_json(report.as_dict())
         return
@@ -227,8 +232,7 @@ def baseline_command(
 def lint_command(
     ctx: typer.Context,
     paths: list[Path] = typer.Argument(None, help="Files or folders to check (default: every migration)."),
-    db: list[str] = DB_OPTION,
-    schemas_dir: Path = SCHEMAS_OPTION,
+    flags: MigrationFlags = DATABASES_AND_FILES,
     server: str = typer.Option("both", "--server", help="Reserved words of: mysql (8.0/8.4), mariadb (10.11) or both."),
     json_output: bool = JSON_OPTION,
 ) -> None:
@@ -241,8 +245,8 @@ def lint_command(
     servers = {"both": ("mysql", "mariadb"), "mysql": ("mysql",), "mariadb": ("mariadb",)}.get(server)
     if servers is None:
         raise typer.BadParameter(f"unknown server {server!r}; use mysql, mariadb or both", param_hint="--server")
-    settings = load(ctx, _schemas_override(schemas_dir))
-    report = lint_migrations(paths or None, settings=settings, databases=db, servers=servers)
+    settings = load(ctx, flags.overrides())
+    report = lint_migrations(paths or None, settings=settings, databases=flags.db, servers=servers)
     if json_output:
         print_json(report.as_dict())
     else:
