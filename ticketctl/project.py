@@ -37,7 +37,7 @@ from ticketctl.runtime.converge import (
     stop_and_remove,
 )
 from ticketctl.runtime.data_secrets import LoginProbe
-from ticketctl.runtime.docker import Container, DockerRuntime
+from ticketctl.runtime.docker import Container, DockerRuntime, Volume
 from ticketctl.runtime.events import Phase, ResourceEvent, ServiceEvent
 from ticketctl.runtime.health import NotHealthy, failed, health_budget, wait_healthy
 from ticketctl.runtime.lock import project_lock
@@ -304,7 +304,9 @@ def down(
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     on_event: EventSink | None = None,
 ) -> DownReport:
-    """Stop and remove the project's containers and networks; remove its volumes only if asked.
+    """Stop and remove the project's containers and networks; remove its volumes only if asked: the named ones
+    and, as Compose's ``down -v`` does, the anonymous ones its containers mounted (an image's ``VOLUME`` that the
+    stack does not name).
 
     Confirmation for ``volumes=True`` is the caller's job (the CLI asks or needs ``--yes``).
     """
@@ -312,6 +314,7 @@ def down(
     project = settings.project
     with _locked(runtime, project, "down", lock_timeout, emit):
         containers = runtime.containers(project, include_oneoff=True)
+        anonymous = sorted({mount.name for c in containers for mount in c.volume_mounts if mount.anonymous})
         for group in _stop_order(containers):
             fan_out(lambda container: stop_and_remove(runtime, container, emit), group, name="down")
         runtime.remove_helpers(project)  # a killed restore's helper would keep a volume in use
@@ -321,7 +324,10 @@ def down(
             removed_networks.append(network.name)
             emit(ResourceEvent("network", network.name, "removed"))
         removed_volumes, kept_volumes = [], []
-        for volume in runtime.volumes(project):
+        project_volumes = runtime.volumes(project)
+        if volumes:
+            project_volumes += [Volume(name, {}) for name in anonymous]
+        for volume in project_volumes:
             if volumes:
                 runtime.remove_volume(volume)
                 removed_volumes.append(volume.name)

@@ -10,14 +10,18 @@ project label). Without the images or the Engine the tests skip, naming
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
 import time
 from typing import Any
 
+import docker.errors
 import pytest
 
 from tests.support.stacks import PROJECT_LABEL, VENV_BIN, Project, Run, free_ports
@@ -151,11 +155,17 @@ def test_a_port_held_by_another_process_stops_up_before_anything_is_created(proj
     assert project.containers() == {} and project.networks() == [] and project.volumes() == []
 
 
+def _anonymous_volumes(project: Project) -> set[str]:
+    """The volumes Docker named itself (64 hex digits): those it made for an image's VOLUME that nothing mounted."""
+    return {volume.name for volume in project.client.volumes.list() if re.fullmatch(r"[0-9a-f]{64}", volume.name)}
+
+
 def test_a_service_that_never_becomes_healthy_fails_in_time_with_its_logs(
     project: Project, images: dict[str, str]
 ) -> None:
     # The Redis image in the search engine's place runs fine but never answers on :9200.
     project.settings["TICKETCTL_IMAGES__ELASTICSEARCH"] = images["redis"]
+    before = _anonymous_volumes(project)
     run = project.ticketctl("up", "--no-init", "--wait-timeout", "20")
     assert run.code == 6, run.err
     assert run.seconds < 60
@@ -164,6 +174,47 @@ def test_a_service_that_never_becomes_healthy_fails_in_time_with_its_logs(
     assert "--wait-timeout" in last
     assert "--- last " in run.err and "log lines of elasticsearch ---" in run.err
     assert project.containers() == {} and project.networks() == []
+    # The Redis image's VOLUME /data got an anonymous volume; it went with the container this run created.
+    assert _anonymous_volumes(project) <= before
+
+
+def test_an_image_s_own_volume_keeps_its_data_across_a_recreate_and_goes_with_down_volumes(
+    project: Project, images: dict[str, str]
+) -> None:
+    # An image that keeps data in a VOLUME of its own, at a path the stack does not mount (/cache): Docker gives
+    # it an anonymous volume. Compose v2 hands that volume to the container that replaces this one; so must up.
+    dockerfile = f"FROM {images['redis']}\nVOLUME /cache\n".encode()
+    image, _ = project.client.images.build(fileobj=io.BytesIO(dockerfile), tag="ticketctl-e2e/redis-cache:1", rm=True)
+    project.settings["TICKETCTL_IMAGES__REDIS"] = "ticketctl-e2e/redis-cache:1"
+    kept: list[str] = []
+    try:
+        assert project.ticketctl("up", "--no-init", "redis").code == 0
+        first = project.container("redis")
+        assert first.exec_run(["sh", "-c", "echo kept > /cache/marker"]).exit_code == 0
+        [volume] = [m["Name"] for m in first.attrs["Mounts"] if m["Destination"] == "/cache"]
+        kept.append(volume)
+
+        recreate = project.ticketctl("up", "--no-init", "--force-recreate", "--json", "redis")
+        assert recreate.code == 0, recreate.err
+        assert _services(recreate)["redis"]["action"] == "recreated"
+        second = project.container("redis")
+        assert second.id != first.id
+        assert [m["Name"] for m in second.attrs["Mounts"] if m["Destination"] == "/cache"] == [volume]
+        assert second.exec_run(["cat", "/cache/marker"]).output == b"kept\n"
+        # The volume it took over is no change and no drift: a plan of the same stack has nothing to say.
+        plan = project.ticketctl("plan", "--no-init", "redis")
+        assert plan.code == 0, plan.out + plan.err
+
+        down = project.ticketctl("down", "--volumes", "--yes", "--json")
+        assert down.code == 0, down.err
+        assert volume in down.json()["removed_volumes"]
+        assert volume not in {v.name for v in project.client.volumes.list()}
+    finally:
+        project.cleanup()
+        for name in kept:
+            with contextlib.suppress(docker.errors.NotFound):
+                project.client.volumes.get(name).remove(force=True)
+        project.client.images.remove(image.id, force=True)
 
 
 def test_a_container_that_exits_during_the_health_wait_fails_at_once(project: Project, images: dict[str, str]) -> None:

@@ -63,6 +63,7 @@ class FakeAPI:
         self.networks_by_name: dict[str, dict[str, Any]] = {}
         self.volumes_by_name: dict[str, dict[str, Any]] = {}
         self.image_env = ["PATH=/usr/local/bin:/usr/bin:/bin"]  # what every image declares
+        self.image_volumes: dict[str, list[str]] = {}  # image reference → the VOLUME paths it declares
         self.behaviour: dict[str, str] = {}  # service → healthy | unhealthy | exit | never | slow
         self.healthy_after = 2  # inspections of a started container before it reports healthy
         self.health_gate: set[str] = set()  # no container turns healthy before these have started
@@ -167,6 +168,15 @@ class FakeAPI:
                 raise not_found(config["Image"])
             container_id = f"{next(self._ids):064x}"
             environment = dict(item.split("=", 1) for item in config.get("Env", []))
+            mounts = [
+                {"Type": "volume", "Name": m["Source"], "Destination": m["Target"], "RW": not m.get("ReadOnly")}
+                for m in config["HostConfig"].get("Mounts") or []
+            ]
+            for path in self.image_volumes.get(config["Image"], []):
+                if path not in {m["Destination"] for m in mounts}:  # Docker makes an anonymous volume
+                    anonymous = f"{next(self._ids) + 0xA000:064x}"
+                    self.volumes_by_name[anonymous] = {"Name": anonymous, "Labels": {}}
+                    mounts.append({"Type": "volume", "Name": anonymous, "Destination": path, "RW": True})
             self.containers_by_id[container_id] = {
                 "Id": container_id,
                 "Name": "/" + name,
@@ -180,6 +190,7 @@ class FakeAPI:
                     "Cmd": config.get("Cmd"),
                 },
                 "HostConfig": config["HostConfig"],
+                "Mounts": mounts,
                 "State": {"Status": "created", "ExitCode": 0, "StartedAt": "0001-01-01T00:00:00Z"},
                 "RestartCount": 0,
                 "NetworkSettings": {"Ports": {}},
@@ -217,6 +228,10 @@ class FakeAPI:
         data = self._find(container)
         with self.lock:
             del self.containers_by_id[data["Id"]]
+            named = {m["Source"] for m in data["HostConfig"].get("Mounts") or []}
+            for mount in data["Mounts"] if v else []:  # Docker's rm -v: only the volumes not named at create
+                if mount["Name"] not in named:
+                    self.volumes_by_name.pop(mount["Name"], None)
         self.record("remove", data["Name"].lstrip("/"))
 
     def restart(self, container: str, timeout: int = 10) -> None:
@@ -270,7 +285,9 @@ class FakeAPI:
     def inspect_image(self, reference: str) -> dict[str, Any]:
         if reference not in self.images:
             raise docker.errors.ImageNotFound(reference, response=_response(404), explanation="No such image")
-        return {"Id": self.images[reference], "Config": {"Env": list(self.image_env)}, "RepoDigests": []}
+        volumes = {path: {} for path in self.image_volumes.get(reference, [])}
+        config = {"Env": list(self.image_env), "Volumes": volumes}
+        return {"Id": self.images[reference], "Config": config, "RepoDigests": []}
 
     def pull(self, repository: str, tag: str | None = None, stream: bool = False, decode: bool = False) -> Any:
         reference = f"{repository}:{tag}" if tag else repository

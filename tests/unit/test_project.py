@@ -541,3 +541,77 @@ def test_restart_of_a_service_without_a_container_says_how_to_start_it(
         restart(settings, runtime, ["mysql"])
     assert missing.value.exit_code == ExitCode.MISSING
     assert fake_api.actions("restart") == []
+
+
+# --------------------------------------------------------------------------- an image's own volumes (VOLUME)
+
+
+def _anonymous(fake_api: Any) -> set[str]:
+    return {name for name, volume in fake_api.volumes_by_name.items() if not volume["Labels"]}
+
+
+def _cache_volume(fake_api: Any, container: str) -> str:
+    [name] = [m["Name"] for m in fake_api._find(container)["Mounts"] if m["Destination"] == "/cache"]
+    return str(name)
+
+
+def test_a_recreate_hands_an_image_s_own_volume_to_the_new_container(
+    make_settings: Any, fake_api: Any, runtime: Any
+) -> None:
+    fake_api.image_volumes["test/redis:1"] = ["/data", "/cache"]  # /data is the stack's redis-data, /cache is not
+    _up(make_settings(), runtime)
+    first = _cache_volume(fake_api, "unit-redis-1")
+    assert _anonymous(fake_api) == {first}
+    report = _up(make_settings(**{"redis.maxmemory": "64mb"}), runtime)
+    assert {r.service: r.action for r in report.services}["redis"] == "recreated"
+    assert _cache_volume(fake_api, "unit-redis-1") == first and _anonymous(fake_api) == {first}
+    # Taken over, it is neither a change nor drift: the next up leaves the container alone.
+    again = _up(make_settings(**{"redis.maxmemory": "64mb"}), runtime)
+    assert {r.service: r.action for r in again.services}["redis"] == "unchanged"
+    preview = _preview(make_settings(**{"redis.maxmemory": "64mb"}), runtime)
+    assert [(plan.action, plan.drift) for plan in preview.converge.services if plan.service.name == "redis"] == [
+        ("unchanged", ())
+    ]
+
+
+def test_a_failed_run_removes_the_anonymous_volumes_of_the_containers_it_created(
+    make_settings: Any, fake_api: Any, runtime: Any
+) -> None:
+    fake_api.image_volumes["test/search:1"] = ["/cache"]
+    fake_api.behaviour["elasticsearch"] = "never"
+    with pytest.raises(ServiceFailedError):
+        _up(make_settings(), runtime, service_timeout=0.5)
+    assert fake_api.containers_by_id == {} and _anonymous(fake_api) == set()
+
+
+def test_a_failed_recreate_keeps_the_container_that_took_over_an_image_s_volume(
+    make_settings: Any, fake_api: Any, runtime: Any
+) -> None:
+    fake_api.image_volumes["test/redis:1"] = ["/data", "/cache"]
+    _up(make_settings(), runtime)
+    first = _cache_volume(fake_api, "unit-redis-1")
+    fake_api.behaviour["redis"] = "exit"
+    events: list[Event] = []
+    with pytest.raises(ServiceFailedError):
+        _up(make_settings(**{"redis.maxmemory": "64mb"}), runtime, on_event=events.append)
+    kept = fake_api._find("unit-redis-1")
+    assert kept["State"]["Status"] == "exited" and _cache_volume(fake_api, "unit-redis-1") == first
+    assert any("unit-redis-1 is kept, stopped" in getattr(e, "message", "") for e in events)
+    fake_api.behaviour["redis"] = "healthy"
+    report = _up(make_settings(**{"redis.maxmemory": "32mb"}), runtime)
+    assert {r.service: r.action for r in report.services}["redis"] == "recreated"
+    assert _cache_volume(fake_api, "unit-redis-1") == first
+
+
+def test_down_removes_an_image_s_own_volumes_only_with_volumes(make_settings: Any, fake_api: Any, runtime: Any) -> None:
+    fake_api.image_volumes["test/redis:1"] = ["/data", "/cache"]
+    settings = make_settings()
+    _up(settings, runtime)
+    first = _cache_volume(fake_api, "unit-redis-1")
+    report = down(settings, runtime)
+    assert first not in report.kept_volumes and _anonymous(fake_api) == {first}
+    _up(settings, runtime)
+    second = _cache_volume(fake_api, "unit-redis-1")
+    report = down(settings, runtime, volumes=True)
+    assert second in report.removed_volumes and first not in report.removed_volumes
+    assert _anonymous(fake_api) == {first}  # a plain down's leftover: no container names it any more

@@ -23,7 +23,7 @@ from typing import Any
 
 from ticketctl.config.masking import scrub_known
 from ticketctl.config.secrets import OPTIONAL_SECRETS, STACK_SECRETS
-from ticketctl.runtime.docker import Container, Image
+from ticketctl.runtime.docker import ANONYMOUS_VOLUME_RE, Container, Image
 
 SECRET_MARK = "(secret, not shown)"
 _SECRET_NAMES = frozenset(spec.name for spec in (*STACK_SECRETS, *OPTIONAL_SECRETS))
@@ -98,7 +98,7 @@ def compare_container(
     wanted_host = body.get("HostConfig") or {}
     pairs = (
         ("ports", _ports(host.get("PortBindings")), _ports(wanted_host.get("PortBindings")), named.get("ports")),
-        ("volumes", _mounts(host.get("Mounts")), _mounts(wanted_host.get("Mounts")), None),
+        ("volumes", _mounts(_not_inherited(host.get("Mounts"))), _mounts(wanted_host.get("Mounts")), None),
         ("restart policy", _restart(host.get("RestartPolicy")), _restart(wanted_host.get("RestartPolicy")), None),
         ("ulimits", _ulimits(host.get("Ulimits")), _ulimits(wanted_host.get("Ulimits")), named.get("ulimits")),
         ("network", host.get("NetworkMode") or None, wanted_host.get("NetworkMode") or None, None),
@@ -219,6 +219,12 @@ def _ports(bindings: Mapping[str, Any] | None) -> str | None:
         for binding in entries or []
     )
     return ", ".join(found) or None
+
+
+def _not_inherited(mounts: Iterable[Mapping[str, Any]] | None) -> list[Mapping[str, Any]]:
+    """A container's mounts without the anonymous volumes it took over from the one it replaced (``up`` adds
+    them to what it creates: see ``converge.inherited_mounts``)."""
+    return [mount for mount in mounts or [] if not ANONYMOUS_VOLUME_RE.fullmatch(str(mount.get("Source", "")))]
 
 
 def _mounts(mounts: Iterable[Mapping[str, Any]] | None) -> str | None:

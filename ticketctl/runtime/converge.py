@@ -111,6 +111,7 @@ class ServicePlan:
     changes: tuple[FieldChange, ...] = ()
     drift: tuple[FieldChange, ...] = ()
     compose_hash: str | None = None  # what Docker Compose computes for the service in the rendered file
+    inherited: tuple[Mapping[str, Any], ...] = ()  # a recreate: the anonymous volumes the new container keeps
 
     @property
     def outdated(self) -> bool:
@@ -283,6 +284,7 @@ class ConvergeRun:
         self.failure: BaseException | None = None
         self.failure_lock = threading.Lock()
         self.created: list[Container] = []
+        self.inheriting: set[str] = set()  # created containers that took over their predecessor's anonymous volumes
         self.created_networks: list[str] = []
         self.created_volumes: list[str] = []
         self.deadline = 0.0
@@ -527,7 +529,13 @@ class ConvergeRun:
         digest, image_id = plan.decision.config_hash, plan.decision.image_id
         assert digest is not None and image_id is not None, "up pulls every missing image before it plans"
         labels = container_labels(self.compose, service, digest, image_id)
-        body = create_body(service, project=self.project, labels=labels, features=self.runtime.features)
+        body = create_body(
+            service,
+            project=self.project,
+            labels=labels,
+            features=self.runtime.features,
+            inherited=plan.decision.inherited,
+        )
         name = container_name(self.project, service.name)
         try:
             container = self.runtime.create_container(name, body)
@@ -535,6 +543,8 @@ class ConvergeRun:
             raise _raced(name) from None
         with self.failure_lock:
             self.created.append(container)
+            if plan.decision.inherited:
+                self.inheriting.add(container.name)
         for config in service.configs:
             self.runtime.copy_file(container, config.target, config.content, config.mode)
         return container
@@ -580,13 +590,17 @@ class ConvergeRun:
         return check
 
     def _clean_up(self) -> None:
-        """Remove what this run created (containers, networks), never volumes."""
+        """Remove what this run created (containers, networks), never a named volume: only the anonymous volumes
+        Docker made for these containers moments ago, which nothing would mount again (an inherited one stays)."""
         if self.options.keep_on_failure:
             self.emit(Notice("--keep-on-failure: the containers of this run are left for inspection", "warning"))
             return
         for container in self.created:
+            if container.name in self.inheriting:
+                self._keep_for_its_volumes(container)
+                continue
             try:
-                self.runtime.remove(container)
+                self.runtime.remove(container, fresh_anonymous_volumes=True)
             except DockerError as error:
                 self.emit(Notice(f"could not remove {container.name}: {error}", "warning"))
                 continue
@@ -611,6 +625,21 @@ class ConvergeRun:
                 self.emit(Notice(f"could not remove {name}: {error}", "warning"))
                 continue
             self.emit(ResourceEvent("network", name, "removed"))
+
+    def _keep_for_its_volumes(self, container: Container) -> None:
+        """A failed run stops, but keeps, a container that took over the anonymous volumes of the one it replaced:
+        removed, nothing would mount them again; kept, the next up recreates it and hands them on."""
+        try:
+            self.runtime.stop(container)
+        except DockerError as error:
+            self.emit(Notice(f"could not stop {container.name}: {error}", "warning"))
+        self.emit(
+            Notice(
+                f"{container.name} is kept, stopped: it holds the data of its image's own volumes "
+                "(taken over from the container it replaced); the next up recreates it with them",
+                "warning",
+            )
+        )
 
     def _result(self, plan: _Plan) -> ServiceResult:
         container = plan.container
@@ -743,6 +772,7 @@ def plan_services(
             else:
                 drift = differences
             changes += _state_change(current, action)
+        inherited = inherited_mounts(current, image, service) if action == "recreated" and current else ()
         plans.append(
             ServicePlan(
                 service=service,
@@ -754,9 +784,25 @@ def plan_services(
                 changes=tuple(changes),
                 drift=tuple(drift),
                 compose_hash=compose_hash,
+                inherited=inherited,
             )
         )
     return plans
+
+
+def inherited_mounts(current: Container, image: Image | None, service: ServiceSpec) -> tuple[Mapping[str, Any], ...]:
+    """The anonymous volumes of ``current`` that the container replacing it mounts again, as Compose v2 does:
+    those at a path the new image declares as ``VOLUME`` and the service does not mount. Without this, data an
+    image keeps in its own ``VOLUME`` (one the stack does not name) would stay behind in a volume nothing
+    mounts any more."""
+    if image is None:
+        return ()
+    mounted = {mount.target for mount in service.mounts}
+    return tuple(
+        {"Type": "volume", "Source": mount.name, "Target": mount.destination, "ReadOnly": mount.read_only}
+        for mount in current.volume_mounts
+        if mount.anonymous and mount.destination in image.volumes and mount.destination not in mounted
+    )
 
 
 def decide(current: Container | None, current_config: bool, *, force_recreate: bool = False) -> Action:

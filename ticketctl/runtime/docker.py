@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 import tarfile
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -43,6 +44,8 @@ from ticketctl.runtime.translate import (
 )
 from ticketctl.stack.types import Healthcheck, PortBinding
 
+# The name Docker gives a volume it creates for an image's VOLUME that nothing mounts (an anonymous volume).
+ANONYMOUS_VOLUME_RE = re.compile(r"[0-9a-f]{64}")
 START_DOCKER_HINT = "start Docker: `sudo dockerd &` (Linux) or Docker Desktop; if it runs elsewhere, check DOCKER_HOST"
 
 
@@ -278,6 +281,15 @@ class Container:
         return int(value) if value is not None else None
 
     @property
+    def volume_mounts(self) -> list[VolumeMountState]:
+        """The volumes mounted in it, named ones and anonymous ones alike."""
+        return [
+            VolumeMountState(str(mount["Name"]), str(mount.get("Destination", "")), not mount.get("RW", True))
+            for mount in self._data.get("Mounts") or []
+            if mount.get("Type") == "volume" and mount.get("Name")
+        ]
+
+    @property
     def ports(self) -> list[PortBinding]:
         """Published ports: live bindings when running, else the declared ones."""
         live = (self._data.get("NetworkSettings") or {}).get("Ports") or {}
@@ -342,11 +354,27 @@ class ExecResult:
 
 @dataclass(frozen=True)
 class Image:
-    """A local image: its ID, the environment it declares, and the registry digests it was pulled as."""
+    """A local image: its ID, the environment and ``VOLUME`` paths it declares, and the registry digests it was
+    pulled as."""
 
     id: str
     environment: Mapping[str, str]
     repo_digests: tuple[str, ...] = ()
+    volumes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class VolumeMountState:
+    """A volume mounted in a container, as ``docker inspect`` shows it (``Mounts``)."""
+
+    name: str
+    destination: str
+    read_only: bool
+
+    @property
+    def anonymous(self) -> bool:
+        """Docker made it for an image's ``VOLUME`` that nothing mounted: its name is 64 hex digits."""
+        return ANONYMOUS_VOLUME_RE.fullmatch(self.name) is not None
 
 
 class _Labelled:
@@ -585,11 +613,16 @@ class DockerRuntime:
             except docker.errors.NotFound:
                 return
 
-    def remove(self, container: Container) -> None:
-        """Remove a container (forcibly, so a running one is killed); its named volumes stay."""
+    def remove(self, container: Container, *, fresh_anonymous_volumes: bool = False) -> None:
+        """Remove a container (forcibly, so a running one is killed); its named volumes stay.
+
+        ``fresh_anonymous_volumes``: also the anonymous volumes Docker made for it (Docker's ``rm -v``), for a
+        container created moments ago that nothing will mount again. A volume handed to it by name (one inherited
+        from the container it replaced) is never among them: Docker keeps every volume that was named at create.
+        """
         with self._errors(f"remove {container.name}"):
             try:
-                self._api.remove_container(container.id, force=True, v=False)
+                self._api.remove_container(container.id, force=True, v=fresh_anonymous_volumes)
             except docker.errors.NotFound:
                 return
 
@@ -834,11 +867,12 @@ class DockerRuntime:
                 data = self._api.inspect_image(reference)
             except docker.errors.NotFound:  # ImageNotFound is a NotFound
                 return None
-        pairs = (data.get("Config") or {}).get("Env") or []
+        config = data.get("Config") or {}
         return Image(
             id=str(data["Id"]),
-            environment=dict(str(item).partition("=")[::2] for item in pairs),
+            environment=dict(str(item).partition("=")[::2] for item in config.get("Env") or []),
             repo_digests=tuple(str(digest) for digest in data.get("RepoDigests") or ()),
+            volumes=tuple(sorted(config.get("Volumes") or {})),
         )
 
     def pull(

@@ -162,8 +162,10 @@ def create_body(
     project: str,
     labels: Mapping[str, str],
     features: EngineFeatures,
+    inherited: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
-    """The body of ``POST /containers/create`` for ``service`` (already made effective)."""
+    """The body of ``POST /containers/create`` for ``service`` (already made effective); ``inherited``: the
+    anonymous volumes of the container it replaces, as mounts (see ``converge.inherited_mounts``)."""
     service = features.effective(service)
     name = container_name(project, service.name)
     network = network_name(project, service.networks[0] if service.networks else "default")
@@ -190,7 +192,8 @@ def create_body(
                     "ReadOnly": m.read_only,
                 }
                 for m in service.mounts
-            ],
+            ]
+            + [dict(mount) for mount in inherited],
             "RestartPolicy": {"Name": restart_name, "MaximumRetryCount": int(retries or 0)},
             "Ulimits": [{"Name": n, "Soft": soft, "Hard": hard} for n, soft, hard in service.ulimits],
             "NetworkMode": network,
