@@ -314,7 +314,7 @@ def down(
     project = settings.project
     with _locked(runtime, project, "down", lock_timeout, emit):
         containers = runtime.containers(project, include_oneoff=True)
-        anonymous = sorted({mount.name for c in containers for mount in c.volume_mounts if mount.anonymous})
+        removable = _removable_volumes(runtime, project, containers)
         for group in _stop_order(containers):
             fan_out(lambda container: stop_and_remove(runtime, container, emit), group, name="down")
         runtime.remove_helpers(project)  # a killed restore's helper would keep a volume in use
@@ -324,10 +324,7 @@ def down(
             removed_networks.append(network.name)
             emit(ResourceEvent("network", network.name, "removed"))
         removed_volumes, kept_volumes = [], []
-        project_volumes = runtime.volumes(project)
-        if volumes:
-            project_volumes += [Volume(name, {}) for name in anonymous]
-        for volume in project_volumes:
+        for volume in removable if volumes else runtime.volumes(project):
             if volumes:
                 runtime.remove_volume(volume)
                 removed_volumes.append(volume.name)
@@ -426,8 +423,16 @@ def _locked(runtime: DockerRuntime, project: str, verb: str, timeout: float, emi
 
 
 def project_volumes(settings: Settings, runtime: DockerRuntime) -> list[str]:
-    """Names of the project's volumes (for a confirmation prompt before ``down --volumes``)."""
-    return [volume.name for volume in runtime.volumes(settings.project)]
+    """Names of the volumes ``down --volumes`` would delete (for its confirmation prompt)."""
+    containers = runtime.containers(settings.project, include_oneoff=True)
+    return [volume.name for volume in _removable_volumes(runtime, settings.project, containers)]
+
+
+def _removable_volumes(runtime: DockerRuntime, project: str, containers: Sequence[Container]) -> list[Volume]:
+    """What ``down --volumes`` deletes: the project's named volumes and, as Compose's ``down -v``, the anonymous
+    ones its containers mount (an image's ``VOLUME`` the stack does not name), found before the containers go."""
+    anonymous = sorted({mount.name for c in containers for mount in c.volume_mounts if mount.anonymous})
+    return runtime.volumes(project) + [Volume(name, {}) for name in anonymous]
 
 
 def status(settings: Settings, runtime: DockerRuntime, environ: Mapping[str, str] | None = None) -> list[ServiceStatus]:

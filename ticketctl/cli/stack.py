@@ -197,7 +197,10 @@ def _print_failure(error: ServiceFailedError) -> None:
 def down_command(
     ctx: typer.Context,
     volumes: bool = typer.Option(
-        False, "--volumes", "-v", help="Also delete the named volumes: ALL DATA of the stack."
+        False,
+        "--volumes",
+        "-v",
+        help="Also delete the volumes, named ones and the anonymous ones of its containers: ALL DATA of the stack.",
     ),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask before deleting volumes."),
     lock_timeout: float = LOCK_TIMEOUT_OPTION,

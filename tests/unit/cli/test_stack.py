@@ -87,6 +87,17 @@ def test_down_volumes_without_yes_and_without_a_terminal_refuses(cli: Any, fake_
     assert len(fake_api.containers_by_id) == 3 and len(fake_api.volumes_by_name) == 3
 
 
+def test_the_question_of_down_volumes_names_the_anonymous_volumes_it_would_delete_too(cli: Any, fake_api: Any) -> None:
+    fake_api.image_volumes["test/redis:1"] = ["/data", "/cache"]  # /cache: a VOLUME the stack does not mount
+    assert cli("up", "--no-init")[0] == 0
+    [anonymous] = [name for name, volume in fake_api.volumes_by_name.items() if not volume["Labels"]]
+    code, _, err = cli("down", "--volumes")
+    assert code == 16
+    assert "Delete 4 volume(s)" in err and anonymous in err
+    code, out, _ = cli("down", "--volumes", "--yes")
+    assert code == 0 and anonymous in out and fake_api.volumes_by_name == {}
+
+
 def test_down_keeps_volumes_and_says_how_to_list_them(cli: Any, fake_api: Any) -> None:
     cli("up", "--no-init")
     code, out, _ = cli("down")
